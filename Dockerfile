@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+#
+# Build:  docker build -t rulehook:latest .
+# Run:    docker run --rm -p 8080:8080 rulehook:latest
+#         (serves the rules baked in from rules/ at /etc/rulehook/rules; in
+#         Kubernetes the rulehook-rules ConfigMap is mounted over that path.)
+
+############################ builder ############################
+FROM rust:1-bookworm AS builder
+WORKDIR /build
+
+# 1. Dependency layer: build every dependency against dummy sources so that
+#    this layer is reused until Cargo.toml or Cargo.lock changes.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir -p src tests \
+ && echo 'fn main() {}' > src/main.rs \
+ && touch src/lib.rs tests/tests.rs \
+ && cargo build --release --locked \
+ && rm -rf src \
+           target/release/rulehook \
+           target/release/deps/rulehook-* \
+           target/release/deps/librulehook-* \
+           target/release/.fingerprint/rulehook-*
+
+# 2. The real sources (tests/ is not needed for a release build; the empty
+#    tests/tests.rs above only keeps the [[test]] target's path valid).
+#    COPY keeps the files' own mtimes, which may be older than the dummy
+#    build above, so touch them to make sure cargo rebuilds the crate.
+COPY src ./src
+RUN find src -type f -exec touch {} + \
+ && cargo build --release --locked \
+ && install -D -m 0755 target/release/rulehook /out/rulehook
+
+############################ runtime ############################
+# distroless/cc: glibc + libgcc only, no shell; the :nonroot tag runs as
+# uid/gid 65532, matching the Deployment's securityContext.
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=builder /out/rulehook /usr/local/bin/rulehook
+# Default rules; in Kubernetes the rulehook-rules ConfigMap is mounted here.
+COPY rules/ /etc/rulehook/rules/
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/rulehook"]
+CMD ["serve", "--rules", "/etc/rulehook/rules"]

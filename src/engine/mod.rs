@@ -1,0 +1,51 @@
+//! The pure rule engine: rule text in, compiled rule out; request JSON in, response JSON out.
+//!
+//! Nothing here touches the file system, the network, the clock or actix. The server, the
+//! watcher and the CLI are thin shells around [`Rule::compile`] and [`Rule::render`].
+//!
+//! The pipeline is: [`spec`] (the file as written) → [`rule`] (compiled once: JSONPaths
+//! parsed, templates parsed and checked) → [`Rule::render`] (per request).
+
+pub mod diagnostic;
+mod helpers;
+pub mod locate;
+pub mod request;
+pub mod rule;
+pub mod spec;
+pub mod template;
+
+#[cfg(test)]
+mod tests;
+
+pub use diagnostic::Diagnostic;
+pub use request::Hook;
+pub use rule::{HookError, Rule};
+pub use spec::{ControllerKind, HookVersion};
+
+/// Bounds on the work one render may do, so a hostile parent cannot exhaust the server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Most items one `$forEach` may produce.
+    pub max_loop_items: usize,
+    /// Largest response body, in bytes.
+    pub max_output_bytes: usize,
+    /// Most template evaluations in one render. Bounds nested loops whose items are all
+    /// filtered out, which the output size alone would not catch.
+    pub max_steps: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_loop_items: 10_000,
+            // Far above any sane object list, far below what would hurt the server.
+            max_output_bytes: 16 * 1024 * 1024,
+            max_steps: 1_000_000,
+        }
+    }
+}
+
+/// The names of every helper templates may use, for documentation and tooling.
+pub fn helper_names() -> impl Iterator<Item = &'static str> {
+    helpers::names()
+}

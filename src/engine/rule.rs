@@ -1,0 +1,676 @@
+//! Stage 2 and 3 of the pipeline: a [`RuleSpec`] compiled into a [`Rule`], and a rule
+//! rendered against one request.
+//!
+//! After compiling, a render can fail only because of the request (a missing value, a limit),
+//! never because of the rule's own text.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+use serde_json_path::JsonPath;
+
+use super::diagnostic::Diagnostic;
+use super::helpers;
+use super::locate::{join_key, Locator, Pos};
+use super::request::{self, Hook, COMPOSITE_MAPS, DECORATOR_MAPS};
+use super::spec::{ControllerKind, HookSpec, HookVersion, RuleSpec, ValueSpec};
+use super::template::{is_identifier, Compiler, Failure, Names, Node, NullPolicy, Render};
+use super::Limits;
+
+/// A compiled rule, ready to render any number of requests.
+#[derive(Debug)]
+pub struct Rule {
+    pub name: String,
+    /// The file label it was compiled from, used in every error message.
+    pub file: String,
+    pub kind: ControllerKind,
+    pub hook_version: HookVersion,
+    /// Controller-manifest overrides, passed through as written.
+    pub controller: Option<Value>,
+    /// `(apiVersion, kind)` of every child or attachment template that names them literally.
+    pub child_types: Vec<(String, String)>,
+    values: Vec<NamedValue>,
+    sync: Option<HookTemplates>,
+    finalize: Option<HookTemplates>,
+    customize: Option<Node>,
+    types: BTreeSet<(String, String)>,
+}
+
+#[derive(Debug)]
+struct NamedValue {
+    name: String,
+    query: JsonPath,
+    source: String,
+    default: Option<Value>,
+    all: bool,
+    pos: Pos,
+}
+
+#[derive(Debug, Default)]
+struct HookTemplates {
+    children: Option<Node>,
+    status: Option<Node>,
+    resync_after_seconds: Option<Node>,
+    finalized: Option<Node>,
+    labels: Option<Node>,
+    annotations: Option<Node>,
+    attachments: Option<Node>,
+    pos: Pos,
+}
+
+/// Why a hook call did not produce a response.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// The request does not have the shape of this hook's request.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The rule has no section for this hook.
+    #[error("rule `{rule}` has no {hook} hook")]
+    NoHook { rule: String, hook: Hook },
+    /// The rule failed on this request.
+    #[error("rule `{rule}` failed at {file}:{pos}: {message}")]
+    Render {
+        rule: String,
+        file: String,
+        pos: Pos,
+        message: String,
+    },
+}
+
+/// Names every template sees, besides the rule's values.
+const COMPOSITE_NAMES: &[&str] = &["parent", "children", "related", "controller", "finalizing"];
+const DECORATOR_NAMES: &[&str] = &["object", "attachments", "related", "controller", "finalizing"];
+const CUSTOMIZE_NAMES: &[&str] = &["parent", "controller"];
+
+/// Every name a value may not take, because templates already use it.
+const RESERVED_NAMES: &[&str] = &[
+    "parent",
+    "object",
+    "children",
+    "related",
+    "attachments",
+    "controller",
+    "finalizing",
+    "this",
+];
+
+impl Rule {
+    /// Compiles rule text. `file` only labels diagnostics; nothing is read.
+    ///
+    /// # Errors
+    ///
+    /// Every problem found, each with its line and column.
+    pub fn compile(file: &str, text: &str) -> Result<Rule, Vec<Diagnostic>> {
+        let locator = Locator::new(text);
+        let spec = RuleSpec::parse(file, text, &locator)?;
+        let mut diagnostics = Vec::new();
+        let rule = compile_spec(file, spec, &locator, &mut diagnostics);
+        if diagnostics.is_empty() {
+            Ok(rule)
+        } else {
+            diagnostics.sort_by_key(|d| (d.line, d.column));
+            diagnostics.dedup();
+            Err(diagnostics)
+        }
+    }
+
+    /// The hooks this rule answers.
+    pub fn hooks(&self) -> Vec<Hook> {
+        let mut hooks = Vec::new();
+        if self.sync.is_some() {
+            hooks.push(Hook::Sync);
+        }
+        if self.finalize.is_some() {
+            hooks.push(Hook::Finalize);
+        }
+        if self.customize.is_some() {
+            hooks.push(Hook::Customize);
+        }
+        hooks
+    }
+
+    /// Renders the response to one hook request.
+    ///
+    /// # Errors
+    ///
+    /// [`HookError::BadRequest`] when the request has the wrong shape, [`HookError::NoHook`]
+    /// when the rule lacks the hook, and [`HookError::Render`] when the rule fails on this
+    /// request (with the rule's file and line).
+    ///
+    /// # Guarantees
+    ///
+    /// A successful response never holds a partial result: any failure fails the whole call.
+    /// Children and attachments hold no `null`.
+    pub fn render(&self, hook: Hook, request: Value, limits: &Limits) -> Result<Value, HookError> {
+        let (subject, maps) = match (hook, self.kind) {
+            (Hook::Customize, _) => ("parent", &[][..]),
+            (_, ControllerKind::Composite) => ("parent", COMPOSITE_MAPS),
+            (_, ControllerKind::Decorator) => ("object", DECORATOR_MAPS),
+        };
+        request::check_shape(&request, subject, maps).map_err(HookError::BadRequest)?;
+
+        let mut scope = Map::new();
+        self.evaluate_values(&request, &mut scope)?;
+        if hook == Hook::Customize {
+            let node = self.customize.as_ref().ok_or_else(|| self.no_hook(hook))?;
+            request::into_scope(request, &["parent", "controller"], &[], &self.types, &mut scope);
+            let mut render = Render::new(scope, limits);
+            return self.customize_response(node, &mut render);
+        }
+
+        let finalizing = matches!(request.get("finalizing"), Some(Value::Bool(true)));
+        let (templates, finalize) = match hook {
+            Hook::Finalize => (self.finalize.as_ref(), true),
+            _ if finalizing && self.finalize.is_some() => (self.finalize.as_ref(), true),
+            _ => (self.sync.as_ref(), false),
+        };
+        let templates = templates.ok_or_else(|| self.no_hook(hook))?;
+        request::into_scope(request, &[subject, "controller"], maps, &self.types, &mut scope);
+        let mut render = Render::new(scope, limits);
+        match self.kind {
+            ControllerKind::Composite => self.composite_response(templates, finalize, &mut render),
+            ControllerKind::Decorator => self.decorator_response(templates, finalize, &mut render),
+        }
+    }
+
+    /// Renders and serializes, enforcing the output size limit.
+    ///
+    /// # Errors
+    ///
+    /// As [`Rule::render`], plus a render error when the body exceeds the limit.
+    pub fn render_body(
+        &self,
+        hook: Hook,
+        request: Value,
+        limits: &Limits,
+    ) -> Result<Vec<u8>, HookError> {
+        let response = self.render(hook, request, limits)?;
+        let body = serde_json::to_vec(&response).map_err(|e| self.fail(Pos::default(), e.to_string()))?;
+        if body.len() > limits.max_output_bytes {
+            return Err(self.fail(
+                Pos { line: 1, column: 1 },
+                format!(
+                    "the response is {} bytes, over the limit of {} (limit max-output-bytes)",
+                    body.len(),
+                    limits.max_output_bytes
+                ),
+            ));
+        }
+        Ok(body)
+    }
+
+    fn no_hook(&self, hook: Hook) -> HookError {
+        HookError::NoHook {
+            rule: self.name.clone(),
+            hook,
+        }
+    }
+
+    fn fail(&self, pos: Pos, message: String) -> HookError {
+        HookError::Render {
+            rule: self.name.clone(),
+            file: self.file.clone(),
+            pos,
+            message,
+        }
+    }
+
+    fn failed(&self, failure: Failure) -> HookError {
+        self.fail(failure.pos, failure.message)
+    }
+
+    fn evaluate_values(&self, request: &Value, scope: &mut Map<String, Value>) -> Result<(), HookError> {
+        for value in &self.values {
+            let nodes = value.query.query(request).all();
+            let found = if value.all {
+                let list: Vec<Value> = nodes.into_iter().filter(|v| !v.is_null()).cloned().collect();
+                (!list.is_empty()).then_some(Value::Array(list))
+            } else {
+                match nodes.as_slice() {
+                    [] => None,
+                    [one] => Some((*one).clone()).filter(|v| !v.is_null()),
+                    many => {
+                        return Err(self.fail(
+                            value.pos,
+                            format!(
+                                "value `{}` ({}) matched {} nodes; add `all: true` to collect them as a list",
+                                value.name,
+                                value.source,
+                                many.len()
+                            ),
+                        ))
+                    }
+                }
+            };
+            if let Some(v) = found.or_else(|| value.default.clone()) {
+                scope.insert(value.name.clone(), v);
+            }
+        }
+        Ok(())
+    }
+
+    fn composite_response(
+        &self,
+        t: &HookTemplates,
+        finalize: bool,
+        render: &mut Render,
+    ) -> Result<Value, HookError> {
+        let mut out = Map::new();
+        if let Some(status) = self.render_object(t.status.as_ref(), "status", t.pos, render)? {
+            out.insert("status".to_owned(), status);
+        }
+        let children = self.render_objects(t.children.as_ref(), "children", t.pos, render)?;
+        out.insert("children".to_owned(), Value::Array(children));
+        self.common_fields(t, finalize, render, &mut out)?;
+        Ok(Value::Object(out))
+    }
+
+    fn decorator_response(
+        &self,
+        t: &HookTemplates,
+        finalize: bool,
+        render: &mut Render,
+    ) -> Result<Value, HookError> {
+        let mut out = Map::new();
+        for (key, node) in [("labels", &t.labels), ("annotations", &t.annotations)] {
+            if let Some(map) = self.render_object(node.as_ref(), key, t.pos, render)? {
+                out.insert(key.to_owned(), string_map(map, key).map_err(|m| self.fail(t.pos, m))?);
+            }
+        }
+        if let Some(status) = self.render_object(t.status.as_ref(), "status", t.pos, render)? {
+            out.insert("status".to_owned(), status);
+        }
+        let attachments = self.render_objects(t.attachments.as_ref(), "attachments", t.pos, render)?;
+        out.insert("attachments".to_owned(), Value::Array(attachments));
+        self.common_fields(t, finalize, render, &mut out)?;
+        Ok(Value::Object(out))
+    }
+
+    fn common_fields(
+        &self,
+        t: &HookTemplates,
+        finalize: bool,
+        render: &mut Render,
+        out: &mut Map<String, Value>,
+    ) -> Result<(), HookError> {
+        if let Some(node) = &t.resync_after_seconds {
+            match render.node(node).map_err(|f| self.failed(f))? {
+                None | Some(Value::Null) => {}
+                Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0) => {
+                    out.insert("resyncAfterSeconds".to_owned(), Value::Number(n));
+                }
+                Some(other) => {
+                    return Err(self.fail(
+                        node_pos(node, t.pos),
+                        format!("resyncAfterSeconds must be a number of seconds, not {other}"),
+                    ))
+                }
+            }
+        }
+        if finalize {
+            let finalized = match &t.finalized {
+                None => true,
+                Some(node) => match render.node(node).map_err(|f| self.failed(f))? {
+                    Some(Value::Bool(b)) => b,
+                    other => {
+                        return Err(self.fail(
+                            node_pos(node, t.pos),
+                            format!(
+                                "finalized must be true or false, not {}",
+                                other.map_or("missing".to_owned(), |v| v.to_string())
+                            ),
+                        ))
+                    }
+                },
+            };
+            out.insert("finalized".to_owned(), Value::Bool(finalized));
+        }
+        Ok(())
+    }
+
+    fn render_object(
+        &self,
+        node: Option<&Node>,
+        what: &str,
+        hook_pos: Pos,
+        render: &mut Render,
+    ) -> Result<Option<Value>, HookError> {
+        let Some(node) = node else { return Ok(None) };
+        match render.node(node).map_err(|f| self.failed(f))? {
+            None | Some(Value::Null) => Ok(None),
+            Some(v @ Value::Object(_)) => Ok(Some(v)),
+            Some(other) => Err(self.fail(
+                node_pos(node, hook_pos),
+                format!("{what} must be a map, not {}", super::template::type_name(&other)),
+            )),
+        }
+    }
+
+    /// Renders a list of Kubernetes objects and checks each can be applied.
+    fn render_objects(
+        &self,
+        node: Option<&Node>,
+        what: &str,
+        hook_pos: Pos,
+        render: &mut Render,
+    ) -> Result<Vec<Value>, HookError> {
+        let Some(node) = node else { return Ok(Vec::new()) };
+        let pos = node_pos(node, hook_pos);
+        let list = match render.node(node).map_err(|f| self.failed(f))? {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(list)) => list,
+            Some(other) => {
+                return Err(self.fail(
+                    pos,
+                    format!("{what} must be a list, not {}", super::template::type_name(&other)),
+                ))
+            }
+        };
+        for (i, object) in list.iter().enumerate() {
+            check_object(object).map_err(|m| self.fail(pos, format!("{what}[{i}] {m}")))?;
+        }
+        Ok(list)
+    }
+
+    fn customize_response(&self, node: &Node, render: &mut Render) -> Result<Value, HookError> {
+        let pos = node_pos(node, Pos::default());
+        let list = match render.node(node).map_err(|f| self.failed(f))? {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(list)) => list,
+            Some(other) => {
+                return Err(self.fail(
+                    pos,
+                    format!("relatedResources must be a list, not {}", super::template::type_name(&other)),
+                ))
+            }
+        };
+        for (i, entry) in list.iter().enumerate() {
+            check_related(entry).map_err(|m| self.fail(pos, format!("relatedResources[{i}] {m}")))?;
+        }
+        Ok(serde_json::json!({ "relatedResources": list }))
+    }
+}
+
+fn node_pos(node: &Node, fallback: Pos) -> Pos {
+    match node {
+        Node::Expr(e) => e.pos,
+        Node::Text(t) => t.pos,
+        _ => fallback,
+    }
+}
+
+/// What Metacontroller needs of a child to apply it.
+fn check_object(object: &Value) -> Result<(), String> {
+    let Value::Object(map) = object else {
+        return Err(format!("must be an object, not {}", super::template::type_name(object)));
+    };
+    for key in ["apiVersion", "kind"] {
+        if !map.get(key).and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
+            return Err(format!("has no `{key}` string"));
+        }
+    }
+    if !object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty())
+    {
+        return Err("has no `metadata.name` string".to_owned());
+    }
+    Ok(())
+}
+
+/// A related-resource rule, which Metacontroller parses strictly.
+fn check_related(entry: &Value) -> Result<(), String> {
+    const KEYS: &[&str] = &["apiVersion", "resource", "labelSelector", "namespaceSelector", "namespace", "names"];
+    let Value::Object(map) = entry else {
+        return Err("must be an object".to_owned());
+    };
+    if let Some(key) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(format!("has unknown key `{key}`; allowed: {}", KEYS.join(", ")));
+    }
+    for key in ["apiVersion", "resource"] {
+        if !map.get(key).is_some_and(Value::is_string) {
+            return Err(format!("has no `{key}` string"));
+        }
+    }
+    if let Some(names) = map.get("names") {
+        if !names.as_array().is_some_and(|n| n.iter().all(Value::is_string)) {
+            return Err("`names` must be a list of strings".to_owned());
+        }
+        if map.contains_key("labelSelector") {
+            return Err("cannot combine `names` with `labelSelector`".to_owned());
+        }
+    }
+    if map.contains_key("namespace") && map.contains_key("namespaceSelector") {
+        return Err("cannot combine `namespace` with `namespaceSelector`".to_owned());
+    }
+    Ok(())
+}
+
+/// Labels and annotations: string values, numbers and bools written as text, null kept to
+/// delete the key.
+fn string_map(map: Value, what: &str) -> Result<Value, String> {
+    let Value::Object(map) = map else { return Ok(map) };
+    let mut out = Map::with_capacity(map.len());
+    for (k, v) in map {
+        let v = match v {
+            Value::String(_) | Value::Null => v,
+            Value::Bool(b) => Value::String(b.to_string()),
+            Value::Number(n) => Value::String(n.to_string()),
+            other => {
+                return Err(format!(
+                    "{what}.{k} must be a string, not {}",
+                    super::template::type_name(&other)
+                ))
+            }
+        };
+        out.insert(k, v);
+    }
+    Ok(Value::Object(out))
+}
+
+fn compile_spec(file: &str, spec: RuleSpec, locator: &Locator, diagnostics: &mut Vec<Diagnostic>) -> Rule {
+    let name = rule_name(file, spec.name.as_deref(), locator, diagnostics);
+    let values = compile_values(file, &spec, locator, diagnostics);
+    let base: &[&str] = match spec.kind {
+        ControllerKind::Composite => COMPOSITE_NAMES,
+        ControllerKind::Decorator => DECORATOR_NAMES,
+    };
+    let names_for = |builtins: &[&str]| {
+        Names::new(
+            builtins
+                .iter()
+                .map(|s| (*s).to_owned())
+                .chain(values.iter().map(|v| v.name.clone())),
+        )
+    };
+    let mut types = BTreeSet::new();
+    let mut child_types = Vec::new();
+    if spec.sync.is_none() && spec.finalize.is_none() && spec.customize.is_none() {
+        diagnostics.push(Diagnostic::at(
+            file,
+            locator.value(""),
+            "the rule has no hook: add `sync`, `finalize` or `customize`",
+        ));
+    }
+    let mut hook = |section: &str, hook_spec: Option<&HookSpec>, diagnostics: &mut Vec<Diagnostic>| {
+        let hook_spec = hook_spec?;
+        let mut compiler = Compiler {
+            file,
+            locator,
+            diagnostics,
+            names: names_for(base),
+            types: &mut types,
+        };
+        Some(compile_hook(section, spec.kind, hook_spec, &mut compiler, &mut child_types))
+    };
+    let sync = hook("sync", spec.sync.as_ref(), diagnostics);
+    let finalize = hook("finalize", spec.finalize.as_ref(), diagnostics);
+    let customize = spec.customize.as_ref().map(|c| {
+        let mut compiler = Compiler {
+            file,
+            locator,
+            diagnostics,
+            names: names_for(CUSTOMIZE_NAMES),
+            types: &mut types,
+        };
+        compiler.node(&c.related_resources, "customize.relatedResources", NullPolicy::Drop)
+    });
+    child_types.sort();
+    child_types.dedup();
+    Rule {
+        name,
+        file: file.to_owned(),
+        kind: spec.kind,
+        hook_version: spec.hook_version.unwrap_or_default(),
+        controller: spec.controller,
+        child_types,
+        values,
+        sync,
+        finalize,
+        customize,
+        types,
+    }
+}
+
+/// A rule name is a URL path segment, so it must be a DNS label: no `/`, no `..`.
+fn rule_name(file: &str, explicit: Option<&str>, locator: &Locator, diagnostics: &mut Vec<Diagnostic>) -> String {
+    let name = match explicit {
+        Some(n) => n.to_owned(),
+        None => {
+            let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
+            base.split('.').next().unwrap_or(base).to_owned()
+        }
+    };
+    if !is_rule_name(&name) {
+        let pos = if explicit.is_some() { locator.value("name") } else { locator.value("") };
+        diagnostics.push(Diagnostic::at(
+            file,
+            pos,
+            format!("rule name `{name}` must be lowercase letters, digits and `-`, starting and ending with a letter or digit (at most 63)"),
+        ));
+    }
+    name
+}
+
+pub fn is_rule_name(name: &str) -> bool {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| ok_char(c) || c == '-')
+        && name.starts_with(ok_char)
+        && name.ends_with(ok_char)
+}
+
+fn compile_values(file: &str, spec: &RuleSpec, locator: &Locator, diagnostics: &mut Vec<Diagnostic>) -> Vec<NamedValue> {
+    let mut out = Vec::new();
+    for (name, value) in &spec.values {
+        let path = join_key("values", name);
+        let key_pos = locator.key(&path);
+        if !is_identifier(name) {
+            diagnostics.push(Diagnostic::at(file, key_pos, format!("value name `{name}` must be letters, digits and `_`")));
+            continue;
+        }
+        if RESERVED_NAMES.contains(&name.as_str()) || helpers::lookup(name).is_some() {
+            diagnostics.push(Diagnostic::at(
+                file,
+                key_pos,
+                format!("value name `{name}` is already used by templates; pick another"),
+            ));
+            continue;
+        }
+        let (source, default, all, source_path) = match value {
+            ValueSpec::Path(p) => (p.clone(), None, false, path.clone()),
+            ValueSpec::Full(f) => (f.path.clone(), f.default.clone(), f.all, join_key(&path, "path")),
+        };
+        let pos = locator.value(&source_path);
+        match JsonPath::parse(&source) {
+            Ok(query) => out.push(NamedValue {
+                name: name.clone(),
+                query,
+                source,
+                default,
+                all,
+                pos,
+            }),
+            Err(e) => diagnostics.push(Diagnostic::at(
+                file,
+                pos,
+                format!("bad JSONPath `{source}`: {}", e.message()),
+            )),
+        }
+    }
+    out
+}
+
+fn compile_hook(
+    section: &str,
+    kind: ControllerKind,
+    spec: &HookSpec,
+    compiler: &mut Compiler,
+    child_types: &mut Vec<(String, String)>,
+) -> HookTemplates {
+    let pos = compiler.locator.value(section);
+    let allowed: &[&str] = match (kind, section) {
+        (ControllerKind::Composite, "finalize") => &["children", "status", "resyncAfterSeconds", "finalized"],
+        (ControllerKind::Composite, _) => &["children", "status", "resyncAfterSeconds"],
+        (ControllerKind::Decorator, "finalize") => &["labels", "annotations", "status", "attachments", "resyncAfterSeconds", "finalized"],
+        (ControllerKind::Decorator, _) => &["labels", "annotations", "status", "attachments", "resyncAfterSeconds"],
+    };
+    let fields: [(&str, &Option<Value>); 7] = [
+        ("children", &spec.children),
+        ("status", &spec.status),
+        ("resyncAfterSeconds", &spec.resync_after_seconds),
+        ("finalized", &spec.finalized),
+        ("labels", &spec.labels),
+        ("annotations", &spec.annotations),
+        ("attachments", &spec.attachments),
+    ];
+    let mut t = HookTemplates { pos, ..HookTemplates::default() };
+    for (key, value) in fields {
+        let Some(value) = value else { continue };
+        let path = join_key(section, key);
+        if !allowed.contains(&key) {
+            let kind_name = match kind {
+                ControllerKind::Composite => "a composite",
+                ControllerKind::Decorator => "a decorator",
+            };
+            compiler.diagnostics.push(Diagnostic::at(
+                compiler.file,
+                compiler.locator.key(&path),
+                format!("`{key}` is not part of {kind_name} {section} response; allowed: {}", allowed.join(", ")),
+            ));
+            continue;
+        }
+        let nulls = if matches!(key, "labels" | "annotations") { NullPolicy::Keep } else { NullPolicy::Drop };
+        if matches!(key, "children" | "attachments") {
+            collect_child_types(value, child_types);
+        }
+        let node = compiler.node(value, &path, nulls);
+        match key {
+            "children" => t.children = Some(node),
+            "status" => t.status = Some(node),
+            "resyncAfterSeconds" => t.resync_after_seconds = Some(node),
+            "finalized" => t.finalized = Some(node),
+            "labels" => t.labels = Some(node),
+            "annotations" => t.annotations = Some(node),
+            _ => t.attachments = Some(node),
+        }
+    }
+    t
+}
+
+/// Literal `apiVersion`/`kind` pairs of child templates, for generating controller manifests.
+fn collect_child_types(value: &Value, out: &mut Vec<(String, String)>) {
+    let Value::Array(items) = value else { return };
+    for item in items {
+        let template = item.get("$template").unwrap_or(item);
+        let api = template.get("apiVersion").and_then(Value::as_str);
+        let kind = template.get("kind").and_then(Value::as_str);
+        if let (Some(api), Some(kind)) = (api, kind) {
+            if !api.contains("{{") && !kind.contains("{{") {
+                out.push((api.to_owned(), kind.to_owned()));
+            }
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Stage 1 of the pipeline: the rule file exactly as written.
+//!
+//! These types hold no logic. Templates stay free-form JSON here; [`super::rule`] compiles
+//! them. Parsing reports *every* unknown key (with a suggestion) rather than stopping at the
+//! first, because `rulehook check` promises the whole list.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::diagnostic::{suggest, Diagnostic};
+use super::locate::{join_key, Locator};
+
+/// One rule file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RuleSpec {
+    /// The rule's name, which is its URL path segment. Defaults to the file name without
+    /// its extension.
+    pub name: Option<String>,
+    /// Which Metacontroller controller calls this rule.
+    #[serde(default)]
+    pub kind: ControllerKind,
+    /// The hook version the controller is configured with. Rules work under both; this only
+    /// feeds `rulehook controllers`.
+    pub hook_version: Option<HookVersion>,
+    /// Named values read from the request with JSONPath.
+    #[serde(default)]
+    pub values: BTreeMap<String, ValueSpec>,
+    /// The sync hook.
+    pub sync: Option<HookSpec>,
+    /// The finalize hook, also used for a sync call with `finalizing: true`.
+    pub finalize: Option<HookSpec>,
+    /// The customize hook.
+    pub customize: Option<CustomizeSpec>,
+    /// Overrides for the generated CompositeController or DecoratorController.
+    pub controller: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ControllerKind {
+    #[default]
+    Composite,
+    Decorator,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HookVersion {
+    #[default]
+    V1,
+    V2,
+}
+
+/// A value: a bare JSONPath, or a JSONPath with options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ValueSpec {
+    Path(String),
+    Full(FullValueSpec),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FullValueSpec {
+    /// An RFC 9535 JSONPath query against the whole request.
+    pub path: String,
+    /// Used when the query matches nothing or matches `null`.
+    pub default: Option<Value>,
+    /// Collect every match into a list instead of expecting at most one.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// The templates of one hook. Which fields are allowed depends on the controller kind and
+/// the hook; [`super::rule`] checks that.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HookSpec {
+    pub children: Option<Value>,
+    pub status: Option<Value>,
+    pub resync_after_seconds: Option<Value>,
+    pub finalized: Option<Value>,
+    pub labels: Option<Value>,
+    pub annotations: Option<Value>,
+    pub attachments: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CustomizeSpec {
+    pub related_resources: Value,
+}
+
+/// Keys allowed at each level of a rule file. Kept beside the types they mirror; a unit test
+/// checks the two agree.
+pub(crate) const RULE_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "hookVersion",
+    "values",
+    "sync",
+    "finalize",
+    "customize",
+    "controller",
+];
+pub(crate) const VALUE_KEYS: &[&str] = &["path", "default", "all"];
+pub(crate) const HOOK_KEYS: &[&str] = &[
+    "children",
+    "status",
+    "resyncAfterSeconds",
+    "finalized",
+    "labels",
+    "annotations",
+    "attachments",
+];
+pub(crate) const CUSTOMIZE_KEYS: &[&str] = &["relatedResources"];
+
+impl RuleSpec {
+    /// Parses rule text. `file` only labels diagnostics.
+    ///
+    /// # Errors
+    ///
+    /// Every problem found: a syntax error alone, or every unknown key, or the first type
+    /// error (serde stops there).
+    pub fn parse(file: &str, text: &str, locator: &Locator) -> Result<RuleSpec, Vec<Diagnostic>> {
+        let tree = parse_tree(file, text)?;
+        let unknown = unknown_keys(file, &tree, locator);
+        if !unknown.is_empty() {
+            return Err(unknown);
+        }
+        serde_json::from_value::<RuleSpec>(tree).map_err(|_| {
+            // serde_json's own errors carry no position; the YAML deserializer's do.
+            vec![typed_error(file, text)]
+        })
+    }
+}
+
+/// YAML text to a JSON tree, with `<<` merge keys applied.
+pub(crate) fn parse_tree(file: &str, text: &str) -> Result<Value, Vec<Diagnostic>> {
+    let yaml_error = |e: serde_yaml_ng::Error| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        vec![Diagnostic::new(file, line, column, yaml_message(&e))]
+    };
+    let mut yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(yaml_error)?;
+    yaml.apply_merge().map_err(yaml_error)?;
+    if yaml.is_null() {
+        return Err(vec![Diagnostic::new(file, 1, 1, "the rule file is empty")]);
+    }
+    serde_json::to_value(yaml).map_err(|e| {
+        vec![Diagnostic::new(
+            file,
+            1,
+            1,
+            format!("the rule file cannot be read as JSON-compatible data: {e}"),
+        )]
+    })
+}
+
+/// serde_yaml_ng appends " at line L column C" to messages; the diagnostic already says it.
+fn yaml_message(e: &serde_yaml_ng::Error) -> String {
+    let text = e.to_string();
+    match text.find(" at line ") {
+        Some(cut) => text[..cut].to_owned(),
+        None => text,
+    }
+}
+
+fn typed_error(file: &str, text: &str) -> Diagnostic {
+    match serde_yaml_ng::from_str::<RuleSpec>(text) {
+        Err(e) => {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((1, 1));
+            Diagnostic::new(file, line, column, yaml_message(&e))
+        }
+        Ok(_) => Diagnostic::new(file, 1, 1, "the rule does not have the expected shape"),
+    }
+}
+
+fn unknown_keys(file: &str, tree: &Value, locator: &Locator) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let Some(root) = tree.as_object() else {
+        return vec![Diagnostic::at(
+            file,
+            locator.value(""),
+            "a rule file must be a mapping with `sync`, `finalize` or `customize`",
+        )];
+    };
+    check_keys(file, "", root, RULE_KEYS, locator, &mut out);
+    if let Some(Value::Object(values)) = root.get("values") {
+        for (name, spec) in values {
+            if let Value::Object(map) = spec {
+                let path = join_key("values", name);
+                check_keys(file, &path, map, VALUE_KEYS, locator, &mut out);
+            }
+        }
+    }
+    for hook in ["sync", "finalize"] {
+        if let Some(Value::Object(map)) = root.get(hook) {
+            check_keys(file, hook, map, HOOK_KEYS, locator, &mut out);
+        }
+    }
+    if let Some(Value::Object(map)) = root.get("customize") {
+        check_keys(file, "customize", map, CUSTOMIZE_KEYS, locator, &mut out);
+    }
+    out
+}
+
+fn check_keys(
+    file: &str,
+    path: &str,
+    map: &serde_json::Map<String, Value>,
+    known: &[&str],
+    locator: &Locator,
+    out: &mut Vec<Diagnostic>,
+) {
+    for key in map.keys() {
+        if known.contains(&key.as_str()) {
+            continue;
+        }
+        let at = locator.key(&join_key(path, key));
+        let place = if path.is_empty() { "the rule" } else { path };
+        let message = match suggest(key, known.iter().copied()) {
+            Some(close) => format!("unknown key `{key}` in {place}; did you mean `{close}`?"),
+            None => format!(
+                "unknown key `{key}` in {place}; expected one of: {}",
+                known.join(", ")
+            ),
+        };
+        out.push(Diagnostic::at(file, at, message));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RuleSpec, Vec<Diagnostic>> {
+        RuleSpec::parse("r.yaml", text, &Locator::new(text))
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_with_a_suggestion() {
+        let errs = parse("nmae: x\nsync:\n  childern: []\n  stauts: {}\n").unwrap_err();
+        let text: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            text,
+            [
+                "r.yaml:1:1: unknown key `nmae` in the rule; did you mean `name`?",
+                "r.yaml:3:3: unknown key `childern` in sync; did you mean `children`?",
+                "r.yaml:4:3: unknown key `stauts` in sync; did you mean `status`?",
+            ]
+        );
+    }
+
+    #[test]
+    fn yaml_syntax_errors_carry_a_position() {
+        let errs = parse("sync:\n  children: [\n").unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].line >= 2, "{}", errs[0]);
+    }
+
+    #[test]
+    fn yes_and_no_stay_strings() {
+        let spec = parse("values:\n  a: {path: $.x, default: yes}\n").unwrap();
+        match &spec.values["a"] {
+            ValueSpec::Full(full) => assert_eq!(full.default, Some(Value::from("yes"))),
+            ValueSpec::Path(_) => panic!("expected the full form"),
+        }
+    }
+
+    #[test]
+    fn known_key_lists_match_the_types() {
+        // Each list must accept exactly what serde accepts: a document with every key parses.
+        let doc = serde_json::json!({
+            "name": "x", "kind": "composite", "hookVersion": "v2", "values": {},
+            "sync": {}, "finalize": {}, "customize": {"relatedResources": []}, "controller": {},
+        });
+        assert_eq!(doc.as_object().unwrap().len(), RULE_KEYS.len());
+        assert!(RULE_KEYS.iter().all(|k| doc.get(k).is_some()));
+        serde_json::from_value::<RuleSpec>(doc).unwrap();
+        let hook: serde_json::Map<String, Value> = HOOK_KEYS
+            .iter()
+            .map(|k| ((*k).to_owned(), Value::from(1)))
+            .collect();
+        serde_json::from_value::<HookSpec>(Value::Object(hook)).unwrap();
+        let value = serde_json::json!({"path": "$", "default": 1, "all": true});
+        assert_eq!(value.as_object().unwrap().len(), VALUE_KEYS.len());
+        serde_json::from_value::<FullValueSpec>(value).unwrap();
+    }
+}
