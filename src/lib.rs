@@ -1,10 +1,20 @@
 //! rulehook: Metacontroller hooks as data.
 //!
 //! A rule file maps a hook request, through JSONPath values and typed templates, to the
-//! response. [`engine`] compiles and renders rules and does no I/O; [`load`] reads rule
-//! files; [`server`] answers hooks over HTTP; [`watch`] reloads rules when their files
-//! change; [`cli`] ties them together.
+//! response. The pipeline, from the inside out:
+//!
+//! - [`engine`]: compile rule text, render requests. Pure: no I/O.
+//! - [`ruleset`]: the rules being served, and how a new reading of the files merges in.
+//! - [`load`]: the only reader of rule files.
+//! - [`server`]: answers hooks over HTTP from a shared, swappable rule set.
+//! - [`watch`]: reloads the rule set when its directory changes.
+//! - [`cli`]: the `rulehook` command.
 
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod engine;
+pub mod load;
+pub mod ruleset;
+pub mod server;
+pub mod watch;

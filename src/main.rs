@@ -1,1 +1,33 @@
-fn main() {}
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use rulehook::cli::{self, Cli, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+    cli::run(cli)
+}
+
+/// Logs go to stderr for the offline commands and stdout for `serve`, as JSON unless a
+/// person is watching.
+fn init_tracing(cli: &Cli) {
+    let serving = matches!(cli.command, cli::Command::Serve(_));
+    let filter = EnvFilter::try_new(if serving { cli.log.as_str() } else { "warn" })
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = match cli.log_format {
+        Some(LogFormat::Json) => true,
+        Some(LogFormat::Text) => false,
+        None => !std::io::stdout().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if !serving {
+        builder.with_writer(std::io::stderr).init();
+    } else if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}

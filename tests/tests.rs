@@ -1,1 +1,8 @@
+//! Integration tests: each starts the real `rulehook` binary on a loopback port and speaks
+//! real HTTP to it, or runs its offline commands.
 
+mod support;
+
+mod bad_input;
+mod hello;
+mod reload;

@@ -46,8 +46,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in rows.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        rows[0][j] = j;
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -70,7 +70,10 @@ mod tests {
 
     #[test]
     fn a_swapped_pair_of_letters_is_suggested() {
-        assert_eq!(suggest("chlidren", ["children", "status"]), Some("children"));
+        assert_eq!(
+            suggest("chlidren", ["children", "status"]),
+            Some("children")
+        );
     }
 
     #[test]

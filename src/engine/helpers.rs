@@ -98,14 +98,22 @@ static HELPERS: &[HelperInfo] = &[
     pure("toJson", 1, 1, to_json),
     // numbers
     pure("toInt", 1, 1, to_int),
-    pure("add", 2, MANY, |a| arith(a, "add", i64::checked_add, |x, y| x + y)),
-    pure("sub", 2, 2, |a| arith(a, "sub", i64::checked_sub, |x, y| x - y)),
-    pure("mul", 2, MANY, |a| arith(a, "mul", i64::checked_mul, |x, y| x * y)),
+    pure("add", 2, MANY, |a| {
+        arith(a, "add", i64::checked_add, |x, y| x + y)
+    }),
+    pure("sub", 2, 2, |a| {
+        arith(a, "sub", i64::checked_sub, |x, y| x - y)
+    }),
+    pure("mul", 2, MANY, |a| {
+        arith(a, "mul", i64::checked_mul, |x, y| x * y)
+    }),
     pure("div", 2, 2, divide),
     pure("mod", 2, 2, modulo),
     // collections
     pure("length", 1, 1, length),
-    pure("list", 0, MANY, |a| Ok(Some(Value::Array(a.present().cloned().collect())))),
+    pure("list", 0, MANY, |a| {
+        Ok(Some(Value::Array(a.present().cloned().collect())))
+    }),
     pure("dict", 0, MANY, dict),
     pure("range", 1, 2, range),
     pure("keys", 1, 1, keys),
@@ -153,7 +161,13 @@ pub fn registry() -> &'static Handlebars<'static> {
         }
         for info in HELPERS {
             if let Some(body) = info.body {
-                hb.register_helper(info.name, Box::new(Pure { name: info.name, body }));
+                hb.register_helper(
+                    info.name,
+                    Box::new(Pure {
+                        name: info.name,
+                        body,
+                    }),
+                );
             }
         }
         hb
@@ -183,7 +197,9 @@ impl HelperDef for Pure {
         match (self.body)(&args) {
             Ok(Some(v)) => Ok(ScopedJson::Derived(v)),
             Ok(None) => Ok(ScopedJson::Missing),
-            Err(message) => Err(RenderErrorReason::Other(format!("{}: {message}", self.name)).into()),
+            Err(message) => {
+                Err(RenderErrorReason::Other(format!("{}: {message}", self.name)).into())
+            }
         }
     }
 }
@@ -244,7 +260,11 @@ fn ternary(a: &Args) -> Result<Option<Value>, String> {
 }
 
 fn when(a: &Args) -> Result<Option<Value>, String> {
-    Ok(if truthy(a.get(0)) { a.get(1).cloned() } else { None })
+    Ok(if truthy(a.get(0)) {
+        a.get(1).cloned()
+    } else {
+        None
+    })
 }
 
 fn trim_prefix(a: &Args) -> Result<Option<Value>, String> {
@@ -283,7 +303,9 @@ fn concat(a: &Args) -> Result<Option<Value>, String> {
         }
         return Ok(Some(Value::Array(out)));
     }
-    Ok(Some(Value::from(a.present().map(plain_string).collect::<String>())))
+    Ok(Some(Value::from(
+        a.present().map(plain_string).collect::<String>(),
+    )))
 }
 
 fn has_prefix(a: &Args) -> Result<Option<Value>, String> {
@@ -299,7 +321,9 @@ fn contains(a: &Args) -> Result<Option<Value>, String> {
     let found = match a.required(0)? {
         Value::String(s) => s.contains(needle.as_str().ok_or("argument 2 must be a string")?),
         Value::Array(list) => list.contains(needle),
-        Value::Object(map) => map.contains_key(needle.as_str().ok_or("argument 2 must be a string")?),
+        Value::Object(map) => {
+            map.contains_key(needle.as_str().ok_or("argument 2 must be a string")?)
+        }
         other => return Err(format!("cannot search in {}", type_name(other))),
     };
     Ok(Some(Value::Bool(found)))
@@ -343,7 +367,12 @@ fn regex_capture(a: &Args) -> Result<Option<Value>, String> {
         Some(Value::String(name)) => {
             return Ok(caps.name(name).map(|m| Value::from(m.as_str())));
         }
-        Some(other) => return Err(format!("the group must be a number or a name, not {}", type_name(other))),
+        Some(other) => {
+            return Err(format!(
+                "the group must be a number or a name, not {}",
+                type_name(other)
+            ))
+        }
         None => usize::from(caps.len() > 1),
     };
     Ok(caps.get(group).map(|m| Value::from(m.as_str())))
@@ -351,7 +380,9 @@ fn regex_capture(a: &Args) -> Result<Option<Value>, String> {
 
 fn regex_replace(a: &Args) -> Result<Option<Value>, String> {
     let re = regex(a.str(1)?)?;
-    Ok(Some(Value::from(re.replace_all(a.str(0)?, a.str(2)?).into_owned())))
+    Ok(Some(Value::from(
+        re.replace_all(a.str(0)?, a.str(2)?).into_owned(),
+    )))
 }
 
 /// `printf "%s-%03d" a b`: `%s`, `%v`, `%d`, `%x`, `%f` (with width, `0` and `-` flags and
@@ -390,7 +421,9 @@ fn printf(a: &Args) -> Result<Option<Value>, String> {
             }
             precision = Some(p.parse::<usize>().unwrap_or(0));
         }
-        let verb = chars.next().ok_or("the format ends in the middle of a `%` verb")?;
+        let verb = chars
+            .next()
+            .ok_or("the format ends in the middle of a `%` verb")?;
         if verb == '%' {
             out.push('%');
             continue;
@@ -510,7 +543,10 @@ fn divide(a: &Args) -> Result<Option<Value>, String> {
             .map(|q| Some(Value::from(q)))
             .ok_or_else(|| "div overflows a 64-bit integer".to_owned()),
         _ => {
-            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
             Ok(Some(Value::Number(float_number(x / y)?)))
         }
     }
@@ -623,7 +659,12 @@ fn sort(a: &Args) -> Result<Option<Value>, String> {
                 (x, y) => x.is_some().cmp(&y.is_some()),
             }
         }),
-        Some(other) => return Err(format!("the sort field must be a string, not {}", type_name(other))),
+        Some(other) => {
+            return Err(format!(
+                "the sort field must be a string, not {}",
+                type_name(other)
+            ))
+        }
         None => list.sort_by(compare),
     }
     Ok(Some(Value::Array(list)))
@@ -731,7 +772,10 @@ fn where_meta(a: &Args, field: &str) -> Result<Option<Value>, String> {
     let key = a.str(1)?;
     let want = a.get(2);
     filtered(a, |v| {
-        let got = v.get("metadata").and_then(|m| m.get(field)).and_then(|m| m.get(key));
+        let got = v
+            .get("metadata")
+            .and_then(|m| m.get(field))
+            .and_then(|m| m.get(key));
         match want {
             Some(want) => got == Some(want),
             None => got.is_some(),
@@ -805,7 +849,12 @@ fn find(a: &Args) -> Result<Option<Value>, String> {
     let namespace = match a.get(2) {
         Some(Value::String(ns)) => Some(ns.as_str()),
         None | Some(Value::Null) => None,
-        Some(other) => return Err(format!("the namespace must be a string, not {}", type_name(other))),
+        Some(other) => {
+            return Err(format!(
+                "the namespace must be a string, not {}",
+                type_name(other)
+            ))
+        }
     };
     Ok(a.list(0)?
         .iter()
@@ -813,7 +862,9 @@ fn find(a: &Args) -> Result<Option<Value>, String> {
             let meta = v.get("metadata");
             meta.and_then(|m| m.get("name")).and_then(Value::as_str) == Some(name)
                 && namespace.is_none_or(|ns| {
-                    meta.and_then(|m| m.get("namespace")).and_then(Value::as_str) == Some(ns)
+                    meta.and_then(|m| m.get("namespace"))
+                        .and_then(Value::as_str)
+                        == Some(ns)
                 })
         })
         .cloned())
@@ -836,8 +887,14 @@ mod tests {
 
     #[test]
     fn default_skips_missing_and_null_but_keeps_falsy_values() {
-        assert_eq!(call("default", &[None, Some(json!("x"))]).unwrap(), Some(json!("x")));
-        assert_eq!(call("default", &[Some(json!(null)), Some(json!(1))]).unwrap(), Some(json!(1)));
+        assert_eq!(
+            call("default", &[None, Some(json!("x"))]).unwrap(),
+            Some(json!("x"))
+        );
+        assert_eq!(
+            call("default", &[Some(json!(null)), Some(json!(1))]).unwrap(),
+            Some(json!(1))
+        );
         assert_eq!(ok("default", &[json!(""), json!("x")]), json!(""));
         assert_eq!(ok("default", &[json!(0), json!(5)]), json!(0));
         assert_eq!(ok("default", &[json!(false), json!(true)]), json!(false));
@@ -849,19 +906,54 @@ mod tests {
         assert_eq!(ok("join", &[json!(["a", 1]), json!("-")]), json!("a-1"));
         assert_eq!(ok("upper", &[json!("ab")]), json!("AB"));
         assert_eq!(ok("trim", &[json!(" a ")]), json!("a"));
-        assert_eq!(ok("replace", &[json!("a.b"), json!("."), json!("-")]), json!("a-b"));
-        assert_eq!(ok("hasPrefix", &[json!("web-1"), json!("web")]), json!(true));
+        assert_eq!(
+            ok("replace", &[json!("a.b"), json!("."), json!("-")]),
+            json!("a-b")
+        );
+        assert_eq!(
+            ok("hasPrefix", &[json!("web-1"), json!("web")]),
+            json!(true)
+        );
         assert_eq!(ok("hasSuffix", &[json!("web-1"), json!("2")]), json!(false));
-        assert_eq!(ok("regexMatch", &[json!("web-12"), json!("^web-\\d+$")]), json!(true));
-        assert_eq!(ok("regexCapture", &[json!("web-12"), json!("-(\\d+)$")]), json!("12"));
-        assert_eq!(call("regexCapture", &[Some(json!("web")), Some(json!("-(\\d+)$"))]).unwrap(), None);
-        assert_eq!(ok("printf", &[json!("%s-%03d|%-3s|%x"), json!("w"), json!(7), json!("a"), json!(255)]), json!("w-007|a  |ff"));
+        assert_eq!(
+            ok("regexMatch", &[json!("web-12"), json!("^web-\\d+$")]),
+            json!(true)
+        );
+        assert_eq!(
+            ok("regexCapture", &[json!("web-12"), json!("-(\\d+)$")]),
+            json!("12")
+        );
+        assert_eq!(
+            call(
+                "regexCapture",
+                &[Some(json!("web")), Some(json!("-(\\d+)$"))]
+            )
+            .unwrap(),
+            None
+        );
+        assert_eq!(
+            ok(
+                "printf",
+                &[
+                    json!("%s-%03d|%-3s|%x"),
+                    json!("w"),
+                    json!(7),
+                    json!("a"),
+                    json!(255)
+                ]
+            ),
+            json!("w-007|a  |ff")
+        );
     }
 
     #[test]
     fn printf_rejects_a_mismatched_argument_count() {
         assert!(call("printf", &[Some(json!("%s %s")), Some(json!("a"))]).is_err());
-        assert!(call("printf", &[Some(json!("%s")), Some(json!("a")), Some(json!("b"))]).is_err());
+        assert!(call(
+            "printf",
+            &[Some(json!("%s")), Some(json!("a")), Some(json!("b"))]
+        )
+        .is_err());
     }
 
     #[test]
@@ -880,14 +972,20 @@ mod tests {
     #[test]
     fn collections() {
         assert_eq!(ok("sort", &[json!([3, 1, 2])]), json!([1, 2, 3]));
-        assert_eq!(ok("sort", &[json!([{"a": 2}, {"a": 1}]), json!("a")]), json!([{"a": 1}, {"a": 2}]));
+        assert_eq!(
+            ok("sort", &[json!([{"a": 2}, {"a": 1}]), json!("a")]),
+            json!([{"a": 1}, {"a": 2}])
+        );
         assert_eq!(ok("unique", &[json!([1, 1, 2])]), json!([1, 2]));
         assert_eq!(ok("keys", &[json!({"b": 1, "a": 2})]), json!(["a", "b"]));
         assert_eq!(ok("values", &[json!({"b": 1, "a": 2})]), json!([2, 1]));
         assert_eq!(ok("min", &[json!([3, 1, 2])]), json!(1));
         assert_eq!(ok("max", &[json!(3), json!(9)]), json!(9));
         assert_eq!(ok("range", &[json!(3)]), json!([0, 1, 2]));
-        assert_eq!(ok("merge", &[json!({"a": {"x": 1}}), json!({"a": {"y": 2}})]), json!({"a": {"x": 1, "y": 2}}));
+        assert_eq!(
+            ok("merge", &[json!({"a": {"x": 1}}), json!({"a": {"y": 2}})]),
+            json!({"a": {"x": 1, "y": 2}})
+        );
         assert_eq!(ok("length", &[json!("héllo")]), json!(5));
         assert_eq!(call("length", &[None]).unwrap(), Some(json!(0)));
     }
@@ -898,11 +996,44 @@ mod tests {
             {"metadata": {"name": "a", "namespace": "x", "labels": {"app.kubernetes.io/name": "web"}}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
             {"metadata": {"name": "b", "namespace": "y"}, "status": {"phase": "Pending"}},
         ]);
-        assert_eq!(ok("count", &[pods.clone(), json!("status.phase"), json!("Running")]), json!(1));
-        assert_eq!(ok("countBy", &[pods.clone(), json!("status.phase")]), json!({"Running": 1, "Pending": 1}));
-        assert_eq!(ok("whereLabel", &[pods.clone(), json!("app.kubernetes.io/name")]).as_array().unwrap().len(), 1);
-        assert_eq!(ok("whereCondition", &[pods.clone(), json!("Ready"), json!("True")]).as_array().unwrap().len(), 1);
-        assert_eq!(ok("find", &[pods.clone(), json!("b")])["metadata"]["namespace"], json!("y"));
-        assert_eq!(call("find", &[Some(pods), Some(json!("b")), Some(json!("x"))]).unwrap(), None);
+        assert_eq!(
+            ok(
+                "count",
+                &[pods.clone(), json!("status.phase"), json!("Running")]
+            ),
+            json!(1)
+        );
+        assert_eq!(
+            ok("countBy", &[pods.clone(), json!("status.phase")]),
+            json!({"Running": 1, "Pending": 1})
+        );
+        assert_eq!(
+            ok(
+                "whereLabel",
+                &[pods.clone(), json!("app.kubernetes.io/name")]
+            )
+            .as_array()
+            .unwrap()
+            .len(),
+            1
+        );
+        assert_eq!(
+            ok(
+                "whereCondition",
+                &[pods.clone(), json!("Ready"), json!("True")]
+            )
+            .as_array()
+            .unwrap()
+            .len(),
+            1
+        );
+        assert_eq!(
+            ok("find", &[pods.clone(), json!("b")])["metadata"]["namespace"],
+            json!("y")
+        );
+        assert_eq!(
+            call("find", &[Some(pods), Some(json!("b")), Some(json!("x"))]).unwrap(),
+            None
+        );
     }
 }

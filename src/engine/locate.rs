@@ -65,7 +65,13 @@ impl Locator {
             }
             match path.rfind(['.', '[']) {
                 Some(cut) => path = &path[..cut],
-                None => return self.values.get("").copied().unwrap_or(Pos { line: 1, column: 1 }),
+                None => {
+                    return self
+                        .values
+                        .get("")
+                        .copied()
+                        .unwrap_or(Pos { line: 1, column: 1 })
+                }
             }
         }
     }
@@ -87,8 +93,14 @@ pub fn join_index(path: &str, index: usize) -> String {
 
 enum Frame {
     /// A mapping; `pending_key` holds the key whose value comes next.
-    Map { path: String, pending_key: Option<String> },
-    List { path: String, next: usize },
+    Map {
+        path: String,
+        pending_key: Option<String>,
+    },
+    List {
+        path: String,
+        next: usize,
+    },
 }
 
 #[derive(Default)]
@@ -175,17 +187,29 @@ mod tests {
         let loc = Locator::new(TEXT);
         assert_eq!(loc.value("name"), Pos { line: 1, column: 7 });
         assert_eq!(loc.key("sync"), Pos { line: 2, column: 1 });
-        assert_eq!(loc.value("sync.children[0].kind"), Pos { line: 4, column: 13 });
+        assert_eq!(
+            loc.value("sync.children[0].kind"),
+            Pos {
+                line: 4,
+                column: 13
+            }
+        );
         assert_eq!(
             loc.value("sync.children[0].metadata.name"),
-            Pos { line: 6, column: 15 }
+            Pos {
+                line: 6,
+                column: 15
+            }
         );
     }
 
     #[test]
     fn unknown_paths_fall_back_to_the_nearest_known_parent() {
         let loc = Locator::new(TEXT);
-        assert_eq!(loc.value("sync.children[0].nothing.here"), loc.value("sync.children[0]"));
+        assert_eq!(
+            loc.value("sync.children[0].nothing.here"),
+            loc.value("sync.children[0]")
+        );
     }
 
     #[test]

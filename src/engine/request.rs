@@ -162,7 +162,8 @@ mod tests {
     #[test]
     fn observed_objects_become_lists_whatever_their_keys() {
         let v1 = json!({"parent": {}, "children": {"Pod.v1": {"b": {"n": 2}, "a": {"n": 1}}}});
-        let v2 = json!({"parent": {}, "children": {"Pod.v1": {"ns/b": {"n": 2}, "ns/a": {"n": 1}}}});
+        let v2 =
+            json!({"parent": {}, "children": {"Pod.v1": {"ns/b": {"n": 2}, "ns/a": {"n": 1}}}});
         let types = BTreeSet::from([("children".to_owned(), "Service.v1".to_owned())]);
         let mut s1 = Map::new();
         let mut s2 = Map::new();
@@ -178,10 +179,22 @@ mod tests {
     #[test]
     fn wrong_shapes_are_named() {
         let check = |v: Value| check_shape(&v, "parent", COMPOSITE_MAPS).unwrap_err();
-        assert_eq!(check(json!([])), "the request must be a JSON object with `parent`, not a list");
+        assert_eq!(
+            check(json!([])),
+            "the request must be a JSON object with `parent`, not a list"
+        );
         assert_eq!(check(json!({})), "the request has no `parent` object");
-        assert_eq!(check(json!({"parent": {}, "children": []})), "`children` must map `Kind.version` to objects by key, not be a list");
-        assert_eq!(check(json!({"parent": {}, "children": {"Pod.v1": {"a": 1}}})), "`children.Pod.v1.a` must be an object");
-        assert_eq!(check(json!({"parent": {}, "finalizing": "yes"})), "`finalizing` must be a bool, not a string");
+        assert_eq!(
+            check(json!({"parent": {}, "children": []})),
+            "`children` must map `Kind.version` to objects by key, not be a list"
+        );
+        assert_eq!(
+            check(json!({"parent": {}, "children": {"Pod.v1": {"a": 1}}})),
+            "`children.Pod.v1.a` must be an object"
+        );
+        assert_eq!(
+            check(json!({"parent": {}, "finalizing": "yes"})),
+            "`finalizing` must be a bool, not a string"
+        );
     }
 }

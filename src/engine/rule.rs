@@ -79,7 +79,13 @@ pub enum HookError {
 
 /// Names every template sees, besides the rule's values.
 const COMPOSITE_NAMES: &[&str] = &["parent", "children", "related", "controller", "finalizing"];
-const DECORATOR_NAMES: &[&str] = &["object", "attachments", "related", "controller", "finalizing"];
+const DECORATOR_NAMES: &[&str] = &[
+    "object",
+    "attachments",
+    "related",
+    "controller",
+    "finalizing",
+];
 const CUSTOMIZE_NAMES: &[&str] = &["parent", "controller"];
 
 /// Every name a value may not take, because templates already use it.
@@ -111,6 +117,14 @@ impl Rule {
             diagnostics.sort_by_key(|d| (d.line, d.column));
             diagnostics.dedup();
             Err(diagnostics)
+        }
+    }
+
+    /// `composite` or `decorator`.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            ControllerKind::Composite => "composite",
+            ControllerKind::Decorator => "decorator",
         }
     }
 
@@ -153,7 +167,13 @@ impl Rule {
         self.evaluate_values(&request, &mut scope)?;
         if hook == Hook::Customize {
             let node = self.customize.as_ref().ok_or_else(|| self.no_hook(hook))?;
-            request::into_scope(request, &["parent", "controller"], &[], &self.types, &mut scope);
+            request::into_scope(
+                request,
+                &["parent", "controller"],
+                &[],
+                &self.types,
+                &mut scope,
+            );
             let mut render = Render::new(scope, limits);
             return self.customize_response(node, &mut render);
         }
@@ -165,7 +185,13 @@ impl Rule {
             _ => (self.sync.as_ref(), false),
         };
         let templates = templates.ok_or_else(|| self.no_hook(hook))?;
-        request::into_scope(request, &[subject, "controller"], maps, &self.types, &mut scope);
+        request::into_scope(
+            request,
+            &[subject, "controller"],
+            maps,
+            &self.types,
+            &mut scope,
+        );
         let mut render = Render::new(scope, limits);
         match self.kind {
             ControllerKind::Composite => self.composite_response(templates, finalize, &mut render),
@@ -185,7 +211,8 @@ impl Rule {
         limits: &Limits,
     ) -> Result<Vec<u8>, HookError> {
         let response = self.render(hook, request, limits)?;
-        let body = serde_json::to_vec(&response).map_err(|e| self.fail(Pos::default(), e.to_string()))?;
+        let body =
+            serde_json::to_vec(&response).map_err(|e| self.fail(Pos::default(), e.to_string()))?;
         if body.len() > limits.max_output_bytes {
             return Err(self.fail(
                 Pos { line: 1, column: 1 },
@@ -219,11 +246,19 @@ impl Rule {
         self.fail(failure.pos, failure.message)
     }
 
-    fn evaluate_values(&self, request: &Value, scope: &mut Map<String, Value>) -> Result<(), HookError> {
+    fn evaluate_values(
+        &self,
+        request: &Value,
+        scope: &mut Map<String, Value>,
+    ) -> Result<(), HookError> {
         for value in &self.values {
             let nodes = value.query.query(request).all();
             let found = if value.all {
-                let list: Vec<Value> = nodes.into_iter().filter(|v| !v.is_null()).cloned().collect();
+                let list: Vec<Value> = nodes
+                    .into_iter()
+                    .filter(|v| !v.is_null())
+                    .cloned()
+                    .collect();
                 (!list.is_empty()).then_some(Value::Array(list))
             } else {
                 match nodes.as_slice() {
@@ -274,13 +309,17 @@ impl Rule {
         let mut out = Map::new();
         for (key, node) in [("labels", &t.labels), ("annotations", &t.annotations)] {
             if let Some(map) = self.render_object(node.as_ref(), key, t.pos, render)? {
-                out.insert(key.to_owned(), string_map(map, key).map_err(|m| self.fail(t.pos, m))?);
+                out.insert(
+                    key.to_owned(),
+                    string_map(map, key).map_err(|m| self.fail(t.pos, m))?,
+                );
             }
         }
         if let Some(status) = self.render_object(t.status.as_ref(), "status", t.pos, render)? {
             out.insert("status".to_owned(), status);
         }
-        let attachments = self.render_objects(t.attachments.as_ref(), "attachments", t.pos, render)?;
+        let attachments =
+            self.render_objects(t.attachments.as_ref(), "attachments", t.pos, render)?;
         out.insert("attachments".to_owned(), Value::Array(attachments));
         self.common_fields(t, finalize, render, &mut out)?;
         Ok(Value::Object(out))
@@ -341,7 +380,10 @@ impl Rule {
             Some(v @ Value::Object(_)) => Ok(Some(v)),
             Some(other) => Err(self.fail(
                 node_pos(node, hook_pos),
-                format!("{what} must be a map, not {}", super::template::type_name(&other)),
+                format!(
+                    "{what} must be a map, not {}",
+                    super::template::type_name(&other)
+                ),
             )),
         }
     }
@@ -354,7 +396,9 @@ impl Rule {
         hook_pos: Pos,
         render: &mut Render,
     ) -> Result<Vec<Value>, HookError> {
-        let Some(node) = node else { return Ok(Vec::new()) };
+        let Some(node) = node else {
+            return Ok(Vec::new());
+        };
         let pos = node_pos(node, hook_pos);
         let list = match render.node(node).map_err(|f| self.failed(f))? {
             None | Some(Value::Null) => return Ok(Vec::new()),
@@ -362,7 +406,10 @@ impl Rule {
             Some(other) => {
                 return Err(self.fail(
                     pos,
-                    format!("{what} must be a list, not {}", super::template::type_name(&other)),
+                    format!(
+                        "{what} must be a list, not {}",
+                        super::template::type_name(&other)
+                    ),
                 ))
             }
         };
@@ -380,12 +427,16 @@ impl Rule {
             Some(other) => {
                 return Err(self.fail(
                     pos,
-                    format!("relatedResources must be a list, not {}", super::template::type_name(&other)),
+                    format!(
+                        "relatedResources must be a list, not {}",
+                        super::template::type_name(&other)
+                    ),
                 ))
             }
         };
         for (i, entry) in list.iter().enumerate() {
-            check_related(entry).map_err(|m| self.fail(pos, format!("relatedResources[{i}] {m}")))?;
+            check_related(entry)
+                .map_err(|m| self.fail(pos, format!("relatedResources[{i}] {m}")))?;
         }
         Ok(serde_json::json!({ "relatedResources": list }))
     }
@@ -402,18 +453,18 @@ fn node_pos(node: &Node, fallback: Pos) -> Pos {
 /// What Metacontroller needs of a child to apply it.
 fn check_object(object: &Value) -> Result<(), String> {
     let Value::Object(map) = object else {
-        return Err(format!("must be an object, not {}", super::template::type_name(object)));
+        return Err(format!(
+            "must be an object, not {}",
+            super::template::type_name(object)
+        ));
     };
+    let non_empty = |v: Option<&Value>| v.and_then(Value::as_str).is_some_and(|s| !s.is_empty());
     for key in ["apiVersion", "kind"] {
-        if !map.get(key).and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
+        if !non_empty(map.get(key)) {
             return Err(format!("has no `{key}` string"));
         }
     }
-    if !object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .is_some_and(|s| !s.is_empty())
-    {
+    if !non_empty(object.pointer("/metadata/name")) {
         return Err("has no `metadata.name` string".to_owned());
     }
     Ok(())
@@ -421,12 +472,22 @@ fn check_object(object: &Value) -> Result<(), String> {
 
 /// A related-resource rule, which Metacontroller parses strictly.
 fn check_related(entry: &Value) -> Result<(), String> {
-    const KEYS: &[&str] = &["apiVersion", "resource", "labelSelector", "namespaceSelector", "namespace", "names"];
+    const KEYS: &[&str] = &[
+        "apiVersion",
+        "resource",
+        "labelSelector",
+        "namespaceSelector",
+        "namespace",
+        "names",
+    ];
     let Value::Object(map) = entry else {
         return Err("must be an object".to_owned());
     };
     if let Some(key) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(format!("has unknown key `{key}`; allowed: {}", KEYS.join(", ")));
+        return Err(format!(
+            "has unknown key `{key}`; allowed: {}",
+            KEYS.join(", ")
+        ));
     }
     for key in ["apiVersion", "resource"] {
         if !map.get(key).is_some_and(Value::is_string) {
@@ -434,7 +495,10 @@ fn check_related(entry: &Value) -> Result<(), String> {
         }
     }
     if let Some(names) = map.get("names") {
-        if !names.as_array().is_some_and(|n| n.iter().all(Value::is_string)) {
+        if !names
+            .as_array()
+            .is_some_and(|n| n.iter().all(Value::is_string))
+        {
             return Err("`names` must be a list of strings".to_owned());
         }
         if map.contains_key("labelSelector") {
@@ -450,7 +514,9 @@ fn check_related(entry: &Value) -> Result<(), String> {
 /// Labels and annotations: string values, numbers and bools written as text, null kept to
 /// delete the key.
 fn string_map(map: Value, what: &str) -> Result<Value, String> {
-    let Value::Object(map) = map else { return Ok(map) };
+    let Value::Object(map) = map else {
+        return Ok(map);
+    };
     let mut out = Map::with_capacity(map.len());
     for (k, v) in map {
         let v = match v {
@@ -469,7 +535,12 @@ fn string_map(map: Value, what: &str) -> Result<Value, String> {
     Ok(Value::Object(out))
 }
 
-fn compile_spec(file: &str, spec: RuleSpec, locator: &Locator, diagnostics: &mut Vec<Diagnostic>) -> Rule {
+fn compile_spec(
+    file: &str,
+    spec: RuleSpec,
+    locator: &Locator,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Rule {
     let name = rule_name(file, spec.name.as_deref(), locator, diagnostics);
     let values = compile_values(file, &spec, locator, diagnostics);
     let base: &[&str] = match spec.kind {
@@ -493,17 +564,24 @@ fn compile_spec(file: &str, spec: RuleSpec, locator: &Locator, diagnostics: &mut
             "the rule has no hook: add `sync`, `finalize` or `customize`",
         ));
     }
-    let mut hook = |section: &str, hook_spec: Option<&HookSpec>, diagnostics: &mut Vec<Diagnostic>| {
-        let hook_spec = hook_spec?;
-        let mut compiler = Compiler {
-            file,
-            locator,
-            diagnostics,
-            names: names_for(base),
-            types: &mut types,
+    let mut hook =
+        |section: &str, hook_spec: Option<&HookSpec>, diagnostics: &mut Vec<Diagnostic>| {
+            let hook_spec = hook_spec?;
+            let mut compiler = Compiler {
+                file,
+                locator,
+                diagnostics,
+                names: names_for(base),
+                types: &mut types,
+            };
+            Some(compile_hook(
+                section,
+                spec.kind,
+                hook_spec,
+                &mut compiler,
+                &mut child_types,
+            ))
         };
-        Some(compile_hook(section, spec.kind, hook_spec, &mut compiler, &mut child_types))
-    };
     let sync = hook("sync", spec.sync.as_ref(), diagnostics);
     let finalize = hook("finalize", spec.finalize.as_ref(), diagnostics);
     let customize = spec.customize.as_ref().map(|c| {
@@ -514,7 +592,11 @@ fn compile_spec(file: &str, spec: RuleSpec, locator: &Locator, diagnostics: &mut
             names: names_for(CUSTOMIZE_NAMES),
             types: &mut types,
         };
-        compiler.node(&c.related_resources, "customize.relatedResources", NullPolicy::Drop)
+        compiler.node(
+            &c.related_resources,
+            "customize.relatedResources",
+            NullPolicy::Drop,
+        )
     });
     child_types.sort();
     child_types.dedup();
@@ -534,7 +616,12 @@ fn compile_spec(file: &str, spec: RuleSpec, locator: &Locator, diagnostics: &mut
 }
 
 /// A rule name is a URL path segment, so it must be a DNS label: no `/`, no `..`.
-fn rule_name(file: &str, explicit: Option<&str>, locator: &Locator, diagnostics: &mut Vec<Diagnostic>) -> String {
+fn rule_name(
+    file: &str,
+    explicit: Option<&str>,
+    locator: &Locator,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> String {
     let name = match explicit {
         Some(n) => n.to_owned(),
         None => {
@@ -543,7 +630,11 @@ fn rule_name(file: &str, explicit: Option<&str>, locator: &Locator, diagnostics:
         }
     };
     if !is_rule_name(&name) {
-        let pos = if explicit.is_some() { locator.value("name") } else { locator.value("") };
+        let pos = if explicit.is_some() {
+            locator.value("name")
+        } else {
+            locator.value("")
+        };
         diagnostics.push(Diagnostic::at(
             file,
             pos,
@@ -562,13 +653,22 @@ pub fn is_rule_name(name: &str) -> bool {
         && name.ends_with(ok_char)
 }
 
-fn compile_values(file: &str, spec: &RuleSpec, locator: &Locator, diagnostics: &mut Vec<Diagnostic>) -> Vec<NamedValue> {
+fn compile_values(
+    file: &str,
+    spec: &RuleSpec,
+    locator: &Locator,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<NamedValue> {
     let mut out = Vec::new();
     for (name, value) in &spec.values {
         let path = join_key("values", name);
         let key_pos = locator.key(&path);
         if !is_identifier(name) {
-            diagnostics.push(Diagnostic::at(file, key_pos, format!("value name `{name}` must be letters, digits and `_`")));
+            diagnostics.push(Diagnostic::at(
+                file,
+                key_pos,
+                format!("value name `{name}` must be letters, digits and `_`"),
+            ));
             continue;
         }
         if RESERVED_NAMES.contains(&name.as_str()) || helpers::lookup(name).is_some() {
@@ -581,7 +681,12 @@ fn compile_values(file: &str, spec: &RuleSpec, locator: &Locator, diagnostics: &
         }
         let (source, default, all, source_path) = match value {
             ValueSpec::Path(p) => (p.clone(), None, false, path.clone()),
-            ValueSpec::Full(f) => (f.path.clone(), f.default.clone(), f.all, join_key(&path, "path")),
+            ValueSpec::Full(f) => (
+                f.path.clone(),
+                f.default.clone(),
+                f.all,
+                join_key(&path, "path"),
+            ),
         };
         let pos = locator.value(&source_path);
         match JsonPath::parse(&source) {
@@ -612,10 +717,25 @@ fn compile_hook(
 ) -> HookTemplates {
     let pos = compiler.locator.value(section);
     let allowed: &[&str] = match (kind, section) {
-        (ControllerKind::Composite, "finalize") => &["children", "status", "resyncAfterSeconds", "finalized"],
+        (ControllerKind::Composite, "finalize") => {
+            &["children", "status", "resyncAfterSeconds", "finalized"]
+        }
         (ControllerKind::Composite, _) => &["children", "status", "resyncAfterSeconds"],
-        (ControllerKind::Decorator, "finalize") => &["labels", "annotations", "status", "attachments", "resyncAfterSeconds", "finalized"],
-        (ControllerKind::Decorator, _) => &["labels", "annotations", "status", "attachments", "resyncAfterSeconds"],
+        (ControllerKind::Decorator, "finalize") => &[
+            "labels",
+            "annotations",
+            "status",
+            "attachments",
+            "resyncAfterSeconds",
+            "finalized",
+        ],
+        (ControllerKind::Decorator, _) => &[
+            "labels",
+            "annotations",
+            "status",
+            "attachments",
+            "resyncAfterSeconds",
+        ],
     };
     let fields: [(&str, &Option<Value>); 7] = [
         ("children", &spec.children),
@@ -626,7 +746,10 @@ fn compile_hook(
         ("annotations", &spec.annotations),
         ("attachments", &spec.attachments),
     ];
-    let mut t = HookTemplates { pos, ..HookTemplates::default() };
+    let mut t = HookTemplates {
+        pos,
+        ..HookTemplates::default()
+    };
     for (key, value) in fields {
         let Some(value) = value else { continue };
         let path = join_key(section, key);
@@ -638,11 +761,18 @@ fn compile_hook(
             compiler.diagnostics.push(Diagnostic::at(
                 compiler.file,
                 compiler.locator.key(&path),
-                format!("`{key}` is not part of {kind_name} {section} response; allowed: {}", allowed.join(", ")),
+                format!(
+                    "`{key}` is not part of {kind_name} {section} response; allowed: {}",
+                    allowed.join(", ")
+                ),
             ));
             continue;
         }
-        let nulls = if matches!(key, "labels" | "annotations") { NullPolicy::Keep } else { NullPolicy::Drop };
+        let nulls = if matches!(key, "labels" | "annotations") {
+            NullPolicy::Keep
+        } else {
+            NullPolicy::Drop
+        };
         if matches!(key, "children" | "attachments") {
             collect_child_types(value, child_types);
         }

@@ -524,7 +524,10 @@ pub fn whole_expression(s: &str) -> Option<&str> {
         return None;
     }
     let head = inner.trim_start_matches('~').trim_start();
-    if head.is_empty() || head.starts_with(['#', '/', '^', '!', '>', '&', '*']) || head.starts_with("else") {
+    if head.is_empty()
+        || head.starts_with(['#', '/', '^', '!', '>', '&', '*'])
+        || head.starts_with("else")
+    {
         return None;
     }
     Some(inner)
@@ -613,11 +616,14 @@ impl<'l> Render<'l> {
                 .enumerate()
                 .map(|(i, v)| (Value::from(i), v))
                 .collect(),
-            Some(Value::Object(map)) => map.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            Some(Value::Object(map)) => map
+                .into_iter()
+                .map(|(k, v)| (Value::String(k), v))
+                .collect(),
             Some(Value::Number(n)) => match n.as_u64() {
-                Some(count) if count <= self.limits.max_loop_items as u64 => {
-                    (0..count).map(|i| (Value::from(i), Value::from(i))).collect()
-                }
+                Some(count) if count <= self.limits.max_loop_items as u64 => (0..count)
+                    .map(|i| (Value::from(i), Value::from(i)))
+                    .collect(),
                 Some(_) => return Err(loop_limit(each.source.pos, self.limits.max_loop_items)),
                 None => {
                     return Err(Failure::new(
@@ -646,7 +652,11 @@ impl<'l> Render<'l> {
         ]);
         let mut result = Ok(());
         for (index, (key, value)) in entries.into_iter().enumerate() {
-            let key = if key.is_number() { Value::from(index) } else { key };
+            let key = if key.is_number() {
+                Value::from(index)
+            } else {
+                key
+            };
             self.set(&each.item, value);
             self.set(&each.index, Value::from(index));
             self.set(&each.key, key);

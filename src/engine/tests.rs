@@ -74,10 +74,19 @@ fn an_absent_child_type_counts_as_zero() {
 #[test]
 fn user_values_never_change_the_structure() {
     let rule = hello();
-    for who in ["x\n  hostNetwork: true", "{{who}}", "<b>&amp;\"'", "}} {{", "ünïcødé ✓"] {
+    for who in [
+        "x\n  hostNetwork: true",
+        "{{who}}",
+        "<b>&amp;\"'",
+        "}} {{",
+        "ünïcødé ✓",
+    ] {
         let r = sync(&rule, json!({"parent": parent(Some(json!(who)))})).unwrap();
         let pod = &r["children"][0];
-        assert_eq!(pod["spec"]["containers"][0]["command"][1], json!(format!("Hello, {who}!")));
+        assert_eq!(
+            pod["spec"]["containers"][0]["command"][1],
+            json!(format!("Hello, {who}!"))
+        );
         assert_eq!(pod["spec"].as_object().unwrap().len(), 2);
     }
 }
@@ -89,8 +98,15 @@ fn a_whole_expression_keeps_its_json_type() {
         "values:\n  spec: $.parent.spec\nsync:\n  status:\n    n: \"{{ spec.n }}\"\n    b: \"{{ spec.b }}\"\n    o: \"{{ spec.o }}\"\n    l: \"{{ spec.l }}\"\n    s: \"n={{ spec.n }}\"\n",
     )
     .unwrap();
-    let r = sync(&rule, json!({"parent": {"spec": {"n": 3, "b": true, "o": {"k": [1]}, "l": [1, "a"]}}})).unwrap();
-    assert_eq!(r["status"], json!({"n": 3, "b": true, "o": {"k": [1]}, "l": [1, "a"], "s": "n=3"}));
+    let r = sync(
+        &rule,
+        json!({"parent": {"spec": {"n": 3, "b": true, "o": {"k": [1]}, "l": [1, "a"]}}}),
+    )
+    .unwrap();
+    assert_eq!(
+        r["status"],
+        json!({"n": 3, "b": true, "o": {"k": [1]}, "l": [1, "a"], "s": "n=3"})
+    );
 }
 
 #[test]
@@ -136,14 +152,23 @@ fn unknown_values_and_helpers_are_load_errors() {
 fn bad_json_path_and_template_syntax_are_reported_together() {
     let errors = compile_errors("values:\n  a: $.[\nsync:\n  status:\n    x: \"{{#if a}}\"\n");
     assert_eq!(errors.len(), 2, "{errors:?}");
-    assert!(errors[0].starts_with("r.yaml:2:6: bad JSONPath `$.[`"), "{errors:?}");
-    assert!(errors[1].starts_with("r.yaml:5:8: template syntax error"), "{errors:?}");
+    assert!(
+        errors[0].starts_with("r.yaml:2:6: bad JSONPath `$.[`"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].starts_with("r.yaml:5:8: template syntax error"),
+        "{errors:?}"
+    );
 }
 
 #[test]
 fn partials_are_rejected_at_load() {
     let errors = compile_errors("sync:\n  status:\n    x: \"{{> other }}\"\n");
-    assert_eq!(errors, ["r.yaml:3:8: partials are not supported; share structure with YAML anchors instead"]);
+    assert_eq!(
+        errors,
+        ["r.yaml:3:8: partials are not supported; share structure with YAML anchors instead"]
+    );
 }
 
 #[test]
@@ -155,13 +180,21 @@ fn literal_null_in_a_child_is_a_load_error() {
 
 #[test]
 fn a_request_without_parent_is_a_bad_request() {
-    assert!(matches!(sync(&hello(), json!({"children": {}})), Err(HookError::BadRequest(_))));
-    assert!(matches!(sync(&hello(), json!([])), Err(HookError::BadRequest(_))));
+    assert!(matches!(
+        sync(&hello(), json!({"children": {}})),
+        Err(HookError::BadRequest(_))
+    ));
+    assert!(matches!(
+        sync(&hello(), json!([])),
+        Err(HookError::BadRequest(_))
+    ));
 }
 
 #[test]
 fn a_missing_hook_is_named() {
-    let err = hello().render(Hook::Customize, json!({"parent": {}}), &Limits::default()).unwrap_err();
+    let err = hello()
+        .render(Hook::Customize, json!({"parent": {}}), &Limits::default())
+        .unwrap_err();
     assert_eq!(err.to_string(), "rule `hello` has no customize hook");
 }
 
@@ -189,7 +222,11 @@ sync:
 "#,
     )
     .unwrap();
-    let r = sync(&rule, json!({"parent": {"spec": {"names": ["a", "b"], "data": {"x": 1, "y": 2}, "n": 3}}})).unwrap();
+    let r = sync(
+        &rule,
+        json!({"parent": {"spec": {"names": ["a", "b"], "data": {"x": 1, "y": 2}, "n": 3}}}),
+    )
+    .unwrap();
     assert_eq!(
         r["status"],
         json!({"fromList": ["0:a", "1:b"], "fromMap": ["x=1", "y=2"], "fromCount": [0, 2]})
@@ -203,18 +240,32 @@ fn a_loop_over_the_item_limit_fails_and_names_the_limit() {
         "values:\n  n: $.parent.spec.n\nsync:\n  status:\n    l:\n      - $forEach: \"{{ n }}\"\n        $template: \"{{ item }}\"\n",
     )
     .unwrap();
-    let limits = Limits { max_loop_items: 5, ..Limits::default() };
-    let err = rule.render(Hook::Sync, json!({"parent": {"spec": {"n": 6}}}), &limits).unwrap_err();
+    let limits = Limits {
+        max_loop_items: 5,
+        ..Limits::default()
+    };
+    let err = rule
+        .render(Hook::Sync, json!({"parent": {"spec": {"n": 6}}}), &limits)
+        .unwrap_err();
     assert!(err.to_string().contains("limit max-loop-items"), "{err}");
-    assert!(rule.render(Hook::Sync, json!({"parent": {"spec": {"n": 5}}}), &limits).is_ok());
+    assert!(rule
+        .render(Hook::Sync, json!({"parent": {"spec": {"n": 5}}}), &limits)
+        .is_ok());
 }
 
 #[test]
 fn the_output_size_limit_is_enforced() {
-    let limits = Limits { max_output_bytes: 100, ..Limits::default() };
+    let limits = Limits {
+        max_output_bytes: 100,
+        ..Limits::default()
+    };
     let big = "x".repeat(200);
     let err = hello()
-        .render_body(Hook::Sync, json!({"parent": parent(Some(json!(big)))}), &limits)
+        .render_body(
+            Hook::Sync,
+            json!({"parent": parent(Some(json!(big)))}),
+            &limits,
+        )
         .unwrap_err();
     assert!(err.to_string().contains("limit max-output-bytes"), "{err}");
 }

@@ -1,0 +1,331 @@
+//! The set of rules a server answers with, and how a new reading of the rule files is merged
+//! into it.
+//!
+//! Merging is pure: it takes the previous set and what the files say now, and returns the
+//! next set. A file that fails keeps its last good rule serving; a file that disappeared stops
+//! serving; a name defined twice stays with the file that had it first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use crate::engine::{Diagnostic, Rule};
+
+/// A compiled rule and where it came from.
+#[derive(Debug)]
+pub struct LoadedRule {
+    pub rule: Rule,
+    /// Hex SHA-256 of the file content it was compiled from.
+    pub hash: String,
+    pub loaded_at: SystemTime,
+}
+
+/// What is known about one rule file.
+#[derive(Debug, Clone)]
+pub struct FileState {
+    /// Hash of the content last read, good or bad.
+    pub hash: String,
+    /// The rule this file serves: its latest good version.
+    pub serving: Option<Arc<LoadedRule>>,
+    /// Why the latest content is not serving, if it is not.
+    pub errors: Vec<Diagnostic>,
+}
+
+/// One file as read from disk by the loader.
+#[derive(Debug, Clone)]
+pub struct FileRead {
+    /// The label used in messages, e.g. `rules/hello.yaml`.
+    pub file: String,
+    pub content: ReadResult,
+}
+
+#[derive(Debug, Clone)]
+pub enum ReadResult {
+    Text(String),
+    /// The entry exists but could not be read right now (e.g. a ConfigMap link mid-swap);
+    /// keep what we had.
+    Transient(String),
+}
+
+/// Every rule being served, by name, plus every file's state.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    by_name: HashMap<String, Arc<LoadedRule>>,
+    files: BTreeMap<String, FileState>,
+    /// Counts applied changes, so observers can tell one set from the next.
+    pub generation: u64,
+}
+
+/// What an update did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct UpdateReport {
+    /// Whether the served rules or any file's state changed.
+    pub changed: bool,
+    /// Files whose content failed now (each with every problem).
+    pub errors: Vec<Diagnostic>,
+    /// Files that could not be read this time and should be retried soon.
+    pub transient: Vec<String>,
+}
+
+pub fn content_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl RuleSet {
+    /// Builds a set from scratch, as at start-up.
+    pub fn build(reads: Vec<FileRead>, now: SystemTime) -> (RuleSet, UpdateReport) {
+        RuleSet::default().update(reads, now)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<LoadedRule>> {
+        self.by_name.get(name)
+    }
+
+    pub fn rules(&self) -> impl Iterator<Item = &Arc<LoadedRule>> {
+        let mut rules: Vec<_> = self.by_name.values().collect();
+        rules.sort_by(|a, b| a.rule.name.cmp(&b.rule.name));
+        rules.into_iter()
+    }
+
+    pub fn files(&self) -> &BTreeMap<String, FileState> {
+        &self.files
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// Every current problem, across files.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.files.values().flat_map(|f| f.errors.iter())
+    }
+
+    /// Merges a fresh reading of every rule file into this set.
+    ///
+    /// # Guarantees
+    ///
+    /// - A file whose content did not change is not recompiled.
+    /// - A file that now fails keeps its last good rule serving, and records its errors.
+    /// - A file absent from `reads` stops serving.
+    /// - When two files define one name, the file that served it before keeps it; between
+    ///   two new files, the first in path order wins. The other gets an error.
+    pub fn update(&self, reads: Vec<FileRead>, now: SystemTime) -> (RuleSet, UpdateReport) {
+        let mut report = UpdateReport::default();
+        let mut files: BTreeMap<String, FileState> = BTreeMap::new();
+        for read in reads {
+            let previous = self.files.get(&read.file);
+            let text = match read.content {
+                ReadResult::Text(text) => text,
+                ReadResult::Transient(why) => {
+                    report.transient.push(format!("{}: {why}", read.file));
+                    if let Some(prev) = previous {
+                        files.insert(read.file, prev.clone());
+                    }
+                    continue;
+                }
+            };
+            let hash = content_hash(&text);
+            if let Some(prev) = previous.filter(|p| p.hash == hash) {
+                files.insert(read.file, prev.clone());
+                continue;
+            }
+            report.changed = true;
+            let state = match Rule::compile(&read.file, &text) {
+                Ok(rule) => FileState {
+                    hash: hash.clone(),
+                    serving: Some(Arc::new(LoadedRule {
+                        rule,
+                        hash,
+                        loaded_at: now,
+                    })),
+                    errors: Vec::new(),
+                },
+                Err(errors) => FileState {
+                    hash,
+                    serving: previous.and_then(|p| p.serving.clone()),
+                    errors,
+                },
+            };
+            files.insert(read.file, state);
+        }
+        if self.files.keys().any(|f| !files.contains_key(f)) {
+            report.changed = true;
+        }
+
+        // Settle names: first the files that already served a name, then the rest.
+        let mut by_name: HashMap<String, Arc<LoadedRule>> = HashMap::new();
+        let mut owner: HashMap<String, String> = HashMap::new();
+        let served_before =
+            |file: &str, name: &str| self.by_name.get(name).is_some_and(|r| r.rule.file == file);
+        let mut order: Vec<String> = files.keys().cloned().collect();
+        order.sort_by_key(|file| {
+            let state = &files[file];
+            let keeps = state
+                .serving
+                .as_ref()
+                .is_some_and(|r| served_before(file, &r.rule.name));
+            (!keeps, file.clone())
+        });
+        for file in order {
+            let Some(state) = files.get_mut(&file) else {
+                continue;
+            };
+            let Some(rule) = state.serving.clone() else {
+                continue;
+            };
+            let name = rule.rule.name.clone();
+            if let Some(first) = owner.get(&name) {
+                let message = format!(
+                    "rule name `{name}` is already defined by {first}; this file is not served"
+                );
+                if !state.errors.iter().any(|d| d.message == message) {
+                    state.errors.push(Diagnostic::new(&file, 1, 1, message));
+                }
+                state.serving = None;
+                continue;
+            }
+            owner.insert(name.clone(), file.clone());
+            by_name.insert(name, rule);
+        }
+        for state in files.values() {
+            report.errors.extend(state.errors.iter().cloned());
+        }
+        let same_rules = by_name.len() == self.by_name.len()
+            && by_name
+                .iter()
+                .all(|(n, r)| self.by_name.get(n).is_some_and(|old| Arc::ptr_eq(old, r)));
+        if !same_rules {
+            report.changed = true;
+        }
+        let generation = self.generation + u64::from(report.changed);
+        (
+            RuleSet {
+                by_name,
+                files,
+                generation,
+            },
+            report,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(file: &str, text: &str) -> FileRead {
+        FileRead {
+            file: file.to_owned(),
+            content: ReadResult::Text(text.to_owned()),
+        }
+    }
+
+    fn status(n: u64) -> String {
+        format!("sync:\n  status:\n    n: {n}\n")
+    }
+
+    const BAD: &str = "sync:\n  status:\n    n: \"{{ nope }}\"\n";
+
+    fn served_n(set: &RuleSet, name: &str) -> Option<u64> {
+        let rule = &set.get(name)?.rule;
+        let r = rule
+            .render(
+                crate::engine::Hook::Sync,
+                serde_json::json!({"parent": {}}),
+                &Default::default(),
+            )
+            .ok()?;
+        r["status"]["n"].as_u64()
+    }
+
+    #[test]
+    fn a_bad_edit_keeps_the_last_good_rule_and_records_the_error() {
+        let now = SystemTime::now();
+        let (set, _) = RuleSet::build(vec![read("r/a.yaml", &status(1))], now);
+        let (set, report) = set.update(vec![read("r/a.yaml", BAD)], now);
+        assert_eq!(served_n(&set, "a"), Some(1));
+        assert_eq!(report.errors.len(), 1);
+        assert_eq!(set.files()["r/a.yaml"].errors.len(), 1);
+        let (set, report) = set.update(vec![read("r/a.yaml", &status(2))], now);
+        assert_eq!(served_n(&set, "a"), Some(2));
+        assert!(report.errors.is_empty());
+    }
+
+    #[test]
+    fn a_new_bad_file_is_not_served_and_others_are_untouched() {
+        let now = SystemTime::now();
+        let (set, report) = RuleSet::build(
+            vec![read("r/a.yaml", &status(1)), read("r/b.yaml", BAD)],
+            now,
+        );
+        assert_eq!(served_n(&set, "a"), Some(1));
+        assert!(set.get("b").is_none());
+        assert_eq!(report.errors.len(), 1);
+    }
+
+    #[test]
+    fn unchanged_content_is_not_a_change() {
+        let now = SystemTime::now();
+        let (set, _) = RuleSet::build(
+            vec![read("r/a.yaml", &status(1)), read("r/b.yaml", BAD)],
+            now,
+        );
+        let (next, report) = set.update(
+            vec![read("r/a.yaml", &status(1)), read("r/b.yaml", BAD)],
+            now,
+        );
+        assert!(!report.changed);
+        assert_eq!(next.generation, set.generation);
+        assert!(Arc::ptr_eq(next.get("a").unwrap(), set.get("a").unwrap()));
+    }
+
+    #[test]
+    fn a_deleted_file_stops_serving() {
+        let now = SystemTime::now();
+        let (set, _) = RuleSet::build(
+            vec![read("r/a.yaml", &status(1)), read("r/b.yaml", &status(2))],
+            now,
+        );
+        let (set, report) = set.update(vec![read("r/a.yaml", &status(1))], now);
+        assert!(report.changed);
+        assert!(set.get("b").is_none());
+        assert_eq!(served_n(&set, "a"), Some(1));
+    }
+
+    #[test]
+    fn a_duplicate_name_stays_with_the_file_that_had_it() {
+        let now = SystemTime::now();
+        let named = |n: u64| format!("name: x\n{}", status(n));
+        let (set, _) = RuleSet::build(vec![read("r/b.yaml", &named(1))], now);
+        let (set, report) = set.update(
+            vec![read("r/a.yaml", &named(2)), read("r/b.yaml", &named(1))],
+            now,
+        );
+        assert_eq!(served_n(&set, "x"), Some(1));
+        assert_eq!(report.errors.len(), 1);
+        assert!(report.errors[0]
+            .to_string()
+            .starts_with("r/a.yaml:1:1: rule name `x` is already defined by r/b.yaml"));
+    }
+
+    #[test]
+    fn a_transient_read_keeps_the_previous_state() {
+        let now = SystemTime::now();
+        let (set, _) = RuleSet::build(vec![read("r/a.yaml", &status(1))], now);
+        let transient = FileRead {
+            file: "r/a.yaml".to_owned(),
+            content: ReadResult::Transient("dangling link".to_owned()),
+        };
+        let (set, report) = set.update(vec![transient], now);
+        assert_eq!(served_n(&set, "a"), Some(1));
+        assert_eq!(report.transient.len(), 1);
+        assert!(!report.changed);
+    }
+}

@@ -1,0 +1,154 @@
+//! Every kind of bad input gets its own status and a message that says what is wrong.
+
+use std::time::Duration;
+
+use crate::support::configmap::ConfigMapDir;
+use crate::support::{hello_request, Server};
+
+const JSON: (&str, &str) = ("Content-Type", "application/json");
+
+fn post(server: &Server, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    let r = server.request("POST", path, headers, body).unwrap();
+    (r.status, r.text())
+}
+
+#[test]
+fn the_bad_input_table() {
+    let server = Server::start(
+        &crate::support::repo().join("rules"),
+        &["--max-body", "1MiB"],
+    );
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let huge_string = format!(
+        "{{\"parent\": {{\"spec\": {{\"who\": \"{}\"}}}}}}",
+        "x".repeat(2 << 20)
+    );
+    type Case<'a> = (&'a str, Vec<u8>, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "empty body",
+            b"".to_vec(),
+            vec![JSON],
+            400,
+            "malformed JSON",
+        ),
+        (
+            "not JSON",
+            b"hello".to_vec(),
+            vec![JSON],
+            400,
+            "malformed JSON",
+        ),
+        (
+            "truncated JSON",
+            b"{\"parent\":".to_vec(),
+            vec![JSON],
+            400,
+            "malformed JSON",
+        ),
+        (
+            "deep nesting",
+            deep.into_bytes(),
+            vec![JSON],
+            400,
+            "recursion limit",
+        ),
+        (
+            "not an object",
+            b"[1,2]".to_vec(),
+            vec![JSON],
+            422,
+            "must be a JSON object",
+        ),
+        (
+            "no parent",
+            b"{\"children\":{}}".to_vec(),
+            vec![JSON],
+            422,
+            "no `parent` object",
+        ),
+        (
+            "children as a list",
+            b"{\"parent\":{},\"children\":[]}".to_vec(),
+            vec![JSON],
+            422,
+            "`children` must map",
+        ),
+        (
+            "huge string over the body limit",
+            huge_string.into_bytes(),
+            vec![JSON],
+            413,
+            "over the limit",
+        ),
+        (
+            "wrong content type",
+            b"{}".to_vec(),
+            vec![("Content-Type", "text/plain")],
+            415,
+            "unsupported content type",
+        ),
+    ];
+    for (what, body, headers, status, message) in cases {
+        let (got, text) = post(&server, "/hello/sync", &headers, &body);
+        assert_eq!(got, status, "{what}: {text}");
+        assert!(text.contains(message), "{what}: {text}");
+    }
+    let (got, text) = post(&server, "/nope/sync", &[JSON], b"{}");
+    assert_eq!((got, text.trim()), (404, "no rule named `nope` is loaded"));
+    let (got, text) = post(&server, "/hello/explode", &[JSON], b"{}");
+    assert_eq!(got, 404, "{text}");
+    let (got, text) = post(&server, "/hello/customize", &[JSON], b"{\"parent\":{}}");
+    assert_eq!(
+        (got, text.trim()),
+        (404, "rule `hello` has no customize hook")
+    );
+    let get = server.get("/hello/sync").unwrap();
+    assert_eq!(get.status, 405);
+    assert_eq!(get.header("allow"), Some("POST"));
+    let bad_etag = server
+        .request(
+            "POST",
+            "/hello/sync",
+            &[JSON, ("If-None-Match", "not-a-valid-etag")],
+            &serde_json::to_vec(&hello_request(Some("x"), 0)).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(bad_etag.status, 200, "a bad If-None-Match is just a miss");
+    // The server is still fine after all of that.
+    let ok = server.post_json("/hello/sync", &hello_request(Some("x"), 0));
+    assert_eq!(ok.status, 200);
+}
+
+#[test]
+fn a_rule_that_fails_at_render_answers_500_with_file_and_line() {
+    let dir = ConfigMapDir::new(&[(
+        "greet.yaml",
+        "values:\n  who: $.parent.spec.who\nsync:\n  children:\n    - apiVersion: v1\n      kind: ConfigMap\n      metadata:\n        name: \"hello-{{ who }}\"\n",
+    )]);
+    let server = Server::start(&dir.path, &[]);
+    let response = server.post_json("/greet/sync", &serde_json::json!({"parent": {"spec": {}}}));
+    assert_eq!(response.status, 500);
+    let text = response.text();
+    assert!(text.contains("greet.yaml:8:15:"), "{text}");
+    assert!(text.contains("`who` is missing"), "{text}");
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+}
+
+#[test]
+fn sigterm_lets_the_server_exit_cleanly() {
+    let server = Server::bundled();
+    assert_eq!(
+        server
+            .post_json("/hello/sync", &hello_request(None, 0))
+            .status,
+        200
+    );
+    let started = std::time::Instant::now();
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

@@ -1,0 +1,226 @@
+//! Shared test plumbing: a running server, a tiny HTTP/1.1 client, and a ConfigMap-style
+//! rule directory.
+
+#![allow(dead_code)] // each test module uses a different part of this
+
+pub mod configmap;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_rulehook");
+
+/// The repository root, where `rules/` and `examples/` live.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `rulehook serve` process, killed on drop.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+}
+
+impl Server {
+    /// Starts the server on `rules` with extra flags, and waits until `/readyz` answers.
+    pub fn start(rules: &Path, extra: &[&str]) -> Server {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(BIN)
+            .arg("serve")
+            .arg("--rules")
+            .arg(rules)
+            .arg("--listen")
+            .arg(&addr)
+            .args(["--workers", "2", "--log", "warn"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rulehook");
+        let server = Server { child, addr };
+        server.wait_until(Duration::from_secs(10), |s| {
+            s.get("/healthz").map(|r| r.status == 200).unwrap_or(false)
+        });
+        server
+    }
+
+    /// The bundled `rules/` directory.
+    pub fn bundled() -> Server {
+        Server::start(&repo().join("rules"), &[])
+    }
+
+    pub fn get(&self, path: &str) -> std::io::Result<Response> {
+        self.request("GET", path, &[], b"")
+    }
+
+    pub fn post_json(&self, path: &str, body: &Value) -> Response {
+        let bytes = serde_json::to_vec(body).unwrap();
+        self.request(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            &bytes,
+        )
+        .expect("request")
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Response> {
+        http(&self.addr, method, path, headers, body)
+    }
+
+    /// Polls `check` until it holds or `timeout` passes; panics on timeout.
+    pub fn wait_until(&self, timeout: Duration, check: impl Fn(&Server) -> bool) -> Duration {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if check(self) {
+                return start.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("condition not met within {timeout:?}");
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().expect("wait");
+        std::mem::forget(self);
+        status
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection, read until the server closes it.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    stream.write_all(head.as_bytes())?;
+    // The server may answer (e.g. 413) before reading everything; that is fine.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw)
+}
+
+pub fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no header end"))?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("no status"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Ok(Response {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    })
+}
+
+/// A realistic sync request for the hello controller, with `n` observed Pods.
+pub fn hello_request(who: Option<&str>, pods: usize) -> Value {
+    let mut request: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/fixtures/hello-sync-v1.json")).unwrap(),
+    )
+    .unwrap();
+    match who {
+        Some(who) => request["parent"]["spec"]["who"] = Value::from(who),
+        None => {
+            request["parent"]["spec"]
+                .as_object_mut()
+                .unwrap()
+                .remove("who");
+        }
+    }
+    let template = request["children"]["Pod.v1"]["your-name"].clone();
+    let mut children = serde_json::Map::new();
+    for i in 0..pods {
+        let mut pod = template.clone();
+        let name = if i == 0 {
+            "your-name".to_owned()
+        } else {
+            format!("your-name-{i}")
+        };
+        pod["metadata"]["name"] = Value::from(name.clone());
+        children.insert(name, pod);
+    }
+    request["children"]["Pod.v1"] = Value::Object(children);
+    request
+}
