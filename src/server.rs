@@ -4,7 +4,7 @@
 //! Every error becomes an HTTP status in exactly one place, [`ApiError`]'s `ResponseError`
 //! impl. A failed render is never a 200: Metacontroller deletes any child missing from a 200.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -25,6 +25,8 @@ pub struct AppState {
     pub limits: ServerLimits,
     /// Set once the first load has finished.
     pub loaded: AtomicBool,
+    /// Times the rule directory was re-read, changed or not.
+    pub reload_checks: AtomicU64,
     in_flight: AtomicUsize,
 }
 
@@ -54,6 +56,7 @@ impl AppState {
             rules,
             limits,
             loaded: AtomicBool::new(false),
+            reload_checks: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
         }
     }
@@ -201,6 +204,7 @@ async fn list_rules(state: web::Data<AppState>) -> HttpResponse {
         .collect();
     HttpResponse::Ok().json(json!({
         "generation": rules.generation,
+        "reloadChecks": state.reload_checks.load(Ordering::Relaxed),
         "rules": rule_list,
         "files": file_list,
     }))

@@ -84,10 +84,13 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let rules = Arc::new(ArcSwap::from_pointee(RuleSet::default()));
     let state = web::Data::new(AppState::new(rules.clone(), limits));
 
+    let observed = state.clone();
     let reloader = Reloader {
         dir: args.rules.clone(),
         rules,
-        observe: None,
+        observe: Some(Arc::new(move |_, _| {
+            observed.reload_checks.fetch_add(1, Ordering::Relaxed);
+        })),
     };
     let initial = load::read_dir(&args.rules).map_err(|e| {
         anyhow::anyhow!(
