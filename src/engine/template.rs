@@ -164,7 +164,8 @@ impl Compiler<'_> {
                         } else {
                             Key::Literal(k.clone())
                         };
-                        (key, self.node(v, &child, NullPolicy::Drop))
+                        // Only the entries of a map that keeps nulls may be null.
+                        (key, self.node(v, &child, nulls))
                     })
                     .collect();
                 Node::Object(entries, nulls)
@@ -308,6 +309,12 @@ impl Compiler<'_> {
 
     /// Compiles the inside of `{{ ... }}` into a parameter that evaluates to a JSON value.
     fn expr(&mut self, inner: &str, pos: Pos) -> Option<Expr> {
+        if let Some(literal) = scalar_literal(inner) {
+            return Some(Expr {
+                param: Parameter::Literal(literal),
+                pos,
+            });
+        }
         let template = match Template::compile(&format!("{{{{{inner}}}}}")) {
             Ok(t) => t,
             Err(e) => {
@@ -531,6 +538,19 @@ pub fn whole_expression(s: &str) -> Option<&str> {
         return None;
     }
     Some(inner)
+}
+
+/// `{{ 5 }}`, `{{ true }}`, `{{ "text" }}` or `{{ 'text' }}`: handlebars reads a bare literal
+/// in name position as a path, so these are recognised here.
+fn scalar_literal(inner: &str) -> Option<Value> {
+    let text = inner.trim();
+    if let Some(quoted) = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
+        return (!quoted.contains('\'')).then(|| Value::String(quoted.to_owned()));
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) if !v.is_array() && !v.is_object() => Some(v),
+        _ => None,
+    }
 }
 
 pub(crate) fn is_identifier(s: &str) -> bool {

@@ -269,3 +269,324 @@ fn the_output_size_limit_is_enforced() {
         .unwrap_err();
     assert!(err.to_string().contains("limit max-output-bytes"), "{err}");
 }
+
+fn render_with(rule: &str, hook: Hook, request: Value) -> Result<Value, HookError> {
+    Rule::compile("r.yaml", rule)
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .render(hook, request, &Limits::default())
+}
+
+#[test]
+fn conditional_values_and_single_quoted_literals() {
+    let rule = r#"
+values:
+  once: {path: $.parent.spec.once, default: false}
+  critical: {path: $.parent.spec.critical, default: false}
+  ready: {path: $.parent.status.ready, default: false}
+sync:
+  status:
+    restartPolicy: "{{ ternary once 'Never' 'Always' }}"
+    priority: "{{ when critical 'system-cluster-critical' }}"
+    message: "{{#if ready}}up{{else}}starting{{/if}}"
+"#;
+    let r = render_with(
+        rule,
+        Hook::Sync,
+        json!({"parent": {"spec": {"once": true}}}),
+    )
+    .unwrap();
+    assert_eq!(
+        r["status"],
+        json!({"restartPolicy": "Never", "message": "starting"})
+    );
+    let r = render_with(
+        rule,
+        Hook::Sync,
+        json!({"parent": {"spec": {"critical": true}, "status": {"ready": true}}}),
+    )
+    .unwrap();
+    assert_eq!(
+        r["status"],
+        json!({"restartPolicy": "Always", "priority": "system-cluster-critical", "message": "up"})
+    );
+}
+
+#[test]
+fn computed_keys_merges_and_subtree_copies() {
+    let rule = r#"
+values:
+  labelKey: $.parent.spec.labelKey
+  name: $.parent.metadata.name
+  data: $.parent.spec.data
+  extra: {path: $.parent.spec.extra, default: {}}
+sync:
+  children:
+    - apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: "{{ name }}"
+        labels:
+          "{{ labelKey }}": "{{ name }}"
+      data: "{{ merge data extra }}"
+"#;
+    let r = render_with(
+        rule,
+        Hook::Sync,
+        json!({"parent": {"metadata": {"name": "cm"}, "spec": {"labelKey": "example.com/owner", "data": {"a": "1", "b": "2"}, "extra": {"b": "3"}}}}),
+    )
+    .unwrap();
+    let child = &r["children"][0];
+    assert_eq!(
+        child["metadata"]["labels"],
+        json!({"example.com/owner": "cm"})
+    );
+    assert_eq!(child["data"], json!({"a": "1", "b": "3"}));
+}
+
+#[test]
+fn yaml_anchors_and_merge_keys_share_structure() {
+    let rule = r#"
+values:
+  name: $.parent.metadata.name
+sync:
+  children:
+    - &base
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "{{ name }}-a"}
+    - <<: *base
+      metadata: {name: "{{ name }}-b"}
+"#;
+    let r = render_with(
+        rule,
+        Hook::Sync,
+        json!({"parent": {"metadata": {"name": "x"}}}),
+    )
+    .unwrap();
+    let names: Vec<&str> = r["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["x-a", "x-b"]);
+    assert_eq!(r["children"][1]["kind"], "ConfigMap");
+}
+
+#[test]
+fn filtering_lookups_and_status_from_children() {
+    let rule = r#"
+values:
+  sourceName: $.parent.spec.source
+sync:
+  status:
+    phases: "{{ countBy children.[Pod.v1] 'status.phase' }}"
+    running: "{{ count children.[Pod.v1] 'status.phase' 'Running' }}"
+    ready: "{{ length (whereCondition children.[Pod.v1] 'Ready' 'True') }}"
+    labelled: "{{ pluck (whereLabel children.[Pod.v1] 'app.kubernetes.io/name' 'web') 'metadata.name' }}"
+    firstIP: "{{ get (first (sort children.[Pod.v1] 'metadata.name')) 'status.podIP' }}"
+    sourceExists: "{{ exists (find related.[ConfigMap.v1] sourceName) }}"
+    sourceData: "{{ get (find related.[ConfigMap.v1] sourceName) 'data' }}"
+"#;
+    let pod = |name: &str, phase: &str, ready: &str, app: &str| {
+        json!({"metadata": {"name": name, "labels": {"app.kubernetes.io/name": app}},
+               "status": {"phase": phase, "podIP": format!("10.0.0.{}", name.len()), "conditions": [{"type": "Ready", "status": ready}]}})
+    };
+    let request = json!({
+        "parent": {"spec": {"source": "settings"}},
+        "children": {"Pod.v1": {"b": pod("b", "Running", "True", "web"), "a": pod("aa", "Pending", "False", "db"), "c": pod("ccc", "Running", "True", "web")}},
+        "related": {"ConfigMap.v1": {"default/settings": {"metadata": {"name": "settings", "namespace": "default"}, "data": {"k": "v"}}}}
+    });
+    let r = render_with(rule, Hook::Sync, request).unwrap();
+    assert_eq!(
+        r["status"],
+        json!({"phases": {"Running": 2, "Pending": 1}, "running": 2, "ready": 2, "labelled": ["b", "ccc"],
+               "firstIP": "10.0.0.2", "sourceExists": true, "sourceData": {"k": "v"}})
+    );
+    let r = render_with(
+        rule,
+        Hook::Sync,
+        json!({"parent": {"spec": {"source": "nope"}}}),
+    )
+    .unwrap();
+    assert_eq!(r["status"]["sourceExists"], json!(false));
+    assert!(r["status"].get("sourceData").is_none());
+}
+
+#[test]
+fn strings_and_integers_in_templates() {
+    let rule = r#"
+values:
+  ports: $.object.metadata.annotations.ports
+  name: $.object.metadata.name
+sync:
+  labels:
+    port: "{{ toInt (first (split ports ':')) }}"
+    next: "{{ add (toInt (last (split ports ':'))) 1 }}"
+    upper: "{{ upper (trimPrefix name 'web-') }}"
+    formatted: "{{ printf '%s-%03d' name 7 }}"
+    ordinal: "{{ regexCapture name '-([0-9]+)$' }}"
+kind: decorator
+"#;
+    let r = render_with(
+        rule,
+        Hook::Sync,
+        json!({"object": {"metadata": {"name": "web-12", "annotations": {"ports": "80:8080"}}}}),
+    )
+    .unwrap();
+    assert_eq!(
+        r["labels"],
+        json!({"port": "80", "next": "8081", "upper": "12", "formatted": "web-12-007", "ordinal": "12"})
+    );
+}
+
+#[test]
+fn decorator_answers_labels_annotations_and_attachments_with_null_deletions() {
+    let rule = r#"
+kind: decorator
+values:
+  name: $.object.metadata.name
+  replicas: {path: $.object.spec.replicas, default: 1}
+sync:
+  labels:
+    decorated: "true"
+    obsolete: null
+  annotations:
+    count: "{{ replicas }}"
+  attachments:
+    - $forEach: "{{ replicas }}"
+      $as: i
+      apiVersion: v1
+      kind: Service
+      metadata: {name: "{{ name }}-{{ i }}"}
+  resyncAfterSeconds: 30
+"#;
+    let request: Value =
+        serde_json::from_str(include_str!("../../tests/fixtures/decorator-sync.json")).unwrap();
+    let r = render_with(rule, Hook::Sync, request).unwrap();
+    assert_eq!(r["labels"], json!({"decorated": "true", "obsolete": null}));
+    assert_eq!(r["annotations"], json!({"count": "2"}));
+    assert_eq!(r["attachments"].as_array().unwrap().len(), 2);
+    assert_eq!(r["attachments"][1]["metadata"]["name"], "nginx-1");
+    assert_eq!(r["resyncAfterSeconds"], 30);
+    let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        ["annotations", "attachments", "labels", "resyncAfterSeconds"]
+    );
+}
+
+#[test]
+fn finalize_is_used_for_finalizing_syncs_and_reports_finalized() {
+    let rule = r#"
+sync:
+  children:
+    - {apiVersion: v1, kind: ConfigMap, metadata: {name: keep}}
+finalize:
+  children: []
+  status: {phase: Terminating}
+  finalized: "{{ eq (length children.[ConfigMap.v1]) 0 }}"
+"#;
+    let observed = json!({"ConfigMap.v1": {"keep": {"metadata": {"name": "keep"}}}});
+    let r = render_with(
+        rule,
+        Hook::Sync,
+        json!({"parent": {}, "children": observed, "finalizing": true}),
+    )
+    .unwrap();
+    assert_eq!(
+        r,
+        json!({"status": {"phase": "Terminating"}, "children": [], "finalized": false})
+    );
+    let r = render_with(rule, Hook::Finalize, json!({"parent": {}, "children": {}})).unwrap();
+    assert_eq!(r["finalized"], json!(true));
+    let r = render_with(
+        rule,
+        Hook::Sync,
+        json!({"parent": {}, "children": observed}),
+    )
+    .unwrap();
+    assert_eq!(r["children"].as_array().unwrap().len(), 1);
+    assert!(r.get("finalized").is_none());
+}
+
+#[test]
+fn customize_computes_names_from_the_parent() {
+    let rule = r#"
+values:
+  sourceName: $.parent.spec.sourceName
+  sourceNamespace: $.parent.spec.sourceNamespace
+customize:
+  relatedResources:
+    - apiVersion: v1
+      resource: configmaps
+      namespace: "{{ sourceNamespace }}"
+      names: ["{{ sourceName }}"]
+    - apiVersion: v1
+      resource: namespaces
+      labelSelector: {}
+"#;
+    let r = render_with(
+        rule,
+        Hook::Customize,
+        json!({"parent": {"spec": {"sourceName": "s", "sourceNamespace": "n"}}}),
+    )
+    .unwrap();
+    assert_eq!(
+        r,
+        json!({"relatedResources": [
+            {"apiVersion": "v1", "resource": "configmaps", "namespace": "n", "names": ["s"]},
+            {"apiVersion": "v1", "resource": "namespaces", "labelSelector": {}}
+        ]})
+    );
+}
+
+#[test]
+fn a_customize_entry_with_unknown_keys_fails() {
+    let rule =
+        "customize:\n  relatedResources:\n    - {apiVersion: v1, resource: pods, Names: [a]}\n";
+    let err = render_with(rule, Hook::Customize, json!({"parent": {}}))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown key `Names`"), "{err}");
+}
+
+#[test]
+fn resync_after_seconds_from_an_expression() {
+    let rule = "values:\n  busy: {path: $.parent.spec.busy, default: false}\nsync:\n  resyncAfterSeconds: \"{{ ternary busy 5 0 }}\"\n";
+    let r = render_with(
+        rule,
+        Hook::Sync,
+        json!({"parent": {"spec": {"busy": true}}}),
+    )
+    .unwrap();
+    assert_eq!(r["resyncAfterSeconds"], 5);
+    assert_eq!(r["children"], json!([]));
+}
+
+#[test]
+fn children_without_identity_fail_instead_of_being_sent() {
+    let rule = "sync:\n  children:\n    - {apiVersion: v1, kind: Pod, metadata: {name: \"{{ when false 'x' }}\"}}\n";
+    let err = render_with(rule, Hook::Sync, json!({"parent": {}}))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("children[0] has no `metadata.name` string"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_step_budget_bounds_nested_loops_that_emit_nothing() {
+    let rule = "sync:\n  status:\n    l:\n      - $forEach: \"{{ range 1000 }}\"\n        $as: a\n        $template:\n          - $forEach: \"{{ range 1000 }}\"\n            $includeWhen: \"{{ false }}\"\n            $template: 1\n";
+    let compiled = Rule::compile("r.yaml", rule).unwrap();
+    let limits = Limits {
+        max_steps: 10_000,
+        ..Limits::default()
+    };
+    let err = compiled
+        .render(Hook::Sync, json!({"parent": {}}), &limits)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("limit max-render-steps"), "{err}");
+}
