@@ -57,23 +57,105 @@ pub fn read_file(path: &Path) -> Option<FileRead> {
     Some(FileRead { file, content })
 }
 
-/// Reads rule files from a list of paths: each a directory (its rule files) or a file.
+/// Rule files for the offline tools, grouped by directory as a server would load them.
+/// Directories are walked recursively; Kubernetes manifests kept beside rules (CRDs,
+/// controllers, kustomizations) are skipped, since a rule file never has `apiVersion` and
+/// `kind`.
 ///
 /// # Errors
 ///
-/// A path that does not exist, or a directory that cannot be listed.
-pub fn read_paths(paths: &[PathBuf]) -> std::io::Result<Vec<FileRead>> {
+/// A path that does not exist or cannot be listed.
+pub fn discover_rules(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
+    let mut groups: std::collections::BTreeMap<PathBuf, Vec<FileRead>> = Default::default();
+    for path in paths {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let files = if meta.is_dir() {
+            let mut files = Vec::new();
+            walk(path, &mut files, &|name| is_rule_file(name))?;
+            files
+        } else {
+            vec![path.clone()]
+        };
+        for file in files {
+            let Some(read) = read_file(&file) else {
+                continue;
+            };
+            if let ReadResult::Text(text) = &read.content {
+                if meta.is_dir() && is_manifest(text) {
+                    continue;
+                }
+            }
+            let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+            groups.entry(dir).or_default().push(read);
+        }
+    }
+    Ok(groups.into_values().collect())
+}
+
+/// Test suites (`*.test.yaml`) under `paths`, walked recursively.
+///
+/// # Errors
+///
+/// A path that does not exist or cannot be listed.
+pub fn discover_suites(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path)
             .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         if meta.is_dir() {
-            out.extend(read_dir(path)?);
-        } else if let Some(read) = read_file(path) {
-            out.push(read);
+            walk(path, &mut out, &is_suite_file)?;
+        } else {
+            out.push(path.clone());
         }
     }
     Ok(out)
+}
+
+pub fn is_suite_file(name: &str) -> bool {
+    name.ends_with(".test.yaml") || name.ends_with(".test.yml")
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&str) -> bool) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out, keep)?;
+        } else if keep(name) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Whether YAML text is a Kubernetes object (or a kustomization) rather than a rule.
+fn is_manifest(text: &str) -> bool {
+    match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
+        Ok(serde_yaml_ng::Value::Mapping(map)) => {
+            map.contains_key("apiVersion") && map.contains_key("kind")
+        }
+        _ => false,
+    }
+}
+
+/// A request document, JSON or YAML.
+///
+/// # Errors
+///
+/// When the text is neither.
+pub fn parse_request(text: &str) -> Result<serde_json::Value, String> {
+    match serde_json::from_str(text) {
+        Ok(v) => Ok(v),
+        Err(json_error) => serde_yaml_ng::from_str::<serde_json::Value>(text)
+            .map_err(|yaml_error| format!("neither JSON ({json_error}) nor YAML ({yaml_error})")),
+    }
 }
 
 #[cfg(test)]

@@ -186,7 +186,8 @@ impl RuleSet {
                     "rule name `{name}` is already defined by {first}; this file is not served"
                 );
                 if !state.errors.iter().any(|d| d.message == message) {
-                    state.errors.push(Diagnostic::new(&file, 1, 1, message));
+                    let at = rule.rule.name_pos;
+                    state.errors.push(Diagnostic::at(&file, at, message));
                 }
                 state.serving = None;
                 continue;
@@ -312,7 +313,7 @@ mod tests {
         assert_eq!(report.errors.len(), 1);
         assert!(report.errors[0]
             .to_string()
-            .starts_with("r/a.yaml:1:1: rule name `x` is already defined by r/b.yaml"));
+            .starts_with("r/a.yaml:1:7: rule name `x` is already defined by r/b.yaml"));
     }
 
     #[test]

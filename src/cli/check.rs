@@ -16,27 +16,34 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    let reads = match load::read_paths(&args.paths) {
-        Ok(reads) => reads,
+    let groups = match load::discover_rules(&args.paths) {
+        Ok(groups) => groups,
         Err(e) => {
             eprintln!("error: {e}");
             return exit::usage();
         }
     };
-    let files = reads.len();
-    let (set, report) = RuleSet::build(reads, SystemTime::now());
-    let mut problems = report.errors;
-    problems.extend(
-        report
-            .transient
-            .iter()
-            .map(|t| crate::engine::Diagnostic::new(t, 1, 1, "cannot be read")),
-    );
+    let (mut files, mut rules) = (0, 0);
+    let mut problems = Vec::new();
+    // Each directory is checked as one server would load it, so duplicate names are only
+    // an error within a directory.
+    for reads in groups {
+        files += reads.len();
+        let (set, report) = RuleSet::build(reads, SystemTime::now());
+        rules += set.len();
+        problems.extend(report.errors);
+        problems.extend(
+            report
+                .transient
+                .iter()
+                .map(|t| crate::engine::Diagnostic::new(t, 1, 1, "cannot be read")),
+        );
+    }
     for problem in &problems {
         println!("{problem}");
     }
     if problems.is_empty() {
-        println!("{files} files, {} rules, no problems", set.len());
+        println!("{files} files, {rules} rules, no problems");
         exit::ok()
     } else {
         println!("{} problems in {files} files", problems.len());

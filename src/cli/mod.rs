@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod render;
+pub mod schema;
 pub mod serve;
+pub mod test;
 
 /// Metacontroller hooks from YAML rules: one generic server for many controllers.
 #[derive(Debug, Parser)]
@@ -37,6 +39,10 @@ pub enum Command {
     Check(check::Args),
     /// Render one hook response offline, as the server would.
     Render(render::Args),
+    /// Run rule test suites (`*.test.yaml`) offline.
+    Test(test::Args),
+    /// Print the JSON Schema of rule files or of test suites.
+    Schema(schema::Args),
 }
 
 /// Runs the parsed command.
@@ -45,6 +51,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Check(args) => check::run(&args),
         Command::Render(args) => render::run(&args),
+        Command::Test(args) => test::run(&args),
+        Command::Schema(args) => schema::run(&args),
     }
 }
 

@@ -101,14 +101,5 @@ pub fn read_request(source: &str) -> Result<Value, String> {
     } else {
         std::fs::read_to_string(source).map_err(|e| format!("{source}: {e}"))?
     };
-    parse_request(&text).map_err(|e| format!("{source}: {e}"))
-}
-
-/// JSON first (the common case and the faster parser), YAML otherwise.
-pub fn parse_request(text: &str) -> Result<Value, String> {
-    match serde_json::from_str(text) {
-        Ok(v) => Ok(v),
-        Err(json_error) => serde_yaml_ng::from_str::<Value>(text)
-            .map_err(|yaml_error| format!("neither JSON ({json_error}) nor YAML ({yaml_error})")),
-    }
+    load::parse_request(&text).map_err(|e| format!("{source}: {e}"))
 }

@@ -49,6 +49,11 @@ impl Locator {
         self.lookup(&self.values, path)
     }
 
+    /// Whether `path` names a mapping key that is present.
+    pub fn has_key(&self, path: &str) -> bool {
+        self.keys.contains_key(path)
+    }
+
     /// Where the mapping key that ends `path` stands; falls back to its value.
     pub fn key(&self, path: &str) -> Pos {
         match self.keys.get(path) {
@@ -96,6 +101,9 @@ enum Frame {
     Map {
         path: String,
         pending_key: Option<String>,
+        /// Still before the first key, whose position becomes the mapping's (the parser
+        /// marks a block mapping's start at its first value).
+        first: bool,
     },
     List {
         path: String,
@@ -122,11 +130,18 @@ impl Walker {
                 *next += 1;
                 Some(p)
             }
-            Some(Frame::Map { path, pending_key }) => match pending_key.take() {
+            Some(Frame::Map {
+                path,
+                pending_key,
+                first,
+            }) => match pending_key.take() {
                 Some(key) => Some(join_key(path, &key)),
                 None => {
                     // A key. Complex keys (mappings as keys) get a placeholder name.
                     let key = scalar.unwrap_or("?").to_owned();
+                    if std::mem::take(first) {
+                        self.values.insert(path.clone(), pos);
+                    }
                     self.keys.insert(join_key(path, &key), pos);
                     *pending_key = Some(key);
                     None
@@ -163,6 +178,7 @@ impl MarkedEventReceiver for Walker {
                     Event::MappingStart(..) => Frame::Map {
                         path,
                         pending_key: None,
+                        first: true,
                     },
                     _ => Frame::List { path, next: 0 },
                 });

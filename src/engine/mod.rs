@@ -6,11 +6,13 @@
 //! The pipeline is: [`spec`] (the file as written) → [`rule`] (compiled once: JSONPaths
 //! parsed, templates parsed and checked) → [`Rule::render`] (per request).
 
+pub mod case;
 pub mod diagnostic;
 mod helpers;
 pub mod locate;
 pub mod request;
 pub mod rule;
+pub mod schema;
 pub mod spec;
 pub mod template;
 

@@ -21,6 +21,8 @@ use super::Limits;
 #[derive(Debug)]
 pub struct Rule {
     pub name: String,
+    /// Where the name is set (or the file's start when it comes from the file name).
+    pub name_pos: Pos,
     /// The file label it was compiled from, used in every error message.
     pub file: String,
     pub kind: ControllerKind,
@@ -542,6 +544,11 @@ fn compile_spec(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Rule {
     let name = rule_name(file, spec.name.as_deref(), locator, diagnostics);
+    let name_pos = if spec.name.is_some() {
+        locator.value("name")
+    } else {
+        Pos { line: 1, column: 1 }
+    };
     let values = compile_values(file, &spec, locator, diagnostics);
     let base: &[&str] = match spec.kind {
         ControllerKind::Composite => COMPOSITE_NAMES,
@@ -602,6 +609,7 @@ fn compile_spec(
     child_types.dedup();
     Rule {
         name,
+        name_pos,
         file: file.to_owned(),
         kind: spec.kind,
         hook_version: spec.hook_version.unwrap_or_default(),
@@ -698,11 +706,21 @@ fn compile_values(
                 all,
                 pos,
             }),
-            Err(e) => diagnostics.push(Diagnostic::at(
-                file,
-                pos,
-                format!("bad JSONPath `{source}`: {}", e.message()),
-            )),
+            Err(e) => {
+                let hint = if source.trim_start().starts_with('$') {
+                    String::new()
+                } else {
+                    format!(
+                        "; a JSONPath starts with `$`, e.g. `$.{}`",
+                        source.trim_start_matches('.')
+                    )
+                };
+                diagnostics.push(Diagnostic::at(
+                    file,
+                    pos,
+                    format!("bad JSONPath `{source}`: {}{hint}", e.message()),
+                ))
+            }
         }
     }
     out

@@ -13,7 +13,7 @@ use super::diagnostic::{suggest, Diagnostic};
 use super::locate::{join_key, Locator};
 
 /// One rule file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RuleSpec {
     /// The rule's name, which is its URL path segment. Defaults to the file name without
@@ -38,15 +38,17 @@ pub struct RuleSpec {
     pub controller: Option<Value>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ControllerKind {
+    /// A CompositeController: a parent and the children it owns.
     #[default]
     Composite,
+    /// A DecoratorController: labels, annotations and attachments added to existing objects.
     Decorator,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HookVersion {
     #[default]
@@ -55,14 +57,16 @@ pub enum HookVersion {
 }
 
 /// A value: a bare JSONPath, or a JSONPath with options.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ValueSpec {
+    /// A bare JSONPath query.
     Path(String),
+    /// A JSONPath query with a default or `all`.
     Full(FullValueSpec),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FullValueSpec {
     /// An RFC 9535 JSONPath query against the whole request.
@@ -76,21 +80,31 @@ pub struct FullValueSpec {
 
 /// The templates of one hook. Which fields are allowed depends on the controller kind and
 /// the hook; [`super::rule`] checks that.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HookSpec {
+    /// Composite: the complete list of desired children. Items may use `$forEach`,
+    /// `$includeWhen`, `$as`, `$index`, `$key` and `$template`.
     pub children: Option<Value>,
+    /// The status to write: a map template, or one whole expression.
     pub status: Option<Value>,
+    /// Ask for another sync after this many seconds: a number or `"{{ expression }}"`.
     pub resync_after_seconds: Option<Value>,
+    /// Finalize only: whether clean-up is done; a bool or `"{{ expression }}"`. Defaults to true.
     pub finalized: Option<Value>,
+    /// Decorator: labels to set; a `null` value deletes the label.
     pub labels: Option<Value>,
+    /// Decorator: annotations to set; a `null` value deletes the annotation.
     pub annotations: Option<Value>,
+    /// Decorator: the complete list of desired attachments.
     pub attachments: Option<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CustomizeSpec {
+    /// Rules selecting related objects: each with `apiVersion`, `resource`, and
+    /// `labelSelector`, `namespaceSelector`, `namespace` or `names`.
     pub related_resources: Value,
 }
 

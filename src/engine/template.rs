@@ -309,6 +309,10 @@ impl Compiler<'_> {
 
     /// Compiles the inside of `{{ ... }}` into a parameter that evaluates to a JSON value.
     fn expr(&mut self, inner: &str, pos: Pos) -> Option<Expr> {
+        if let Some(problem) = unbalanced(&format!("{{{{{inner}}}}}")) {
+            self.error(pos, format!("template syntax error: {problem}"));
+            return None;
+        }
         if let Some(literal) = scalar_literal(inner) {
             return Some(Expr {
                 param: Parameter::Literal(literal),
@@ -343,6 +347,13 @@ impl Compiler<'_> {
     }
 
     fn text(&mut self, s: &str, pos: Pos) -> Text {
+        if let Some(problem) = unbalanced(s) {
+            self.error(pos, format!("template syntax error: {problem}"));
+            return Text {
+                template: Template::new(),
+                pos,
+            };
+        }
         match Template::compile(s) {
             Ok(template) => {
                 self.check(&template, pos);
@@ -372,7 +383,7 @@ impl Compiler<'_> {
                 let is_call = !ht.params.is_empty()
                     || !ht.hash.is_empty()
                     || matches!(&ht.name, Parameter::Name(_));
-                if is_call {
+                if is_call || path_names_helper(&ht.name) {
                     self.check_helper(&ht.name, ht.params.len(), pos);
                 } else {
                     self.check_param(&ht.name, pos, names_checked);
@@ -514,6 +525,47 @@ fn block_param_names(bp: &handlebars::template::BlockParam) -> Vec<String> {
         BlockParam::Pair((a, b)) => names(a).into_iter().chain(names(b)).collect(),
         _ => Vec::new(),
     }
+}
+
+/// The common template mistakes, named plainly before handlebars' parser gets to them.
+fn unbalanced(s: &str) -> Option<String> {
+    let opens = s.matches("{{").count();
+    let closes = s.matches("}}").count();
+    if opens > closes {
+        return Some("unclosed `{{`; missing `}}`".to_owned());
+    }
+    if closes > opens {
+        return Some("`}}` without a matching `{{`".to_owned());
+    }
+    let mut blocks: Vec<String> = Vec::new();
+    for tag in s.split("{{").skip(1) {
+        let tag = tag.trim_start_matches(['~', ' ']);
+        let name = |t: &str| {
+            t[1..]
+                .trim_start()
+                .split(|c: char| c.is_whitespace() || c == '}' || c == '~')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        };
+        if tag.starts_with('#') && !tag.starts_with("#>") && !tag.starts_with("#*") {
+            blocks.push(name(tag));
+        } else if tag.starts_with('/') {
+            let n = name(tag);
+            match blocks.pop() {
+                Some(open) if open == n => {}
+                Some(open) => {
+                    return Some(format!(
+                        "`{{{{/{n}}}}}` closes `{{{{#{open}}}}}`; close `{open}` first"
+                    ))
+                }
+                None => return Some(format!("`{{{{/{n}}}}}` has no matching `{{{{#{n}}}}}`")),
+            }
+        }
+    }
+    blocks
+        .pop()
+        .map(|open| format!("`{{{{#{open}}}}}` is never closed; add `{{{{/{open}}}}}`"))
 }
 
 fn template_error_message(e: &handlebars::TemplateError) -> String {

@@ -1,0 +1,209 @@
+//! Test cases for rules: the suite file as written, and how a response is compared with an
+//! expectation. Used by `rulehook test`; pure, like the rest of the engine.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// A test suite file, `*.test.yaml`, kept beside the rules it tests.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SuiteSpec {
+    /// The rule every case tests unless it names its own: a rule name from the suite's
+    /// directory, or a path (relative to the suite) to a rule file.
+    pub rule: Option<String>,
+    /// The hook every case calls unless it names its own. Defaults to `sync`.
+    pub hook: Option<HookName>,
+    /// The cases, run in order.
+    pub cases: Vec<CaseSpec>,
+}
+
+/// One request and what its answer must be.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CaseSpec {
+    /// What the case checks, in words.
+    pub name: String,
+    /// Overrides the suite's rule.
+    pub rule: Option<String>,
+    /// Overrides the suite's hook.
+    pub hook: Option<HookName>,
+    /// The hook request, inline.
+    pub request: Option<Value>,
+    /// The hook request from a JSON or YAML file, relative to the suite.
+    pub request_file: Option<String>,
+    /// A JSON merge patch (RFC 7386) applied to the request; `null` removes a field.
+    pub patch: Option<Value>,
+    /// The whole response, exactly.
+    pub expect: Option<Value>,
+    /// Only these fields must match; lists must have the same length and match in order.
+    pub expect_partial: Option<Value>,
+    /// The call must fail with a message containing this text.
+    pub expect_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HookName {
+    Sync,
+    Finalize,
+    Customize,
+}
+
+impl From<HookName> for super::Hook {
+    fn from(h: HookName) -> Self {
+        match h {
+            HookName::Sync => super::Hook::Sync,
+            HookName::Finalize => super::Hook::Finalize,
+            HookName::Customize => super::Hook::Customize,
+        }
+    }
+}
+
+/// Where the actual response first differs from the expected one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    /// A JSONPath to the first difference, e.g. `$.children[0].spec.replicas`.
+    pub path: String,
+    /// `None` when the expectation has nothing there.
+    pub expected: Option<Value>,
+    /// `None` when the response has nothing there.
+    pub actual: Option<Value>,
+}
+
+/// Compares `actual` with `expected`. With `partial`, keys the expectation leaves out are
+/// ignored; lists are always compared item by item, in order, and must have equal lengths.
+pub fn compare(expected: &Value, actual: &Value, partial: bool) -> Option<Mismatch> {
+    walk(expected, actual, partial, &mut "$".to_owned())
+}
+
+fn walk(expected: &Value, actual: &Value, partial: bool, path: &mut String) -> Option<Mismatch> {
+    let here = |path: &str, e: Option<&Value>, a: Option<&Value>| {
+        Some(Mismatch {
+            path: path.to_owned(),
+            expected: e.cloned(),
+            actual: a.cloned(),
+        })
+    };
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (key, ev) in e {
+                let len = path.len();
+                push_key(path, key);
+                let found = match a.get(key) {
+                    Some(av) => walk(ev, av, partial, path),
+                    None => here(path, Some(ev), None),
+                };
+                path.truncate(len);
+                if found.is_some() {
+                    return found;
+                }
+            }
+            if !partial {
+                if let Some((key, av)) = a.iter().find(|(k, _)| !e.contains_key(*k)) {
+                    let mut at = path.clone();
+                    push_key(&mut at, key);
+                    return here(&at, None, Some(av));
+                }
+            }
+            None
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            for (i, pair) in e.iter().zip(a.iter()).enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = walk(pair.0, pair.1, partial, path);
+                path.truncate(len);
+                if found.is_some() {
+                    return found;
+                }
+            }
+            if e.len() != a.len() {
+                let i = e.len().min(a.len());
+                return here(&format!("{path}[{i}]"), e.get(i), a.get(i));
+            }
+            None
+        }
+        _ if numbers_equal(expected, actual) => None,
+        _ if expected == actual => None,
+        _ => here(path, Some(expected), Some(actual)),
+    }
+}
+
+/// `1` and `1.0` are the same number to a reader of YAML.
+fn numbers_equal(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) if a.is_number() && b.is_number() => x == y,
+        _ => false,
+    }
+}
+
+fn push_key(path: &mut String, key: &str) {
+    if super::template::is_identifier(key) {
+        path.push('.');
+        path.push_str(key);
+    } else {
+        path.push_str(&format!("[{}]", Value::String(key.to_owned())));
+    }
+}
+
+/// Applies a JSON merge patch (RFC 7386).
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let Value::Object(map) = target else { return };
+    for (key, value) in patch {
+        if value.is_null() {
+            map.remove(key);
+        } else {
+            merge_patch(map.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_first_difference_is_named_by_path() {
+        let e = json!({"children": [{"spec": {"replicas": 2}}]});
+        let a = json!({"children": [{"spec": {"replicas": 3}}]});
+        let m = compare(&e, &a, false).unwrap();
+        assert_eq!(m.path, "$.children[0].spec.replicas");
+        assert_eq!((m.expected, m.actual), (Some(json!(2)), Some(json!(3))));
+    }
+
+    #[test]
+    fn partial_ignores_unnamed_keys_but_not_list_lengths() {
+        let a = json!({"status": {"pods": 1}, "children": [{"a": 1, "b": 2}, {"a": 3}]});
+        assert_eq!(compare(&json!({"status": {"pods": 1}}), &a, true), None);
+        assert_eq!(
+            compare(&json!({"children": [{"a": 1}, {"a": 3}]}), &a, true),
+            None
+        );
+        let m = compare(&json!({"children": [{"a": 1}]}), &a, true).unwrap();
+        assert_eq!(m.path, "$.children[1]");
+        assert_eq!(m.expected, None);
+        let m = compare(&json!({"status": {"pods": 1}}), &a, false).unwrap();
+        assert_eq!(m.path, "$.children");
+    }
+
+    #[test]
+    fn keys_that_are_not_names_are_bracketed() {
+        let m = compare(&json!({"Pod.v1": 1}), &json!({"Pod.v1": 2}), false).unwrap();
+        assert_eq!(m.path, "$[\"Pod.v1\"]");
+    }
+
+    #[test]
+    fn merge_patch_adds_replaces_and_removes() {
+        let mut v = json!({"spec": {"who": "a", "keep": 1}});
+        merge_patch(&mut v, &json!({"spec": {"who": null, "new": [1]}}));
+        assert_eq!(v, json!({"spec": {"keep": 1, "new": [1]}}));
+    }
+}

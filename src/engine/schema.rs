@@ -1,0 +1,59 @@
+//! JSON Schemas for rule files and test suites, generated from the very types that parse
+//! them, so the schemas cannot drift from what the loader accepts.
+
+use serde_json::Value;
+
+use super::case::SuiteSpec;
+use super::spec::RuleSpec;
+
+/// The JSON Schema of a rule file.
+pub fn rule() -> Value {
+    let schema = schemars::schema_for!(RuleSpec);
+    let mut value = serde_json::to_value(schema).unwrap_or_default();
+    value["$id"] = Value::from("https://rulehook.dev/schemas/rule.schema.json");
+    value
+}
+
+/// The JSON Schema of a test suite file.
+pub fn test_suite() -> Value {
+    let schema = schemars::schema_for!(SuiteSpec);
+    let mut value = serde_json::to_value(schema).unwrap_or_default();
+    value["$id"] = Value::from("https://rulehook.dev/schemas/test.schema.json");
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rule_schema_lists_every_top_level_key() {
+        let schema = rule();
+        let properties = schema["properties"].as_object().unwrap();
+        let mut keys: Vec<&str> = properties.keys().map(String::as_str).collect();
+        keys.sort();
+        let mut expected = super::super::spec::RULE_KEYS.to_vec();
+        expected.sort();
+        assert_eq!(keys, expected);
+        assert_eq!(schema["additionalProperties"], Value::Bool(false));
+    }
+
+    #[test]
+    fn the_committed_schemas_match_the_types() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        for (file, schema) in [
+            ("rule.schema.json", rule()),
+            ("test.schema.json", test_suite()),
+        ] {
+            let committed = std::fs::read_to_string(format!("{root}/schemas/{file}"))
+                .unwrap_or_else(|e| {
+                    panic!("schemas/{file}: {e}; run `rulehook schema` to write it")
+                });
+            let committed: Value = serde_json::from_str(&committed).unwrap();
+            assert_eq!(
+                committed, schema,
+                "schemas/{file} is stale: regenerate it with `cargo run -- schema`"
+            );
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! The offline commands: `check`, `render`, `test` and `schema`, run as the real binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::{repo, BIN};
+
+fn rulehook(args: &[&str], cwd: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run rulehook")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn check_reports_every_kind_of_problem_at_its_exact_position() {
+    let invalid = repo().join("tests/fixtures/invalid");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&invalid).unwrap() {
+        let path = entry.unwrap().path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(stem) = name.strip_suffix(".err") else {
+            continue;
+        };
+        let target = ["yaml", ""]
+            .iter()
+            .map(|ext| {
+                if ext.is_empty() {
+                    stem.to_owned()
+                } else {
+                    format!("{stem}.{ext}")
+                }
+            })
+            .find(|candidate| invalid.join(candidate).exists())
+            .unwrap();
+        let out = rulehook(
+            &["check", &format!("tests/fixtures/invalid/{target}")],
+            repo(),
+        );
+        let expected = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(stdout(&out), expected, "check of {target}");
+        assert_eq!(out.status.code(), Some(1), "{target}");
+        checked += 1;
+    }
+    assert!(checked >= 7, "only {checked} invalid fixtures");
+}
+
+#[test]
+fn check_exit_codes() {
+    let ok = rulehook(&["check", "rules"], repo());
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    assert!(stdout(&ok).ends_with("no problems\n"));
+    let missing = rulehook(&["check", "no/such/dir"], repo());
+    assert_eq!(missing.status.code(), Some(2));
+    let bad_flag = rulehook(&["check", "--frobnicate"], repo());
+    assert_eq!(bad_flag.status.code(), Some(2));
+}
+
+#[test]
+fn the_bundled_rules_and_examples_check_and_pass_their_tests() {
+    let check = rulehook(&["check", "rules", "examples"], repo());
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    let test = rulehook(&["test", "rules", "examples"], repo());
+    let out = stdout(&test);
+    assert_eq!(test.status.code(), Some(0), "{out}");
+    let last = out.lines().last().unwrap();
+    let passed: usize = last.split(' ').next().unwrap().parse().unwrap();
+    assert!(passed >= 7, "{last}");
+    assert!(last.ends_with(" passed, 0 failed"), "{last}");
+}
+
+#[test]
+fn render_prints_the_response_and_fails_like_the_server() {
+    let out = rulehook(
+        &["render", "hello", "tests/fixtures/hello-sync-v1.json"],
+        repo(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(response["status"]["pods"], 1);
+    assert!(stdout(&out).contains("\n  \"children\""), "pretty printed");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("greet.yaml"),
+        "values:\n  who: $.parent.spec.who\nsync:\n  status:\n    g: \"Hi {{ who }}\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("req.yaml"), "parent:\n  spec: {}\n").unwrap();
+    let out = rulehook(&["render", "greet.yaml", "req.yaml"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out).trim(),
+        "rule `greet` failed at greet.yaml:5:8: `who` is missing: the request has no such value and it has no default"
+    );
+    let finalize = rulehook(
+        &["render", "greet.yaml", "--hook", "finalize", "req.yaml"],
+        dir.path(),
+    );
+    assert_eq!(finalize.status.code(), Some(1));
+    assert!(stderr(&finalize).contains("has no finalize hook"));
+}
+
+fn suite_dir(suite: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("rules/hello.yaml"),
+        dir.path().join("hello.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join("tests/fixtures/hello-sync-v1.json"),
+        dir.path().join("req.json"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("hello.test.yaml"), suite).unwrap();
+    dir
+}
+
+#[test]
+fn a_failing_case_prints_the_path_and_both_values() {
+    let dir = suite_dir(
+        "rule: hello\ncases:\n  - name: wrong greeting\n    requestFile: req.json\n    expectPartial:\n      children:\n        - spec:\n            containers:\n              - command: [echo, \"Hello, Bob!\"]\n  - name: right count\n    requestFile: req.json\n    expectPartial: {status: {pods: 1}}\n",
+    );
+    let out = rulehook(&["test", "."], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("FAIL ./hello.test.yaml:3 wrong greeting"),
+        "{text}"
+    );
+    assert!(
+        text.contains("at $.children[0].spec.containers[0].command[1]"),
+        "{text}"
+    );
+    assert!(text.contains("expected: \"Hello, Bob!\""), "{text}");
+    assert!(text.contains("actual:   \"Hello, Your Name!\""), "{text}");
+    assert!(!text.contains('\u{1b}'), "no colour when not a terminal");
+    assert_eq!(text.lines().last(), Some("1 passed, 1 failed"));
+}
+
+#[test]
+fn expected_errors_match_by_substring() {
+    let dir = suite_dir(
+        "rule: hello\ncases:\n  - name: no parent\n    request: {children: {}}\n    expectError: no `parent`\n  - name: wrong substring\n    request: {children: {}}\n    expectError: something else\n",
+    );
+    let out = rulehook(&["test", "hello.test.yaml"], dir.path());
+    let text = stdout(&out);
+    assert_eq!(text.lines().last(), Some("1 passed, 1 failed"), "{text}");
+}
+
+#[test]
+fn update_rewrites_only_the_expectations() {
+    let suite = "# a comment that stays\nrule: hello\ncases:\n  - name: stale\n    requestFile: req.json\n    expect:\n      status: {pods: 99}\n  - name: new\n    requestFile: req.json\n    patch: {parent: {spec: {who: Ann}}}\n  # trailing comment\n";
+    let dir = suite_dir(suite);
+    let out = rulehook(&["test", "--update", "."], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let updated = std::fs::read_to_string(dir.path().join("hello.test.yaml")).unwrap();
+    assert!(updated.starts_with("# a comment that stays\nrule: hello\ncases:\n  - name: stale\n    requestFile: req.json\n    expect:\n      children:\n"), "{updated}");
+    assert!(
+        updated.contains("    patch: {parent: {spec: {who: Ann}}}\n    expect:\n"),
+        "{updated}"
+    );
+    assert!(updated.contains("Hello, Ann!"), "{updated}");
+    assert!(updated.ends_with("  # trailing comment\n"), "{updated}");
+    assert!(!updated.contains("99"));
+    let again = rulehook(&["test", "."], dir.path());
+    assert_eq!(stdout(&again).lines().last(), Some("2 passed, 0 failed"));
+}
+
+#[test]
+fn junit_reports_each_case() {
+    let dir = suite_dir(
+        "rule: hello\ncases:\n  - name: passes\n    requestFile: req.json\n    expectPartial: {status: {pods: 1}}\n  - name: fails <badly>\n    requestFile: req.json\n    expectPartial: {status: {pods: 2}}\n",
+    );
+    let out = rulehook(&["test", ".", "--junit", "report.xml"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let xml = std::fs::read_to_string(dir.path().join("report.xml")).unwrap();
+    assert!(
+        xml.contains("<testsuites name=\"rulehook\" tests=\"2\" failures=\"1\">"),
+        "{xml}"
+    );
+    assert!(xml.contains("<testcase name=\"passes\""), "{xml}");
+    assert!(
+        xml.contains("<testcase name=\"fails &lt;badly&gt;\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<failure message=\"at $.status.pods\">"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn schema_prints_both_schemas() {
+    for (which, file) in [("rule", "rule.schema.json"), ("test", "test.schema.json")] {
+        let out = rulehook(&["schema", which], repo());
+        assert_eq!(out.status.code(), Some(0));
+        let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let committed: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(repo().join("schemas").join(file)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(printed, committed);
+    }
+}
