@@ -238,11 +238,12 @@ if check(cm is not None, "ConfigMap rulehook-rules missing (name must carry no h
     if check(rules_dir.is_dir(), "rules/ directory missing"):
         src = {p.name: p.read_text(encoding="utf-8")
                for p in rules_dir.iterdir()
-               if p.is_file() and p.suffix in (".yaml", ".yml")}
+               if p.is_file() and p.suffix in (".yaml", ".yml")
+               and not p.name.endswith((".test.yaml", ".test.yml"))}
         copies = {p.name for p in copy_dir.iterdir() if p.is_file()} \
             if copy_dir.is_dir() else set()
         hint = ("manifests/rules/ must mirror rules/: run "
-                "`rm -f manifests/rules/* && cp rules/*.yaml manifests/rules/` "
+                "`rm -f manifests/rules/* && cp rules/*.yaml manifests/rules/ && rm manifests/rules/*.test.yaml` "
                 "and list every file under configMapGenerator in "
                 "manifests/kustomization.yaml")
         check(set(src) == copies,

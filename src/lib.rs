@@ -8,13 +8,17 @@
 //! - [`load`]: the only reader of rule files.
 //! - [`server`]: answers hooks over HTTP from a shared, swappable rule set.
 //! - [`watch`]: reloads the rule set when its directory changes.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`controllers`]: Metacontroller manifests generated from rules.
 //! - [`cli`]: the `rulehook` command.
 
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod controllers;
 pub mod engine;
 pub mod load;
+pub mod metrics;
 pub mod ruleset;
 pub mod server;
 pub mod watch;

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::engine::{Hook, HookError, Limits};
+use crate::metrics::{self, Metrics};
 use crate::ruleset::RuleSet;
 
 /// Server-wide state, shared by every worker.
@@ -27,6 +28,7 @@ pub struct AppState {
     pub loaded: AtomicBool,
     /// Times the rule directory was re-read, changed or not.
     pub reload_checks: AtomicU64,
+    pub metrics: Metrics,
     in_flight: AtomicUsize,
 }
 
@@ -57,6 +59,7 @@ impl AppState {
             limits,
             loaded: AtomicBool::new(false),
             reload_checks: AtomicU64::new(0),
+            metrics: Metrics::new(),
             in_flight: AtomicUsize::new(0),
         }
     }
@@ -67,6 +70,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/rules", web::get().to(list_rules))
+        .route("/metrics", web::get().to(metrics_text))
         .service(
             web::resource("/{rule}/{hook}")
                 .route(web::post().to(hook))
@@ -222,6 +226,12 @@ pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
+async fn metrics_text(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.encode())
+}
+
 async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)
 }
@@ -248,11 +258,21 @@ async fn hook(
         Ok((response, parent)) => (response.status(), parent.as_str()),
         Err(e) => (e.status_code(), ""),
     };
+    let elapsed = started.elapsed();
+    let known = state.rules.load().get(&rule).is_some();
+    let rule_label = if known {
+        rule.as_str()
+    } else {
+        metrics::UNKNOWN
+    };
+    state
+        .metrics
+        .observe_request(rule_label, &hook, status.as_u16(), elapsed.as_secs_f64());
     tracing::info!(
         rule = %rule,
         hook = %hook,
         status = status.as_u16(),
-        duration_us = started.elapsed().as_micros() as u64,
+        duration_us = elapsed.as_micros() as u64,
         parent = %parent,
         "hook request"
     );

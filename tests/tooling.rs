@@ -215,3 +215,35 @@ fn schema_prints_both_schemas() {
         assert_eq!(printed, committed);
     }
 }
+
+#[test]
+fn controllers_generates_the_manifest_the_hello_example_ships() {
+    let out = rulehook(
+        &[
+            "controllers",
+            "--rules",
+            "rules",
+            "--base-url",
+            "http://rulehook.rulehook",
+        ],
+        repo(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let generated: serde_json::Value = serde_yaml_ng::from_slice(&out.stdout).unwrap();
+    let shipped: serde_json::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(repo().join("manifests/examples/hello/controller.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(generated["kind"], "CompositeController");
+    assert_eq!(
+        generated["spec"]["hooks"]["sync"]["webhook"]["url"],
+        "http://rulehook.rulehook/hello/sync"
+    );
+    for field in ["parentResource", "childResources", "generateSelector"] {
+        assert_eq!(
+            generated["spec"][field], shipped["spec"][field],
+            "spec.{field}"
+        );
+    }
+    assert_eq!(generated["metadata"]["name"], shipped["metadata"]["name"]);
+}

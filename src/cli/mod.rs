@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod check;
+pub mod controllers;
 pub mod render;
 pub mod schema;
 pub mod serve;
@@ -43,6 +44,8 @@ pub enum Command {
     Test(test::Args),
     /// Print the JSON Schema of rule files or of test suites.
     Schema(schema::Args),
+    /// Print the CompositeController or DecoratorController manifest of every rule.
+    Controllers(controllers::Args),
 }
 
 /// Runs the parsed command.
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Render(args) => render::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::Controllers(args) => controllers::run(&args),
     }
 }
 

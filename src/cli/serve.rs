@@ -88,8 +88,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let reloader = Reloader {
         dir: args.rules.clone(),
         rules,
-        observe: Some(Arc::new(move |_, _| {
+        observe: Some(Arc::new(move |outcome, rules| {
             observed.reload_checks.fetch_add(1, Ordering::Relaxed);
+            observed.metrics.observe_reload(outcome, rules);
         })),
     };
     let initial = load::read_dir(&args.rules).map_err(|e| {
@@ -103,6 +104,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         tracing::warn!("{error}");
     }
     tracing::info!(rules = set.len(), errors = report.errors.len(), dir = %args.rules.display(), "rules loaded");
+    state.metrics.observe_rules(&set);
     reloader.rules.store(Arc::new(set));
     state.loaded.store(true, Ordering::Release);
     let _watch = watch::spawn(reloader, args.watch, args.recheck_interval)

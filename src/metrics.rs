@@ -1,0 +1,160 @@
+//! Prometheus metrics, served at `GET /metrics` in the text format.
+//!
+//! Label values come only from bounded sets: loaded rule names, the three hooks, HTTP status
+//! codes and file names. A request for a rule that is not loaded counts under `(unknown)`, so
+//! a client cannot grow the series without bound.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::ruleset::RuleSet;
+use crate::watch::Reload;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    rule: String,
+    hook: String,
+    code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HookLabels {
+    rule: String,
+    hook: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FileLabels {
+    file: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+/// Every metric rulehook exports.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<HookLabels, Histogram>,
+    rules_loaded: Gauge,
+    rule_errors: Family<FileLabels, Gauge>,
+    reloads: Family<ResultLabels, Counter>,
+}
+
+/// The label for a rule name that is not loaded.
+pub const UNKNOWN: &str = "(unknown)";
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        // 50 µs to ~1.6 s: hello answers in tens of microseconds, huge parents in tens of ms.
+        let duration = Family::<HookLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.00005, 2.0, 16))
+        });
+        let rules_loaded = Gauge::default();
+        let rule_errors = Family::<FileLabels, Gauge>::default();
+        let reloads = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "rulehook_requests",
+            "Hook requests answered, by rule, hook and HTTP status",
+            requests.clone(),
+        );
+        registry.register(
+            "rulehook_request_duration_seconds",
+            "Time to answer a hook request, from the first byte read to the response",
+            duration.clone(),
+        );
+        registry.register(
+            "rulehook_rules_loaded",
+            "Rules being served",
+            rules_loaded.clone(),
+        );
+        registry.register(
+            "rulehook_rule_errors",
+            "Problems in each rule file's current content",
+            rule_errors.clone(),
+        );
+        registry.register(
+            "rulehook_reloads",
+            "Re-reads of the rule directory, by result",
+            reloads.clone(),
+        );
+        for result in ["unchanged", "swapped", "swapped_with_errors", "failed"] {
+            drop(reloads.get_or_create(&ResultLabels { result }));
+        }
+        Metrics {
+            registry,
+            requests,
+            duration,
+            rules_loaded,
+            rule_errors,
+            reloads,
+        }
+    }
+
+    /// Records one hook request. `rule` must be a loaded rule's name or [`UNKNOWN`].
+    pub fn observe_request(&self, rule: &str, hook: &str, code: u16, seconds: f64) {
+        let hook = match hook {
+            "sync" | "finalize" | "customize" => hook,
+            _ => UNKNOWN,
+        };
+        self.requests
+            .get_or_create(&RequestLabels {
+                rule: rule.to_owned(),
+                hook: hook.to_owned(),
+                code,
+            })
+            .inc();
+        self.duration
+            .get_or_create(&HookLabels {
+                rule: rule.to_owned(),
+                hook: hook.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// Records a reload attempt and the rule set it left serving.
+    pub fn observe_reload(&self, outcome: &Reload, rules: &RuleSet) {
+        let result = match outcome {
+            Reload::Unchanged => "unchanged",
+            Reload::Swapped { report, .. } if report.errors.is_empty() => "swapped",
+            Reload::Swapped { .. } => "swapped_with_errors",
+            Reload::Failed(_) => "failed",
+        };
+        self.reloads.get_or_create(&ResultLabels { result }).inc();
+        self.observe_rules(rules);
+    }
+
+    /// Sets the gauges from the rule set being served.
+    pub fn observe_rules(&self, rules: &RuleSet) {
+        self.rules_loaded.set(rules.len() as i64);
+        self.rule_errors.clear();
+        for (file, state) in rules.files() {
+            self.rule_errors
+                .get_or_create(&FileLabels { file: file.clone() })
+                .set(state.errors.len() as i64);
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
