@@ -8,12 +8,13 @@
 //! - [`load`]: the only reader of rule files.
 //! - [`server`]: answers hooks over HTTP from a shared, swappable rule set.
 //! - [`watch`]: reloads the rule set when its directory changes.
-//! - [`metrics`]: Prometheus metrics.
+//! - [`metrics`]: Prometheus metrics; [`auth`] and [`tls`]: who may call.
 //! - [`controllers`]: Metacontroller manifests generated from rules.
 //! - [`cli`]: the `rulehook` command.
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod cli;
 pub mod controllers;
 pub mod engine;
@@ -21,4 +22,5 @@ pub mod load;
 pub mod metrics;
 pub mod ruleset;
 pub mod server;
+pub mod tls;
 pub mod watch;

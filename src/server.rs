@@ -15,6 +15,7 @@ use arc_swap::ArcSwap;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::auth::Auth;
 use crate::engine::{Hook, HookError, Limits};
 use crate::metrics::{self, Metrics};
 use crate::ruleset::RuleSet;
@@ -29,6 +30,9 @@ pub struct AppState {
     /// Times the rule directory was re-read, changed or not.
     pub reload_checks: AtomicU64,
     pub metrics: Metrics,
+    pub auth: Auth,
+    /// Whether `/metrics` skips authentication, for scrapers that carry no credential.
+    pub open_metrics: bool,
     in_flight: AtomicUsize,
 }
 
@@ -60,6 +64,8 @@ impl AppState {
             loaded: AtomicBool::new(false),
             reload_checks: AtomicU64::new(0),
             metrics: Metrics::new(),
+            auth: Auth::default(),
+            open_metrics: false,
             in_flight: AtomicUsize::new(0),
         }
     }
@@ -99,6 +105,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("too many requests in flight; retry shortly")]
     Overloaded,
+    #[error("missing or wrong credentials")]
+    Unauthorized(&'static str),
     #[error("{0}")]
     Render(String),
     #[error("reading the request failed: {0}")]
@@ -127,6 +135,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -140,6 +149,9 @@ impl ResponseError for ApiError {
             }
             ApiError::MethodNotAllowed => {
                 response.insert_header((header::ALLOW, "POST"));
+            }
+            ApiError::Unauthorized(challenge) => {
+                response.insert_header((header::WWW_AUTHENTICATE, *challenge));
             }
             _ => {}
         }
@@ -172,8 +184,25 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// Checks the request's credentials when authentication is configured.
+fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if state.auth.allows(header) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized(state.auth.challenge()))
+    }
+}
+
 /// Every rule, and every file with a problem, as JSON.
-async fn list_rules(state: web::Data<AppState>) -> HttpResponse {
+async fn list_rules(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&state, &request)?;
     let rules = state.rules.load();
     let files = rules.files();
     let rule_list: Vec<Value> = rules
@@ -206,12 +235,12 @@ async fn list_rules(state: web::Data<AppState>) -> HttpResponse {
             })
         })
         .collect();
-    HttpResponse::Ok().json(json!({
+    Ok(HttpResponse::Ok().json(json!({
         "generation": rules.generation,
         "reloadChecks": state.reload_checks.load(Ordering::Relaxed),
         "rules": rule_list,
         "files": file_list,
-    }))
+    })))
 }
 
 fn errors_text(errors: &[crate::engine::Diagnostic]) -> String {
@@ -226,10 +255,16 @@ pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-async fn metrics_text(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+async fn metrics_text(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    if !state.open_metrics {
+        authorize(&state, &request)?;
+    }
+    Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.encode())
+        .body(state.metrics.encode()))
 }
 
 async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
@@ -289,6 +324,7 @@ async fn answer(
     request: &HttpRequest,
     payload: web::Payload,
 ) -> Result<(HttpResponse, String), ApiError> {
+    authorize(state, request)?;
     let hook = Hook::parse(hook).ok_or_else(|| ApiError::UnknownHook(hook.to_owned()))?;
     // The snapshot taken here serves the whole request, whatever reloads happen meanwhile.
     let rules = state.rules.load_full();

@@ -6,4 +6,5 @@ mod support;
 mod bad_input;
 mod hello;
 mod reload;
+mod security;
 mod tooling;

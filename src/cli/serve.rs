@@ -11,10 +11,12 @@ use actix_web::{web, App, HttpServer};
 use arc_swap::ArcSwap;
 
 use super::{exit, parse_duration, parse_size};
+use crate::auth::Auth;
 use crate::engine::Limits;
 use crate::load;
 use crate::ruleset::RuleSet;
 use crate::server::{self, AppState, ServerLimits};
+use crate::tls::{self, CertReloader};
 use crate::watch::{self, Reloader, WatchMode};
 
 /// Every flag can also be set with the environment variable shown.
@@ -56,6 +58,27 @@ pub struct Args {
     /// How long an idle keep-alive connection stays open.
     #[arg(long, env = "RULEHOOK_KEEP_ALIVE", default_value = "15s", value_parser = parse_duration)]
     pub keep_alive: Duration,
+    /// PEM certificate chain; with `--tls-key`, serve HTTPS. Re-read when the files change.
+    #[arg(long, env = "RULEHOOK_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `--tls-cert`.
+    #[arg(long, env = "RULEHOOK_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle; when set, clients must present a certificate it signed.
+    #[arg(long, env = "RULEHOOK_CLIENT_CA", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
+    /// How often to look for a rotated certificate.
+    #[arg(long, env = "RULEHOOK_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub tls_reload_interval: Duration,
+    /// File holding the bearer token hook calls must carry.
+    #[arg(long, env = "RULEHOOK_AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<PathBuf>,
+    /// File of `user:password` lines accepted as basic auth.
+    #[arg(long, env = "RULEHOOK_BASIC_AUTH_FILE")]
+    pub basic_auth_file: Option<PathBuf>,
+    /// Serve `/metrics` without authentication even when it is configured.
+    #[arg(long, env = "RULEHOOK_OPEN_METRICS")]
+    pub open_metrics: bool,
     /// On SIGTERM, how long in-flight requests get to finish.
     #[arg(long, env = "RULEHOOK_SHUTDOWN_TIMEOUT", default_value = "25s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
@@ -82,7 +105,21 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         },
     };
     let rules = Arc::new(ArcSwap::from_pointee(RuleSet::default()));
-    let state = web::Data::new(AppState::new(rules.clone(), limits));
+    let mut app_state = AppState::new(rules.clone(), limits);
+    app_state.auth = Auth::from_files(
+        args.auth_token_file.as_deref(),
+        args.basic_auth_file.as_deref(),
+    )?;
+    app_state.open_metrics = args.open_metrics;
+    let state = web::Data::new(app_state);
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let certs = CertReloader::new(cert, key)?;
+            certs.spawn_refresh(args.tls_reload_interval);
+            Some(tls::server_config(certs, args.client_ca.as_deref())?)
+        }
+        _ => None,
+    };
 
     let observed = state.clone();
     let reloader = Reloader {
@@ -122,10 +159,14 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     .workers(workers)
     .client_request_timeout(args.client_timeout)
     .keep_alive(args.keep_alive)
-    .shutdown_timeout(args.shutdown_timeout.as_secs())
-    .bind(args.listen)
+    .shutdown_timeout(args.shutdown_timeout.as_secs());
+    let https = tls.is_some();
+    let server = match tls {
+        Some(config) => server.bind_rustls_0_23(args.listen, config),
+        None => server.bind(args.listen),
+    }
     .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
-    tracing::info!(listen = %args.listen, workers, "serving");
+    tracing::info!(listen = %args.listen, workers, https, auth = state.auth.is_enabled(), "serving");
     server.run().await?;
     tracing::info!("stopped");
     Ok(())

@@ -27,8 +27,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the server on `rules` with extra flags, and waits until `/readyz` answers.
+    /// Starts the server on `rules` with extra flags, and waits until `/healthz` answers.
     pub fn start(rules: &Path, extra: &[&str]) -> Server {
+        Server::start_with(rules, extra, false)
+    }
+
+    /// As [`Server::start`]; with `tls`, waits for the port to accept connections instead.
+    pub fn start_with(rules: &Path, extra: &[&str], tls: bool) -> Server {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let child = Command::new(BIN)
@@ -45,7 +50,11 @@ impl Server {
             .expect("start rulehook");
         let server = Server { child, addr };
         server.wait_until(Duration::from_secs(10), |s| {
-            s.get("/healthz").map(|r| r.status == 200).unwrap_or(false)
+            if tls {
+                TcpStream::connect(&s.addr).is_ok()
+            } else {
+                s.get("/healthz").map(|r| r.status == 200).unwrap_or(false)
+            }
         });
         server
     }
