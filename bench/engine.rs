@@ -1,5 +1,174 @@
-//! Engine micro-benchmarks.
-use criterion::{criterion_group, criterion_main, Criterion};
-fn hello(_c: &mut Criterion) {}
-criterion_group!(benches, hello);
+//! Engine micro-benchmarks: the costs a hook request pays inside rulehook, without HTTP.
+//!
+//! - `hello/*`: the README's hello rule on its sample request, render only (the request is
+//!   parsed once; each iteration clones the parsed value, outside the timing).
+//! - `pods1000/*`: a sync request observing 1,000 realistic Pods (~3 MB of JSON) and a rule
+//!   counting them by phase: `serde_json` parsing alone, the render alone, and parse +
+//!   `render_body` as the server does it.
+//! - `fanout/*`: one parent fanned out to 1,000 Services with `$forEach`.
+//! - `compile/*`: compiling 100 variants of a realistic rule.
+//!
+//! Run with `cargo bench --bench engine` (add a filter such as `-- pods1000` to pick some).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use rulehook::engine::{Hook, Limits, Rule};
+use serde_json::Value;
+
+#[path = "common/mod.rs"]
+mod common;
+
+const HELLO_RULE: &str = include_str!("../rules/hello.yaml");
+const HELLO_REQUEST: &str = include_str!("../tests/fixtures/hello-sync-v1.json");
+
+fn compile(label: &str, text: &str) -> Rule {
+    Rule::compile(label, text).unwrap_or_else(|d| panic!("{label} does not compile: {d:?}"))
+}
+
+fn hello(c: &mut Criterion) {
+    let rule = compile("rules/hello.yaml", HELLO_RULE);
+    let request: Value = serde_json::from_str(HELLO_REQUEST).expect("the fixture is JSON");
+    let limits = Limits::default();
+    let mut group = c.benchmark_group("hello");
+    group.bench_function("render", |b| {
+        b.iter_batched(
+            || request.clone(),
+            |req| {
+                rule.render(Hook::Sync, req, &limits)
+                    .expect("hello renders")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("render_body", |b| {
+        b.iter_batched(
+            || request.clone(),
+            |req| {
+                rule.render_body(Hook::Sync, req, &limits)
+                    .expect("hello renders")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let body = HELLO_REQUEST.as_bytes();
+    group.bench_function("parse+render_body", |b| {
+        b.iter(|| {
+            let req: Value = serde_json::from_slice(black_box(body)).expect("JSON");
+            rule.render_body(Hook::Sync, req, &limits)
+                .expect("hello renders")
+        })
+    });
+    group.finish();
+}
+
+fn pods1000(c: &mut Criterion) {
+    let rule = compile("bench/pods.yaml", common::PODS_RULE);
+    let body = common::pods_request_body(1000);
+    let mb = body.len() as f64 / 1e6;
+    assert!(
+        (2.8..=3.2).contains(&mb),
+        "the 1,000-Pod request should be about 3 MB, not {mb:.2} MB"
+    );
+    eprintln!("pods1000: request body {} bytes", body.len());
+    let request: Value = serde_json::from_slice(&body).expect("JSON");
+    let limits = Limits::default();
+    let rendered = rule
+        .render(Hook::Sync, request.clone(), &limits)
+        .expect("the pods rule renders");
+    assert_eq!(rendered["status"]["pods"], 1000);
+    assert_eq!(rendered["status"]["running"], 250);
+    assert_eq!(rendered["status"]["byPhase"]["Failed"], 250);
+
+    let mut group = c.benchmark_group("pods1000");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(6));
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("parse", |b| {
+        b.iter(|| serde_json::from_slice::<Value>(black_box(&body)).expect("JSON"))
+    });
+    group.bench_function("render", |b| {
+        b.iter_batched(
+            || request.clone(),
+            |req| rule.render(Hook::Sync, req, &limits).expect("renders"),
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("parse+render_body", |b| {
+        b.iter(|| {
+            let req: Value = serde_json::from_slice(black_box(&body)).expect("JSON");
+            rule.render_body(Hook::Sync, req, &limits).expect("renders")
+        })
+    });
+    // What dropping the parsed request costs, since a render consumes (and frees) it.
+    group.bench_function("drop", |b| {
+        b.iter_batched(|| request.clone(), drop, BatchSize::LargeInput)
+    });
+    group.finish();
+}
+
+fn fanout(c: &mut Criterion) {
+    let rule = compile("bench/fanout.yaml", common::FANOUT_RULE);
+    let request = common::fanout_request(1000);
+    let limits = Limits::default();
+    let rendered = rule
+        .render(Hook::Sync, request.clone(), &limits)
+        .expect("the fan-out rule renders");
+    assert_eq!(rendered["children"].as_array().map(Vec::len), Some(1000));
+    assert_eq!(
+        rendered["children"][999]["metadata"]["name"],
+        "storefront-0999"
+    );
+
+    let mut group = c.benchmark_group("fanout");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(6));
+    group.throughput(Throughput::Elements(1000));
+    group.bench_function("services1000/render", |b| {
+        b.iter_batched(
+            || request.clone(),
+            |req| rule.render(Hook::Sync, req, &limits).expect("renders"),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("services1000/render_body", |b| {
+        b.iter_batched(
+            || request.clone(),
+            |req| rule.render_body(Hook::Sync, req, &limits).expect("renders"),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn compile_rules(c: &mut Criterion) {
+    let rules = common::webapp_rules(100);
+    for (file, text) in &rules {
+        compile(file, text);
+    }
+    let mut group = c.benchmark_group("compile");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    group.throughput(Throughput::Elements(rules.len() as u64));
+    group.bench_function("rules100", |b| {
+        b.iter(|| {
+            for (file, text) in &rules {
+                black_box(Rule::compile(file, black_box(text)).is_ok());
+            }
+        })
+    });
+    group.bench_function("hello", |b| {
+        b.iter(|| Rule::compile("rules/hello.yaml", black_box(HELLO_RULE)).is_ok())
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = hello, pods1000, fanout, compile_rules
+}
 criterion_main!(benches);

@@ -35,7 +35,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the rules in a directory as Metacontroller hooks.
-    Serve(serve::Args),
+    Serve(Box<serve::Args>),
     /// Check rule files and report every problem as file:line:column.
     Check(check::Args),
     /// Render one hook response offline, as the server would.
@@ -51,7 +51,7 @@ pub enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Check(args) => check::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Test(args) => test::run(&args),
