@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, SanType};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 
@@ -70,12 +71,7 @@ fn client_config(pki: &Pki, client_cert: Option<&Leaf>) -> Arc<ClientConfig> {
         Some(leaf) => builder
             .with_client_auth_cert(
                 vec![leaf.der.clone()],
-                PrivateKeyDer::try_from(
-                    rustls::pki_types::pem::PemObject::from_pem_slice(leaf.key_pem.as_bytes())
-                        .map(|k: PrivateKeyDer<'static>| k)
-                        .unwrap(),
-                )
-                .unwrap(),
+                PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap(),
             )
             .unwrap(),
     };
