@@ -139,16 +139,36 @@ fn a_rule_that_fails_at_render_answers_500_with_file_and_line() {
 }
 
 #[test]
-fn sigterm_lets_the_server_exit_cleanly() {
+fn sigterm_finishes_in_flight_requests_and_refuses_new_ones() {
+    use std::io::{Read, Write};
     let server = Server::bundled();
-    assert_eq!(
-        server
-            .post_json("/hello/sync", &hello_request(None, 0))
-            .status,
-        200
+    let body = serde_json::to_vec(&hello_request(Some("drain"), 0)).unwrap();
+    let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST /hello/sync HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
     );
-    let started = std::time::Instant::now();
-    let status = server.terminate();
+    stream.write_all(head.as_bytes()).unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    stream.write_all(first).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let addr = server.addr.clone();
+    let pid = server.pid();
+    let waiter = std::thread::spawn(move || server.terminate());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        crate::support::http(&addr, "GET", "/healthz", &[], b"").is_err(),
+        "new connections are refused while draining"
+    );
+    stream.write_all(rest).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let response = crate::support::parse_response(&raw).unwrap();
+    assert_eq!(response.status, 200, "pid {pid}: {}", response.text());
+    assert!(response.text().contains("Hello, drain!"));
+    let status = waiter.join().unwrap();
     assert!(status.success(), "{status:?}");
-    assert!(started.elapsed() < Duration::from_secs(10));
 }
