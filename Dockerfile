@@ -12,9 +12,9 @@ WORKDIR /build
 # 1. Dependency layer: build every dependency against dummy sources so that
 #    this layer is reused until Cargo.toml or Cargo.lock changes.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src tests \
+RUN mkdir -p src tests bench \
  && echo 'fn main() {}' > src/main.rs \
- && touch src/lib.rs tests/tests.rs \
+ && touch src/lib.rs tests/tests.rs bench/engine.rs \
  && cargo build --release --locked \
  && rm -rf src \
            target/release/rulehook \
@@ -22,8 +22,9 @@ RUN mkdir -p src tests \
            target/release/deps/librulehook-* \
            target/release/.fingerprint/rulehook-*
 
-# 2. The real sources (tests/ is not needed for a release build; the empty
-#    tests/tests.rs above only keeps the [[test]] target's path valid).
+# 2. The real sources (tests/ and bench/ are not needed for a release build; the
+#    empty tests/tests.rs and bench/engine.rs above only keep the [[test]] and
+#    [[bench]] targets' paths valid).
 #    COPY keeps the files' own mtimes, which may be older than the dummy
 #    build above, so touch them to make sure cargo rebuilds the crate.
 COPY src ./src
