@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod hardening;
 mod hello;
 mod reload;
 mod security;

@@ -542,13 +542,14 @@ fn unbalanced(s: &str) -> Option<String> {
         let tag = tag.trim_start_matches(['~', ' ']);
         let name = |t: &str| {
             t[1..]
+                .trim_start_matches(['>', '*'])
                 .trim_start()
                 .split(|c: char| c.is_whitespace() || c == '}' || c == '~')
                 .next()
                 .unwrap_or("")
                 .to_owned()
         };
-        if tag.starts_with('#') && !tag.starts_with("#>") && !tag.starts_with("#*") {
+        if tag.starts_with('#') {
             blocks.push(name(tag));
         } else if tag.starts_with('/') {
             let n = name(tag);
