@@ -8,4 +8,5 @@ mod hardening;
 mod hello;
 mod reload;
 mod security;
+mod soak;
 mod tooling;
