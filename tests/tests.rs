@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod fuzz_regressions;
 mod hardening;
 mod hello;
 mod reload;

@@ -1,0 +1,149 @@
+//! The fuzzing harness, shared by the libFuzzer targets in `fuzz_targets/` and by the
+//! regression test that replays every saved input (`tests/fuzz_regressions.rs`).
+//!
+//! Each function must return normally for every input: a panic, a stack overflow or an
+//! endless loop is a bug.
+
+use std::sync::OnceLock;
+
+use rulehook::engine::{Hook, Limits, Rule};
+use serde_json::{json, Map, Number, Value};
+
+const HELLO: &str = include_str!("../rules/hello.yaml");
+const LOOPS: &str = include_str!("loops.yaml");
+
+fn rules() -> &'static [Rule] {
+    static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
+    RULES.get_or_init(|| {
+        vec![
+            Rule::compile("hello.yaml", HELLO).expect("hello compiles"),
+            Rule::compile("loops.yaml", LOOPS).expect("loops compiles"),
+        ]
+    })
+}
+
+/// Small limits keep each run fast; the code paths are the same.
+fn limits() -> Limits {
+    Limits {
+        max_loop_items: 200,
+        max_output_bytes: 1 << 20,
+        max_steps: 20_000,
+    }
+}
+
+fn render_all(request: &Value) {
+    for rule in rules() {
+        for hook in [Hook::Sync, Hook::Finalize, Hook::Customize] {
+            let _ = rule.render_body(hook, request.clone(), &limits());
+        }
+    }
+}
+
+/// Arbitrary bytes as a hook request body, as the server would parse them.
+pub fn sync_request(data: &[u8]) {
+    if let Ok(request) = serde_json::from_slice::<Value>(data) {
+        render_all(&request);
+    }
+}
+
+/// Arbitrary bytes as a rule file: compile, and render when it compiles.
+pub fn rule_file(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(rule) = Rule::compile("fuzz.yaml", text) else {
+        return;
+    };
+    let request = json!({
+        "parent": {"metadata": {"name": "p", "namespace": "n"}, "spec": {"who": "x", "n": 3, "items": [1, "a", {"b": null}]}},
+        "children": {"Pod.v1": {"a": {"metadata": {"name": "a"}, "status": {"phase": "Running"}}}},
+        "object": {"metadata": {"name": "o"}},
+        "related": {},
+    });
+    for hook in [Hook::Sync, Hook::Finalize, Hook::Customize] {
+        let _ = rule.render_body(hook, request.clone(), &limits());
+    }
+}
+
+/// A JSON value built from structured fuzz input: deep nesting, long strings, odd numbers.
+#[derive(Debug, arbitrary::Arbitrary)]
+pub enum FuzzValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Long(u16, char),
+    List(Vec<FuzzValue>),
+    Map(Vec<(String, FuzzValue)>),
+    Deep(u8, Box<FuzzValue>),
+}
+
+impl FuzzValue {
+    fn into_json(self, depth: usize) -> Value {
+        if depth > 100 {
+            return Value::Null;
+        }
+        match self {
+            FuzzValue::Null => Value::Null,
+            FuzzValue::Bool(b) => Value::Bool(b),
+            FuzzValue::Int(i) => Value::from(i),
+            FuzzValue::Float(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),
+            FuzzValue::Str(s) => Value::String(s),
+            FuzzValue::Long(n, c) => Value::String(std::iter::repeat_n(c, n as usize).collect()),
+            FuzzValue::List(items) => {
+                Value::Array(items.into_iter().map(|v| v.into_json(depth + 1)).collect())
+            }
+            FuzzValue::Map(entries) => Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into_json(depth + 1)))
+                    .collect::<Map<String, Value>>(),
+            ),
+            FuzzValue::Deep(levels, inner) => {
+                let mut v = inner.into_json(depth + levels as usize);
+                for _ in 0..levels.min(100) {
+                    v = json!([v]);
+                }
+                v
+            }
+        }
+    }
+}
+
+/// Where structured values go in an otherwise valid request.
+#[derive(Debug, arbitrary::Arbitrary)]
+pub struct StructuredInput {
+    pub who: FuzzValue,
+    pub spec: Vec<(String, FuzzValue)>,
+    pub name: FuzzValue,
+    pub pods: Vec<(String, FuzzValue)>,
+}
+
+/// A valid hello-shaped request whose values come from the fuzzer.
+pub fn structured(input: StructuredInput) {
+    let mut spec: Map<String, Value> = input
+        .spec
+        .into_iter()
+        .map(|(k, v)| (k, v.into_json(0)))
+        .collect();
+    spec.insert("who".to_owned(), input.who.into_json(0));
+    let pods: Map<String, Value> = input
+        .pods
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                json!({"metadata": {"name": k}, "status": v.into_json(0)}),
+            )
+        })
+        .collect();
+    let request = json!({
+        "controller": {},
+        "parent": {"metadata": {"name": input.name.into_json(0), "namespace": "n"}, "spec": spec},
+        "children": {"Pod.v1": pods},
+        "related": {},
+        "finalizing": false,
+    });
+    render_all(&request);
+}
