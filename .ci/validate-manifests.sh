@@ -7,7 +7,10 @@
 #   3. check what schemas cannot: the CRD's structural schema, the
 #      CompositeController (a custom resource), the HelloWorld example against
 #      the CRD, the rules ConfigMap against rules/, and the Deployment's
-#      probes and rules mount.
+#      probes and rules mount;
+#   4. validate examples/*/ the same way: crd.yaml and example.yaml against the
+#      schemas, CRDs structural, and every controller.yaml hook URL pointing at
+#      http://rulehook.rulehook/<rule>/<hook> for a rule of the same folder.
 #
 # Usage: .ci/validate-manifests.sh
 # Env:   KUBERNETES_VERSION  schema version to validate against (default 1.30.0)
@@ -366,5 +369,239 @@ if errors:
         print(f"validate-manifests: FAIL: {e}", file=sys.stderr)
     sys.exit(1)
 PYEOF
+
+# ------------------------------------------------------------- examples/ ---
+# Each examples/<name>/ folder holds rule files, a controller.yaml, optionally a crd.yaml
+# and an example.yaml (objects to try the controller with). A file may be a v1 List.
+#   1. every built-in object of crd.yaml and example.yaml (CRDs included) is validated
+#      strictly against the Kubernetes schemas, as above;
+#   2. python checks the rest: CRD schemas are structural; controller.yaml holds only
+#      CompositeControllers or DecoratorControllers whose hook URLs are
+#      http://rulehook.rulehook/<rule>/<hook>, <rule> being a rule of the same folder that
+#      has that hook, of the same kind and hook version; rule names are unique across the
+#      examples; the custom resources of example.yaml match their CRD's schema.
+if [ -d examples ]; then
+    mkdir -p "$tmp/examples"
+    "$PY" - "$tmp/examples" <<'PYEOF'
+import pathlib
+import sys
+
+import yaml
+
+out = pathlib.Path(sys.argv[1])
+for folder in sorted(pathlib.Path("examples").iterdir()):
+    if not folder.is_dir():
+        continue
+    docs = []
+    for name in ("crd.yaml", "example.yaml"):
+        path = folder / name
+        if not path.is_file():
+            continue
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if not doc:
+                continue
+            items = doc.get("items", []) if doc.get("kind") == "List" else [doc]
+            # Custom resources have no schema there; the python below checks them.
+            docs += [d for d in items if "." not in d.get("apiVersion", "").split("/")[0]
+                     or d.get("apiVersion", "").split("/")[0].endswith(".k8s.io")]
+    if docs:
+        (out / f"{folder.name}.yaml").write_text(yaml.safe_dump_all(docs), encoding="utf-8")
+PYEOF
+    set -- "$tmp"/examples/*.yaml
+    if [ -e "$1" ]; then
+        "$PY" -m kubernetes_validate -k "$KUBERNETES_VERSION" --strict --quiet "$@" \
+            || die "kubernetes-validate failed on examples/ (Kubernetes $KUBERNETES_VERSION, strict)"
+    fi
+
+    "$PY" - <<'PYEOF'
+import pathlib
+import re
+import sys
+
+import jsonschema
+import yaml
+
+errors = []
+HOOK_URL = re.compile(r"^http://rulehook\.rulehook/([a-z0-9]([a-z0-9-]*[a-z0-9])?)/(sync|finalize|customize)$")
+CONTROLLER_KINDS = {"CompositeController": "composite", "DecoratorController": "decorator"}
+
+
+def objects(path):
+    """The objects of a manifest file, with v1 Lists unpacked."""
+    out = []
+    for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+        if not doc:
+            continue
+        out += doc.get("items", []) if doc.get("kind") == "List" else [doc]
+    return out
+
+
+def structural(node, where):
+    if not isinstance(node, dict):
+        errors.append(f"{where}: not a mapping")
+        return
+    if "type" not in node and not (node.get("x-kubernetes-preserve-unknown-fields")
+                                   or node.get("x-kubernetes-int-or-string")):
+        errors.append(f"{where}: missing type (not structural)")
+    if "properties" in node and "additionalProperties" in node:
+        errors.append(f"{where}: properties and additionalProperties together")
+    for name, sub in (node.get("properties") or {}).items():
+        structural(sub, f"{where}.{name}")
+    if isinstance(node.get("items"), dict):
+        structural(node["items"], f"{where}[]")
+    if isinstance(node.get("additionalProperties"), dict):
+        structural(node["additionalProperties"], f"{where}{{}}")
+
+
+def plain(node):
+    if isinstance(node, dict):
+        return {k: plain(v) for k, v in node.items() if not k.startswith("x-kubernetes-")}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    return node
+
+
+rule_owner = {}
+folders = [f for f in sorted(pathlib.Path("examples").iterdir()) if f.is_dir()]
+for folder in folders:
+    where = str(folder)
+    # ---- rules: every *.yaml but test suites and Kubernetes objects
+    rules = {}
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name.endswith(".test.yaml"):
+            continue
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            continue  # multi-document: a manifest (rulehook check reports real rule errors)
+        if not isinstance(doc, dict) or ("apiVersion" in doc and "kind" in doc):
+            continue
+        name = doc.get("name") or path.name.split(".")[0]
+        rules[name] = {
+            "file": path,
+            "kind": doc.get("kind", "composite"),
+            "version": doc.get("hookVersion", "v1"),
+            "hooks": {h for h in ("sync", "finalize", "customize") if h in doc},
+        }
+        if name in rule_owner:
+            errors.append(f"{path}: rule name {name!r} is also used in {rule_owner[name]}")
+        rule_owner[name] = path
+        if name == "hello" and folder.name != "hello":
+            errors.append(f"{path}: only examples/hello may define the rule `hello`")
+    if not rules:
+        errors.append(f"{where}: no rule file")
+
+    # ---- crd.yaml: CustomResourceDefinitions with structural schemas
+    crds = []
+    crd_path = folder / "crd.yaml"
+    if crd_path.is_file():
+        for crd in objects(crd_path):
+            label = f"{crd_path}: {crd.get('kind')} {crd.get('metadata', {}).get('name')}"
+            if crd.get("apiVersion") != "apiextensions.k8s.io/v1" \
+                    or crd.get("kind") != "CustomResourceDefinition":
+                errors.append(f"{label}: not an apiextensions.k8s.io/v1 CustomResourceDefinition")
+                continue
+            crds.append(crd)
+            for version in crd["spec"].get("versions") or []:
+                schema = (version.get("schema") or {}).get("openAPIV3Schema")
+                if not isinstance(schema, dict):
+                    errors.append(f"{label} {version.get('name')}: no openAPIV3Schema")
+                    continue
+                if schema.get("type") != "object":
+                    errors.append(f"{label} {version.get('name')}: schema root must be type object")
+                structural(schema, f"{label} {version.get('name')}")
+
+    # ---- controller.yaml: controllers whose hooks point at this folder's rules
+    ctl_path = folder / "controller.yaml"
+    used = set()
+    if not ctl_path.is_file():
+        errors.append(f"{where}: no controller.yaml")
+        controllers = []
+    else:
+        controllers = objects(ctl_path)
+        if not controllers:
+            errors.append(f"{ctl_path}: no objects")
+    for ctl in controllers:
+        label = f"{ctl_path}: {ctl.get('kind')} {(ctl.get('metadata') or {}).get('name')}"
+        if ctl.get("apiVersion") != "metacontroller.k8s.io/v1alpha1" \
+                or ctl.get("kind") not in CONTROLLER_KINDS:
+            errors.append(f"{label}: not a metacontroller.k8s.io/v1alpha1 "
+                          "CompositeController or DecoratorController")
+            continue
+        hooks = (ctl.get("spec") or {}).get("hooks") or {}
+        if "sync" not in hooks:
+            errors.append(f"{label}: no sync hook")
+        for hook, spec in hooks.items():
+            url = ((spec or {}).get("webhook") or {}).get("url", "")
+            m = HOOK_URL.match(url)
+            if not m:
+                errors.append(f"{label}: {hook} hook url {url!r} is not "
+                              f"http://rulehook.rulehook/<rule>/{hook}")
+                continue
+            rule_name, path_hook = m.group(1), m.group(3)
+            rule = rules.get(rule_name)
+            if rule is None:
+                errors.append(f"{label}: {hook} hook url {url!r} names no rule of {where} "
+                              f"(rules: {sorted(rules)})")
+                continue
+            used.add(rule_name)
+            if path_hook != hook:
+                errors.append(f"{label}: the {hook} hook calls /{path_hook}")
+            if hook not in rule["hooks"]:
+                errors.append(f"{label}: rule {rule_name} ({rule['file']}) has no {hook} section")
+            if CONTROLLER_KINDS[ctl["kind"]] != rule["kind"]:
+                errors.append(f"{label}: rule {rule_name} is kind {rule['kind']}")
+            version = spec.get("version") or "v1"
+            if version != rule["version"]:
+                errors.append(f"{label}: {hook} hook version {version} but rule {rule_name} "
+                              f"says hookVersion {rule['version']}")
+        # A parent type defined in this folder must be one of its CRDs.
+        parents = [ctl["spec"].get("parentResource")] if ctl["kind"] == "CompositeController" \
+            else ctl["spec"].get("resources") or []
+        groups = {c["spec"]["group"]: c for c in crds}
+        for parent in filter(None, parents):
+            group, _, version = parent.get("apiVersion", "").rpartition("/")
+            if group in groups:
+                crd = groups[group]
+                matching = [c for c in crds if c["spec"]["group"] == group
+                            and c["spec"]["names"]["plural"] == parent.get("resource")]
+                if not matching or version not in {v["name"] for c in matching
+                                                   for v in c["spec"]["versions"] if v.get("served")}:
+                    errors.append(f"{label}: parent {parent} is not served by {crd_path}")
+    for name in sorted(set(rules) - used):
+        errors.append(f"{rules[name]['file']}: rule {name} is called by no controller in {ctl_path}")
+
+    # ---- example.yaml: custom resources valid against their CRD
+    example_path = folder / "example.yaml"
+    if example_path.is_file():
+        for obj in objects(example_path):
+            api, kind = obj.get("apiVersion", ""), obj.get("kind")
+            group, _, version = api.rpartition("/")
+            for crd in crds:
+                if crd["spec"]["group"] != group or crd["spec"]["names"]["kind"] != kind:
+                    continue
+                schemas = [v["schema"]["openAPIV3Schema"] for v in crd["spec"]["versions"]
+                           if v["name"] == version]
+                if not schemas:
+                    errors.append(f"{example_path}: {kind} {api} is not a version of {crd_path}")
+                    continue
+                body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+                schema = plain(schemas[0])
+                schema.get("properties", {}).pop("metadata", None)
+                schema["required"] = [r for r in schema.get("required", []) if r != "metadata"]
+                try:
+                    jsonschema.validate(body, schema)
+                except jsonschema.ValidationError as e:
+                    errors.append(f"{example_path}: {kind} {obj['metadata'].get('name')} "
+                                  f"does not match {crd_path}: {e.message}")
+
+if errors:
+    for e in errors:
+        print(f"validate-manifests: FAIL: {e}", file=sys.stderr)
+    sys.exit(1)
+print(f"validate-manifests: examples: {len(folders)} folders, {len(rule_owner)} rules ok",
+      file=sys.stderr)
+PYEOF
+fi
 
 echo "manifests: ok"

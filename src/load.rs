@@ -135,14 +135,32 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&str) -> bool) -> std:
     Ok(())
 }
 
-/// Whether YAML text is a Kubernetes object (or a kustomization) rather than a rule.
+/// Whether YAML text holds Kubernetes objects (or a kustomization) rather than a rule: its
+/// first document has `apiVersion` and `kind`. Multi-document files count too.
 fn is_manifest(text: &str) -> bool {
-    match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
+    use serde::Deserialize;
+    let Some(first) = serde_yaml_ng::Deserializer::from_str(text).next() else {
+        return false;
+    };
+    match serde_yaml_ng::Value::deserialize(first) {
         Ok(serde_yaml_ng::Value::Mapping(map)) => {
             map.contains_key("apiVersion") && map.contains_key("kind")
         }
         _ => false,
     }
+}
+
+/// Reads the rule files of one directory for the offline tools: as [`read_dir`], but
+/// skipping Kubernetes manifests kept beside the rules.
+///
+/// # Errors
+///
+/// When the directory cannot be listed.
+pub fn read_dir_beside_manifests(dir: &Path) -> std::io::Result<Vec<FileRead>> {
+    Ok(read_dir(dir)?
+        .into_iter()
+        .filter(|read| !matches!(&read.content, ReadResult::Text(text) if is_manifest(text)))
+        .collect())
 }
 
 /// A request document, JSON or YAML.
@@ -170,5 +188,15 @@ mod tests {
         assert!(!is_rule_file("..data"));
         assert!(!is_rule_file("..2026_11_22_10_00_00.1"));
         assert!(!is_rule_file("README.md"));
+    }
+
+    #[test]
+    fn manifests_are_told_from_rules_even_with_several_documents() {
+        assert!(is_manifest("apiVersion: v1\nkind: ConfigMap\n"));
+        assert!(is_manifest(
+            "apiVersion: v1\nkind: ConfigMap\n---\napiVersion: v1\nkind: Secret\n"
+        ));
+        assert!(!is_manifest("name: hello\nsync: {}\n"));
+        assert!(!is_manifest("a: [\n"));
     }
 }

@@ -41,11 +41,19 @@ pub struct Rule {
 #[derive(Debug)]
 struct NamedValue {
     name: String,
-    query: JsonPath,
-    source: String,
+    source: Source,
     default: Option<Value>,
     all: bool,
+    required: bool,
     pos: Pos,
+}
+
+#[derive(Debug)]
+enum Source {
+    /// A JSONPath query over the request, and its text for messages.
+    Path(JsonPath, String),
+    /// A whole expression over earlier values.
+    Expr(super::template::Expr),
 }
 
 #[derive(Debug, Default)]
@@ -177,6 +185,7 @@ impl Rule {
                 &mut scope,
             );
             let mut render = Render::new(scope, limits);
+            self.compute_values(&mut render)?;
             return self.customize_response(node, &mut render);
         }
 
@@ -195,6 +204,7 @@ impl Rule {
             &mut scope,
         );
         let mut render = Render::new(scope, limits);
+        self.compute_values(&mut render)?;
         match self.kind {
             ControllerKind::Composite => self.composite_response(templates, finalize, &mut render),
             ControllerKind::Decorator => self.decorator_response(templates, finalize, &mut render),
@@ -248,13 +258,17 @@ impl Rule {
         self.fail(failure.pos, failure.message)
     }
 
+    /// Evaluates the JSONPath values, which read the request as Metacontroller sent it.
     fn evaluate_values(
         &self,
         request: &Value,
         scope: &mut Map<String, Value>,
     ) -> Result<(), HookError> {
         for value in &self.values {
-            let nodes = value.query.query(request).all();
+            let Source::Path(query, text) = &value.source else {
+                continue;
+            };
+            let nodes = query.query(request).all();
             let found = if value.all {
                 let list: Vec<Value> = nodes
                     .into_iter()
@@ -270,20 +284,53 @@ impl Rule {
                         return Err(self.fail(
                             value.pos,
                             format!(
-                                "value `{}` ({}) matched {} nodes; add `all: true` to collect them as a list",
+                                "value `{}` ({text}) matched {} nodes; add `all: true` to collect them as a list",
                                 value.name,
-                                value.source,
                                 many.len()
                             ),
                         ))
                     }
                 }
             };
-            if let Some(v) = found.or_else(|| value.default.clone()) {
-                scope.insert(value.name.clone(), v);
+            match found.or_else(|| value.default.clone()) {
+                Some(v) => {
+                    scope.insert(value.name.clone(), v);
+                }
+                None if value.required => return Err(self.missing(value)),
+                None => {}
             }
         }
         Ok(())
+    }
+
+    /// Evaluates the computed values, in file order, once the scope is built.
+    fn compute_values(&self, render: &mut Render) -> Result<(), HookError> {
+        for value in &self.values {
+            let Source::Expr(expr) = &value.source else {
+                continue;
+            };
+            let found = render
+                .expr(expr)
+                .map_err(|f| self.failed(f))?
+                .filter(|v| !v.is_null());
+            match found.or_else(|| value.default.clone()) {
+                Some(v) => render.set(&value.name, v),
+                None if value.required => return Err(self.missing(value)),
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn missing(&self, value: &NamedValue) -> HookError {
+        let from = match &value.source {
+            Source::Path(_, text) => format!("`{text}` matched nothing"),
+            Source::Expr(_) => "its expression gave nothing".to_owned(),
+        };
+        self.fail(
+            value.pos,
+            format!("value `{}` is required, but {from}", value.name),
+        )
     }
 
     fn composite_response(
@@ -320,9 +367,13 @@ impl Rule {
         if let Some(status) = self.render_object(t.status.as_ref(), "status", t.pos, render)? {
             out.insert("status".to_owned(), status);
         }
-        let attachments =
-            self.render_objects(t.attachments.as_ref(), "attachments", t.pos, render)?;
-        out.insert("attachments".to_owned(), Value::Array(attachments));
+        // Only when the rule has attachments: a decorator without them answers just what it
+        // sets, as hand-written decorators do.
+        if t.attachments.is_some() {
+            let attachments =
+                self.render_objects(t.attachments.as_ref(), "attachments", t.pos, render)?;
+            out.insert("attachments".to_owned(), Value::Array(attachments));
+        }
         self.common_fields(t, finalize, render, &mut out)?;
         Ok(Value::Object(out))
     }
@@ -379,7 +430,12 @@ impl Rule {
         let Some(node) = node else { return Ok(None) };
         match render.node(node).map_err(|f| self.failed(f))? {
             None | Some(Value::Null) => Ok(None),
-            Some(v @ Value::Object(_)) => Ok(Some(v)),
+            Some(mut v @ Value::Object(_)) => {
+                if !matches!(what, "labels" | "annotations") {
+                    strip_nulls(&mut v);
+                }
+                Ok(Some(v))
+            }
             Some(other) => Err(self.fail(
                 node_pos(node, hook_pos),
                 format!(
@@ -415,7 +471,9 @@ impl Rule {
                 ))
             }
         };
-        for (i, object) in list.iter().enumerate() {
+        let mut list = list;
+        for (i, object) in list.iter_mut().enumerate() {
+            strip_nulls(object);
             check_object(object).map_err(|m| self.fail(pos, format!("{what}[{i}] {m}")))?;
         }
         Ok(list)
@@ -449,6 +507,23 @@ fn node_pos(node: &Node, fallback: Pos) -> Pos {
         Node::Expr(e) => e.pos,
         Node::Text(t) => t.pos,
         _ => fallback,
+    }
+}
+
+/// Removes every `null` map entry and list item, however deep: a value copied from the
+/// request (`data: "{{ source.data }}"`) may hold nulls, and a null in a child makes
+/// Metacontroller update it forever.
+fn strip_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(items) => {
+            items.retain(|v| !v.is_null());
+            items.iter_mut().for_each(strip_nulls);
+        }
+        _ => {}
     }
 }
 
@@ -549,11 +624,13 @@ fn compile_spec(
     } else {
         Pos { line: 1, column: 1 }
     };
-    let values = compile_values(file, &spec, locator, diagnostics);
     let base: &[&str] = match spec.kind {
         ControllerKind::Composite => COMPOSITE_NAMES,
         ControllerKind::Decorator => DECORATOR_NAMES,
     };
+    let mut types = BTreeSet::new();
+    let value_scope: Vec<&str> = base.iter().chain(["parent"].iter()).copied().collect();
+    let values = compile_values(file, &spec, locator, diagnostics, &value_scope, &mut types);
     let names_for = |builtins: &[&str]| {
         Names::new(
             builtins
@@ -562,7 +639,6 @@ fn compile_spec(
                 .chain(values.iter().map(|v| v.name.clone())),
         )
     };
-    let mut types = BTreeSet::new();
     let mut child_types = Vec::new();
     if spec.sync.is_none() && spec.finalize.is_none() && spec.customize.is_none() {
         diagnostics.push(Diagnostic::at(
@@ -666,9 +742,25 @@ fn compile_values(
     spec: &RuleSpec,
     locator: &Locator,
     diagnostics: &mut Vec<Diagnostic>,
+    builtins: &[&str],
+    types: &mut BTreeSet<(String, String)>,
 ) -> Vec<NamedValue> {
+    // In file order, so a computed value sees exactly the computed values above it.
+    let mut entries: Vec<(&String, &ValueSpec)> = spec.values.iter().collect();
+    entries.sort_by_key(|(name, _)| {
+        let p = locator.key(&join_key("values", name));
+        (p.line, p.column)
+    });
+    let path_names: Vec<String> = entries
+        .iter()
+        .filter(|(_, v)| {
+            matches!(v, ValueSpec::Path(_)) || matches!(v, ValueSpec::Full(f) if f.expr.is_none())
+        })
+        .map(|(n, _)| (*n).clone())
+        .collect();
+    let mut computed_names: Vec<String> = Vec::new();
     let mut out = Vec::new();
-    for (name, value) in &spec.values {
+    for (name, value) in entries {
         let path = join_key("values", name);
         let key_pos = locator.key(&path);
         if !is_identifier(name) {
@@ -687,43 +779,116 @@ fn compile_values(
             ));
             continue;
         }
-        let (source, default, all, source_path) = match value {
-            ValueSpec::Path(p) => (p.clone(), None, false, path.clone()),
+        let (path_text, expr_text, default, all, required) = match value {
+            ValueSpec::Path(p) => (Some(p.clone()), None, None, false, false),
             ValueSpec::Full(f) => (
                 f.path.clone(),
+                f.expr.clone(),
                 f.default.clone(),
                 f.all,
-                join_key(&path, "path"),
+                f.required,
             ),
         };
-        let pos = locator.value(&source_path);
-        match JsonPath::parse(&source) {
-            Ok(query) => out.push(NamedValue {
+        let source = match (path_text, expr_text) {
+            (Some(text), None) => {
+                let at = if matches!(value, ValueSpec::Path(_)) {
+                    path.clone()
+                } else {
+                    join_key(&path, "path")
+                };
+                compile_path(file, &text, locator.value(&at), diagnostics)
+                    .map(|q| Source::Path(q, text))
+            }
+            (None, Some(text)) => {
+                let at = join_key(&path, "expr");
+                let mut compiler = Compiler {
+                    file,
+                    locator,
+                    diagnostics: &mut *diagnostics,
+                    names: Names::new(
+                        builtins
+                            .iter()
+                            .map(|s| (*s).to_owned())
+                            .chain(path_names.iter().cloned())
+                            .chain(computed_names.iter().cloned()),
+                    ),
+                    types: &mut *types,
+                };
+                if all {
+                    compiler.diagnostics.push(Diagnostic::at(
+                        file,
+                        locator.key(&join_key(&path, "all")),
+                        "`all` only applies to `path`",
+                    ));
+                }
+                compiler
+                    .expr_at(&Value::String(text), &at)
+                    .map(Source::Expr)
+            }
+            (Some(_), Some(_)) => {
+                diagnostics.push(Diagnostic::at(
+                    file,
+                    key_pos,
+                    format!("value `{name}` has both `path` and `expr`; keep one"),
+                ));
+                None
+            }
+            (None, None) => {
+                diagnostics.push(Diagnostic::at(
+                    file,
+                    key_pos,
+                    format!("value `{name}` needs a `path` or an `expr`"),
+                ));
+                None
+            }
+        };
+        computed_names.push(name.clone());
+        if let Some(source) = source {
+            let pos = match &source {
+                Source::Path(..) if matches!(value, ValueSpec::Full(_)) => {
+                    locator.value(&join_key(&path, "path"))
+                }
+                Source::Path(..) => locator.value(&path),
+                Source::Expr(e) => e.pos,
+            };
+            out.push(NamedValue {
                 name: name.clone(),
-                query,
                 source,
                 default,
                 all,
+                required,
                 pos,
-            }),
-            Err(e) => {
-                let hint = if source.trim_start().starts_with('$') {
-                    String::new()
-                } else {
-                    format!(
-                        "; a JSONPath starts with `$`, e.g. `$.{}`",
-                        source.trim_start_matches('.')
-                    )
-                };
-                diagnostics.push(Diagnostic::at(
-                    file,
-                    pos,
-                    format!("bad JSONPath `{source}`: {}{hint}", e.message()),
-                ))
-            }
+            });
         }
     }
     out
+}
+
+fn compile_path(
+    file: &str,
+    source: &str,
+    pos: Pos,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<JsonPath> {
+    match JsonPath::parse(source) {
+        Ok(query) => Some(query),
+        Err(e) => {
+            let hint = if source.trim_start().starts_with('$') {
+                String::new()
+            } else {
+                format!(
+                    "; a JSONPath starts with `$`, e.g. `$.{}`",
+                    source.trim_start_matches('.')
+                )
+            };
+            diagnostics.push(Diagnostic::at(
+                file,
+                pos,
+                format!("bad JSONPath `{source}`: {}{hint}", e.message()),
+            ));
+            None
+        }
+    }
 }
 
 fn compile_hook(

@@ -70,12 +70,19 @@ pub enum ValueSpec {
 #[serde(deny_unknown_fields)]
 pub struct FullValueSpec {
     /// An RFC 9535 JSONPath query against the whole request.
-    pub path: String,
+    pub path: Option<String>,
+    /// Or a value computed from other values: one whole `"{{ expression }}"`. It may use
+    /// the path values and the computed values written above it.
+    pub expr: Option<String>,
     /// Used when the query matches nothing or matches `null`.
     pub default: Option<Value>,
     /// Collect every match into a list instead of expecting at most one.
     #[serde(default)]
     pub all: bool,
+    /// Fail the call (HTTP 500, naming the value) when the value is missing, instead of
+    /// leaving out the keys that use it.
+    #[serde(default)]
+    pub required: bool,
 }
 
 /// The templates of one hook. Which fields are allowed depends on the controller kind and
@@ -120,7 +127,7 @@ pub(crate) const RULE_KEYS: &[&str] = &[
     "customize",
     "controller",
 ];
-pub(crate) const VALUE_KEYS: &[&str] = &["path", "default", "all"];
+pub(crate) const VALUE_KEYS: &[&str] = &["path", "expr", "default", "all", "required"];
 pub(crate) const HOOK_KEYS: &[&str] = &[
     "children",
     "status",
@@ -305,7 +312,7 @@ mod tests {
             .map(|k| ((*k).to_owned(), Value::from(1)))
             .collect();
         serde_json::from_value::<HookSpec>(Value::Object(hook)).unwrap();
-        let value = serde_json::json!({"path": "$", "default": 1, "all": true});
+        let value = serde_json::json!({"path": "$", "expr": "{{ x }}", "default": 1, "all": true, "required": true});
         assert_eq!(value.as_object().unwrap().len(), VALUE_KEYS.len());
         serde_json::from_value::<FullValueSpec>(value).unwrap();
     }

@@ -276,7 +276,7 @@ impl Compiler<'_> {
     }
 
     /// A directive value, which must be one whole expression.
-    fn expr_at(&mut self, value: &Value, path: &str) -> Option<Expr> {
+    pub(crate) fn expr_at(&mut self, value: &Value, path: &str) -> Option<Expr> {
         let pos = self.locator.value(path);
         match value {
             Value::String(s) => match whole_expression(s) {
@@ -796,7 +796,7 @@ impl<'l> Render<'l> {
         }
     }
 
-    fn set(&mut self, name: &str, value: Value) {
+    pub fn set(&mut self, name: &str, value: Value) {
         self.scope().insert(name.to_owned(), value);
     }
 

@@ -590,3 +590,85 @@ fn the_step_budget_bounds_nested_loops_that_emit_nothing() {
         .to_string();
     assert!(err.contains("limit max-render-steps"), "{err}");
 }
+
+#[test]
+fn computed_values_build_on_path_values_in_file_order() {
+    let rule = r#"
+values:
+  name: $.parent.metadata.name
+  dsName:
+    expr: "{{ concat name '-dj' }}"
+  ds:
+    expr: "{{ find children.[DaemonSet.apps/v1] dsName }}"
+  phase:
+    expr: "{{ get ds 'status.phase' }}"
+    default: Pending
+sync:
+  status:
+    name: "{{ dsName }}"
+    phase: "{{ phase }}"
+"#;
+    let request = json!({"parent": {"metadata": {"name": "job"}},
+        "children": {"DaemonSet.apps/v1": {"job-dj": {"metadata": {"name": "job-dj"}, "status": {"phase": "Done"}}}}});
+    let r = render_with(rule, Hook::Sync, request).unwrap();
+    assert_eq!(r["status"], json!({"name": "job-dj", "phase": "Done"}));
+    let r = render_with(
+        rule,
+        Hook::Sync,
+        json!({"parent": {"metadata": {"name": "job"}}}),
+    )
+    .unwrap();
+    assert_eq!(r["status"], json!({"name": "job-dj", "phase": "Pending"}));
+}
+
+#[test]
+fn a_computed_value_cannot_use_one_written_below_it() {
+    let errors = compile_errors(
+        "values:\n  a:\n    expr: \"{{ b }}\"\n  b:\n    expr: \"{{ 1 }}\"\nsync:\n  status: {}\n",
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("r.yaml:3:11: unknown value `b`"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_required_value_that_is_missing_fails_the_call() {
+    let rule = "values:\n  source:\n    path: $.parent.spec.sourceName\n    required: true\ncustomize:\n  relatedResources:\n    - {apiVersion: v1, resource: secrets, names: [\"{{ source }}\"]}\n";
+    let err = render_with(rule, Hook::Customize, json!({"parent": {"spec": {}}}))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "rule `r` failed at r.yaml:3:11: value `source` is required, but `$.parent.spec.sourceName` matched nothing");
+    let ok = render_with(
+        rule,
+        Hook::Customize,
+        json!({"parent": {"spec": {"sourceName": "s"}}}),
+    )
+    .unwrap();
+    assert_eq!(ok["relatedResources"][0]["names"], json!(["s"]));
+}
+
+#[test]
+fn nulls_inside_copied_values_never_reach_a_child() {
+    let rule = "values:\n  data: $.parent.spec.data\nsync:\n  children:\n    - {apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: \"{{ data }}\"}\n";
+    let r = render_with(
+        rule,
+        Hook::Sync,
+        json!({"parent": {"spec": {"data": {"a": null, "b": "x", "c": [1, null]}}}}),
+    )
+    .unwrap();
+    assert_eq!(r["children"][0]["data"], json!({"b": "x", "c": [1]}));
+}
+
+#[test]
+fn a_decorator_without_attachments_answers_only_what_it_sets() {
+    let rule = "kind: decorator\nvalues:\n  name: $.object.metadata.name\nsync:\n  labels:\n    pod-name: \"{{ name }}\"\n";
+    let r = render_with(
+        rule,
+        Hook::Sync,
+        json!({"object": {"metadata": {"name": "p"}}}),
+    )
+    .unwrap();
+    assert_eq!(r, json!({"labels": {"pod-name": "p"}}));
+}
