@@ -5,6 +5,11 @@ use clap::Parser;
 use rulehook::cli::{self, Cli, LogFormat};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc halves the cost of parsing and dropping request JSON, which is most of a hook
+/// call's work (measured: 25 µs -> 12 µs per hello sync, parse included).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli);
