@@ -34,7 +34,8 @@ pub struct Rule {
     values: Vec<NamedValue>,
     sync: Option<HookTemplates>,
     finalize: Option<HookTemplates>,
-    customize: Option<Node>,
+    /// The customize templates and where they stand in the file.
+    customize: Option<(Node, Pos)>,
     types: BTreeSet<(String, String)>,
 }
 
@@ -176,7 +177,7 @@ impl Rule {
         let mut scope = Map::new();
         self.evaluate_values(&request, &mut scope)?;
         if hook == Hook::Customize {
-            let node = self.customize.as_ref().ok_or_else(|| self.no_hook(hook))?;
+            let (node, pos) = self.customize.as_ref().ok_or_else(|| self.no_hook(hook))?;
             request::into_scope(
                 request,
                 &["parent", "controller"],
@@ -186,7 +187,7 @@ impl Rule {
             );
             let mut render = Render::new(scope, limits);
             self.compute_values(&mut render)?;
-            return self.customize_response(node, &mut render);
+            return self.customize_response(node, *pos, &mut render);
         }
 
         let finalizing = matches!(request.get("finalizing"), Some(Value::Bool(true)));
@@ -223,8 +224,8 @@ impl Rule {
         limits: &Limits,
     ) -> Result<Vec<u8>, HookError> {
         let response = self.render(hook, request, limits)?;
-        let body =
-            serde_json::to_vec(&response).map_err(|e| self.fail(Pos::default(), e.to_string()))?;
+        let body = serde_json::to_vec(&response)
+            .map_err(|e| self.fail(Pos { line: 1, column: 1 }, e.to_string()))?;
         if body.len() > limits.max_output_bytes {
             return Err(self.fail(
                 Pos { line: 1, column: 1 },
@@ -479,8 +480,13 @@ impl Rule {
         Ok(list)
     }
 
-    fn customize_response(&self, node: &Node, render: &mut Render) -> Result<Value, HookError> {
-        let pos = node_pos(node, Pos::default());
+    fn customize_response(
+        &self,
+        node: &Node,
+        section: Pos,
+        render: &mut Render,
+    ) -> Result<Value, HookError> {
+        let pos = node_pos(node, section);
         let list = match render.node(node).map_err(|f| self.failed(f))? {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(list)) => list,
@@ -675,11 +681,12 @@ fn compile_spec(
             names: names_for(CUSTOMIZE_NAMES),
             types: &mut types,
         };
-        compiler.node(
+        let node = compiler.node(
             &c.related_resources,
             "customize.relatedResources",
             NullPolicy::Drop,
-        )
+        );
+        (node, locator.value("customize.relatedResources"))
     });
     child_types.sort();
     child_types.dedup();
