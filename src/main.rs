@@ -6,7 +6,8 @@ use rulehook::cli::{self, Cli, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc halves the cost of parsing and dropping request JSON, which is most of a hook
-/// call's work (measured: 25 µs -> 12 µs per hello sync, parse included).
+/// call's work (measured: 25 µs -> 12 µs per hello sync, parse included). Built with
+/// `no_thp`: transparent huge pages made its arenas count 20 MB of idle RSS instead of 9 MB.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
