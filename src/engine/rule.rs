@@ -167,27 +167,54 @@ impl Rule {
     /// A successful response never holds a partial result: any failure fails the whole call.
     /// Children and attachments hold no `null`.
     pub fn render(&self, hook: Hook, request: Value, limits: &Limits) -> Result<Value, HookError> {
+        self.render_keeping(hook, request, limits).0
+    }
+
+    /// As [`Rule::render`], but also hands back what the request became, for the caller to
+    /// drop where it costs nothing: freeing a large parsed request takes about as long as
+    /// rendering it, and need not delay the answer.
+    pub fn render_keeping(
+        &self,
+        hook: Hook,
+        request: Value,
+        limits: &Limits,
+    ) -> (Result<Value, HookError>, Value) {
+        let mut leftovers = request;
+        let result = self.render_inner(hook, &mut leftovers, limits);
+        (result, leftovers)
+    }
+
+    /// Renders `request`, leaving in its place the scope it was moved into.
+    fn render_inner(
+        &self,
+        hook: Hook,
+        request: &mut Value,
+        limits: &Limits,
+    ) -> Result<Value, HookError> {
         let (subject, maps) = match (hook, self.kind) {
             (Hook::Customize, _) => ("parent", &[][..]),
             (_, ControllerKind::Composite) => ("parent", COMPOSITE_MAPS),
             (_, ControllerKind::Decorator) => ("object", DECORATOR_MAPS),
         };
-        request::check_shape(&request, subject, maps).map_err(HookError::BadRequest)?;
+        request::check_shape(request, subject, maps).map_err(HookError::BadRequest)?;
 
         let mut scope = Map::new();
-        self.evaluate_values(&request, &mut scope)?;
+        self.evaluate_values(request, &mut scope)?;
         if hook == Hook::Customize {
             let (node, pos) = self.customize.as_ref().ok_or_else(|| self.no_hook(hook))?;
             request::into_scope(
-                request,
+                std::mem::take(request),
                 &["parent", "controller"],
                 &[],
                 &self.types,
                 &mut scope,
             );
             let mut render = Render::new(scope, limits);
-            self.compute_values(&mut render)?;
-            return self.customize_response(node, *pos, &mut render);
+            let result = self
+                .compute_values(&mut render)
+                .and_then(|()| self.customize_response(node, *pos, &mut render));
+            *request = render.into_data();
+            return result;
         }
 
         let finalizing = matches!(request.get("finalizing"), Some(Value::Bool(true)));
@@ -198,18 +225,25 @@ impl Rule {
         };
         let templates = templates.ok_or_else(|| self.no_hook(hook))?;
         request::into_scope(
-            request,
+            std::mem::take(request),
             &[subject, "controller"],
             maps,
             &self.types,
             &mut scope,
         );
         let mut render = Render::new(scope, limits);
-        self.compute_values(&mut render)?;
-        match self.kind {
-            ControllerKind::Composite => self.composite_response(templates, finalize, &mut render),
-            ControllerKind::Decorator => self.decorator_response(templates, finalize, &mut render),
-        }
+        let result = self
+            .compute_values(&mut render)
+            .and_then(|()| match self.kind {
+                ControllerKind::Composite => {
+                    self.composite_response(templates, finalize, &mut render)
+                }
+                ControllerKind::Decorator => {
+                    self.decorator_response(templates, finalize, &mut render)
+                }
+            });
+        *request = render.into_data();
+        result
     }
 
     /// Renders and serializes, enforcing the output size limit.
@@ -223,8 +257,24 @@ impl Rule {
         request: Value,
         limits: &Limits,
     ) -> Result<Vec<u8>, HookError> {
-        let response = self.render(hook, request, limits)?;
-        let body = serde_json::to_vec(&response)
+        self.render_body_keeping(hook, request, limits).0
+    }
+
+    /// As [`Rule::render_body`], handing back the request's remains as
+    /// [`Rule::render_keeping`] does.
+    pub fn render_body_keeping(
+        &self,
+        hook: Hook,
+        request: Value,
+        limits: &Limits,
+    ) -> (Result<Vec<u8>, HookError>, Value) {
+        let (response, leftovers) = self.render_keeping(hook, request, limits);
+        let body = response.and_then(|response| self.encode(&response, limits));
+        (body, leftovers)
+    }
+
+    fn encode(&self, response: &Value, limits: &Limits) -> Result<Vec<u8>, HookError> {
+        let body = serde_json::to_vec(response)
             .map_err(|e| self.fail(Pos { line: 1, column: 1 }, e.to_string()))?;
         if body.len() > limits.max_output_bytes {
             return Err(self.fail(

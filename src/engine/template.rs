@@ -630,6 +630,11 @@ impl<'l> Render<'l> {
         }
     }
 
+    /// The scope, once rendering is done.
+    pub fn into_data(mut self) -> Value {
+        std::mem::take(self.ctx.data_mut())
+    }
+
     fn step(&mut self, pos: Pos) -> Result<(), Failure> {
         self.steps += 1;
         if self.steps > self.limits.max_steps {
