@@ -1,0 +1,692 @@
+//! `benchtool`: inputs and exact measurements for `bench/load.sh`.
+//!
+//! Generators (the same code as the criterion benchmarks, from `bench/common`):
+//!
+//! - `pods N FILE`: a sync request observing N realistic Pods.
+//! - `fanout N FILE`: a sync request whose parent asks for N Services.
+//! - `rules DIR N`: N realistic rule files, plus `pods.yaml` and `fanout.yaml`.
+//! - `configmap --src DIR --dir DIR`: lay rule files out as a ConfigMap volume does
+//!   (`..<timestamp>/` holding the files, `..data` linking to it, `name` linking through it).
+//!
+//! Measurements (all over HTTP/1.1 keep-alive on loopback, TCP_NODELAY):
+//!
+//! - `port`: print a free loopback port.
+//! - `parse --body FILE [--n N]`: `serde_json::from_slice::<Value>` alone, median time.
+//! - `seq --addr A --path P --body FILE [--n N] [--warmup N]`: one request at a time on one
+//!   connection; end-to-end times.
+//! - `rate --addr A --path P --body FILE --rate R [--duration S] [--warmup S]
+//!   [--connections C]`: a fixed request rate with latency percentiles, corrected for
+//!   coordinated omission without charging the tool's own scheduling to the server. Request
+//!   k on a connection is due at a fixed time; its latency is its virtual completion minus
+//!   that time, where the virtual completion is `max(due, previous virtual completion)` plus
+//!   the response time actually measured (send to last byte). So a slow response delays, in
+//!   full, every later request queued behind it on the connection, as with wrk2, but a late
+//!   wake-up of this tool (on a 2-CPU VM, sleeps overshoot by 0.1 ms typically and by
+//!   milliseconds at times) is not counted. `svc_*` are the raw response times,
+//!   `late_sends` the requests this tool sent over 1 ms late.
+//! - `startup --addr A [--runs N] [--log FILE] -- CMD...`: time from spawning CMD until
+//!   `GET /readyz` answers 200, polling every 200 µs; the server is killed after each run.
+//! - `reload --dir DIR --file F --addr A --path P --body FILE [--swaps N] [--gap-ms MS]`:
+//!   ConfigMap-style swaps of DIR (new timestamped directory, `..data_tmp` link renamed over
+//!   `..data`), each changing `image: busybox` in F; time from the rename until the server
+//!   answers with the new image.
+//!
+//! - `hiccups [--threads N] [--seconds S]`: N threads spin reading the clock; reports the
+//!   share of time they did not run and the longest gap. On a VM this shows how much CPU
+//!   the "cores" really deliver, and how long the stalls are that every latency figure
+//!   inherits.
+//!
+//! Results are printed as `key=value` lines, for the shell to read.
+
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+#[path = "../../common/mod.rs"]
+mod common;
+mod fixed_rate;
+
+type Result<T> = std::result::Result<T, String>;
+
+/// rulehook's allocator (src/main.rs): `parse` is the baseline for rulehook's own parse.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const USAGE: &str =
+    "usage: benchtool pods|fanout|rules|configmap|port|parse|seq|rate|startup|reload ... \
+(see the comment at the top of bench/tools/src/main.rs)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.split_first() {
+        Some((c, rest)) => (c.as_str(), rest),
+        None => ("", &[][..]),
+    };
+    let result = match command {
+        "pods" => generate(rest, common::pods_request_body),
+        "fanout" => generate(rest, |n| {
+            serde_json::to_vec(&common::fanout_request(n)).expect("serializes")
+        }),
+        "rules" => rules(rest),
+        "configmap" => configmap(&Opts::parse(rest)),
+        "port" => port(),
+        "parse" => parse(&Opts::parse(rest)),
+        "seq" => seq(&Opts::parse(rest)),
+        "rate" => rate(&Opts::parse(rest)),
+        "startup" => startup(rest),
+        "reload" => reload(&Opts::parse(rest)),
+        "hiccups" => hiccups(&Opts::parse(rest)),
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("benchtool {command}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `--key value` options.
+struct Opts(HashMap<String, String>);
+
+impl Opts {
+    fn parse(args: &[String]) -> Opts {
+        let mut map = HashMap::new();
+        let mut it = args.iter();
+        while let Some(k) = it.next() {
+            if let Some(key) = k.strip_prefix("--") {
+                map.insert(key.to_owned(), it.next().cloned().unwrap_or_default());
+            }
+        }
+        Opts(map)
+    }
+
+    fn str(&self, key: &str) -> Result<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| format!("--{key} is required"))
+    }
+
+    fn num<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T> {
+        match self.0.get(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| format!("--{key}: bad number `{v}`")),
+        }
+    }
+
+    fn addr(&self) -> Result<SocketAddr> {
+        let a = self.str("addr")?;
+        let addr: SocketAddr = a.parse().map_err(|e| format!("--addr {a}: {e}"))?;
+        if !addr.ip().is_loopback() {
+            return Err(format!("--addr {a}: only loopback addresses are allowed"));
+        }
+        Ok(addr)
+    }
+
+    fn body(&self) -> Result<Vec<u8>> {
+        let file = self.str("body")?;
+        std::fs::read(file).map_err(|e| format!("{file}: {e}"))
+    }
+}
+
+fn generate(args: &[String], make: impl Fn(usize) -> Vec<u8>) -> Result<()> {
+    let [n, file] = args else {
+        return Err("needs N FILE".to_owned());
+    };
+    let n: usize = n.parse().map_err(|_| format!("bad count `{n}`"))?;
+    let body = make(n);
+    std::fs::write(file, &body).map_err(|e| format!("{file}: {e}"))?;
+    println!("bytes={}", body.len());
+    Ok(())
+}
+
+fn rules(args: &[String]) -> Result<()> {
+    let [dir, n] = args else {
+        return Err("needs DIR N".to_owned());
+    };
+    let n: usize = n.parse().map_err(|_| format!("bad count `{n}`"))?;
+    let dir = Path::new(dir);
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut files = common::webapp_rules(n);
+    files.push(("pods.yaml".to_owned(), common::PODS_RULE.to_owned()));
+    files.push(("fanout.yaml".to_owned(), common::FANOUT_RULE.to_owned()));
+    for (name, text) in &files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    println!("files={}", files.len());
+    Ok(())
+}
+
+fn io(what: &Path) -> impl Fn(std::io::Error) -> String + '_ {
+    move |e| format!("{}: {e}", what.display())
+}
+
+fn configmap(o: &Opts) -> Result<()> {
+    let src = PathBuf::from(o.str("src")?);
+    let dir = PathBuf::from(o.str("dir")?);
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let stamp = "..2026_08_20_10_00_00.000000000";
+    let data = dir.join(stamp);
+    std::fs::create_dir(&data).map_err(io(&data))?;
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&src).map_err(io(&src))? {
+        let entry = entry.map_err(io(&src))?;
+        if entry.file_type().map_err(io(&src))?.is_file() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            std::fs::copy(entry.path(), data.join(&name)).map_err(io(&entry.path()))?;
+            names.push(name);
+        }
+    }
+    symlink(stamp, &dir.join("..data"))?;
+    for name in &names {
+        symlink(&format!("..data/{name}"), &dir.join(name))?;
+    }
+    println!("files={}", names.len());
+    Ok(())
+}
+
+fn symlink(target: &str, link: &Path) -> Result<()> {
+    std::os::unix::fs::symlink(target, link).map_err(io(link))
+}
+
+fn port() -> Result<()> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    println!("{}", l.local_addr().map_err(|e| e.to_string())?.port());
+    Ok(())
+}
+
+fn parse(o: &Opts) -> Result<()> {
+    let body = o.body()?;
+    let n: usize = o.num("n", 30)?;
+    for _ in 0..3 {
+        drop(serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string())?);
+    }
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let v: Value =
+            serde_json::from_slice(std::hint::black_box(&body)).map_err(|e| e.to_string())?;
+        times.push(t.elapsed());
+        drop(v);
+    }
+    let s = Stats::new(times);
+    println!("bytes={}", body.len());
+    s.print("parse");
+    Ok(())
+}
+
+/// Latency statistics over a set of samples.
+struct Stats(Vec<Duration>);
+
+impl Stats {
+    fn new(mut samples: Vec<Duration>) -> Stats {
+        samples.sort();
+        Stats(samples)
+    }
+
+    fn pct(&self, p: f64) -> Duration {
+        if self.0.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((p / 100.0) * self.0.len() as f64).ceil() as usize;
+        self.0[rank.clamp(1, self.0.len()) - 1]
+    }
+
+    fn mean(&self) -> Duration {
+        if self.0.is_empty() {
+            return Duration::ZERO;
+        }
+        self.0.iter().sum::<Duration>() / self.0.len() as u32
+    }
+
+    fn print(&self, prefix: &str) {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!("{prefix}_n={}", self.0.len());
+        println!("{prefix}_min_ms={:.4}", ms(self.pct(0.0)));
+        println!("{prefix}_p50_ms={:.4}", ms(self.pct(50.0)));
+        println!("{prefix}_mean_ms={:.4}", ms(self.mean()));
+        println!("{prefix}_p90_ms={:.4}", ms(self.pct(90.0)));
+        println!("{prefix}_p99_ms={:.4}", ms(self.pct(99.0)));
+        println!("{prefix}_p999_ms={:.4}", ms(self.pct(99.9)));
+        println!("{prefix}_max_ms={:.4}", ms(self.pct(100.0)));
+    }
+}
+
+fn post_request(path: &str, body: &[u8]) -> Vec<u8> {
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    req
+}
+
+/// One keep-alive HTTP/1.1 client connection; reconnects when the server closes it.
+struct Conn {
+    addr: SocketAddr,
+    stream: Option<TcpStream>,
+    buf: Vec<u8>,
+}
+
+struct Response {
+    status: u16,
+    body: std::ops::Range<usize>,
+}
+
+impl Conn {
+    fn new(addr: SocketAddr) -> Conn {
+        Conn {
+            addr,
+            stream: None,
+            buf: Vec::with_capacity(64 * 1024),
+        }
+    }
+
+    fn stream(&mut self) -> std::io::Result<&mut TcpStream> {
+        if self.stream.is_none() {
+            let s = TcpStream::connect(self.addr)?;
+            s.set_nodelay(true)?;
+            s.set_read_timeout(Some(Duration::from_secs(30)))?;
+            self.stream = Some(s);
+        }
+        Ok(self.stream.as_mut().expect("just connected"))
+    }
+
+    /// Sends `req`, reads the whole response. Retries once on a connection the server had
+    /// closed while idle.
+    fn request(&mut self, req: &[u8]) -> std::io::Result<Response> {
+        let fresh = self.stream.is_none();
+        match self.try_request(req) {
+            Ok(r) => Ok(r),
+            Err(_) if !fresh => {
+                self.stream = None;
+                self.try_request(req)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn body(&self, r: &Response) -> &[u8] {
+        &self.buf[r.body.clone()]
+    }
+
+    fn try_request(&mut self, req: &[u8]) -> std::io::Result<Response> {
+        let result = self.exchange(req);
+        if result.is_err() {
+            self.stream = None;
+        }
+        result
+    }
+
+    fn exchange(&mut self, req: &[u8]) -> std::io::Result<Response> {
+        self.stream()?.write_all(req)?;
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let result = loop {
+            match head(&buf) {
+                Ok(Some(h)) if buf.len() >= h.end + h.length => break Ok(h),
+                Ok(_) => {}
+                Err(e) => break Err(e),
+            }
+            match read_more(self.stream()?, &mut buf) {
+                Ok(0) => break Err(bad("connection closed inside the response")),
+                Ok(_) => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.buf = buf;
+        let h = result?;
+        if h.close {
+            self.stream = None;
+        }
+        Ok(Response {
+            status: h.status,
+            body: h.end..h.end + h.length,
+        })
+    }
+}
+
+fn bad(message: &str) -> std::io::Error {
+    std::io::Error::new(ErrorKind::InvalidData, message.to_owned())
+}
+
+/// A parsed HTTP/1.1 response head.
+struct Head {
+    status: u16,
+    /// Where the body starts.
+    end: usize,
+    length: usize,
+    close: bool,
+}
+
+/// Parses the response head at the start of `buf`; `None` while it is incomplete.
+fn head(buf: &[u8]) -> std::io::Result<Option<Head>> {
+    let Some(end) = find(buf, b"\r\n\r\n").map(|i| i + 4) else {
+        return Ok(None);
+    };
+    let text = std::str::from_utf8(&buf[..end]).map_err(|_| bad("non-UTF-8 headers"))?;
+    let status: u16 = text
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("no status code"))?;
+    let mut length = None;
+    let mut close = false;
+    for line in text.split("\r\n").skip(1) {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let v = v.trim();
+        if k.eq_ignore_ascii_case("content-length") {
+            length = v.parse::<usize>().ok();
+        } else if k.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close") {
+            close = true;
+        } else if k.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(bad("chunked responses are not supported"));
+        }
+    }
+    let length = match (length, status) {
+        (Some(n), _) => n,
+        (None, 204 | 304) => 0,
+        (None, _) => return Err(bad("no Content-Length")),
+    };
+    Ok(Some(Head {
+        status,
+        end,
+        length,
+        close,
+    }))
+}
+
+fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let len = buf.len();
+    if buf.capacity() - len < 16 * 1024 {
+        buf.reserve(buf.capacity().max(64 * 1024));
+    }
+    buf.resize(buf.capacity(), 0);
+    match stream.read(&mut buf[len..]) {
+        Ok(n) => {
+            buf.truncate(len + n);
+            Ok(n)
+        }
+        Err(e) => {
+            buf.truncate(len);
+            Err(e)
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn seq(o: &Opts) -> Result<()> {
+    let addr = o.addr()?;
+    let req = post_request(o.str("path")?, &o.body()?);
+    let n: usize = o.num("n", 30)?;
+    let warmup: usize = o.num("warmup", 3)?;
+    let mut conn = Conn::new(addr);
+    let mut times = Vec::with_capacity(n);
+    let mut bytes = 0;
+    for i in 0..warmup + n {
+        let t = Instant::now();
+        let r = conn.request(&req).map_err(|e| e.to_string())?;
+        let took = t.elapsed();
+        if r.status != 200 {
+            return Err(format!(
+                "status {}: {}",
+                r.status,
+                String::from_utf8_lossy(conn.body(&r))
+            ));
+        }
+        bytes = r.body.len();
+        if i >= warmup {
+            times.push(took);
+        }
+    }
+    println!("response_bytes={bytes}");
+    Stats::new(times).print("seq");
+    Ok(())
+}
+
+fn rate(o: &Opts) -> Result<()> {
+    let addr = o.addr()?;
+    let req = post_request(o.str("path")?, &o.body()?);
+    let rate: f64 = o.num("rate", 1000.0)?;
+    let duration: f64 = o.num("duration", 10.0)?;
+    let warmup: f64 = o.num("warmup", 2.0)?;
+    let connections: usize = o.num("connections", 16)?;
+    if !(rate > 0.0 && duration > 0.0 && connections > 0) {
+        return Err("--rate, --duration and --connections must be positive".to_owned());
+    }
+    let run = fixed_rate::Run {
+        addr,
+        request: req,
+        interval_ns: 1e9 / rate,
+        warmup_ns: (warmup * 1e9) as u64,
+        duration_ns: (duration * 1e9) as u64,
+        connections,
+    };
+    let out = run.run().map_err(|e| e.to_string())?;
+    let ns = |v: Vec<u64>| Stats::new(v.into_iter().map(Duration::from_nanos).collect());
+    println!("target_rps={rate:.0}");
+    println!("achieved_rps={:.0}", out.latencies.len() as f64 / duration);
+    println!("errors={}", out.errors);
+    println!("late_sends={}", out.late);
+    ns(out.latencies).print("lat");
+    ns(out.service).print("svc");
+    Ok(())
+}
+
+/// Kills the child when dropped, so a failed run leaves no server behind.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn get_ok(addr: SocketAddr, path: &str) -> bool {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let mut conn = Conn::new(addr);
+    matches!(conn.request(req.as_bytes()), Ok(r) if r.status == 200)
+}
+
+fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn startup(args: &[String]) -> Result<()> {
+    let split = args
+        .iter()
+        .position(|a| a == "--")
+        .ok_or("needs -- CMD ...")?;
+    let o = Opts::parse(&args[..split]);
+    let cmd = &args[split + 1..];
+    let (program, cmd_args) = cmd.split_first().ok_or("needs a command after --")?;
+    let addr = o.addr()?;
+    let runs: usize = o.num("runs", 5)?;
+    let log = o.0.get("log").cloned();
+    let mut times = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..runs {
+        let (out, err) = match &log {
+            Some(file) => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(file)
+                    .map_err(|e| format!("{file}: {e}"))?;
+                let g = f.try_clone().map_err(|e| e.to_string())?;
+                (Stdio::from(f), Stdio::from(g))
+            }
+            None => (Stdio::null(), Stdio::null()),
+        };
+        let mut command = Command::new(program);
+        command
+            .args(cmd_args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        // SAFETY: prctl is async-signal-safe; the server dies with this tool, however it
+        // ends.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let t0 = Instant::now();
+        let child = command.spawn().map_err(|e| format!("{program}: {e}"))?;
+        let mut guard = Guard(child);
+        loop {
+            if get_ok(addr, "/readyz") {
+                break;
+            }
+            if let Ok(Some(status)) = guard.0.try_wait() {
+                return Err(format!("the server exited ({status}) before it was ready"));
+            }
+            if t0.elapsed() > Duration::from_secs(20) {
+                return Err("not ready after 20 s".to_owned());
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        times.push(t0.elapsed());
+        // Settle, then the idle RSS right after start-up.
+        std::thread::sleep(Duration::from_millis(200));
+        rss.extend(rss_kb(guard.0.id()));
+        drop(guard);
+        // Let the port be released before the next run.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for (i, t) in times.iter().enumerate() {
+        println!("startup_run{}_ms={:.2}", i + 1, t.as_secs_f64() * 1e3);
+    }
+    Stats::new(times).print("startup");
+    if let Some(max) = rss.iter().max() {
+        println!("startup_rss_kb_max={max}");
+    }
+    Ok(())
+}
+
+fn reload(o: &Opts) -> Result<()> {
+    let dir = PathBuf::from(o.str("dir")?);
+    let file = o.str("file")?;
+    let addr = o.addr()?;
+    let req = post_request(o.str("path")?, &o.body()?);
+    let swaps: usize = o.num("swaps", 20)?;
+    let gap = Duration::from_millis(o.num("gap-ms", 300)?);
+    let data_link = dir.join("..data");
+    let mut conn = Conn::new(addr);
+    let mut times = Vec::new();
+    for n in 1..=swaps {
+        let old = std::fs::read_link(&data_link).map_err(io(&data_link))?;
+        let old_dir = dir.join(&old);
+        let stamp = format!("..2026_08_20_11_{:02}_{:02}.{:09}", n / 60, n % 60, n);
+        let new_dir = dir.join(&stamp);
+        std::fs::create_dir(&new_dir).map_err(io(&new_dir))?;
+        let expect = format!("busybox:swap-{n}");
+        let mut changed = false;
+        for entry in std::fs::read_dir(&old_dir).map_err(io(&old_dir))? {
+            let entry = entry.map_err(io(&old_dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let mut text = std::fs::read_to_string(entry.path()).map_err(io(&entry.path()))?;
+            if name == file {
+                let at = text
+                    .find("image: busybox")
+                    .ok_or_else(|| format!("{file} has no `image: busybox`"))?;
+                let eol = text[at..].find('\n').map_or(text.len(), |i| at + i);
+                text.replace_range(at..eol, &format!("image: {expect}"));
+                changed = true;
+            }
+            let path = new_dir.join(&name);
+            std::fs::write(&path, text).map_err(io(&path))?;
+        }
+        if !changed {
+            return Err(format!("{file} is not in {}", old_dir.display()));
+        }
+        let tmp = dir.join("..data_tmp");
+        symlink(&stamp, &tmp)?;
+        std::fs::rename(&tmp, &data_link).map_err(io(&data_link))?;
+        let t0 = Instant::now();
+        std::fs::remove_dir_all(&old_dir).map_err(io(&old_dir))?;
+        loop {
+            let r = conn.request(&req).map_err(|e| e.to_string())?;
+            if r.status == 200 && find(conn.body(&r), expect.as_bytes()).is_some() {
+                break;
+            }
+            if t0.elapsed() > Duration::from_secs(30) {
+                return Err(format!("swap {n}: the new rule was not served after 30 s"));
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        let took = t0.elapsed();
+        println!("reload_swap{n}_ms={:.1}", took.as_secs_f64() * 1e3);
+        times.push(took);
+        std::thread::sleep(gap);
+    }
+    Stats::new(times).print("reload");
+    Ok(())
+}
+
+fn hiccups(o: &Opts) -> Result<()> {
+    let threads: usize = o.num("threads", 1)?;
+    let seconds: f64 = o.num("seconds", 3.0)?;
+    let run = Duration::from_secs_f64(seconds);
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let end = start + run;
+                let mut last = start;
+                let (mut lost, mut max, mut over_1ms) = (Duration::ZERO, Duration::ZERO, 0u64);
+                while last < end {
+                    let now = Instant::now();
+                    let gap = now - last;
+                    if gap > Duration::from_micros(50) {
+                        lost += gap;
+                        max = max.max(gap);
+                        if gap > Duration::from_millis(1) {
+                            over_1ms += 1;
+                        }
+                    }
+                    last = now;
+                }
+                (lost, max, over_1ms, last - start)
+            })
+        })
+        .collect();
+    let (mut lost, mut max, mut over, mut total) =
+        (Duration::ZERO, Duration::ZERO, 0, Duration::ZERO);
+    for h in handles {
+        let (l, m, o, t) = h.join().map_err(|_| "a spinning thread panicked")?;
+        lost += l;
+        max = max.max(m);
+        over += o;
+        total += t;
+    }
+    println!("hiccup_threads={threads}");
+    println!(
+        "hiccup_lost_pct={:.1}",
+        100.0 * lost.as_secs_f64() / total.as_secs_f64()
+    );
+    println!("hiccup_max_ms={:.2}", max.as_secs_f64() * 1e3);
+    println!(
+        "hiccup_over_1ms_per_s={:.1}",
+        over as f64 / (total.as_secs_f64() / threads as f64)
+    );
+    Ok(())
+}
