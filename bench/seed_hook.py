@@ -7,12 +7,16 @@ rulehook's ``rules/hello.yaml``: one Pod named after the parent that echoes a gr
 status counting the observed Pods. Keys are sorted and separators compact, as serde_json writes
 them.
 
-Usage: seed_hook.py [--listen 127.0.0.1:8082]
+By default it runs the way the seed tutorial's hook runs: a single-threaded ``HTTPServer``
+speaking HTTP/1.0, one connection per request. ``--keep-alive`` runs a stronger baseline
+instead: a thread per connection and HTTP/1.1 keep-alive.
+
+Usage: seed_hook.py [--listen 127.0.0.1:8082] [--keep-alive]
 """
 
 import argparse
 import json
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 
 def sync(request):
@@ -40,8 +44,7 @@ def sync(request):
 
 
 class Hook(BaseHTTPRequestHandler):
-    # Keep-alive, like Metacontroller's client and the other servers under test.
-    protocol_version = "HTTP/1.1"
+    # HTTP/1.0, as in the tutorial; --keep-alive switches to HTTP/1.1 (see main).
     # Headers and body leave in one write (flushed after each request), and without Nagle's
     # delay: otherwise a small second write can wait for the client's delayed ACK (~40 ms).
     wbufsize = -1
@@ -78,10 +81,19 @@ class Hook(BaseHTTPRequestHandler):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listen", default="127.0.0.1:8082", help="HOST:PORT")
+    parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="thread per connection and HTTP/1.1 keep-alive instead of the tutorial's style",
+    )
     args = parser.parse_args()
     host, _, port = args.listen.rpartition(":")
-    server = ThreadingHTTPServer((host, int(port)), Hook)
-    server.daemon_threads = True
+    if args.keep_alive:
+        Hook.protocol_version = "HTTP/1.1"
+        server = ThreadingHTTPServer((host, int(port)), Hook)
+        server.daemon_threads = True
+    else:
+        server = HTTPServer((host, int(port)), Hook)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -44,6 +44,12 @@ pub fn sync_request(data: &[u8]) {
     if let Ok(request) = serde_json::from_slice::<Value>(data) {
         render_all(&request);
     }
+    // The server's own parser, which skips what a rule does not read.
+    for rule in rules() {
+        if let Ok(request) = rule.parse_request(data) {
+            let _ = rule.render_body(Hook::Sync, request, &limits());
+        }
+    }
 }
 
 /// Arbitrary bytes as a rule file: compile, and render when it compiles.

@@ -364,8 +364,10 @@ async fn answer(
     let _slot = admit(state)?;
     check_content_type(request)?;
     let body = read_body(request, payload, state.limits.max_body_bytes).await?;
-    let value: Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let value = loaded
+        .rule
+        .parse_request(&body)
+        .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let body_len = body.len();
     drop(body);
     let parent = subject_name(&value);
@@ -441,9 +443,16 @@ fn subject_name(request: &Value) -> String {
 
 /// A strong ETag: the hash of the exact body bytes.
 pub fn etag(body: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(body);
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    let mut tag = String::with_capacity(34);
+    tag.push('"');
+    for b in &digest[..16] {
+        tag.push(HEX[usize::from(b >> 4)] as char);
+        tag.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    tag.push('"');
+    tag
 }
 
 /// 200 with an ETag, or 304 when the client already holds this exact body.

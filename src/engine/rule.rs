@@ -12,7 +12,7 @@ use serde_json_path::JsonPath;
 use super::diagnostic::Diagnostic;
 use super::helpers;
 use super::locate::{join_key, Locator, Pos};
-use super::request::{self, Hook, COMPOSITE_MAPS, DECORATOR_MAPS};
+use super::request::{self, Hook, Reads, COMPOSITE_MAPS, DECORATOR_MAPS};
 use super::spec::{ControllerKind, HookSpec, HookVersion, RuleSpec, ValueSpec};
 use super::template::{is_identifier, Compiler, Failure, Names, Node, NullPolicy, Render};
 use super::Limits;
@@ -37,6 +37,8 @@ pub struct Rule {
     /// The customize templates and where they stand in the file.
     customize: Option<(Node, Pos)>,
     types: BTreeSet<(String, String)>,
+    /// The request keys the rule reads.
+    reads: Reads,
 }
 
 #[derive(Debug)]
@@ -129,6 +131,16 @@ impl Rule {
             diagnostics.dedup();
             Err(diagnostics)
         }
+    }
+
+    /// Parses a hook request body, building JSON values only for the top-level keys this
+    /// rule reads (the rest is checked for syntax and skipped).
+    ///
+    /// # Errors
+    ///
+    /// When the body is not JSON, or nests deeper than 128 levels anywhere.
+    pub fn parse_request(&self, body: &[u8]) -> Result<Value, serde_json::Error> {
+        request::parse(body, &self.reads)
     }
 
     /// `composite` or `decorator`.
@@ -686,7 +698,16 @@ fn compile_spec(
     };
     let mut types = BTreeSet::new();
     let value_scope: Vec<&str> = base.iter().chain(["parent"].iter()).copied().collect();
-    let values = compile_values(file, &spec, locator, diagnostics, &value_scope, &mut types);
+    let mut reads = Reads::minimal();
+    let values = compile_values(
+        file,
+        &spec,
+        locator,
+        diagnostics,
+        &value_scope,
+        &mut types,
+        &mut reads,
+    );
     let names_for = |builtins: &[&str]| {
         Names::new(
             builtins
@@ -712,6 +733,7 @@ fn compile_spec(
                 diagnostics,
                 names: names_for(base),
                 types: &mut types,
+                reads: &mut reads,
             };
             Some(compile_hook(
                 section,
@@ -730,6 +752,7 @@ fn compile_spec(
             diagnostics,
             names: names_for(CUSTOMIZE_NAMES),
             types: &mut types,
+            reads: &mut reads,
         };
         let node = compiler.node(
             &c.related_resources,
@@ -753,6 +776,7 @@ fn compile_spec(
         finalize,
         customize,
         types,
+        reads,
     }
 }
 
@@ -801,6 +825,7 @@ fn compile_values(
     diagnostics: &mut Vec<Diagnostic>,
     builtins: &[&str],
     types: &mut BTreeSet<(String, String)>,
+    reads: &mut Reads,
 ) -> Vec<NamedValue> {
     // In file order, so a computed value sees exactly the computed values above it.
     let mut entries: Vec<(&String, &ValueSpec)> = spec.values.iter().collect();
@@ -848,6 +873,7 @@ fn compile_values(
         };
         let source = match (path_text, expr_text) {
             (Some(text), None) => {
+                reads.query(&text);
                 let at = if matches!(value, ValueSpec::Path(_)) {
                     path.clone()
                 } else {
@@ -870,6 +896,7 @@ fn compile_values(
                             .chain(computed_names.iter().cloned()),
                     ),
                     types: &mut *types,
+                    reads: &mut *reads,
                 };
                 if all {
                     compiler.diagnostics.push(Diagnostic::at(

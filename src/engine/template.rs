@@ -131,6 +131,8 @@ pub struct Compiler<'a> {
     /// Collections and type keys that templates read (`children.[Pod.v1]`), so a type absent
     /// from the request can be shown to templates as an empty list.
     pub types: &'a mut BTreeSet<(String, String)>,
+    /// The request keys templates read, so parsing can skip the others.
+    pub reads: &'a mut super::request::Reads,
 }
 
 impl Compiler<'_> {
@@ -475,8 +477,14 @@ impl Compiler<'_> {
             return; // @index and friends
         };
         let Some(PathSeg::Named(first)) = segs.first() else {
-            return; // this, ../, @root
+            // `this`, `../` or `@root` outside a block may reach any part of the request.
+            if names_checked || path_text(path).contains("..") || path_text(path).contains("@root")
+            {
+                self.reads.all();
+            }
+            return;
         };
+        self.reads.name(first);
         if let Some(PathSeg::Named(kind)) = segs.get(1) {
             if matches!(first.as_str(), "children" | "related" | "attachments") {
                 self.types.insert((first.clone(), kind.clone()));
@@ -493,6 +501,13 @@ impl Compiler<'_> {
             ),
         };
         self.error(pos, message);
+    }
+}
+
+fn path_text(path: &handlebars::Path) -> &str {
+    match path {
+        handlebars::Path::Relative((_, raw)) => raw,
+        handlebars::Path::Local((_, _, raw)) => raw,
     }
 }
 
