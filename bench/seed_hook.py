@@ -93,6 +93,9 @@ def main():
         server = ThreadingHTTPServer((host, int(port)), Hook)
         server.daemon_threads = True
     else:
+        # The tutorial's server, with one change: a listen backlog of 128 instead of
+        # socketserver's 5, so 32 clients connecting at once are queued rather than dropped.
+        HTTPServer.request_queue_size = 128
         server = HTTPServer((host, int(port)), Hook)
     try:
         server.serve_forever()
