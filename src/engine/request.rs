@@ -210,7 +210,7 @@ pub struct Reads {
 }
 
 /// The request keys templates can reach by name.
-const REQUEST_KEYS: &[&str] = &[
+pub(crate) const REQUEST_KEYS: &[&str] = &[
     "parent",
     "object",
     "children",
@@ -221,14 +221,6 @@ const REQUEST_KEYS: &[&str] = &[
 ];
 
 impl Reads {
-    /// Every key: for rules whose reads cannot be bounded.
-    pub fn everything() -> Self {
-        Reads {
-            all: true,
-            keys: BTreeSet::new(),
-        }
-    }
-
     /// What every hook needs: the main object, and `finalizing` to pick the hook.
     pub fn minimal() -> Self {
         let mut reads = Reads::default();

@@ -101,18 +101,6 @@ const DECORATOR_NAMES: &[&str] = &[
 ];
 const CUSTOMIZE_NAMES: &[&str] = &["parent", "controller"];
 
-/// Every name a value may not take, because templates already use it.
-const RESERVED_NAMES: &[&str] = &[
-    "parent",
-    "object",
-    "children",
-    "related",
-    "attachments",
-    "controller",
-    "finalizing",
-    "this",
-];
-
 impl Rule {
     /// Compiles rule text. `file` only labels diagnostics; nothing is read.
     ///
@@ -853,7 +841,9 @@ fn compile_values(
             ));
             continue;
         }
-        if RESERVED_NAMES.contains(&name.as_str()) || helpers::lookup(name).is_some() {
+        // Request keys, `this` and helpers already mean something in templates.
+        let reserved = request::REQUEST_KEYS.contains(&name.as_str()) || name == "this";
+        if reserved || helpers::lookup(name).is_some() {
             diagnostics.push(Diagnostic::at(
                 file,
                 key_pos,

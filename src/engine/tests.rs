@@ -672,3 +672,16 @@ fn a_decorator_without_attachments_answers_only_what_it_sets() {
     .unwrap();
     assert_eq!(r, json!({"labels": {"pod-name": "p"}}));
 }
+
+#[test]
+fn value_names_cannot_shadow_request_keys_or_helpers() {
+    for name in ["children", "controller", "this", "length"] {
+        let errors = compile_errors(&format!("values:\n  {name}: $.x\nsync:\n  status: {{}}\n"));
+        assert_eq!(
+            errors,
+            [format!(
+                "r.yaml:2:3: value name `{name}` is already used by templates; pick another"
+            )]
+        );
+    }
+}
