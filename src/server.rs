@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::Auth;
 use crate::engine::{Hook, HookError, Limits};
 use crate::metrics::{self, Metrics};
-use crate::ruleset::RuleSet;
+use crate::ruleset::{LoadedRule, RuleSet};
 
 /// Server-wide state, shared by every worker.
 pub struct AppState {
@@ -318,18 +318,21 @@ async fn hook(
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let (rule, hook) = path.into_inner();
-    let result = answer(&state, &rule, &hook, &request, payload).await;
+    // One snapshot serves the whole request, whatever reloads happen meanwhile, and also
+    // decides the metrics label.
+    let rules = state.rules.load_full();
+    let loaded = rules.get(&rule).cloned();
+    let rule_label = if loaded.is_some() {
+        rule.as_str()
+    } else {
+        metrics::UNKNOWN
+    };
+    let result = answer(&state, loaded, &rule, &hook, &request, payload).await;
     let (status, parent) = match &result {
         Ok((response, parent)) => (response.status(), parent.as_str()),
         Err(e) => (e.status_code(), ""),
     };
     let elapsed = started.elapsed();
-    let known = state.rules.load().get(&rule).is_some();
-    let rule_label = if known {
-        rule.as_str()
-    } else {
-        metrics::UNKNOWN
-    };
     state
         .metrics
         .observe_request(rule_label, &hook, status.as_u16(), elapsed.as_secs_f64());
@@ -349,6 +352,7 @@ async fn hook(
 
 async fn answer(
     state: &AppState,
+    loaded: Option<Arc<LoadedRule>>,
     rule: &str,
     hook: &str,
     request: &HttpRequest,
@@ -356,11 +360,7 @@ async fn answer(
 ) -> Result<(HttpResponse, String), ApiError> {
     authorize(state, request)?;
     let hook = Hook::parse(hook).ok_or_else(|| ApiError::UnknownHook(hook.to_owned()))?;
-    // The snapshot taken here serves the whole request, whatever reloads happen meanwhile.
-    let rules = state.rules.load_full();
-    let loaded = rules
-        .get(rule)
-        .ok_or_else(|| ApiError::UnknownRule(rule.to_owned()))?;
+    let loaded = loaded.ok_or_else(|| ApiError::UnknownRule(rule.to_owned()))?;
     let _slot = admit(state)?;
     check_content_type(request)?;
     let body = read_body(request, payload, state.limits.max_body_bytes).await?;

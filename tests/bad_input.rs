@@ -115,6 +115,14 @@ fn the_bad_input_table() {
         )
         .unwrap();
     assert_eq!(bad_etag.status, 200, "a bad If-None-Match is just a miss");
+    // Names of rules that are not loaded never become metric labels.
+    let metrics = server.get("/metrics").unwrap().text();
+    assert!(
+        metrics
+            .contains("rulehook_requests_total{rule=\"(unknown)\",hook=\"sync\",code=\"404\"} 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("rule=\"nope\""), "{metrics}");
     // The server is still fine after all of that.
     let ok = server.post_json("/hello/sync", &hello_request(Some("x"), 0));
     assert_eq!(ok.status, 200);

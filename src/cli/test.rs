@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime};
 use serde_json::Value;
 
 use super::exit;
-use crate::engine::case::{compare, merge_patch, CaseSpec, HookName, Mismatch, SuiteSpec};
+use crate::engine::case::{compare, merge_patch, CaseSpec, Mismatch, SuiteSpec};
 use crate::engine::locate::Locator;
 use crate::engine::{Hook, Limits, Rule};
 use crate::load;
@@ -260,7 +260,7 @@ fn run_case(
         Ok(r) => r,
         Err(e) => return (Outcome::Failed(e), None),
     };
-    let hook: Hook = case.hook.or(suite.hook).unwrap_or(HookName::Sync).into();
+    let hook = case.hook.or(suite.hook).unwrap_or(Hook::Sync);
     let result = render(&loaded.rule, hook, request);
 
     if let Some(want) = &case.expect_error {

@@ -12,7 +12,7 @@ pub struct SuiteSpec {
     /// directory, or a path (relative to the suite) to a rule file.
     pub rule: Option<String>,
     /// The hook every case calls unless it names its own. Defaults to `sync`.
-    pub hook: Option<HookName>,
+    pub hook: Option<super::Hook>,
     /// The cases, run in order.
     pub cases: Vec<CaseSpec>,
 }
@@ -26,7 +26,7 @@ pub struct CaseSpec {
     /// Overrides the suite's rule.
     pub rule: Option<String>,
     /// Overrides the suite's hook.
-    pub hook: Option<HookName>,
+    pub hook: Option<super::Hook>,
     /// The hook request, inline.
     pub request: Option<Value>,
     /// The hook request from a JSON or YAML file, relative to the suite.
@@ -39,24 +39,6 @@ pub struct CaseSpec {
     pub expect_partial: Option<Value>,
     /// The call must fail with a message containing this text.
     pub expect_error: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum HookName {
-    Sync,
-    Finalize,
-    Customize,
-}
-
-impl From<HookName> for super::Hook {
-    fn from(h: HookName) -> Self {
-        match h {
-            HookName::Sync => super::Hook::Sync,
-            HookName::Finalize => super::Hook::Finalize,
-            HookName::Customize => super::Hook::Customize,
-        }
-    }
 }
 
 /// Where the actual response first differs from the expected one.

@@ -9,8 +9,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-/// Which hook is being called.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which hook is being called; test suites name it in lowercase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Hook {
     Sync,
     Finalize,
