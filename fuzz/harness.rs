@@ -28,6 +28,7 @@ fn limits() -> Limits {
         max_loop_items: 200,
         max_output_bytes: 1 << 20,
         max_steps: 20_000,
+        ..Limits::default()
     }
 }
 

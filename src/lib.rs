@@ -6,7 +6,9 @@
 //! - [`engine`]: compile rule text, render requests. Pure: no I/O.
 //! - [`ruleset`]: the rules being served, and how a new reading of the files merges in.
 //! - [`load`]: the only reader of rule files.
-//! - [`server`]: answers hooks over HTTP from a shared, swappable rule set.
+//! - [`server`]: answers hooks over HTTP from a shared, swappable rule set; [`admission`],
+//!   [`memory`], [`render_pool`] and [`connection`] bound what one request may take from it;
+//!   [`shutdown`] stops it without losing a request.
 //! - [`watch`]: reloads the rule set when its directory changes.
 //! - [`metrics`]: Prometheus metrics; [`auth`] and [`tls`]: who may call.
 //! - [`controllers`]: Metacontroller manifests generated from rules.
@@ -14,13 +16,18 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod auth;
 pub mod cli;
+pub mod connection;
 pub mod controllers;
 pub mod engine;
 pub mod load;
+pub mod memory;
 pub mod metrics;
+pub mod render_pool;
 pub mod ruleset;
 pub mod server;
+pub mod shutdown;
 pub mod tls;
 pub mod watch;

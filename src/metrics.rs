@@ -45,6 +45,16 @@ pub struct Metrics {
     rules_loaded: Gauge,
     rule_errors: Family<FileLabels, Gauge>,
     reloads: Family<ResultLabels, Counter>,
+    panics: Family<RuleLabels, Counter>,
+    slow_readers: Counter,
+    memory_limit: Gauge,
+    memory_reserved: Gauge,
+    memory_unsent: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabels {
+    rule: String,
 }
 
 /// The label for a rule name that is not loaded.
@@ -92,6 +102,36 @@ impl Metrics {
             "Re-reads of the rule directory, by result",
             reloads.clone(),
         );
+        let panics = Family::<RuleLabels, Counter>::default();
+        registry.register(
+            "rulehook_panics",
+            "Renders that panicked, by rule; each was answered 500 and logged",
+            panics.clone(),
+        );
+        let slow_readers = Counter::default();
+        registry.register(
+            "rulehook_slow_readers_dropped",
+            "Connections closed because the client did not read its answer within the write timeout",
+            slow_readers.clone(),
+        );
+        let memory_limit = Gauge::default();
+        registry.register(
+            "rulehook_request_memory_limit_bytes",
+            "What all requests together may hold in memory",
+            memory_limit.clone(),
+        );
+        let memory_reserved = Gauge::default();
+        registry.register(
+            "rulehook_request_memory_reserved_bytes",
+            "Memory reserved by requests now: bodies, parsed requests, renders, unsent answers",
+            memory_reserved.clone(),
+        );
+        let memory_unsent = Gauge::default();
+        registry.register(
+            "rulehook_unsent_response_bytes",
+            "Answers waiting for their clients to read them",
+            memory_unsent.clone(),
+        );
         for result in ["unchanged", "swapped", "swapped_with_errors", "failed"] {
             drop(reloads.get_or_create(&ResultLabels { result }));
         }
@@ -102,7 +142,34 @@ impl Metrics {
             rules_loaded,
             rule_errors,
             reloads,
+            panics,
+            slow_readers,
+            memory_limit,
+            memory_reserved,
+            memory_unsent,
         }
+    }
+
+    /// Counts a render that panicked. `rule` is a loaded rule's name.
+    pub fn observe_panic(&self, rule: &str) {
+        self.panics
+            .get_or_create(&RuleLabels {
+                rule: rule.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The counter of clients dropped for not reading their answers.
+    pub fn slow_readers(&self) -> Counter {
+        self.slow_readers.clone()
+    }
+
+    /// Sets the memory gauges, at scrape time.
+    pub fn observe_memory(&self, limit: usize, reserved: usize, unsent: usize) {
+        let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.memory_limit.set(as_i64(limit));
+        self.memory_reserved.set(as_i64(reserved));
+        self.memory_unsent.set(as_i64(unsent));
     }
 
     /// Records one hook request. `rule` must be a loaded rule's name or [`UNKNOWN`].

@@ -4,10 +4,9 @@
 //! Every error becomes an HTTP status in exactly one place, [`ApiError`]'s `ResponseError`
 //! impl. A failed render is never a 200: Metacontroller deletes any child missing from a 200.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::SyncSender;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -16,9 +15,13 @@ use arc_swap::ArcSwap;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::admission::{self, InFlight, RequestGuard};
 use crate::auth::Auth;
+use crate::connection::{ClientCertificate, HeldBody, Socket};
 use crate::engine::{Hook, HookError, Limits};
+use crate::memory::{Budgets, MemoryBudget, DEFAULT_MEMORY_LIMIT, PARSE_FACTOR};
 use crate::metrics::{self, Metrics};
+use crate::render_pool::RenderPool;
 use crate::ruleset::{LoadedRule, RuleSet};
 
 /// Server-wide state, shared by every worker.
@@ -34,84 +37,109 @@ pub struct AppState {
     pub auth: Auth,
     /// Whether `/metrics` skips authentication, for scrapers that carry no credential.
     pub open_metrics: bool,
-    /// Frees large parsed requests after their answer is on its way.
-    dropper: Option<SyncSender<Value>>,
-    in_flight: AtomicUsize,
+    /// Whether hooks, `/rules` and `/metrics` need a verified client certificate. Probes
+    /// never do: the kubelet has none.
+    pub require_client_certificate: bool,
+    /// What requests may hold in memory at once.
+    pub memory: Arc<MemoryBudget>,
+    renders: RenderPool,
+    in_flight: InFlight,
 }
 
 /// Request-level limits, on top of the engine's render limits.
 #[derive(Debug, Clone)]
 pub struct ServerLimits {
     pub max_body_bytes: usize,
-    /// Requests rendered at once before new ones get 429.
+    /// Requests being parsed and rendered at once before new ones get 429.
     pub max_in_flight: usize,
+    /// The time a client has, after its headers, to send the whole body.
+    pub body_timeout: Duration,
+    /// The time a render may take, queueing included.
+    pub render_timeout: Duration,
+    /// The time a client has to read a large answer.
+    pub write_timeout: Duration,
+    /// Threads that parse and render.
+    pub render_threads: usize,
+    /// What all requests together may hold in memory.
+    pub request_memory: usize,
     pub engine: Limits,
+}
+
+impl ServerLimits {
+    /// The limits that fit a container limited to `memory_limit` bytes.
+    pub fn for_memory(memory_limit: usize) -> Self {
+        let budgets = Budgets::derive(memory_limit);
+        ServerLimits {
+            max_body_bytes: budgets.max_body,
+            max_in_flight: 256,
+            // Metacontroller's own hook timeout: after it, nobody waits for the answer.
+            body_timeout: Duration::from_secs(10),
+            render_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
+            render_threads: default_render_threads(),
+            request_memory: budgets.request_memory,
+            engine: Limits {
+                max_output_bytes: budgets.max_output,
+                ..Limits::default()
+            },
+        }
+    }
 }
 
 impl Default for ServerLimits {
     fn default() -> Self {
-        ServerLimits {
-            // Large parents bring thousands of children; 32 MiB holds ~10,000 Pods.
-            max_body_bytes: 32 * 1024 * 1024,
-            max_in_flight: 256,
-            engine: Limits::default(),
-        }
+        ServerLimits::for_memory(DEFAULT_MEMORY_LIMIT)
     }
 }
 
-/// Requests at least this large are freed on the dropper thread: freeing 3 MB of parsed
-/// Pods takes ~6 ms, as long as rendering them. Small ones are cheaper to free in place.
-const DEFERRED_DROP_BYTES: usize = 64 * 1024;
-
-/// A thread that frees what it is sent. Bounded, so a burst falls back to freeing in place
-/// rather than queueing memory.
-fn spawn_dropper() -> Option<SyncSender<Value>> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Value>(16);
-    std::thread::Builder::new()
-        .name("request-drop".to_owned())
-        .spawn(move || rx.into_iter().for_each(drop))
-        .ok()
-        .map(|_| tx)
+/// Twice the CPUs, at least four: a light hook always finds a thread while heavy renders
+/// run, and the memory budget, not the thread count, bounds what renders hold.
+pub fn default_render_threads() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cpus * 2).max(4)
 }
 
 impl AppState {
-    /// Frees a request's remains, off the request path when it is large.
-    fn dispose(&self, leftovers: Value, body_len: usize) {
-        if body_len < DEFERRED_DROP_BYTES {
-            return;
-        }
-        if let Some(tx) = &self.dropper {
-            // Full or gone: the value comes back in the error and is freed here.
-            let _ = tx.try_send(leftovers);
-        }
-    }
-
-    pub fn new(rules: Arc<ArcSwap<RuleSet>>, limits: ServerLimits) -> Self {
-        AppState {
+    /// # Errors
+    ///
+    /// When the render threads cannot be started.
+    pub fn new(rules: Arc<ArcSwap<RuleSet>>, limits: ServerLimits) -> std::io::Result<Self> {
+        let renders = RenderPool::new(limits.render_threads, limits.max_in_flight)?;
+        Ok(AppState {
             rules,
+            memory: MemoryBudget::new(limits.request_memory),
             limits,
             loaded: AtomicBool::new(false),
             reload_checks: AtomicU64::new(0),
             metrics: Metrics::new(),
             auth: Auth::default(),
             open_metrics: false,
-            dropper: spawn_dropper(),
-            in_flight: AtomicUsize::new(0),
-        }
+            require_client_certificate: false,
+            renders,
+            in_flight: InFlight::default(),
+        })
     }
 }
 
 /// Registers every route; used by `serve` and by tests alike.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/rules", web::get().to(list_rules))
-        .route("/metrics", web::get().to(metrics_text))
-        .service(
-            web::resource("/{rule}/{hook}")
-                .route(web::post().to(hook))
-                .default_service(web::to(method_not_allowed)),
-        );
+    cfg.service(
+        web::resource("/healthz")
+            .route(web::get().to(healthz))
+            .route(web::head().to(healthz)),
+    )
+    .service(
+        web::resource("/readyz")
+            .route(web::get().to(readyz))
+            .route(web::head().to(readyz)),
+    )
+    .route("/rules", web::get().to(list_rules))
+    .route("/metrics", web::get().to(metrics_text))
+    .service(
+        web::resource("/{rule}/{hook}")
+            .route(web::post().to(hook))
+            .default_service(web::to(method_not_allowed)),
+    );
 }
 
 /// Everything that can go wrong with a hook call, and its HTTP status.
@@ -135,6 +163,16 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("too many requests in flight; retry shortly")]
     Overloaded,
+    #[error("the server's memory budget for requests is in use; retry shortly")]
+    OutOfMemory,
+    #[error("the request body did not arrive within {} (limit body-timeout)", humantime::format_duration(*.0))]
+    BodyTimeout(Duration),
+    #[error("rule `{rule}` did not finish within {} (limit render-timeout)", humantime::format_duration(*.after))]
+    RenderTimeout { rule: String, after: Duration },
+    #[error("rule `{rule}` failed: the render stopped on an internal error, which was logged")]
+    Panicked { rule: String },
+    #[error("a verified client certificate is required")]
+    ClientCertificateRequired,
     #[error("missing or wrong credentials")]
     Unauthorized(&'static str),
     #[error("{0}")]
@@ -148,7 +186,9 @@ impl From<HookError> for ApiError {
         match e {
             HookError::BadRequest(m) => ApiError::WrongShape(m),
             e @ HookError::NoHook { .. } => ApiError::NoHook(e.to_string()),
-            e @ HookError::Render { .. } => ApiError::Render(e.to_string()),
+            e @ (HookError::Render { .. } | HookError::Interrupted { .. }) => {
+                ApiError::Render(e.to_string())
+            }
         }
     }
 }
@@ -165,8 +205,13 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::OutOfMemory => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::ClientCertificateRequired => StatusCode::FORBIDDEN,
+            ApiError::Render(_) | ApiError::RenderTimeout { .. } | ApiError::Panicked { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -174,8 +219,12 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         response.content_type("text/plain; charset=utf-8");
         match self {
-            ApiError::Overloaded => {
+            ApiError::Overloaded | ApiError::OutOfMemory => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            // The rest of the body may still be on its way; the connection cannot be reused.
+            ApiError::BodyTimeout(_) => {
+                response.force_close();
             }
             ApiError::MethodNotAllowed => {
                 response.insert_header((header::ALLOW, "POST"));
@@ -216,6 +265,9 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Checks the request's credentials when authentication is configured.
 fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
+    if state.require_client_certificate && request.conn_data::<ClientCertificate>().is_none() {
+        return Err(ApiError::ClientCertificateRequired);
+    }
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -292,6 +344,11 @@ async fn metrics_text(
     if !state.open_metrics {
         authorize(&state, &request)?;
     }
+    state.metrics.observe_memory(
+        state.memory.limit(),
+        state.memory.reserved(),
+        state.memory.unsent(),
+    );
     Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.encode()))
@@ -299,15 +356,6 @@ async fn metrics_text(
 
 async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)
-}
-
-/// Releases an in-flight slot when the request ends, however it ends.
-struct InFlight<'a>(&'a AtomicUsize);
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 async fn hook(
@@ -361,30 +409,70 @@ async fn answer(
     authorize(state, request)?;
     let hook = Hook::parse(hook).ok_or_else(|| ApiError::UnknownHook(hook.to_owned()))?;
     let loaded = loaded.ok_or_else(|| ApiError::UnknownRule(rule.to_owned()))?;
-    let _slot = admit(state)?;
     check_content_type(request)?;
-    let body = read_body(request, payload, state.limits.max_body_bytes).await?;
-    let value = loaded
-        .rule
-        .parse_request(&body)
-        .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let body_len = body.len();
-    drop(body);
-    let parent = subject_name(&value);
-    let (rendered, leftovers) = loaded
-        .rule
-        .render_body_keeping(hook, value, &state.limits.engine);
-    state.dispose(leftovers, body_len);
-    Ok((with_etag(request, rendered?), parent))
+    let limits = &state.limits;
+    let guard = Arc::new(RequestGuard::new(&state.memory));
+    let body = admission::read_body(
+        request,
+        payload,
+        limits.max_body_bytes,
+        limits.body_timeout,
+        &guard,
+    )
+    .await?;
+    let _slot = state.in_flight.admit(limits.max_in_flight)?;
+    guard.reserve_or_refuse(body.len().saturating_mul(PARSE_FACTOR))?;
+    let (answer, parent) = render_on_pool(state, &loaded, hook, body, &guard).await?;
+    // From here the reservation covers only the answer, until the client has read it.
+    guard.reservation().shrink_to(answer.len());
+    Ok((respond(state, request, answer, guard), parent))
 }
 
-fn admit(state: &AppState) -> Result<InFlight<'_>, ApiError> {
-    let before = state.in_flight.fetch_add(1, Ordering::AcqRel);
-    let slot = InFlight(&state.in_flight);
-    if before >= state.limits.max_in_flight {
-        return Err(ApiError::Overloaded);
+/// Parses and renders on a render thread, within the render deadline.
+async fn render_on_pool(
+    state: &AppState,
+    loaded: &Arc<LoadedRule>,
+    hook: Hook,
+    body: web::Bytes,
+    guard: &Arc<RequestGuard>,
+) -> Result<(Vec<u8>, String), ApiError> {
+    let rule = loaded.clone();
+    let limits = Limits {
+        guard: Some(guard.clone()),
+        ..state.limits.engine.clone()
+    };
+    let job = state
+        .renders
+        .spawn(move |reply| {
+            let value = match rule.rule.parse_request(&body) {
+                Ok(value) => value,
+                Err(e) => return drop(reply.send(Err(ApiError::MalformedJson(e.to_string())))),
+            };
+            drop(body);
+            let parent = subject_name(&value);
+            let (rendered, leftovers) = rule.rule.render_body_keeping(hook, value, &limits);
+            let _ = reply.send(rendered.map(|b| (b, parent)).map_err(ApiError::from));
+            // Freeing a large request takes as long as rendering it; the answer is already
+            // on its way.
+            drop(leftovers);
+        })
+        .map_err(|_| ApiError::Overloaded)?;
+    let name = &loaded.rule.name;
+    match actix_web::rt::time::timeout(state.limits.render_timeout, job).await {
+        Err(_) => {
+            guard.cancel();
+            Err(ApiError::RenderTimeout {
+                rule: name.clone(),
+                after: state.limits.render_timeout,
+            })
+        }
+        Ok(Err(_closed)) => {
+            state.metrics.observe_panic(name);
+            Err(ApiError::Panicked { rule: name.clone() })
+        }
+        Ok(Ok(Err(ApiError::Render(_)))) if guard.starved() => Err(ApiError::OutOfMemory),
+        Ok(Ok(result)) => result,
     }
-    Ok(slot)
 }
 
 /// Metacontroller sends `application/json`; a client that says anything else is confused.
@@ -403,26 +491,6 @@ fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType(text.to_owned()))
-    }
-}
-
-async fn read_body(
-    request: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<web::Bytes, ApiError> {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::TooLarge(limit));
-    }
-    match payload.to_bytes_limited(limit).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(ApiError::Read(e.to_string())),
-        Err(_) => Err(ApiError::TooLarge(limit)),
     }
 }
 
@@ -455,8 +523,15 @@ pub fn etag(body: &[u8]) -> String {
     tag
 }
 
-/// 200 with an ETag, or 304 when the client already holds this exact body.
-fn with_etag(request: &HttpRequest, body: Vec<u8>) -> HttpResponse {
+/// 200 with an ETag, or 304 when the client already holds this exact body. The body keeps
+/// the request's memory reservation until it is written, and a client that does not read a
+/// large one within the write deadline is disconnected.
+fn respond(
+    state: &AppState,
+    request: &HttpRequest,
+    body: Vec<u8>,
+    guard: Arc<RequestGuard>,
+) -> HttpResponse {
     let tag = etag(&body);
     let matches = request
         .headers()
@@ -471,6 +546,18 @@ fn with_etag(request: &HttpRequest, body: Vec<u8>) -> HttpResponse {
             .insert_header((header::ETAG, tag_header))
             .finish();
     }
+    guard.reservation().mark_unsent();
+    let socket = request.conn_data::<Socket>().cloned();
+    let metrics = state.metrics.slow_readers();
+    let body = HeldBody::new(
+        body.into(),
+        guard,
+        socket,
+        state.limits.write_timeout,
+        move || {
+            metrics.inc();
+        },
+    );
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::ETAG, tag_header))

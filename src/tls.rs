@@ -160,7 +160,11 @@ pub fn server_config(
                 let cert = cert.map_err(|e| file_error(path, e))?;
                 roots.add(cert).map_err(|e| file_error(path, e))?;
             }
+            // A client without a certificate may connect, so the kubelet's HTTPS probes reach
+            // `/healthz`; every other route refuses it (see `server::authorize`). A client
+            // that presents a certificate the CA did not sign is still refused here.
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .allow_unauthenticated()
                 .build()
                 .map_err(|source| Error::ClientCa {
                     path: path.to_path_buf(),

@@ -65,46 +65,6 @@ fn the_render_step_budget_is_a_500_naming_the_limit() {
     assert!(text.contains("limit max-render-steps"), "{text}");
 }
 
-/// Opens a hook request and sends half its body, holding the request in flight.
-fn half_sent_request(addr: &str) -> (TcpStream, Vec<u8>) {
-    let body = serde_json::to_vec(&hello_request(Some("slow"), 0)).unwrap();
-    let mut stream = TcpStream::connect(addr).unwrap();
-    let head = format!(
-        "POST /hello/sync HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(&body[..body.len() / 2]).unwrap();
-    let rest = body[body.len() / 2..].to_vec();
-    (stream, rest)
-}
-
-#[test]
-fn requests_beyond_max_in_flight_get_429_with_retry_after() {
-    let server = Server::start(
-        &crate::support::repo().join("rules"),
-        &["--max-in-flight", "2"],
-    );
-    let held: Vec<_> = (0..2).map(|_| half_sent_request(&server.addr)).collect();
-    std::thread::sleep(Duration::from_millis(200));
-    let shed = server.post_json("/hello/sync", &hello_request(None, 0));
-    assert_eq!(shed.status, 429, "{}", shed.text());
-    assert_eq!(shed.header("retry-after"), Some("1"));
-    for (mut stream, rest) in held {
-        stream.write_all(&rest).unwrap();
-        let mut raw = Vec::new();
-        std::io::Read::read_to_end(&mut stream, &mut raw).unwrap();
-        assert_eq!(crate::support::parse_response(&raw).unwrap().status, 200);
-    }
-    assert_eq!(
-        server
-            .post_json("/hello/sync", &hello_request(None, 0))
-            .status,
-        200,
-        "slots are released"
-    );
-}
-
 #[test]
 fn five_hundred_idle_connections_do_not_hold_up_a_real_request() {
     let server = Server::bundled();

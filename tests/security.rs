@@ -188,7 +188,7 @@ fn https_serves_hooks_and_picks_up_a_rotated_certificate() {
 }
 
 #[test]
-fn client_certificates_are_required_and_verified_with_a_client_ca() {
+fn client_certificates_are_required_and_verified_with_a_client_ca_except_for_probes() {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::new("server CA");
     let clients = Pki::new("client CA");
@@ -225,15 +225,26 @@ fn client_certificates_are_required_and_verified_with_a_client_ca() {
     )
     .unwrap();
     assert_eq!(response.status, 200);
-    assert!(https(
-        &server.addr,
-        client_config(&pki, None),
-        "POST",
-        "/hello/sync",
-        &[JSON],
-        &hello_body()
-    )
-    .is_err());
+    // Without a certificate the connection is allowed, so that kubelet probes work, but
+    // nothing besides the probes answers.
+    let anonymous = |method: &str, path: &str, body: &[u8]| {
+        https(
+            &server.addr,
+            client_config(&pki, None),
+            method,
+            path,
+            &[JSON],
+            body,
+        )
+        .unwrap()
+        .0
+        .status
+    };
+    assert_eq!(anonymous("POST", "/hello/sync", &hello_body()), 403);
+    assert_eq!(anonymous("GET", "/rules", b""), 403);
+    assert_eq!(anonymous("GET", "/metrics", b""), 403);
+    assert_eq!(anonymous("GET", "/healthz", b""), 200);
+    assert_eq!(anonymous("GET", "/readyz", b""), 200);
     let stranger = strangers.leaf(true);
     assert!(https(
         &server.addr,

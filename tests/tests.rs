@@ -7,6 +7,7 @@ mod bad_input;
 mod fuzz_regressions;
 mod hardening;
 mod hello;
+mod isolation;
 mod reload;
 mod security;
 mod soak;

@@ -18,6 +18,7 @@ use crate::ruleset::RuleSet;
 use crate::server::{self, AppState, ServerLimits};
 use crate::tls::{self, CertReloader};
 use crate::watch::{self, Reloader, WatchMode};
+use crate::{connection, memory, shutdown};
 
 /// Every flag can also be set with the environment variable shown.
 #[derive(Debug, clap::Args)]
@@ -28,21 +29,41 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "RULEHOOK_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
-    /// Largest request body; larger ones get 413.
-    #[arg(long, env = "RULEHOOK_MAX_BODY", default_value = "32MiB", value_parser = parse_size)]
-    pub max_body: usize,
+    /// The container's memory limit, from which every memory limit below is derived; read
+    /// from the cgroup when not given, else 128MiB (the shipped manifests' limit).
+    #[arg(long, env = "RULEHOOK_MEMORY_LIMIT", value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+    /// Largest request body; larger ones get 413. Default: memory limit / 32.
+    #[arg(long, env = "RULEHOOK_MAX_BODY", value_parser = parse_size)]
+    pub max_body: Option<usize>,
     /// Most items one `$forEach` may produce.
     #[arg(long, env = "RULEHOOK_MAX_LOOP_ITEMS", default_value_t = 10_000)]
     pub max_loop_items: usize,
-    /// Largest response body a rule may produce.
-    #[arg(long, env = "RULEHOOK_MAX_OUTPUT_BYTES", default_value = "16MiB", value_parser = parse_size)]
-    pub max_output_bytes: usize,
+    /// Most one render may build, its answer included. Default: memory limit / 32.
+    #[arg(long, env = "RULEHOOK_MAX_OUTPUT_BYTES", value_parser = parse_size)]
+    pub max_output_bytes: Option<usize>,
     /// Most template evaluations in one render.
     #[arg(long, env = "RULEHOOK_MAX_RENDER_STEPS", default_value_t = 1_000_000)]
     pub max_render_steps: u64,
-    /// Requests handled at once; beyond it, 429 with `Retry-After: 1`.
+    /// Requests parsed and rendered at once (bodies fully received); beyond it, 429 with
+    /// `Retry-After: 1`.
     #[arg(long, env = "RULEHOOK_MAX_IN_FLIGHT", default_value_t = 256)]
     pub max_in_flight: usize,
+    /// Open connections at most; more wait in the listen queue.
+    #[arg(long, env = "RULEHOOK_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Time a client has, after its headers, to send the whole body; then 408.
+    #[arg(long, env = "RULEHOOK_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+    /// Time a render may take, waiting for a render thread included; then 500.
+    #[arg(long, env = "RULEHOOK_RENDER_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub render_timeout: Duration,
+    /// Time a client has to read a large answer before it is disconnected.
+    #[arg(long, env = "RULEHOOK_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub write_timeout: Duration,
+    /// Threads that parse and render requests; default twice the CPUs, at least 4.
+    #[arg(long, env = "RULEHOOK_RENDER_THREADS")]
+    pub render_threads: Option<usize>,
     /// How rule changes are noticed.
     #[arg(long, env = "RULEHOOK_WATCH", value_enum, default_value = "auto")]
     pub watch: WatchMode,
@@ -52,7 +73,7 @@ pub struct Args {
     /// HTTP worker threads; defaults to the number of CPUs.
     #[arg(long, env = "RULEHOOK_WORKERS")]
     pub workers: Option<usize>,
-    /// Time a client has to send its request headers and body.
+    /// Time a client has to send its request headers.
     #[arg(long, env = "RULEHOOK_CLIENT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub client_timeout: Duration,
     /// How long an idle keep-alive connection stays open.
@@ -94,23 +115,49 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-async fn serve(args: Args) -> anyhow::Result<()> {
-    let limits = ServerLimits {
-        max_body_bytes: args.max_body,
-        max_in_flight: args.max_in_flight,
-        engine: Limits {
-            max_loop_items: args.max_loop_items,
-            max_output_bytes: args.max_output_bytes,
-            max_steps: args.max_render_steps,
-        },
+/// The limits from the flags: those not given follow from the memory limit.
+fn server_limits(args: &Args) -> ServerLimits {
+    let memory_limit = args
+        .memory_limit
+        .or_else(memory::cgroup_memory_limit)
+        .unwrap_or(memory::DEFAULT_MEMORY_LIMIT);
+    let mut limits = ServerLimits::for_memory(memory_limit);
+    limits.max_body_bytes = args.max_body.unwrap_or(limits.max_body_bytes);
+    limits.max_in_flight = args.max_in_flight;
+    limits.body_timeout = args.body_timeout;
+    limits.render_timeout = args.render_timeout;
+    limits.write_timeout = args.write_timeout;
+    limits.render_threads = args.render_threads.unwrap_or(limits.render_threads);
+    limits.engine = Limits {
+        max_loop_items: args.max_loop_items,
+        max_output_bytes: args
+            .max_output_bytes
+            .unwrap_or(limits.engine.max_output_bytes),
+        max_steps: args.max_render_steps,
+        ..Limits::default()
     };
+    tracing::info!(
+        memory_limit,
+        request_memory = limits.request_memory,
+        max_body = limits.max_body_bytes,
+        max_output = limits.engine.max_output_bytes,
+        render_threads = limits.render_threads,
+        "limits"
+    );
+    limits
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
+    let limits = server_limits(&args);
     let rules = Arc::new(ArcSwap::from_pointee(RuleSet::default()));
-    let mut app_state = AppState::new(rules.clone(), limits);
+    let mut app_state = AppState::new(rules.clone(), limits)
+        .map_err(|e| anyhow::anyhow!("cannot start the render threads: {e}"))?;
     app_state.auth = Auth::from_files(
         args.auth_token_file.as_deref(),
         args.basic_auth_file.as_deref(),
     )?;
     app_state.open_metrics = args.open_metrics;
+    app_state.require_client_certificate = args.client_ca.is_some();
     let state = web::Data::new(app_state);
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
@@ -157,17 +204,27 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             .configure(server::routes)
     })
     .workers(workers)
+    .max_connections(args.max_connections.div_ceil(workers).max(1))
+    .on_connect(connection::on_connect)
     .client_request_timeout(args.client_timeout)
     .keep_alive(args.keep_alive)
-    .shutdown_timeout(args.shutdown_timeout.as_secs());
+    .shutdown_timeout(args.shutdown_timeout.as_secs())
+    .disable_signals();
+    let listener = connection::listen(args.listen)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    let watched = listener
+        .try_clone()
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     let https = tls.is_some();
     let server = match tls {
-        Some(config) => server.bind_rustls_0_23(args.listen, config),
-        None => server.bind(args.listen),
+        Some(config) => server.listen_rustls_0_23(listener, config),
+        None => server.listen(listener),
     }
-    .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?
+    .run();
+    actix_web::rt::spawn(shutdown::on_signal(server.handle(), watched));
     tracing::info!(listen = %args.listen, workers, https, auth = state.auth.is_enabled(), "serving");
-    server.run().await?;
+    server.await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -34,6 +34,17 @@ pub struct Limits {
     /// Most template evaluations in one render. Bounds nested loops whose items are all
     /// filtered out, which the output size alone would not catch.
     pub max_steps: u64,
+    /// The caller's share of process-wide resources for this render, if it has one.
+    pub guard: Option<std::sync::Arc<dyn RenderGuard>>,
+}
+
+/// Per-request controls the caller hands to a render: a share of the process-wide memory
+/// budget, and cancellation (for a wall-clock deadline the engine itself never reads).
+pub trait RenderGuard: Send + Sync + std::fmt::Debug {
+    /// Asked before the render builds `bytes` more; `false` stops the render.
+    fn reserve(&self, bytes: usize) -> bool;
+    /// Polled at every step and every charge; `true` stops the render.
+    fn cancelled(&self) -> bool;
 }
 
 impl Default for Limits {
@@ -43,6 +54,7 @@ impl Default for Limits {
             // Far above any sane object list, far below what would hurt the server.
             max_output_bytes: 16 * 1024 * 1024,
             max_steps: 1_000_000,
+            guard: None,
         }
     }
 }

@@ -88,6 +88,13 @@ pub enum HookError {
         pos: Pos,
         message: String,
     },
+    /// The caller's guard stopped the render (deadline or memory budget).
+    #[error("rule `{rule}` was stopped at {file}:{pos} by the server (deadline or memory budget)")]
+    Interrupted {
+        rule: String,
+        file: String,
+        pos: Pos,
+    },
 }
 
 /// Names every template sees, besides the rule's values.

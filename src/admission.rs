@@ -1,0 +1,146 @@
+//! What a hook request may take from the server, taken before it is spent: an in-flight
+//! slot, body bytes as they arrive, memory for parsing and rendering, and time.
+//!
+//! Each refusal is cheap and early: a request that cannot be afforded is answered 429, 503
+//! or 408 before it costs the other controllers anything.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::HttpRequest;
+use futures_util::StreamExt;
+
+use crate::engine::RenderGuard;
+use crate::memory::{MemoryBudget, Reservation};
+use crate::server::ApiError;
+
+/// One request's share of the server: its memory reservation, and whether it was cancelled.
+///
+/// The render thread asks it for memory as the render grows; the HTTP side cancels it when
+/// the render deadline passes. The response body keeps it, so the reservation lasts until
+/// the answer is written.
+#[derive(Debug)]
+pub struct RequestGuard {
+    reservation: Reservation,
+    cancelled: AtomicBool,
+    /// Set when the memory budget refused the render, so the caller answers 503, not 500.
+    starved: AtomicBool,
+}
+
+impl RequestGuard {
+    pub fn new(budget: &Arc<MemoryBudget>) -> RequestGuard {
+        RequestGuard {
+            reservation: budget.reservation(),
+            cancelled: AtomicBool::new(false),
+            starved: AtomicBool::new(false),
+        }
+    }
+
+    pub fn reservation(&self) -> &Reservation {
+        &self.reservation
+    }
+
+    /// Stops the render at its next step.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+    }
+
+    /// Whether a render stopped because memory ran out.
+    pub fn starved(&self) -> bool {
+        self.starved.load(Ordering::Acquire)
+    }
+
+    /// Reserves `bytes`, or fails the request with 503.
+    pub fn reserve_or_refuse(&self, bytes: usize) -> Result<(), ApiError> {
+        if self.reservation.grow(bytes) {
+            Ok(())
+        } else {
+            Err(ApiError::OutOfMemory)
+        }
+    }
+}
+
+impl RenderGuard for RequestGuard {
+    fn reserve(&self, bytes: usize) -> bool {
+        let granted = self.reservation.grow(bytes);
+        if !granted {
+            self.starved.store(true, Ordering::Release);
+        }
+        granted
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts requests whose body has fully arrived and that are now being parsed and rendered.
+/// Connections still sending their body do not count: a slow client must not take a slot.
+#[derive(Debug, Default)]
+pub struct InFlight(AtomicUsize);
+
+/// Holds one in-flight slot; released however the request ends.
+pub struct Slot<'a>(&'a AtomicUsize);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl InFlight {
+    /// A slot, or 429 when `limit` requests already hold one.
+    pub fn admit(&self, limit: usize) -> Result<Slot<'_>, ApiError> {
+        let before = self.0.fetch_add(1, Ordering::AcqRel);
+        let slot = Slot(&self.0);
+        if before >= limit {
+            return Err(ApiError::Overloaded);
+        }
+        Ok(slot)
+    }
+
+    pub fn current(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Reads the whole body within `deadline`, reserving each piece before keeping it.
+///
+/// # Errors
+///
+/// 413 past `limit` (at once when the declared length says so), 408 past the deadline, 503
+/// when the memory budget cannot hold the next piece, 400 when the client breaks off.
+pub async fn read_body(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    deadline: Duration,
+    guard: &RequestGuard,
+) -> Result<Bytes, ApiError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::TooLarge(limit));
+    }
+    let read = async {
+        let mut body = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| ApiError::Read(e.to_string()))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::TooLarge(limit));
+            }
+            guard.reserve_or_refuse(chunk.len())?;
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    };
+    actix_web::rt::time::timeout(deadline, read)
+        .await
+        .map_err(|_| ApiError::BodyTimeout(deadline))?
+}

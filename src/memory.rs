@@ -1,0 +1,222 @@
+//! The process-wide memory budget, and the request limits derived from it.
+//!
+//! One server serves many controllers, so no request may spend memory the others need. Every
+//! large thing a request holds (its body as it arrives, the parsed request, what its render
+//! builds, its unsent response) is reserved here *before* it is allocated. A reservation that
+//! does not fit is refused, and the request fails with 503 and `Retry-After` instead of the
+//! process growing until the kernel kills every controller at once.
+//!
+//! The budget is derived from one number, the container's memory limit (read from the cgroup,
+//! or `--memory-limit`), so the defaults of every other limit fit the shipped manifests and
+//! cannot add up past it. See [`Budgets::derive`].
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+const MIB: usize = 1024 * 1024;
+
+/// The limit assumed when neither the flag nor the cgroup gives one: the shipped manifests'
+/// container limit, so a process started by hand behaves as it will in the cluster.
+pub const DEFAULT_MEMORY_LIMIT: usize = 128 * MIB;
+
+/// Parsed JSON takes more room than its text: a `Value` per node, a `String` header per
+/// string, map nodes. Measured at 2.4–3.1× for Pod lists under mimalloc; 4 leaves headroom.
+pub const PARSE_FACTOR: usize = 4;
+
+/// The limits that follow from a memory limit, each of which a flag may override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budgets {
+    /// The container's memory limit.
+    pub memory_limit: usize,
+    /// What requests may hold at once: bodies, parsed requests, renders, unsent responses.
+    /// Half the limit; the other half is the process itself (code, rules, allocator slack).
+    pub request_memory: usize,
+    /// The largest request body.
+    pub max_body: usize,
+    /// The most one render may build.
+    pub max_output: usize,
+}
+
+impl Budgets {
+    /// The defaults for a container limited to `memory_limit` bytes.
+    ///
+    /// A body of `max_body` parses to at most `PARSE_FACTOR` times its size, so the largest
+    /// request and its render (`max_body × (1 + PARSE_FACTOR) + max_output`) take 6/16 of
+    /// `request_memory`: one worst case always fits, with room for light requests beside it.
+    pub fn derive(memory_limit: usize) -> Budgets {
+        Budgets {
+            memory_limit,
+            request_memory: memory_limit / 2,
+            max_body: memory_limit / 32,
+            max_output: memory_limit / 32,
+        }
+    }
+}
+
+/// The memory limit of the cgroup this process runs in, if it has one (v2, then v1).
+pub fn cgroup_memory_limit() -> Option<usize> {
+    let v2 = read_limit(Path::new("/sys/fs/cgroup/memory.max"));
+    v2.or_else(|| read_limit(Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes")))
+}
+
+fn read_limit(path: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    parse_cgroup_limit(&text)
+}
+
+/// `max` (v2) and v1's "no limit" (a page-rounded `i64::MAX`) both mean unlimited.
+fn parse_cgroup_limit(text: &str) -> Option<usize> {
+    let n: u64 = text.trim().parse().ok()?;
+    (n < 1 << 60).then(|| usize::try_from(n).ok()).flatten()
+}
+
+/// A shared pool of bytes that requests reserve from before they allocate.
+#[derive(Debug)]
+pub struct MemoryBudget {
+    limit: usize,
+    reserved: AtomicUsize,
+    /// The part of `reserved` held by responses waiting for their client to read them.
+    unsent: AtomicUsize,
+}
+
+impl MemoryBudget {
+    pub fn new(limit: usize) -> Arc<MemoryBudget> {
+        Arc::new(MemoryBudget {
+            limit,
+            reserved: AtomicUsize::new(0),
+            unsent: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Bytes reserved right now.
+    pub fn reserved(&self) -> usize {
+        self.reserved.load(Ordering::Relaxed)
+    }
+
+    /// Bytes held by responses not yet written to their clients.
+    pub fn unsent(&self) -> usize {
+        self.unsent.load(Ordering::Relaxed)
+    }
+
+    /// Takes `bytes` from the pool, or nothing when they do not fit.
+    fn take(&self, bytes: usize) -> bool {
+        self.reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                now.checked_add(bytes).filter(|&after| after <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.reserved.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// An empty reservation that grows as its request needs more.
+    pub fn reservation(self: &Arc<Self>) -> Reservation {
+        Reservation {
+            budget: self.clone(),
+            held: AtomicUsize::new(0),
+            unsent: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Bytes one request holds from the pool; they go back when it is dropped.
+///
+/// Growing is lock-free and may happen from the render thread while the HTTP side holds the
+/// same reservation behind an `Arc`.
+#[derive(Debug)]
+pub struct Reservation {
+    budget: Arc<MemoryBudget>,
+    held: AtomicUsize,
+    /// Whether `held` also counts as unsent response bytes.
+    unsent: AtomicBool,
+}
+
+impl Reservation {
+    /// Reserves `bytes` more, or nothing when the pool cannot spare them.
+    pub fn grow(&self, bytes: usize) -> bool {
+        if !self.budget.take(bytes) {
+            return false;
+        }
+        self.held.fetch_add(bytes, Ordering::AcqRel);
+        true
+    }
+
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Acquire)
+    }
+
+    /// Gives back everything above `bytes`; it never grows.
+    pub fn shrink_to(&self, bytes: usize) {
+        let before = self
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                Some(now.min(bytes))
+            })
+            .unwrap_or(0);
+        self.budget.give_back(before - before.min(bytes));
+    }
+
+    /// From here on the bytes held are a response waiting for its client, and are counted
+    /// as such until the reservation is dropped. Call it once, after the last change.
+    pub fn mark_unsent(&self) {
+        if !self.unsent.swap(true, Ordering::AcqRel) {
+            self.budget.unsent.fetch_add(self.held(), Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let held = self.held.swap(0, Ordering::AcqRel);
+        if *self.unsent.get_mut() {
+            self.budget.unsent.fetch_sub(held, Ordering::AcqRel);
+        }
+        self.budget.give_back(held);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_never_exceed_the_pool_and_return_on_drop() {
+        let budget = MemoryBudget::new(100);
+        let a = budget.reservation();
+        assert!(a.grow(60));
+        let b = budget.reservation();
+        assert!(!b.grow(41), "60 + 41 is over 100");
+        assert!(b.grow(40));
+        assert_eq!(budget.reserved(), 100);
+        a.shrink_to(10);
+        assert_eq!(budget.reserved(), 50);
+        b.mark_unsent();
+        assert_eq!(budget.unsent(), 40);
+        drop(b);
+        assert_eq!((budget.reserved(), budget.unsent()), (10, 0));
+        drop(a);
+        assert_eq!(budget.reserved(), 0);
+    }
+
+    #[test]
+    fn cgroup_limits_parse_and_unlimited_is_none() {
+        assert_eq!(parse_cgroup_limit("134217728\n"), Some(128 * MIB));
+        assert_eq!(parse_cgroup_limit("max\n"), None);
+        assert_eq!(parse_cgroup_limit("9223372036854771712\n"), None);
+    }
+
+    #[test]
+    fn derived_limits_leave_room_for_one_worst_case_and_more() {
+        let b = Budgets::derive(DEFAULT_MEMORY_LIMIT);
+        let worst = b.max_body * (1 + PARSE_FACTOR) + b.max_output;
+        assert!(worst * 2 <= b.request_memory, "{b:?}");
+        assert!(b.request_memory < b.memory_limit);
+    }
+}

@@ -1,0 +1,144 @@
+//! Threads that parse and render hook requests, away from the HTTP I/O threads.
+//!
+//! A render is CPU work whose length depends on the request. Run on an I/O thread, two heavy
+//! ones would stall `/healthz` and every light hook sharing that thread. Here they run on
+//! their own threads; the I/O side only awaits the answer, with a deadline, so probes and
+//! light hooks keep answering while heavy renders run. A panic in a render is caught here:
+//! the thread lives on and the caller sees its reply channel closed.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::Mutex;
+
+use tokio::sync::oneshot;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of render threads fed by a bounded queue.
+pub struct RenderPool {
+    queue: SyncSender<Job>,
+    threads: usize,
+}
+
+/// The queue is full: the server has more requests than it admits.
+#[derive(Debug)]
+pub struct Busy;
+
+impl RenderPool {
+    /// Starts `threads` render threads sharing a queue of `queue` jobs.
+    ///
+    /// # Errors
+    ///
+    /// When a thread cannot be started.
+    pub fn new(threads: usize, queue: usize) -> std::io::Result<RenderPool> {
+        let threads = threads.max(1);
+        let (tx, rx) = sync_channel::<Job>(queue.max(1));
+        let rx = std::sync::Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("render-{i}"))
+                .spawn(move || loop {
+                    // The lock is held only while waiting for the next job, never while running.
+                    let job = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(poisoned) => poisoned.into_inner().recv(),
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })?;
+        }
+        Ok(RenderPool { queue: tx, threads })
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Queues `work`; the receiver yields its result, or an error if the work panicked
+    /// (the panic is logged here; the sender died with it).
+    ///
+    /// `work` hands its result to `reply` itself, so it can go on to free what the request
+    /// left behind (a large parsed request takes as long to free as to render) after the
+    /// answer is on its way.
+    ///
+    /// # Errors
+    ///
+    /// [`Busy`] when the queue is full.
+    pub fn spawn<T, F>(&self, work: F) -> Result<oneshot::Receiver<T>, Busy>
+    where
+        T: Send + 'static,
+        F: FnOnce(oneshot::Sender<T>) + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || work(tx))) {
+                let message = panic_message(payload.as_ref());
+                tracing::error!(panic = %message, "a render panicked; its thread goes on");
+            }
+        });
+        match self.queue.try_send(job) {
+            Ok(()) => Ok(rx),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(Busy),
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_come_back_and_a_panic_does_not_kill_the_thread() {
+        let pool = RenderPool::new(1, 4).unwrap();
+        let ok = pool
+            .spawn(|tx| {
+                let _ = tx.send(7);
+            })
+            .unwrap();
+        assert_eq!(ok.blocking_recv().unwrap(), 7);
+        let boom = pool
+            .spawn(|_tx: oneshot::Sender<u32>| panic!("formatting argument out of range"))
+            .unwrap();
+        assert!(boom.blocking_recv().is_err(), "a panic closes the reply");
+        // The one thread survived and still renders.
+        let again = pool
+            .spawn(|tx| {
+                let _ = tx.send(8);
+            })
+            .unwrap();
+        assert_eq!(again.blocking_recv().unwrap(), 8);
+    }
+
+    #[test]
+    fn a_full_queue_says_busy_instead_of_growing() {
+        let pool = RenderPool::new(1, 1).unwrap();
+        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+        let _running = pool
+            .spawn(move |tx| {
+                let _ = hold_rx.recv();
+                let _ = tx.send(());
+            })
+            .unwrap();
+        let mut busy = false;
+        for _ in 0..3 {
+            busy |= pool
+                .spawn(|tx| {
+                    let _ = tx.send(());
+                })
+                .is_err();
+        }
+        assert!(busy, "a queue of one cannot take three more jobs");
+        hold_tx.send(()).unwrap();
+    }
+}
