@@ -71,6 +71,10 @@ fn parse_cgroup_limit(text: &str) -> Option<usize> {
     (n < 1 << 60).then(|| usize::try_from(n).ok()).flatten()
 }
 
+/// A request that holds no more than this counts as light: a hello sync request reserves
+/// about 64 KiB in all.
+const LIGHT_REQUEST: usize = MIB;
+
 /// A shared pool of bytes that requests reserve from before they allocate.
 #[derive(Debug)]
 pub struct MemoryBudget {
@@ -103,11 +107,18 @@ impl MemoryBudget {
         self.unsent.load(Ordering::Relaxed)
     }
 
-    /// Takes `bytes` from the pool, or nothing when they do not fit.
-    fn take(&self, bytes: usize) -> bool {
+    /// Takes `bytes` from the pool, or nothing when they do not fit. Only a light request
+    /// may take the last eighth, so requests that grow large can never crowd out the small
+    /// ones that most controllers send.
+    fn take(&self, bytes: usize, light: bool) -> bool {
+        let cap = if light {
+            self.limit
+        } else {
+            self.limit - self.limit / 8
+        };
         self.reserved
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
-                now.checked_add(bytes).filter(|&after| after <= self.limit)
+                now.checked_add(bytes).filter(|&after| after <= cap)
             })
             .is_ok()
     }
@@ -141,7 +152,8 @@ pub struct Reservation {
 impl Reservation {
     /// Reserves `bytes` more, or nothing when the pool cannot spare them.
     pub fn grow(&self, bytes: usize) -> bool {
-        if !self.budget.take(bytes) {
+        let light = self.held().saturating_add(bytes) <= LIGHT_REQUEST;
+        if !self.budget.take(bytes, light) {
             return false;
         }
         self.held.fetch_add(bytes, Ordering::AcqRel);
@@ -203,6 +215,21 @@ mod tests {
         assert_eq!((budget.reserved(), budget.unsent()), (10, 0));
         drop(a);
         assert_eq!(budget.reserved(), 0);
+    }
+
+    #[test]
+    fn the_last_eighth_is_kept_for_light_requests() {
+        let budget = MemoryBudget::new(16 * MIB);
+        let heavy = budget.reservation();
+        assert!(heavy.grow(13 * MIB));
+        assert!(
+            !heavy.grow(2 * MIB),
+            "past 14 MiB only light requests may reserve"
+        );
+        let light = budget.reservation();
+        assert!(light.grow(MIB / 2));
+        assert!(light.grow(MIB / 2));
+        assert!(!light.grow(1), "a request past 1 MiB is no longer light");
     }
 
     #[test]

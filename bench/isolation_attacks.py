@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""The hostile side of bench/isolation.sh: the worst inputs, sent while oha measures a
+steady stream of hello requests. Only loopback; every loop is bounded in count and time.
+
+Usage: isolation_attacks.py ADDR SCENARIO SECONDS
+Scenarios:
+  amplify   4 at once, repeatedly: a 1.15 MB globalconfigmap request (1 MB source, 1,500
+            Namespaces) whose answer would be 1.5 GB. Prints each call's status and time.
+  slowbody  500 connections that send headers and `{` of a 100-byte body, then nothing.
+  heavy     2 at once, repeatedly: renders that run until the render timeout. Also probes
+            /healthz every 20 ms and prints the slowest answer.
+  noread    200 clients that ask for a 15 MB answer and never read it.
+Prints one JSON object on its last line.
+"""
+
+import json
+import socket
+import sys
+import threading
+import time
+
+
+def request_bytes(path, body):
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+        f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def call(addr, path, body, timeout=30):
+    """One request on a new connection; returns (status, seconds)."""
+    started = time.monotonic()
+    host, port = addr.split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.sendall(request_bytes(path, body))
+        raw = b""
+        while True:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            raw += chunk
+    status = int(raw.split(b" ", 2)[1]) if raw.startswith(b"HTTP/") else 0
+    return status, time.monotonic() - started
+
+
+def amplification_body():
+    namespaces = {
+        f"ns-{i:04}": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"ns-{i:04}"}}
+        for i in range(1500)
+    }
+    source = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "big", "namespace": "global"},
+        "data": {"blob": "x" * (1 << 20)},
+    }
+    request = {
+        "controller": {},
+        "parent": {
+            "apiVersion": "examples.metacontroller.io/v1alpha1",
+            "kind": "GlobalConfigMap",
+            "metadata": {"name": "big"},
+            "spec": {"sourceName": "big", "sourceNamespace": "global"},
+        },
+        "children": {"ConfigMap.v1": {}},
+        "related": {"ConfigMap.v1": {"global/big": source}, "Namespace.v1": namespaces},
+        "finalizing": False,
+    }
+    return json.dumps(request).encode()
+
+
+def in_parallel(n, work):
+    results = [None] * n
+
+    def run(i):
+        try:
+            results[i] = work()
+        except OSError as e:
+            results[i] = (0, repr(e))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def amplify(addr, seconds):
+    body = amplification_body()
+    calls = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        calls += in_parallel(4, lambda: call(addr, "/globalconfigmap/sync", body))
+    statuses = sorted({c[0] for c in calls})
+    slowest = max(c[1] for c in calls if isinstance(c[1], float))
+    return {"calls": len(calls), "request_bytes": len(body), "statuses": statuses,
+            "slowest_s": round(slowest, 3)}
+
+
+def slowbody(addr, seconds):
+    host, port = addr.split(":")
+    held, answered = [], {}
+    for _ in range(500):
+        s = socket.create_connection((host, int(port)), timeout=30)
+        s.sendall(b"POST /hello/sync HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100\r\n\r\n{")
+        held.append(s)
+    time.sleep(seconds)
+    for s in held:
+        s.settimeout(15)
+        try:
+            raw = s.recv(256)
+            status = int(raw.split(b" ", 2)[1]) if raw.startswith(b"HTTP/") else 0
+        except OSError:
+            status = 0
+        answered[status] = answered.get(status, 0) + 1
+        s.close()
+    return {"connections": len(held), "statuses": answered}
+
+
+def heavy(addr, seconds):
+    body = json.dumps({"parent": {"spec": {"n": 20000}}}).encode()
+    stop = time.monotonic() + seconds
+    probes = []
+
+    def probe():
+        host, port = addr.split(":")
+        while time.monotonic() < stop:
+            started = time.monotonic()
+            try:
+                with socket.create_connection((host, int(port)), timeout=5) as s:
+                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                    ok = s.recv(64).startswith(b"HTTP/1.1 200")
+            except OSError:
+                ok = False
+            probes.append((ok, time.monotonic() - started))
+            time.sleep(0.02)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    calls = []
+    while time.monotonic() < stop:
+        calls += in_parallel(2, lambda: call(addr, "/heavy/sync", body))
+    prober.join()
+    return {"calls": len(calls), "statuses": sorted({c[0] for c in calls}),
+            "slowest_s": round(max(c[1] for c in calls if isinstance(c[1], float)), 3),
+            "probes": len(probes), "probe_failures": sum(1 for ok, _ in probes if not ok),
+            "probe_max_ms": round(1000 * max(t for _, t in probes), 2)}
+
+
+def noread(addr, seconds):
+    host, port = addr.split(":")
+    body = json.dumps({"parent": {"spec": {"n": 1500, "text": "t" * 10000}}}).encode()
+    held = []
+    for _ in range(200):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(30)
+        s.connect((host, int(port)))
+        s.sendall(request_bytes("/big/sync", body))
+        held.append(s)
+    time.sleep(seconds)
+    for s in held:
+        s.close()
+    return {"clients": len(held)}
+
+
+def main():
+    addr, scenario, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    result = {"amplify": amplify, "slowbody": slowbody, "heavy": heavy, "noread": noread}[
+        scenario](addr, seconds)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
