@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Isolation benchmark: the worst inputs at the server while oha sends a steady stream of
+# hello requests, on loopback. For each attack it reports, for the steady stream, the p99
+# latency and the failures, and for the server its peak RSS (VmHWM, reset before each
+# phase). A last phase compares hello throughput with nothing else running against the
+# server as it was before these limits (BASELINE_REV), with the same load.
+#
+#   phase     attack (bench/isolation_attacks.py)                 server flags
+#   amplify   4 at once, repeatedly: 1.15 MB globalconfigmap      defaults
+#             requests whose answers would be 1.5 GB
+#   slowbody  500 connections that stall inside their body        defaults
+#   heavy     2 renders at once that run to the render timeout;   steps and loop items
+#             /healthz probed every 20 ms                         raised, so renders are heavy
+#   noread    200 clients that ask for 15 MB and never read       --max-output-bytes 16MiB
+#
+# Targets (BENCHMARKS.md): peak RSS < 128 MiB and every call < 1 s during amplify; 0
+# failures and p99 < 50 ms for the stream in every phase; /healthz < 100 ms during heavy;
+# hello throughput >= 0.95x the baseline.
+#
+# Environment: PHASE_SECONDS (default 15), RATE (steady stream, req/s, default 200),
+# BASELINE_REV (default 63c169d, the last commit before these limits; empty to skip).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PHASE_SECONDS=${PHASE_SECONDS:-15}
+RATE=${RATE:-200}
+BASELINE_REV=${BASELINE_REV-63c169d}
+TMP=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+command -v oha >/dev/null || { step "installing oha"; cargo install oha --locked --quiet; }
+step "building the release binary"
+cargo build --release --quiet
+BIN=$PWD/target/release/rulehook
+
+# The rules under attack, beside hello.
+RULES=$TMP/rules
+mkdir -p "$RULES"
+cp rules/hello.yaml examples/globalconfigmap/globalconfigmap.yaml "$RULES/"
+cat >"$RULES/heavy.yaml" <<'EOF'
+values:
+  n: {path: $.parent.spec.n, default: 0}
+sync:
+  children:
+    - $forEach: "{{ n }}"
+      $as: i
+      $template:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: "c-{{ i }}"}
+        data:
+          empty:
+            - $forEach: "{{ n }}"
+              $includeWhen: "{{ eq item -1 }}"
+              $template: x
+EOF
+cat >"$RULES/big.yaml" <<'EOF'
+values:
+  n: {path: $.parent.spec.n, default: 0}
+  text: {path: $.parent.spec.text, default: x}
+sync:
+  children:
+    - $forEach: "{{ n }}"
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "c-{{ item }}"}
+      data: {text: "{{ text }}"}
+EOF
+HELLO=tests/fixtures/hello-sync-v1.json
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start BIN FLAGS...: starts a server on a free port; sets ADDR and PID.
+start() {
+  local bin=$1
+  shift
+  ADDR=127.0.0.1:$(port)
+  "$bin" serve --rules "$RULES" --listen "$ADDR" --log warn "$@" >"$TMP/server.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 200); do
+    curl -sf "http://$ADDR/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "error: the server did not start" >&2
+  cat "$TMP/server.log" >&2
+  exit 1
+}
+
+stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
+
+hwm_mib() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+
+# stream NAME SECONDS: the steady hello stream, summarised as JSON in $TMP/NAME.oha.
+stream() {
+  oha --no-tui -z "${2}s" -q "$RATE" -c 8 --latency-correction --disable-keepalive \
+    -m POST -T application/json -D "$HELLO" --output-format json \
+    "http://$ADDR/hello/sync" >"$TMP/$1.oha"
+}
+
+summary() {
+  python3 - "$TMP/$1.oha" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+codes = r.get("statusCodeDistribution", {})
+ok = codes.get("200", 0)
+total = sum(codes.values()) + sum(r.get("errorDistribution", {}).values())
+p99 = r["latencyPercentiles"]["p99"] * 1000
+print(f"{total} {total - ok} {p99:.2f}")
+EOF
+}
+
+declare -A FLAGS=(
+  [amplify]=""
+  [slowbody]=""
+  [heavy]="--max-render-steps 1000000000 --max-loop-items 100000"
+  [noread]="--max-output-bytes 16MiB"
+)
+ROWS=()
+for phase in amplify slowbody heavy noread; do
+  step "phase $phase (${PHASE_SECONDS}s)"
+  # shellcheck disable=SC2086
+  start "$BIN" ${FLAGS[$phase]}
+  echo 5 >"/proc/$PID/clear_refs"
+  stream "$phase" "$PHASE_SECONDS" &
+  streaming=$!
+  sleep 1
+  python3 bench/isolation_attacks.py "$ADDR" "$phase" $((PHASE_SECONDS - 3)) >"$TMP/$phase.attack"
+  wait "$streaming"
+  hwm=$(hwm_mib "$PID")
+  stop
+  read -r total failed p99 < <(summary "$phase")
+  attack=$(tail -1 "$TMP/$phase.attack")
+  ROWS+=("| $phase | $total | $failed | $p99 | $hwm | \`$attack\` |")
+done
+
+step "hello throughput, nothing else running"
+throughput() {
+  local bin=$1
+  start "$bin"
+  oha --no-tui -z 3s -c 32 -m POST -T application/json -D "$HELLO" "http://$ADDR/hello/sync" >/dev/null
+  oha --no-tui -z 10s -c 32 -m POST -T application/json -D "$HELLO" --output-format json \
+    "http://$ADDR/hello/sync" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["summary"]["requestsPerSec"]))'
+  stop
+}
+now=$(throughput "$BIN")
+before=""
+if [[ -n $BASELINE_REV ]]; then
+  base=$PWD/target/isolation-baseline
+  if [[ ! -x $base/release/rulehook ]]; then
+    step "building the baseline $BASELINE_REV"
+    rm -rf "$TMP/baseline"
+    git worktree add -q --detach "$TMP/baseline" "$BASELINE_REV"
+    (cd "$TMP/baseline" && CARGO_TARGET_DIR=$base cargo build --release --quiet)
+    git worktree remove --force "$TMP/baseline"
+  fi
+  before=$(throughput "$base/release/rulehook")
+fi
+
+echo
+echo "| phase | stream requests | stream failures | stream p99 (ms) | peak RSS (MiB) | attack |"
+echo "|---|---|---|---|---|---|"
+printf '%s\n' "${ROWS[@]}"
+echo
+if [[ -n $before ]]; then
+  python3 -c "print(f'hello throughput: {$now} req/s now, {$before} req/s before: {$now/$before:.2f}x')"
+else
+  echo "hello throughput: $now req/s"
+fi
