@@ -129,7 +129,9 @@ pub async fn read_body(
         return Err(ApiError::TooLarge(limit));
     }
     let read = async {
-        let mut body = BytesMut::new();
+        // Sized once from the declared length: growing by doubling would briefly hold twice
+        // what was reserved. Untouched capacity costs address space, not memory.
+        let mut body = BytesMut::with_capacity(declared.unwrap_or(0));
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| ApiError::Read(e.to_string()))?;
             if body.len() + chunk.len() > limit {
