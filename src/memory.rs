@@ -164,6 +164,18 @@ impl Reservation {
         self.held.load(Ordering::Acquire)
     }
 
+    /// Holds exactly `bytes` from here on: gives back the excess, or reserves what is
+    /// missing. `false` when the missing part does not fit (nothing changes then).
+    pub fn resize(&self, bytes: usize) -> bool {
+        let held = self.held();
+        if held >= bytes {
+            self.shrink_to(bytes);
+            true
+        } else {
+            self.grow(bytes - held)
+        }
+    }
+
     /// Gives back everything above `bytes`; it never grows.
     pub fn shrink_to(&self, bytes: usize) {
         let before = self
@@ -208,6 +220,9 @@ mod tests {
         assert!(b.grow(40));
         assert_eq!(budget.reserved(), 100);
         a.shrink_to(10);
+        assert_eq!(budget.reserved(), 50);
+        assert!(a.resize(20) && a.resize(10));
+        assert!(!a.resize(61), "51 more do not fit");
         assert_eq!(budget.reserved(), 50);
         b.mark_unsent();
         assert_eq!(budget.unsent(), 40);

@@ -423,8 +423,10 @@ async fn answer(
     let _slot = state.in_flight.admit(limits.max_in_flight)?;
     guard.reserve_or_refuse(body.len().saturating_mul(PARSE_FACTOR))?;
     let (answer, parent) = render_on_pool(state, &loaded, hook, body, &guard).await?;
-    // From here the reservation covers only the answer, until the client has read it.
-    guard.reservation().shrink_to(answer.len());
+    // From here the reservation covers the answer alone, until the client has read it.
+    if !guard.reservation().resize(answer.len()) {
+        return Err(ApiError::OutOfMemory);
+    }
     Ok((respond(state, request, answer, guard), parent))
 }
 
