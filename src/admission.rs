@@ -4,14 +4,16 @@
 //! Each refusal is cheap and early: a request that cannot be afforded is answered 429, 503
 //! or 408 before it costs the other controllers anything.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::HttpRequest;
 use futures_util::StreamExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::engine::RenderGuard;
 use crate::memory::{MemoryBudget, Reservation};
@@ -145,4 +147,39 @@ pub async fn read_body(
     actix_web::rt::time::timeout(deadline, read)
         .await
         .map_err(|_| ApiError::BodyTimeout(deadline))?
+}
+
+/// How many render threads one rule may use at once: half of them, so one controller's heavy
+/// parents (or one slow rule) leave the other half to every other controller. A rule's
+/// requests beyond its share wait their turn, in order, without holding a thread.
+#[derive(Debug)]
+pub struct RuleShares {
+    per_rule: usize,
+    /// One entry per loaded rule name that has been called: bounded by the rule set.
+    rules: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl RuleShares {
+    pub fn new(render_threads: usize) -> RuleShares {
+        RuleShares {
+            per_rule: (render_threads / 2).max(1),
+            rules: Mutex::default(),
+        }
+    }
+
+    /// Waits for one of `rule`'s shares; the permit goes back when dropped.
+    pub async fn acquire(&self, rule: &str) -> OwnedSemaphorePermit {
+        let semaphore = {
+            let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
+            rules
+                .entry(rule.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_rule)))
+                .clone()
+        };
+        // The semaphore is never closed, so acquiring cannot fail.
+        match semaphore.acquire_owned().await {
+            Ok(permit) => permit,
+            Err(_) => unreachable!("rule share semaphores are never closed"),
+        }
+    }
 }

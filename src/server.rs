@@ -15,7 +15,7 @@ use arc_swap::ArcSwap;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::admission::{self, InFlight, RequestGuard};
+use crate::admission::{self, InFlight, RequestGuard, RuleShares};
 use crate::auth::Auth;
 use crate::connection::{ClientCertificate, HeldBody, Socket};
 use crate::engine::{Hook, HookError, Limits};
@@ -43,6 +43,7 @@ pub struct AppState {
     /// What requests may hold in memory at once.
     pub memory: Arc<MemoryBudget>,
     renders: RenderPool,
+    shares: RuleShares,
     in_flight: InFlight,
 }
 
@@ -105,6 +106,7 @@ impl AppState {
     /// When the render threads cannot be started.
     pub fn new(rules: Arc<ArcSwap<RuleSet>>, limits: ServerLimits) -> std::io::Result<Self> {
         let renders = RenderPool::new(limits.render_threads, limits.max_in_flight)?;
+        let shares = RuleShares::new(limits.render_threads);
         Ok(AppState {
             rules,
             memory: MemoryBudget::new(limits.request_memory),
@@ -116,6 +118,7 @@ impl AppState {
             open_metrics: false,
             require_client_certificate: false,
             renders,
+            shares,
             in_flight: InFlight::default(),
         })
     }
@@ -430,7 +433,8 @@ async fn answer(
     Ok((respond(state, request, answer, guard), parent))
 }
 
-/// Parses and renders on a render thread, within the render deadline.
+/// Parses and renders on a render thread, within the render deadline (which also covers
+/// waiting for the rule's share of the threads).
 async fn render_on_pool(
     state: &AppState,
     loaded: &Arc<LoadedRule>,
@@ -438,29 +442,42 @@ async fn render_on_pool(
     body: web::Bytes,
     guard: &Arc<RequestGuard>,
 ) -> Result<(Vec<u8>, String), ApiError> {
+    let name = &loaded.rule.name;
     let rule = loaded.clone();
     let limits = Limits {
         guard: Some(guard.clone()),
         ..state.limits.engine.clone()
     };
-    let job = state
-        .renders
-        .spawn(move |reply| {
-            let value = match rule.rule.parse_request(&body) {
-                Ok(value) => value,
-                Err(e) => return drop(reply.send(Err(ApiError::MalformedJson(e.to_string())))),
-            };
-            drop(body);
-            let parent = subject_name(&value);
-            let (rendered, leftovers) = rule.rule.render_body_keeping(hook, value, &limits);
-            let _ = reply.send(rendered.map(|b| (b, parent)).map_err(ApiError::from));
-            // Freeing a large request takes as long as rendering it; the answer is already
-            // on its way.
-            drop(leftovers);
-        })
-        .map_err(|_| ApiError::Overloaded)?;
-    let name = &loaded.rule.name;
-    match actix_web::rt::time::timeout(state.limits.render_timeout, job).await {
+    let render = async {
+        let share = state.shares.acquire(name).await;
+        let job = state
+            .renders
+            .spawn(move |reply| {
+                let _share = share;
+                if let Some(guard) = &limits.guard {
+                    if guard.cancelled() {
+                        return; // its caller gave up while it queued
+                    }
+                }
+                let value = match rule.rule.parse_request(&body) {
+                    Ok(value) => value,
+                    Err(e) => {
+                        let _ = reply.send(Err(ApiError::MalformedJson(e.to_string())));
+                        return;
+                    }
+                };
+                drop(body);
+                let parent = subject_name(&value);
+                let (rendered, leftovers) = rule.rule.render_body_keeping(hook, value, &limits);
+                let _ = reply.send(rendered.map(|b| (b, parent)).map_err(ApiError::from));
+                // Freeing a large request takes as long as rendering it; the answer is
+                // already on its way.
+                drop(leftovers);
+            })
+            .map_err(|_| ApiError::Overloaded)?;
+        Ok::<_, ApiError>(job.await)
+    };
+    match actix_web::rt::time::timeout(state.limits.render_timeout, render).await {
         Err(_) => {
             guard.cancel();
             Err(ApiError::RenderTimeout {
@@ -468,12 +485,13 @@ async fn render_on_pool(
                 after: state.limits.render_timeout,
             })
         }
-        Ok(Err(_closed)) => {
+        Ok(Err(busy)) => Err(busy),
+        Ok(Ok(Err(_closed))) => {
             state.metrics.observe_panic(name);
             Err(ApiError::Panicked { rule: name.clone() })
         }
-        Ok(Ok(Err(ApiError::Render(_)))) if guard.starved() => Err(ApiError::OutOfMemory),
-        Ok(Ok(result)) => result,
+        Ok(Ok(Ok(Err(ApiError::Render(_))))) if guard.starved() => Err(ApiError::OutOfMemory),
+        Ok(Ok(Ok(result))) => result,
     }
 }
 

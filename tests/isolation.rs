@@ -104,13 +104,15 @@ fn slow_bodies_take_no_slot_and_get_408_after_the_body_timeout() {
 }
 
 #[test]
-fn heavy_renders_leave_probes_and_light_hooks_alone_and_stop_at_the_render_timeout() {
+fn heavy_renders_leave_probes_and_other_rules_alone_and_stop_at_the_render_timeout() {
     let dir = rules_with(&[("heavy.yaml", HEAVY)]);
     let server = Server::start(
         &dir.path,
         &[
             "--render-timeout",
             "1s",
+            "--render-threads",
+            "4",
             "--max-render-steps",
             "1000000000",
             "--max-loop-items",
@@ -118,7 +120,8 @@ fn heavy_renders_leave_probes_and_light_hooks_alone_and_stop_at_the_render_timeo
         ],
     );
     let addr = server.addr.clone();
-    let heavy: Vec<_> = (0..2)
+    // Four at once: more than the two threads one rule may use.
+    let heavy: Vec<_> = (0..4)
         .map(|_| {
             let addr = addr.clone();
             std::thread::spawn(move || {
@@ -152,11 +155,15 @@ fn heavy_renders_leave_probes_and_light_hooks_alone_and_stop_at_the_render_timeo
         );
         assert!(took < Duration::from_millis(1800), "{took:?}");
     }
-    // The abandoned renders stopped: the render threads are free again.
     let metrics = server.get("/metrics").unwrap().text();
     assert!(
-        metrics.contains("rulehook_requests_total{rule=\"heavy\",hook=\"sync\",code=\"500\"} 2")
+        metrics.contains("rulehook_requests_total{rule=\"heavy\",hook=\"sync\",code=\"500\"} 4")
     );
+    // The abandoned renders stopped: the rule's threads are free again at once.
+    let started = Instant::now();
+    let small = server.post_json("/heavy/sync", &json!({"parent": {"spec": {"n": 10}}}));
+    assert_eq!(small.status, 200, "{}", small.text());
+    assert!(started.elapsed() < Duration::from_millis(200));
 }
 
 #[test]
