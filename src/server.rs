@@ -64,6 +64,9 @@ pub struct ServerLimits {
     /// What all requests together may hold in memory.
     pub request_memory: usize,
     pub engine: Limits,
+    /// Renders of the rule with this name panic: a fault injected by tests, to show the
+    /// recovery path over HTTP. Only debug builds have a flag that sets it.
+    pub panic_rule: Option<String>,
 }
 
 impl ServerLimits {
@@ -83,6 +86,7 @@ impl ServerLimits {
                 max_output_bytes: budgets.max_output,
                 ..Limits::default()
             },
+            panic_rule: None,
         }
     }
 }
@@ -448,6 +452,7 @@ async fn render_on_pool(
         guard: Some(guard.clone()),
         ..state.limits.engine.clone()
     };
+    let inject_panic = state.limits.panic_rule.as_ref() == Some(name);
     let render = async {
         let share = state.shares.acquire(name).await;
         let job = state
@@ -467,6 +472,7 @@ async fn render_on_pool(
                     }
                 };
                 drop(body);
+                assert!(!inject_panic, "a panic injected for tests");
                 let parent = subject_name(&value);
                 let (rendered, leftovers) = rule.rule.render_body_keeping(hook, value, &limits);
                 let _ = reply.send(rendered.map(|b| (b, parent)).map_err(ApiError::from));

@@ -342,6 +342,28 @@ fn a_printf_precision_from_the_request_never_kills_the_connection() {
 }
 
 #[test]
+fn a_panic_in_a_render_is_a_500_naming_the_rule_counted_and_the_server_goes_on() {
+    let hello_rule = std::fs::read_to_string(repo().join("rules/hello.yaml")).unwrap();
+    let panicky = hello_rule.replace("name: hello", "name: panicky");
+    let dir = rules_with(&[("panicky.yaml", panicky.as_str())]);
+    // One render thread: it must survive the panics to answer the hello requests after them.
+    let server = Server::start(
+        &dir.path,
+        &["--debug-panic-rule", "panicky", "--render-threads", "1"],
+    );
+    for _ in 0..3 {
+        let r = server.post_json("/panicky/sync", &hello_request(Some("x"), 1));
+        assert_eq!(r.status, 500);
+        assert!(r.text().contains("rule `panicky` failed"), "{}", r.text());
+        assert_eq!(hello(&server).0, 200);
+    }
+    assert_eq!(
+        metric(&server, "rulehook_panics_total{rule=\"panicky\"}"),
+        3.0
+    );
+}
+
+#[test]
 fn probes_answer_head_requests() {
     let server = Server::bundled();
     for path in ["/healthz", "/readyz"] {

@@ -100,6 +100,10 @@ pub struct Args {
     /// Serve `/metrics` without authentication even when it is configured.
     #[arg(long, env = "RULEHOOK_OPEN_METRICS")]
     pub open_metrics: bool,
+    /// Test builds only: renders of this rule panic, to exercise the recovery path.
+    #[cfg(debug_assertions)]
+    #[arg(long, hide = true)]
+    pub debug_panic_rule: Option<String>,
     /// On SIGTERM, how long in-flight requests get to finish.
     #[arg(long, env = "RULEHOOK_SHUTDOWN_TIMEOUT", default_value = "25s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
@@ -128,6 +132,10 @@ fn server_limits(args: &Args) -> ServerLimits {
     limits.render_timeout = args.render_timeout;
     limits.write_timeout = args.write_timeout;
     limits.render_threads = args.render_threads.unwrap_or(limits.render_threads);
+    #[cfg(debug_assertions)]
+    {
+        limits.panic_rule.clone_from(&args.debug_panic_rule);
+    }
     limits.engine = Limits {
         max_loop_items: args.max_loop_items,
         max_output_bytes: args
