@@ -208,6 +208,13 @@ impl Metrics {
     /// Sets the gauges from the rule set being served.
     pub fn observe_rules(&self, rules: &RuleSet) {
         self.rules_loaded.set(rules.len() as i64);
+        // Every loaded rule has its panic series from the start, at 0, so an alert on its
+        // increase works from the first panic.
+        for loaded in rules.rules() {
+            drop(self.panics.get_or_create(&RuleLabels {
+                rule: loaded.rule.name.clone(),
+            }));
+        }
         self.rule_errors.clear();
         for (file, state) in rules.files() {
             self.rule_errors

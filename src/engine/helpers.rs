@@ -17,7 +17,24 @@ use handlebars::{
 use regex::Regex;
 use serde_json::{Map, Number, Value};
 
+use super::budget;
+use super::clip::clip;
 use super::template::{truthy, type_name};
+
+/// Checks that building `bytes` fits the render's budget, before anything is built.
+fn room_for(bytes: usize) -> Result<(), String> {
+    budget::fits(bytes).map_err(|e| e.message())
+}
+
+/// The total size of `values`, checked against the render's budget as it is measured.
+fn room_for_all<'v>(values: impl IntoIterator<Item = &'v Value>) -> Result<usize, String> {
+    let mut total = 0usize;
+    for v in values {
+        total = total.saturating_add(budget::measure(v).map_err(|e| e.message())?);
+        room_for(total)?;
+    }
+    Ok(total)
+}
 
 /// A helper's arguments; `None` is a missing value.
 pub struct Args<'a> {
@@ -112,6 +129,7 @@ static HELPERS: &[HelperInfo] = &[
     // collections
     pure("length", 1, 1, length),
     pure("list", 0, MANY, |a| {
+        room_for_all(a.present())?;
         Ok(Some(Value::Array(a.present().cloned().collect())))
     }),
     pure("dict", 0, MANY, dict),
@@ -242,8 +260,11 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// A string built from argument `i`; case changes can grow a string up to three times.
     fn str_map(&self, i: usize, f: impl Fn(&str) -> String) -> Result<Option<Value>, String> {
-        Ok(Some(Value::String(f(self.str(i)?))))
+        let s = self.str(i)?;
+        room_for(s.len().saturating_mul(3))?;
+        Ok(Some(Value::String(f(s))))
     }
 }
 
@@ -278,7 +299,18 @@ fn trim_suffix(a: &Args) -> Result<Option<Value>, String> {
 }
 
 fn replace(a: &Args) -> Result<Option<Value>, String> {
-    Ok(Some(Value::from(a.str(0)?.replace(a.str(1)?, a.str(2)?))))
+    let (s, from, to) = (a.str(0)?, a.str(1)?, a.str(2)?);
+    // The result's size, counted before it is built: an empty pattern matches between every
+    // character.
+    let count = if from.is_empty() {
+        s.chars().count() + 1
+    } else {
+        s.matches(from).count()
+    };
+    let size = (s.len() - count.saturating_mul(from.len()).min(s.len()))
+        .saturating_add(count.saturating_mul(to.len()));
+    room_for(size)?;
+    Ok(Some(Value::from(s.replace(from, to))))
 }
 
 fn split(a: &Args) -> Result<Option<Value>, String> {
@@ -286,16 +318,28 @@ fn split(a: &Args) -> Result<Option<Value>, String> {
     if s.is_empty() {
         return Ok(Some(Value::Array(Vec::new())));
     }
+    let pieces = if sep.is_empty() {
+        s.chars().count() + 2
+    } else {
+        s.matches(sep).count() + 1
+    };
+    room_for(
+        s.len()
+            .saturating_add(pieces.saturating_mul(budget::string_size(1))),
+    )?;
     Ok(Some(Value::Array(s.split(sep).map(Value::from).collect())))
 }
 
 fn join(a: &Args) -> Result<Option<Value>, String> {
-    let sep = a.str(1)?;
-    let parts: Vec<String> = a.list(0)?.iter().map(plain_string).collect();
+    let (list, sep) = (a.list(0)?, a.str(1)?);
+    let size = room_for_all(list)?;
+    room_for(size.saturating_add(list.len().saturating_mul(sep.len())))?;
+    let parts: Vec<String> = list.iter().map(plain_string).collect();
     Ok(Some(Value::from(parts.join(sep))))
 }
 
 fn concat(a: &Args) -> Result<Option<Value>, String> {
+    room_for_all(a.present())?;
     if a.present().all(Value::is_array) {
         let mut out = Vec::new();
         for v in a.present() {
@@ -338,10 +382,19 @@ fn regex(pattern: &str) -> Result<Regex, String> {
     if let Some(re) = cache.lock().ok().and_then(|c| c.get(pattern).cloned()) {
         return Ok(re);
     }
+    const PATTERN_LIMIT: usize = 4096;
+    if pattern.len() > PATTERN_LIMIT {
+        return Err(format!(
+            "the pattern is {} bytes; patterns may have at most {PATTERN_LIMIT}",
+            pattern.len()
+        ));
+    }
     let re = regex::RegexBuilder::new(pattern)
         .size_limit(1 << 20)
+        .dfa_size_limit(1 << 20)
+        .nest_limit(64)
         .build()
-        .map_err(|e| format!("bad regular expression: {e}"))?;
+        .map_err(|e| format!("bad regular expression: {}", clip(&e.to_string())))?;
     if let Ok(mut c) = cache.lock() {
         if c.len() >= CACHE_LIMIT {
             c.clear();
@@ -378,16 +431,38 @@ fn regex_capture(a: &Args) -> Result<Option<Value>, String> {
     Ok(caps.get(group).map(|m| Value::from(m.as_str())))
 }
 
+/// Replaces every match, checking before each replacement is expanded that the result so
+/// far, the rest of the subject and the largest the expansion can be (the replacement with
+/// each `$` reference standing for the whole match) still fit the render's budget.
 fn regex_replace(a: &Args) -> Result<Option<Value>, String> {
     let re = regex(a.str(1)?)?;
-    Ok(Some(Value::from(
-        re.replace_all(a.str(0)?, a.str(2)?).into_owned(),
-    )))
+    let (s, replacement) = (a.str(0)?, a.str(2)?);
+    let references = replacement.matches('$').count();
+    let mut out = String::new();
+    let mut last = 0;
+    for caps in re.captures_iter(s) {
+        let Some(m) = caps.get(0) else { continue };
+        let largest = replacement
+            .len()
+            .saturating_add(references.saturating_mul(m.len()));
+        room_for(
+            out.len()
+                .saturating_add(largest)
+                .saturating_add(s.len() - m.start()),
+        )?;
+        out.push_str(&s[last..m.start()]);
+        caps.expand(replacement, &mut out);
+        last = m.end();
+    }
+    out.push_str(&s[last..]);
+    Ok(Some(Value::from(out)))
 }
 
 /// `printf "%s-%03d" a b`: `%s`, `%v`, `%d`, `%x`, `%f` (with width, `0` and `-` flags and
 /// precision) and `%%`.
 fn printf(a: &Args) -> Result<Option<Value>, String> {
+    /// Far past any real use; Rust's formatter panics past 65,535.
+    const PRECISION_LIMIT: usize = 100;
     let format = a.str(0)?;
     let mut args = a.params[1..].iter();
     let mut out = String::new();
@@ -419,7 +494,7 @@ fn printf(a: &Args) -> Result<Option<Value>, String> {
                 p.push(d);
                 chars.next();
             }
-            precision = Some(p.parse::<usize>().unwrap_or(0));
+            precision = Some(p.parse::<usize>().unwrap_or(usize::MAX));
         }
         let verb = chars
             .next()
@@ -434,7 +509,13 @@ fn printf(a: &Args) -> Result<Option<Value>, String> {
             None => return Err(format!("`%{verb}` has no argument")),
         };
         let body = match verb {
-            's' | 'v' => plain_string(arg),
+            's' | 'v' => {
+                room_for(
+                    out.len()
+                        .saturating_add(budget::measure(arg).map_err(|e| e.message())?),
+                )?;
+                plain_string(arg)
+            }
             'd' => match arg.as_i64() {
                 Some(i) => i.to_string(),
                 None => return Err(format!("`%d` needs a whole number, not {}", type_name(arg))),
@@ -444,6 +525,11 @@ fn printf(a: &Args) -> Result<Option<Value>, String> {
                 None => return Err(format!("`%x` needs a whole number, not {}", type_name(arg))),
             },
             'f' => match arg.as_f64() {
+                Some(_) if precision.is_some_and(|p| p > PRECISION_LIMIT) => {
+                    return Err(format!(
+                        "a precision over {PRECISION_LIMIT} digits is not supported"
+                    ))
+                }
                 Some(f) => format!("{f:.*}", precision.unwrap_or(6)),
                 None => return Err(format!("`%f` needs a number, not {}", type_name(arg))),
             },
@@ -451,6 +537,12 @@ fn printf(a: &Args) -> Result<Option<Value>, String> {
         };
         let width: usize = width.parse().unwrap_or(0).min(1024);
         let pad = width.saturating_sub(body.chars().count());
+        room_for(
+            out.len()
+                .saturating_add(body.len())
+                .saturating_add(pad)
+                .saturating_add(format.len()),
+        )?;
         if flags.contains('-') {
             out.push_str(&body);
             out.extend(std::iter::repeat_n(' ', pad));
@@ -482,10 +574,13 @@ fn plain_string(v: &Value) -> String {
 }
 
 fn to_string(a: &Args) -> Result<Option<Value>, String> {
+    room_for_all([a.required(0)?])?;
     Ok(Some(Value::String(plain_string(a.required(0)?))))
 }
 
 fn to_json(a: &Args) -> Result<Option<Value>, String> {
+    // JSON escapes can make a string's text up to six times longer than its bytes.
+    room_for(room_for_all([a.required(0)?])?.saturating_mul(6))?;
     Ok(Some(Value::String(a.required(0)?.to_string())))
 }
 
@@ -497,7 +592,7 @@ fn to_int(a: &Args) -> Result<Option<Value>, String> {
             .trim()
             .parse::<i64>()
             .map(|i| Some(Value::from(i)))
-            .map_err(|_| format!("`{s}` is not a whole number")),
+            .map_err(|_| format!("`{}` is not a whole number", clip(s))),
         Value::Bool(b) => Ok(Some(Value::from(i64::from(*b)))),
         other => Err(format!("cannot make a number of {}", type_name(other))),
     }
@@ -576,6 +671,7 @@ fn dict(a: &Args) -> Result<Option<Value>, String> {
     if a.params.len() % 2 != 0 {
         return Err("needs key and value pairs".to_owned());
     }
+    room_for_all(a.present())?;
     let mut map = Map::new();
     for pair in a.params.chunks(2) {
         let key = match pair[0] {
@@ -604,9 +700,15 @@ fn range(a: &Args) -> Result<Option<Value>, String> {
     } else {
         (0, int(0)?)
     };
-    if end.saturating_sub(start) > RANGE_CAP {
+    let count = end.saturating_sub(start);
+    if count > RANGE_CAP {
         return Err(format!("a range of more than {RANGE_CAP} numbers"));
     }
+    room_for(
+        usize::try_from(count.max(0))
+            .unwrap_or(0)
+            .saturating_mul(budget::SCALAR),
+    )?;
     Ok(Some(Value::Array((start..end).map(Value::from).collect())))
 }
 
@@ -623,6 +725,9 @@ fn object<'a>(a: &Args<'a>, i: usize) -> Result<Option<&'a Map<String, Value>>, 
 }
 
 fn keys(a: &Args) -> Result<Option<Value>, String> {
+    if let Some(map) = object(a, 0)? {
+        room_for(map.keys().map(|k| budget::string_size(k.len())).sum())?;
+    }
     let keys = object(a, 0)?
         .map(|m| m.keys().cloned().map(Value::String).collect())
         .unwrap_or_default();
@@ -630,6 +735,9 @@ fn keys(a: &Args) -> Result<Option<Value>, String> {
 }
 
 fn values(a: &Args) -> Result<Option<Value>, String> {
+    if let Some(map) = object(a, 0)? {
+        room_for_all(map.values())?;
+    }
     let values = object(a, 0)?
         .map(|m| m.values().cloned().collect())
         .unwrap_or_default();
@@ -650,6 +758,7 @@ fn compare(x: &Value, y: &Value) -> std::cmp::Ordering {
 
 /// `sort list [field.path]`.
 fn sort(a: &Args) -> Result<Option<Value>, String> {
+    room_for_all(a.list(0)?)?;
     let mut list = a.list(0)?.to_vec();
     match a.get(1) {
         Some(Value::String(path)) => list.sort_by(|x, y| {
@@ -670,13 +779,17 @@ fn sort(a: &Args) -> Result<Option<Value>, String> {
     Ok(Some(Value::Array(list)))
 }
 
+/// The first of each distinct value, in order. Distinct by JSON text, in a hash set, so a
+/// long list costs linear time rather than comparing every pair.
 fn unique(a: &Args) -> Result<Option<Value>, String> {
-    let mut out: Vec<Value> = Vec::new();
-    for v in a.list(0)? {
-        if !out.contains(v) {
-            out.push(v.clone());
-        }
-    }
+    let list = a.list(0)?;
+    room_for(room_for_all(list)?.saturating_mul(2))?;
+    let mut seen = std::collections::HashSet::new();
+    let out = list
+        .iter()
+        .filter(|v| seen.insert(v.to_string()))
+        .cloned()
+        .collect();
     Ok(Some(Value::Array(out)))
 }
 
@@ -704,6 +817,7 @@ fn merge(a: &Args) -> Result<Option<Value>, String> {
             }
         }
     }
+    room_for_all(a.present())?;
     let mut out = Map::new();
     for i in 0..a.params.len() {
         if let Some(m) = object(a, i)? {

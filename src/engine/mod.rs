@@ -6,7 +6,9 @@
 //! The pipeline is: [`spec`] (the file as written) → [`rule`] (compiled once: JSONPaths
 //! parsed, templates parsed and checked) → [`Rule::render`] (per request).
 
+mod budget;
 pub mod case;
+pub(crate) mod clip;
 pub mod diagnostic;
 mod helpers;
 pub mod locate;

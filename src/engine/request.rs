@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use super::clip::clip;
 use serde_json::{Map, Value};
 
 /// Which hook is being called; test suites name it in lowercase.
@@ -99,12 +100,17 @@ fn check_object_map(value: Option<&Value>, name: &str) -> Result<(), String> {
             Value::Null => {}
             Value::Object(objects) => {
                 if let Some((key, _)) = objects.iter().find(|(_, o)| !o.is_object()) {
-                    return Err(format!("`{name}.{kind}.{key}` must be an object"));
+                    return Err(format!(
+                        "`{name}.{}.{}` must be an object",
+                        clip(kind),
+                        clip(key)
+                    ));
                 }
             }
             other => {
                 return Err(format!(
-                    "`{name}.{kind}` must map keys to objects, not be {}",
+                    "`{name}.{}` must map keys to objects, not be {}",
+                    clip(kind),
                     super::template::type_name(other)
                 ))
             }
@@ -281,8 +287,8 @@ impl Reads {
 ///
 /// # Errors
 ///
-/// When the body is not JSON (including nesting beyond serde_json's limit of 128, in any
-/// part).
+/// When the body is not JSON, or nests 128 levels or deeper (serde_json's limit) in any
+/// part.
 pub fn parse(body: &[u8], reads: &Reads) -> Result<Value, serde_json::Error> {
     if reads.all {
         return serde_json::from_slice(body);

@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
 
+use super::budget;
+use super::clip::clip_json;
 use super::diagnostic::Diagnostic;
 use super::helpers;
 use super::locate::{join_key, Locator, Pos};
@@ -186,9 +188,25 @@ impl Rule {
         request: Value,
         limits: &Limits,
     ) -> (Result<Value, HookError>, Value) {
+        let _meter = budget::install(limits);
         let mut leftovers = request;
-        let result = self.render_inner(hook, &mut leftovers, limits);
+        let result = self
+            .render_inner(hook, &mut leftovers, limits)
+            .map_err(|e| self.stopped_or(e));
         (result, leftovers)
+    }
+
+    /// A failure caused by the caller's guard (deadline, memory) says so, whatever the
+    /// step that noticed it reported.
+    fn stopped_or(&self, error: HookError) -> HookError {
+        match error {
+            HookError::Render { pos, .. } if budget::interrupted() => HookError::Interrupted {
+                rule: self.name.clone(),
+                file: self.file.clone(),
+                pos,
+            },
+            other => other,
+        }
     }
 
     /// Renders `request`, leaving in its place the scope it was moved into.
@@ -275,14 +293,23 @@ impl Rule {
         request: Value,
         limits: &Limits,
     ) -> (Result<Vec<u8>, HookError>, Value) {
-        let (response, leftovers) = self.render_keeping(hook, request, limits);
-        let body = response.and_then(|response| self.encode(&response, limits));
+        let _meter = budget::install(limits);
+        let mut leftovers = request;
+        let body = self
+            .render_inner(hook, &mut leftovers, limits)
+            .and_then(|response| self.encode(&response, limits))
+            .map_err(|e| self.stopped_or(e));
         (body, leftovers)
     }
 
+    /// Encodes the answer, charging each piece to the render's budget before it is kept.
     fn encode(&self, response: &Value, limits: &Limits) -> Result<Vec<u8>, HookError> {
-        let body = serde_json::to_vec(response)
-            .map_err(|e| self.fail(Pos { line: 1, column: 1 }, e.to_string()))?;
+        let mut out = budget::MeteredBytes::default();
+        if let Err(e) = serde_json::to_writer(&mut out, response) {
+            let message = out.exceeded.map_or_else(|| e.to_string(), |x| x.message());
+            return Err(self.fail(Pos { line: 1, column: 1 }, message));
+        }
+        let body = out.bytes;
         if body.len() > limits.max_output_bytes {
             return Err(self.fail(
                 Pos { line: 1, column: 1 },
@@ -327,6 +354,9 @@ impl Rule {
                 continue;
             };
             let nodes = query.query(request).all();
+            for node in &nodes {
+                budget::charge_copy(node).map_err(|e| self.fail(value.pos, e.message()))?;
+            }
             let found = if value.all {
                 let list: Vec<Value> = nodes
                     .into_iter()
@@ -452,7 +482,10 @@ impl Rule {
                 Some(other) => {
                     return Err(self.fail(
                         node_pos(node, t.pos),
-                        format!("resyncAfterSeconds must be a number of seconds, not {other}"),
+                        format!(
+                            "resyncAfterSeconds must be a number of seconds, not {}",
+                            clip_json(&other)
+                        ),
                     ))
                 }
             }
@@ -467,7 +500,7 @@ impl Rule {
                             node_pos(node, t.pos),
                             format!(
                                 "finalized must be true or false, not {}",
-                                other.map_or("missing".to_owned(), |v| v.to_string())
+                                other.map_or("missing".to_owned(), |v| clip_json(&v))
                             ),
                         ))
                     }
@@ -665,7 +698,8 @@ fn string_map(map: Value, what: &str) -> Result<Value, String> {
             Value::Number(n) => Value::String(n.to_string()),
             other => {
                 return Err(format!(
-                    "{what}.{k} must be a string, not {}",
+                    "{what}.{} must be a string, not {}",
+                    super::clip::clip(&k),
                     super::template::type_name(&other)
                 ))
             }

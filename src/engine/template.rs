@@ -11,9 +11,10 @@
 use std::collections::BTreeSet;
 
 use handlebars::template::{Parameter, Subexpression, TemplateElement};
-use handlebars::{Context, PathSeg, RenderContext, Renderable, StringOutput, Template};
+use handlebars::{Context, PathSeg, RenderContext, Renderable, Template};
 use serde_json::{Map, Value};
 
+use super::budget;
 use super::diagnostic::{suggest, Diagnostic};
 use super::helpers::{self, registry};
 use super::locate::{join_index, join_key, Locator, Pos};
@@ -81,11 +82,25 @@ pub struct Expr {
     pub pos: Pos,
 }
 
-/// A compiled interpolating template.
+/// A compiled interpolating template: text, values and (rarely) handlebars blocks.
+///
+/// Plain `{{ value }}` pieces are evaluated here rather than by handlebars, so a list or map
+/// interpolated into a string is an error instead of handlebars' `[object]`, and every byte
+/// appended is charged to the render's budget first.
 #[derive(Debug)]
 pub struct Text {
-    template: Template,
+    pieces: Vec<Piece>,
+    /// The leaf as written, for messages.
+    pub source: String,
     pub pos: Pos,
+}
+
+#[derive(Debug)]
+enum Piece {
+    Raw(String),
+    Value(Parameter),
+    /// `{{#if}}`, `{{#each}}` and friends, rendered by handlebars.
+    Block(Template),
 }
 
 /// Why a render failed, and where in the rule.
@@ -335,40 +350,30 @@ impl Compiler<'_> {
             self.error(pos, "expected one expression");
             return None;
         };
-        let calls_helper = !ht.params.is_empty()
-            || !ht.hash.is_empty()
-            || matches!(&ht.name, Parameter::Name(_))
-            || path_names_helper(&ht.name);
-        let param = if calls_helper {
-            let ht = *ht;
-            Parameter::Subexpression(Subexpression::new(ht.name, ht.params, ht.hash))
-        } else {
-            ht.name
-        };
-        Some(Expr { param, pos })
+        Some(Expr {
+            param: value_param(*ht),
+            pos,
+        })
     }
 
     fn text(&mut self, s: &str, pos: Pos) -> Text {
+        let mut text = Text {
+            pieces: Vec::new(),
+            source: s.to_owned(),
+            pos,
+        };
         if let Some(problem) = unbalanced(s) {
             self.error(pos, format!("template syntax error: {problem}"));
-            return Text {
-                template: Template::new(),
-                pos,
-            };
+            return text;
         }
         match Template::compile(s) {
             Ok(template) => {
                 self.check(&template, pos);
-                Text { template, pos }
+                text.pieces = template.elements.into_iter().filter_map(piece).collect();
             }
-            Err(e) => {
-                self.error(pos, template_error_message(&e));
-                Text {
-                    template: Template::new(),
-                    pos,
-                }
-            }
+            Err(e) => self.error(pos, template_error_message(&e)),
         }
+        text
     }
 
     /// Checks every helper and every top-level name a template uses.
@@ -528,6 +533,35 @@ fn path_names_helper(param: &Parameter) -> bool {
     }
 }
 
+/// The parameter that evaluates `{{ ht }}` to a JSON value: a path, or a helper call.
+fn value_param(ht: handlebars::template::HelperTemplate) -> Parameter {
+    let calls_helper = !ht.params.is_empty()
+        || !ht.hash.is_empty()
+        || matches!(&ht.name, Parameter::Name(_))
+        || path_names_helper(&ht.name);
+    if calls_helper {
+        Parameter::Subexpression(Subexpression::new(ht.name, ht.params, ht.hash))
+    } else {
+        ht.name
+    }
+}
+
+/// One element of an interpolating template, as the renderer will evaluate it.
+fn piece(element: TemplateElement) -> Option<Piece> {
+    match element {
+        TemplateElement::RawString(s) => Some(Piece::Raw(s)),
+        TemplateElement::Comment(_) => None,
+        TemplateElement::Expression(ht) | TemplateElement::HtmlExpression(ht) => {
+            Some(Piece::Value(value_param(*ht)))
+        }
+        block => {
+            let mut template = Template::new();
+            template.elements.push(block);
+            Some(Piece::Block(template))
+        }
+    }
+}
+
 fn block_param_names(bp: &handlebars::template::BlockParam) -> Vec<String> {
     use handlebars::template::BlockParam;
     let names = |p: &Parameter| match p {
@@ -629,11 +663,14 @@ pub(crate) fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Per-render state: the template scope and the work budget.
+/// Per-render state: the template scope and the step budget. Bytes are metered in
+/// [`budget`], which helpers reach too.
 pub struct Render<'l> {
-    pub ctx: Context,
+    ctx: Context,
     pub limits: &'l super::Limits,
     steps: u64,
+    /// The last position evaluated, for failures of nodes that have none of their own.
+    pos: Pos,
 }
 
 impl<'l> Render<'l> {
@@ -642,6 +679,7 @@ impl<'l> Render<'l> {
             ctx: Context::from(Value::Object(scope)),
             limits,
             steps: 0,
+            pos: Pos { line: 1, column: 1 },
         }
     }
 
@@ -652,6 +690,7 @@ impl<'l> Render<'l> {
 
     fn step(&mut self, pos: Pos) -> Result<(), Failure> {
         self.steps += 1;
+        self.pos = pos;
         if self.steps > self.limits.max_steps {
             return Err(Failure::new(
                 pos,
@@ -661,33 +700,29 @@ impl<'l> Render<'l> {
                 ),
             ));
         }
+        if budget::interrupted() {
+            return Err(Failure::new(pos, budget::Exceeded::Interrupted.message()));
+        }
         Ok(())
+    }
+
+    /// Charges `bytes` about to be built at the current position.
+    fn charge(&self, bytes: usize) -> Result<(), Failure> {
+        budget::charge(bytes).map_err(|e| Failure::new(self.pos, e.message()))
     }
 
     /// Renders a node; `None` means the node produced nothing (a missing value).
     pub fn node(&mut self, node: &Node) -> Result<Option<Value>, Failure> {
         match node {
-            Node::Literal(v) => Ok(Some(v.clone())),
+            Node::Literal(v) => {
+                self.charge(budget::size_within(v, usize::MAX).unwrap_or(0))?;
+                Ok(Some(v.clone()))
+            }
             Node::Expr(e) => self.expr(e),
             Node::Text(t) => self.text(t).map(|s| Some(Value::String(s))),
-            Node::Object(entries, nulls) => {
-                let mut map = Map::with_capacity(entries.len());
-                for (key, node) in entries {
-                    let key = match key {
-                        Key::Literal(k) => k.clone(),
-                        Key::Text(t) => self.text(t)?,
-                    };
-                    match self.node(node)? {
-                        Some(Value::Null) if *nulls == NullPolicy::Drop => {}
-                        Some(v) => {
-                            map.insert(key, v);
-                        }
-                        None => {}
-                    }
-                }
-                Ok(Some(Value::Object(map)))
-            }
+            Node::Object(entries, nulls) => self.object(entries, *nulls),
             Node::List(items) => {
+                self.charge(budget::HEADER)?;
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     self.item(item, &mut out)?;
@@ -697,27 +732,50 @@ impl<'l> Render<'l> {
         }
     }
 
+    /// Renders an object. A computed key may never take the place of another key of the
+    /// same object, literal or computed: a parent could otherwise rename a child or move it
+    /// to another namespace through a value meant only for a label.
+    fn object(
+        &mut self,
+        entries: &[(Key, Node)],
+        nulls: NullPolicy,
+    ) -> Result<Option<Value>, Failure> {
+        self.charge(budget::HEADER)?;
+        let mut map = Map::with_capacity(entries.len());
+        // Where each key came from, for the collision message.
+        let mut origins: Vec<(String, &Key)> = Vec::new();
+        for (key, node) in entries {
+            let name = match key {
+                Key::Literal(k) => k.clone(),
+                Key::Text(t) => self.text(t)?,
+            };
+            let value = match self.node(node)? {
+                Some(Value::Null) if nulls == NullPolicy::Drop => continue,
+                Some(v) => v,
+                None => continue,
+            };
+            if let Some((_, first)) = origins.iter().find(|(k, _)| *k == name) {
+                return Err(key_collision(&name, first, key, self.pos));
+            }
+            self.charge(budget::key_size(name.len()))?;
+            origins.push((name.clone(), key));
+            map.insert(name, value);
+        }
+        Ok(Some(Value::Object(map)))
+    }
+
     fn item(&mut self, item: &Item, out: &mut Vec<Value>) -> Result<(), Failure> {
         let Some(each) = &item.each else {
             return self.item_once(item, out);
         };
         let source = self.expr(&each.source)?;
-        let entries: Vec<(Value, Value)> = match source {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(list)) => list
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (Value::from(i), v))
-                .collect(),
-            Some(Value::Object(map)) => map
-                .into_iter()
-                .map(|(k, v)| (Value::String(k), v))
-                .collect(),
+        let limit = self.limits.max_loop_items;
+        let count = match &source {
+            None | Some(Value::Null) => 0,
+            Some(Value::Array(list)) => list.len(),
+            Some(Value::Object(map)) => map.len(),
             Some(Value::Number(n)) => match n.as_u64() {
-                Some(count) if count <= self.limits.max_loop_items as u64 => (0..count)
-                    .map(|i| (Value::from(i), Value::from(i)))
-                    .collect(),
-                Some(_) => return Err(loop_limit(each.source.pos, self.limits.max_loop_items)),
+                Some(count) => usize::try_from(count).unwrap_or(usize::MAX),
                 None => {
                     return Err(Failure::new(
                         each.source.pos,
@@ -730,14 +788,31 @@ impl<'l> Render<'l> {
                     each.source.pos,
                     format!(
                         "`$forEach` needs a list, a map or a count, not {}",
-                        type_name(&other)
+                        type_name(other)
                     ),
                 ))
             }
         };
-        if entries.len() > self.limits.max_loop_items {
-            return Err(loop_limit(each.source.pos, self.limits.max_loop_items));
+        if count > limit {
+            return Err(loop_limit(each.source.pos, limit));
         }
+        // The loop's own bookkeeping: an index and a key per item.
+        self.charge(count.saturating_mul(2 * budget::SCALAR))?;
+        let entries: Vec<(Value, Value)> = match source {
+            Some(Value::Array(list)) => list
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (Value::from(i), v))
+                .collect(),
+            Some(Value::Object(map)) => map
+                .into_iter()
+                .map(|(k, v)| (Value::String(k), v))
+                .collect(),
+            Some(Value::Number(_)) => (0..count)
+                .map(|i| (Value::from(i), Value::from(i)))
+                .collect(),
+            _ => Vec::new(),
+        };
         let saved = self.bind(&[
             (&each.item, Value::Null),
             (&each.index, Value::Null),
@@ -776,31 +851,66 @@ impl<'l> Render<'l> {
         Ok(())
     }
 
-    /// Evaluates a whole expression to its JSON value.
+    /// Evaluates a whole expression to its JSON value. A value computed by a helper is
+    /// taken as it is (the helper charged for it); one copied from the scope is charged
+    /// before it is copied.
     pub fn expr(&mut self, expr: &Expr) -> Result<Option<Value>, Failure> {
         self.step(expr.pos)?;
-        let mut rc = RenderContext::new(None);
-        let value = expr
-            .param
-            .expand(registry(), &self.ctx, &mut rc)
-            .map_err(|e| Failure::new(expr.pos, render_error_message(&e)))?;
-        if value.is_value_missing() {
-            Ok(None)
-        } else {
-            Ok(Some(value.value().clone()))
-        }
+        self.value(&expr.param, expr.pos)
     }
 
-    /// Renders an interpolating template to its string.
+    fn value(&mut self, param: &Parameter, pos: Pos) -> Result<Option<Value>, Failure> {
+        let mut rc = RenderContext::new(None);
+        let value = param
+            .expand(registry(), &self.ctx, &mut rc)
+            .map_err(|e| Failure::new(pos, render_error_message(&e)))?;
+        if value.is_value_missing() {
+            return Ok(None);
+        }
+        // A helper's result was charged by the helper; a value from the scope or the rule
+        // is charged here, before it is copied.
+        let derived = value.try_get_constant_value().is_none() && value.context_path().is_none();
+        if !derived {
+            budget::charge_copy(value.value()).map_err(|e| Failure::new(pos, e.message()))?;
+        }
+        Ok(Some(value.value().clone()))
+    }
+
+    /// Renders an interpolating template to its string, charging each piece before it is
+    /// appended.
     pub fn text(&mut self, text: &Text) -> Result<String, Failure> {
         self.step(text.pos)?;
-        let mut rc = RenderContext::new(None);
-        let mut out = StringOutput::new();
-        text.template
-            .render(registry(), &self.ctx, &mut rc, &mut out)
-            .map_err(|e| Failure::new(text.pos, render_error_message(&e)))?;
-        out.into_string()
-            .map_err(|e| Failure::new(text.pos, format!("template output is not text: {e}")))
+        self.charge(budget::string_size(0))?;
+        let mut out = MeteredString::default();
+        for piece in &text.pieces {
+            match piece {
+                Piece::Raw(s) => out
+                    .push(s)
+                    .map_err(|e| Failure::new(text.pos, e.message()))?,
+                Piece::Value(param) => {
+                    let mut rc = RenderContext::new(None);
+                    let value = param
+                        .expand(registry(), &self.ctx, &mut rc)
+                        .map_err(|e| Failure::new(text.pos, render_error_message(&e)))?;
+                    if value.is_value_missing() {
+                        return Err(Failure::new(text.pos, missing_message(param)));
+                    }
+                    let piece =
+                        interpolated(value.value()).map_err(|m| Failure::new(text.pos, m))?;
+                    out.push(&piece)
+                        .map_err(|e| Failure::new(text.pos, e.message()))?;
+                }
+                Piece::Block(template) => {
+                    let mut rc = RenderContext::new(None);
+                    let result = template.render(registry(), &self.ctx, &mut rc, &mut out);
+                    if let Some(exceeded) = out.exceeded.take() {
+                        return Err(Failure::new(text.pos, exceeded.message()));
+                    }
+                    result.map_err(|e| Failure::new(text.pos, render_error_message(&e)))?;
+                }
+            }
+        }
+        Ok(out.text)
     }
 
     fn scope(&mut self) -> &mut Map<String, Value> {
@@ -839,6 +949,83 @@ impl<'l> Render<'l> {
             }
         }
     }
+}
+
+/// A string that charges the render's budget before it grows.
+#[derive(Default)]
+struct MeteredString {
+    text: String,
+    /// Why the last write failed, for blocks rendered by handlebars, which only see an
+    /// I/O error.
+    exceeded: Option<budget::Exceeded>,
+}
+
+impl MeteredString {
+    fn push(&mut self, s: &str) -> Result<(), budget::Exceeded> {
+        budget::charge(s.len())?;
+        self.text.push_str(s);
+        Ok(())
+    }
+}
+
+impl handlebars::Output for MeteredString {
+    fn write(&mut self, seg: &str) -> Result<(), std::io::Error> {
+        self.push(seg).map_err(|e| {
+            let error = std::io::Error::other(e.message());
+            self.exceeded = Some(e);
+            error
+        })
+    }
+}
+
+/// The text of a value placed inside a string. Lists and maps have no text form: placing
+/// one in a string is almost always a mistake, and `toJson` says what is meant.
+fn interpolated(value: &Value) -> Result<std::borrow::Cow<'_, str>, String> {
+    use std::borrow::Cow;
+    match value {
+        Value::String(s) => Ok(Cow::Borrowed(s)),
+        Value::Number(n) => Ok(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Ok(Cow::Borrowed(if *b { "true" } else { "false" })),
+        Value::Null => Ok(Cow::Borrowed("")),
+        Value::Array(_) | Value::Object(_) => Err(format!(
+            "{} cannot be placed inside a string; use `toJson` for its JSON text, or make the leaf one whole expression to keep its type",
+            type_name(value)
+        )),
+    }
+}
+
+/// What a missing value interpolated into a string is called in the error.
+fn missing_message(param: &Parameter) -> String {
+    match param {
+        Parameter::Path(path) => format!(
+            "`{}` is missing: the request has no such value and it has no default",
+            path_text(path)
+        ),
+        _ => "a value used here is missing".to_owned(),
+    }
+}
+
+/// Two keys of one object that render to the same name.
+fn key_collision(name: &str, first: &Key, second: &Key, pos: Pos) -> Failure {
+    let describe = |key: &Key| match key {
+        Key::Literal(k) => format!("the key `{k}`"),
+        Key::Text(t) => format!("the computed key `{}` (line {})", t.source, t.pos.line),
+    };
+    Failure::new(
+        match second {
+            Key::Text(t) => t.pos,
+            Key::Literal(_) => match first {
+                Key::Text(t) => t.pos,
+                Key::Literal(_) => pos,
+            },
+        },
+        format!(
+            "{} and {} both give `{}`; a computed key may not replace another key of the same object",
+            describe(first),
+            describe(second),
+            super::clip::clip(name)
+        ),
+    )
 }
 
 fn loop_limit(pos: Pos, limit: usize) -> Failure {

@@ -1,0 +1,371 @@
+//! The work budget of one render: steps, and bytes charged *before* they are built.
+//!
+//! A render builds values (rendered nodes, values copied from the request, interpolated
+//! strings, helper results) and finally its encoded answer. Each is charged here first, so a
+//! rule that would copy a 1 MB value into 1,500 children fails at the fifth copy, in
+//! microseconds, instead of building 1.5 GB and failing afterwards.
+//!
+//! The meter lives in a thread-local for the length of one render because handlebars calls
+//! helpers with no way to hand them per-render state. A render runs on one thread from start
+//! to end, and [`install`] returns a guard that removes the meter however the render ends.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{Limits, RenderGuard};
+
+/// The caller's guard is asked for memory in pieces of this size, so a light render asks
+/// once and a heavy one every 64 KiB.
+const GRANT: usize = 64 * 1024;
+
+/// Outside a render (helpers called directly by tests and tools) this much may be built.
+const UNMETERED_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why the meter refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exceeded {
+    /// The render's own byte budget.
+    Bytes { limit: usize },
+    /// The caller's guard refused memory or cancelled the render.
+    Interrupted,
+}
+
+impl Exceeded {
+    pub fn message(&self) -> String {
+        match self {
+            Exceeded::Bytes { limit } => {
+                format!("the render would build more than {limit} bytes (limit max-output-bytes)")
+            }
+            Exceeded::Interrupted => "the render was stopped by the server".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Meter {
+    limit: usize,
+    /// What the render has built.
+    charged: usize,
+    /// What the answer's encoding has written; it has a limit of its own, the same number.
+    encoded: usize,
+    /// Bytes the guard has granted so far, for both.
+    granted: usize,
+    guard: Option<Arc<dyn RenderGuard>>,
+    /// Set once the guard stopped the render; a stopped render stays stopped.
+    interrupted: bool,
+}
+
+thread_local! {
+    static METER: RefCell<Option<Meter>> = const { RefCell::new(None) };
+}
+
+/// Removes the render's meter when dropped.
+pub struct Installed {
+    previous: Option<Meter>,
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        METER.with(|m| *m.borrow_mut() = previous);
+    }
+}
+
+/// Starts metering a render on this thread.
+pub fn install(limits: &Limits) -> Installed {
+    let meter = Meter {
+        limit: limits.max_output_bytes,
+        charged: 0,
+        encoded: 0,
+        granted: 0,
+        guard: limits.guard.clone(),
+        interrupted: false,
+    };
+    let previous = METER.with(|m| m.borrow_mut().replace(meter));
+    Installed { previous }
+}
+
+/// Charges `bytes` about to be built.
+///
+/// # Errors
+///
+/// When they would pass the render's byte limit, or the caller's guard stops the render.
+pub fn charge(bytes: usize) -> Result<(), Exceeded> {
+    METER.with(|m| match m.borrow_mut().as_mut() {
+        Some(meter) => meter.charge(bytes),
+        None if bytes > UNMETERED_BYTES => Err(Exceeded::Bytes {
+            limit: UNMETERED_BYTES,
+        }),
+        None => Ok(()),
+    })
+}
+
+/// Checks that a value of `bytes`, built for a moment and dropped again (a helper's result
+/// inside a larger expression), fits in what the render has left. Nothing is charged: the
+/// value that survives is charged when it is placed.
+///
+/// # Errors
+///
+/// As [`charge`].
+pub fn fits(bytes: usize) -> Result<(), Exceeded> {
+    METER.with(|m| match m.borrow().as_ref() {
+        Some(meter) => meter.check(meter.charged.saturating_add(bytes)),
+        None if bytes > UNMETERED_BYTES => Err(Exceeded::Bytes {
+            limit: UNMETERED_BYTES,
+        }),
+        None => Ok(()),
+    })
+}
+
+/// The size of `value`, or an error when even measuring it passes what the render has left.
+///
+/// # Errors
+///
+/// As [`charge`].
+pub fn measure(value: &Value) -> Result<usize, Exceeded> {
+    let room = METER.with(|m| {
+        m.borrow().as_ref().map_or(UNMETERED_BYTES, |meter| {
+            meter.limit.saturating_sub(meter.charged)
+        })
+    });
+    size_within(value, room).ok_or(Exceeded::Bytes {
+        limit: METER.with(|m| m.borrow().as_ref().map_or(UNMETERED_BYTES, |m| m.limit)),
+    })
+}
+
+/// Charges what copying `value` will build, measuring no further than the budget left.
+///
+/// # Errors
+///
+/// As [`charge`].
+pub fn charge_copy(value: &Value) -> Result<(), Exceeded> {
+    let room = METER.with(|m| {
+        m.borrow().as_ref().map_or(UNMETERED_BYTES, |meter| {
+            meter.limit.saturating_sub(meter.charged)
+        })
+    });
+    match size_within(value, room) {
+        Some(size) => charge(size),
+        None => charge(room.saturating_add(1)),
+    }
+}
+
+/// Whether the caller's guard has stopped the render; polled at every step.
+pub fn interrupted() -> bool {
+    METER.with(|m| {
+        m.borrow_mut().as_mut().is_some_and(|meter| {
+            if !meter.interrupted && meter.guard.as_ref().is_some_and(|g| g.cancelled()) {
+                meter.interrupted = true;
+            }
+            meter.interrupted
+        })
+    })
+}
+
+impl Meter {
+    fn charge(&mut self, bytes: usize) -> Result<(), Exceeded> {
+        let after = self.charged.saturating_add(bytes);
+        self.check(after)?;
+        self.reserve(after.saturating_add(self.encoded))?;
+        self.charged = after;
+        Ok(())
+    }
+
+    fn charge_encoded(&mut self, bytes: usize) -> Result<(), Exceeded> {
+        let after = self.encoded.saturating_add(bytes);
+        self.check(after)?;
+        self.reserve(after.saturating_add(self.charged))?;
+        self.encoded = after;
+        Ok(())
+    }
+
+    fn check(&self, after: usize) -> Result<(), Exceeded> {
+        if self.interrupted {
+            return Err(Exceeded::Interrupted);
+        }
+        if after > self.limit {
+            return Err(Exceeded::Bytes { limit: self.limit });
+        }
+        Ok(())
+    }
+
+    /// Makes sure the guard has granted `total` bytes, asking in grants.
+    fn reserve(&mut self, total: usize) -> Result<(), Exceeded> {
+        let Some(guard) = &self.guard else {
+            return Ok(());
+        };
+        if guard.cancelled() {
+            self.interrupted = true;
+            return Err(Exceeded::Interrupted);
+        }
+        if total > self.granted {
+            let ask = (total - self.granted).max(GRANT);
+            if !guard.reserve(ask) {
+                self.interrupted = true;
+                return Err(Exceeded::Interrupted);
+            }
+            self.granted += ask;
+        }
+        Ok(())
+    }
+}
+
+/// Bytes that charge the render's budget before they grow: the encoded answer, which may be
+/// as large as the limit on its own, and whose memory the guard grants like the rest.
+#[derive(Default)]
+pub struct MeteredBytes {
+    pub bytes: Vec<u8>,
+    /// Why the last write failed, since the encoder only reports an I/O error.
+    pub exceeded: Option<Exceeded>,
+}
+
+impl std::io::Write for MeteredBytes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let charged = METER.with(|m| match m.borrow_mut().as_mut() {
+            Some(meter) => meter.charge_encoded(buf.len()),
+            None => Ok(()),
+        });
+        if let Err(e) = charged {
+            let error = std::io::Error::other(e.message());
+            self.exceeded = Some(e);
+            return Err(error);
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A value's size as JSON text, the unit of `max-output-bytes` (in memory a built value
+/// takes a small multiple of it, which the server's budget leaves room for). `None` as soon
+/// as it passes `room`, so measuring is bounded too.
+pub fn size_within(value: &Value, room: usize) -> Option<usize> {
+    fn walk(value: &Value, total: &mut usize, room: usize) -> bool {
+        *total += match value {
+            Value::Null | Value::Bool(_) | Value::Number(_) => SCALAR,
+            Value::String(s) => string_size(s.len()),
+            Value::Array(items) => HEADER + items.len(),
+            Value::Object(map) => HEADER + map.len(),
+        };
+        if *total > room {
+            return false;
+        }
+        match value {
+            Value::Array(items) => items.iter().all(|v| walk(v, total, room)),
+            Value::Object(map) => map.iter().all(|(k, v)| {
+                *total += key_size(k.len());
+                *total <= room && walk(v, total, room)
+            }),
+            _ => true,
+        }
+    }
+    let mut total = 0;
+    walk(value, &mut total, room).then_some(total)
+}
+
+/// A number, bool or null: most are a few characters.
+pub const SCALAR: usize = 8;
+/// A list's or map's brackets.
+pub const HEADER: usize = 2;
+
+/// A string of `len` bytes, with its quotes.
+pub fn string_size(len: usize) -> usize {
+    len.saturating_add(2)
+}
+
+/// A map key of `len` bytes, with its quotes, colon and comma.
+pub fn key_size(len: usize) -> usize {
+    len.saturating_add(4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    fn limits(bytes: usize) -> Limits {
+        Limits {
+            max_output_bytes: bytes,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn charges_past_the_limit_fail_and_the_meter_goes_with_its_guard() {
+        {
+            let _meter = install(&limits(100));
+            assert_eq!(charge(60), Ok(()));
+            assert_eq!(charge(41), Err(Exceeded::Bytes { limit: 100 }));
+            assert_eq!(charge(40), Ok(()));
+        }
+        // Outside a render only the generous default applies.
+        assert_eq!(charge(1000), Ok(()));
+    }
+
+    #[test]
+    fn measuring_stops_at_the_room_left() {
+        let big = json!({"data": {"blob": "x".repeat(10_000)}, "n": [1, 2, 3]});
+        assert!(size_within(&big, 1_000).is_none());
+        let size = size_within(&big, usize::MAX).unwrap();
+        assert!(size > 10_000 && size < 10_100, "{size}");
+        let text = serde_json::to_vec(&big).unwrap().len();
+        assert!(
+            size.abs_diff(text) < 100,
+            "close to the JSON text: {size} vs {text}"
+        );
+        let _meter = install(&limits(50_000));
+        for _ in 0..4 {
+            assert_eq!(charge_copy(&big), Ok(()));
+        }
+        assert!(charge_copy(&big).is_err(), "the fifth copy is over 50,000");
+    }
+
+    #[derive(Debug, Default)]
+    struct Stingy {
+        granted: AtomicUsize,
+        cancelled: AtomicBool,
+    }
+
+    impl RenderGuard for Stingy {
+        fn reserve(&self, bytes: usize) -> bool {
+            self.granted.fetch_add(bytes, Ordering::Relaxed) + bytes <= 2 * GRANT
+        }
+        fn cancelled(&self) -> bool {
+            self.cancelled.load(Ordering::Relaxed)
+        }
+    }
+
+    #[test]
+    fn the_guard_is_asked_in_grants_and_can_stop_the_render() {
+        let guard = Arc::new(Stingy::default());
+        let limits = Limits {
+            guard: Some(guard.clone()),
+            ..limits(usize::MAX)
+        };
+        let _meter = install(&limits);
+        assert_eq!(charge(10), Ok(()));
+        assert_eq!(guard.granted.load(Ordering::Relaxed), GRANT, "one grant");
+        assert_eq!(charge(GRANT), Ok(()));
+        assert_eq!(charge(GRANT), Err(Exceeded::Interrupted));
+        assert!(interrupted(), "a refusal stops the render for good");
+        assert_eq!(charge(1), Err(Exceeded::Interrupted));
+    }
+
+    #[test]
+    fn cancelling_is_seen_at_the_next_step() {
+        let guard = Arc::new(Stingy::default());
+        let _meter = install(&Limits {
+            guard: Some(guard.clone()),
+            ..limits(usize::MAX)
+        });
+        assert!(!interrupted());
+        guard.cancelled.store(true, Ordering::Relaxed);
+        assert!(interrupted());
+    }
+}
