@@ -208,3 +208,32 @@ fn nesting_up_to_127_levels_is_read_and_128_is_refused() {
     let r = server.post_json("/hello/sync", &nested(128));
     assert_eq!(r.status, 400, "{}", r.text());
 }
+
+#[test]
+fn yaml_tags_and_infinities_are_load_errors_at_their_place() {
+    let dir = ConfigMapDir::new(&[(
+        "tagged.yaml",
+        "name: tagged\nsync:\n  status:\n    a: !custom x\n    b: .inf\n    c: [1, .nan]\n",
+    )]);
+    let out = std::process::Command::new(crate::support::BIN)
+        .arg("check")
+        .arg(&dir.path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("tagged.yaml:4:") && text.contains("YAML tags such as `!custom`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tagged.yaml:5:8: `.inf` is not a JSON number"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tagged.yaml:6:12: `.nan` is not a JSON number"),
+        "{text}"
+    );
+    assert!(!text.contains("null is not allowed"), "{text}");
+}

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::diagnostic::{suggest, Diagnostic};
-use super::locate::{join_key, Locator};
+use super::locate::{join_index, join_key, Locator};
 
 /// One rule file.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -173,6 +173,15 @@ pub(crate) fn parse_tree(file: &str, text: &str) -> Result<Value, Vec<Diagnostic
     if yaml.is_null() {
         return Err(vec![Diagnostic::new(file, 1, 1, "the rule file is empty")]);
     }
+    let mut unportable = Vec::new();
+    find_unportable(&yaml, "", &mut unportable);
+    if !unportable.is_empty() {
+        let locator = Locator::new(text);
+        return Err(unportable
+            .into_iter()
+            .map(|(path, message)| Diagnostic::at(file, locator.value(&path), message))
+            .collect());
+    }
     serde_json::to_value(yaml).map_err(|e| {
         vec![Diagnostic::new(
             file,
@@ -181,6 +190,43 @@ pub(crate) fn parse_tree(file: &str, text: &str) -> Result<Value, Vec<Diagnostic
             format!("the rule file cannot be read as JSON-compatible data: {e}"),
         )]
     })
+}
+
+/// YAML that has no JSON form: tags (`!custom x`, which would silently become a map) and
+/// `.inf`/`.nan` (which would become null). Each is reported at its path.
+fn find_unportable(value: &serde_yaml_ng::Value, path: &str, found: &mut Vec<(String, String)>) {
+    use serde_yaml_ng::Value as Yaml;
+    match value {
+        Yaml::Tagged(tagged) => found.push((
+            path.to_owned(),
+            format!(
+                "YAML tags such as `{}` are not supported; remove the tag, or quote the value if the `!` belongs to it",
+                tagged.tag
+            ),
+        )),
+        Yaml::Number(n) if n.as_f64().is_some_and(|f| !f.is_finite()) => found.push((
+            path.to_owned(),
+            format!("`{n}` is not a JSON number; quote it if you mean the text"),
+        )),
+        Yaml::Sequence(items) => {
+            for (i, item) in items.iter().enumerate() {
+                find_unportable(item, &join_index(path, i), found);
+            }
+        }
+        Yaml::Mapping(map) => {
+            for (key, item) in map {
+                let key = match key {
+                    Yaml::String(k) => k.clone(),
+                    other => serde_yaml_ng::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned(),
+                };
+                find_unportable(item, &join_key(path, &key), found);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// serde_yaml_ng appends " at line L column C" to messages; the diagnostic already says it.
