@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use rulehook::engine::{Hook, Limits, Rule};
+use rulehook::engine::{helper_names, Hook, Limits, Rule};
 use serde_json::{json, Map, Number, Value};
 
 const HELLO: &str = include_str!("../rules/hello.yaml");
@@ -153,4 +153,52 @@ pub fn structured(input: StructuredInput) {
         "finalizing": false,
     });
     render_all(&request);
+}
+
+/// One compiled rule per helper and number of arguments its arity allows (0 to 4), with
+/// the helper's result as a whole value and inside a string. Block helpers need a block.
+fn helper_rules() -> &'static [Rule] {
+    static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
+    RULES.get_or_init(|| {
+        let mut rules = Vec::new();
+        for name in helper_names().filter(|n| !matches!(*n, "if" | "unless" | "each" | "with")) {
+            for arity in 0..=4 {
+                let args: Vec<String> = (0..arity).map(|i| format!("a{i}")).collect();
+                let call = format!("{name} {}", args.join(" "));
+                for leaf in [format!("{{{{ {call} }}}}"), format!("<{{{{ {call} }}}}>")] {
+                    let text = format!(
+                        "name: h\nvalues:\n  a0: $.parent.a0\n  a1: $.parent.a1\n  a2: $.parent.a2\n  a3: $.parent.a3\nsync:\n  status:\n    out: {}\n",
+                        serde_json::to_string(&leaf).expect("a string")
+                    );
+                    if let Ok(rule) = Rule::compile("helpers.yaml", &text) {
+                        rules.push(rule);
+                    }
+                }
+            }
+        }
+        assert!(rules.len() > 100, "every helper compiles with some arity");
+        rules
+    })
+}
+
+/// A helper call: which helper and arity, and its arguments (`None` is a missing value).
+#[derive(Debug, arbitrary::Arbitrary)]
+pub struct HelperCall {
+    pub which: u16,
+    pub args: [Option<FuzzValue>; 4],
+}
+
+/// Calls one helper with arbitrary arguments, through a render, under small limits.
+pub fn helper_call(input: HelperCall) {
+    let rules = helper_rules();
+    let rule = &rules[usize::from(input.which) % rules.len()];
+    let mut parent = Map::new();
+    parent.insert("metadata".to_owned(), json!({"name": "p"}));
+    for (i, arg) in input.args.into_iter().enumerate() {
+        if let Some(arg) = arg {
+            parent.insert(format!("a{i}"), arg.into_json(0));
+        }
+    }
+    let request = json!({"parent": parent, "children": {}});
+    let _ = rule.render_body(Hook::Sync, request, &limits());
 }

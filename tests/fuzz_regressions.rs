@@ -59,6 +59,45 @@ fn saved_structured_inputs_do_not_crash() {
 }
 
 #[test]
+fn saved_helpers_inputs_do_not_crash() {
+    use arbitrary::Arbitrary;
+    for (name, data) in inputs("helpers") {
+        eprintln!("{name}");
+        let mut u = arbitrary::Unstructured::new(&data);
+        if let Ok(input) = harness::HelperCall::arbitrary(&mut u) {
+            harness::helper_call(input);
+        }
+    }
+}
+
+#[test]
+fn every_helper_survives_hostile_arguments() {
+    use harness::FuzzValue as V;
+    let hostile = || {
+        [
+            Some(V::Str("%.65536f".to_owned())),
+            Some(V::Float(1e308)),
+            Some(V::Long(u16::MAX, 'x')),
+            Some(V::Deep(
+                90,
+                Box::new(V::List(vec![V::Int(i64::MIN), V::Null])),
+            )),
+        ]
+    };
+    // Every helper and arity, with each argument hostile and missing in turn.
+    for which in 0..700u16 {
+        harness::helper_call(harness::HelperCall {
+            which,
+            args: hostile(),
+        });
+        let mut args = hostile();
+        args[usize::from(which) % 4] = None;
+        args.rotate_left(1);
+        harness::helper_call(harness::HelperCall { which, args });
+    }
+}
+
+#[test]
 fn hostile_requests_from_the_issue_list_do_not_crash() {
     let deep = format!(
         "{{\"parent\": {{\"spec\": {{\"who\": {}1{}}}}}}}",
