@@ -11,7 +11,8 @@
 #   slowbody  500 connections that stall inside their body        defaults
 #   heavy     2 renders at once that run to the render timeout;   steps and loop items
 #             /healthz probed every 20 ms                         raised, so renders are heavy
-#   noread    200 clients that ask for 15 MB and never read       --max-output-bytes 16MiB
+#   noread    200 clients that ask for 15 MB and never read       --memory-limit 512MiB, so that
+#                                                                 15 MB answers are allowed
 #
 # Targets (BENCHMARKS.md): peak RSS < 128 MiB and every call < 1 s during amplify; 0
 # failures and p99 < 50 ms for the stream in every phase; /healthz < 100 ms during heavy;
@@ -117,7 +118,7 @@ declare -A FLAGS=(
   [amplify]=""
   [slowbody]=""
   [heavy]="--max-render-steps 1000000000 --max-loop-items 100000"
-  [noread]="--max-output-bytes 16MiB"
+  [noread]="--memory-limit 512MiB"
 )
 ROWS=()
 for phase in ${PHASES:-amplify slowbody heavy noread}; do

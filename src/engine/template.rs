@@ -796,8 +796,10 @@ impl<'l> Render<'l> {
         if count > limit {
             return Err(loop_limit(each.source.pos, limit));
         }
-        // The loop's own bookkeeping: an index and a key per item.
-        self.charge(count.saturating_mul(2 * budget::SCALAR))?;
+        // The loop's own bookkeeping, an index and a key per item, lasts only as long as
+        // the loop: it must fit, but is not kept on the render's account.
+        budget::fits(count.saturating_mul(2 * budget::SCALAR))
+            .map_err(|e| Failure::new(each.source.pos, e.message()))?;
         let entries: Vec<(Value, Value)> = match source {
             Some(Value::Array(list)) => list
                 .into_iter()
