@@ -171,10 +171,13 @@ impl RuleShares {
     pub async fn acquire(&self, rule: &str) -> OwnedSemaphorePermit {
         let semaphore = {
             let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
-            rules
-                .entry(rule.to_owned())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.per_rule)))
-                .clone()
+            match rules.get(rule) {
+                Some(semaphore) => semaphore.clone(),
+                None => rules
+                    .entry(rule.to_owned())
+                    .or_insert_with(|| Arc::new(Semaphore::new(self.per_rule)))
+                    .clone(),
+            }
         };
         // The semaphore is never closed, so acquiring cannot fail.
         match semaphore.acquire_owned().await {
