@@ -1,0 +1,105 @@
+//! Every way a request can fail, and the one place that maps each to its HTTP status.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::engine::HookError;
+
+/// Everything that can go wrong with a hook call, and its HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    #[error("bad request: {0}")]
+    WrongShape(String),
+    #[error("no rule named `{0}` is loaded")]
+    UnknownRule(String),
+    #[error("unknown hook `{0}`; expected sync, finalize or customize")]
+    UnknownHook(String),
+    #[error("{0}")]
+    NoHook(String),
+    #[error("the request body is over the limit of {0} bytes")]
+    TooLarge(usize),
+    #[error("unsupported content type `{0}`; send application/json")]
+    UnsupportedMediaType(String),
+    #[error("method not allowed; hooks take POST")]
+    MethodNotAllowed,
+    #[error("too many requests in flight; retry shortly")]
+    Overloaded,
+    #[error("the server's memory budget for requests is in use; retry shortly")]
+    OutOfMemory,
+    #[error("the request body did not arrive within {} (limit body-timeout)", humantime::format_duration(*.0))]
+    BodyTimeout(Duration),
+    #[error("rule `{rule}` did not finish within {} (limit render-timeout)", humantime::format_duration(*.after))]
+    RenderTimeout { rule: String, after: Duration },
+    #[error("rule `{rule}` failed: the render stopped on an internal error, which was logged")]
+    Panicked { rule: String },
+    #[error("a verified client certificate is required")]
+    ClientCertificateRequired,
+    #[error("missing or wrong credentials")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Render(String),
+    #[error("reading the request failed: {0}")]
+    Read(String),
+}
+
+impl From<HookError> for ApiError {
+    fn from(e: HookError) -> Self {
+        match e {
+            HookError::BadRequest(m) => ApiError::WrongShape(m),
+            e @ HookError::NoHook { .. } => ApiError::NoHook(e.to_string()),
+            e @ (HookError::Render { .. } | HookError::Interrupted { .. }) => {
+                ApiError::Render(e.to_string())
+            }
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson(_) | ApiError::Read(_) => StatusCode::BAD_REQUEST,
+            ApiError::WrongShape(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnknownRule(_) | ApiError::UnknownHook(_) | ApiError::NoHook(_) => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::OutOfMemory => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::ClientCertificateRequired => StatusCode::FORBIDDEN,
+            ApiError::Render(_) | ApiError::RenderTimeout { .. } | ApiError::Panicked { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type("text/plain; charset=utf-8");
+        match self {
+            ApiError::Overloaded | ApiError::OutOfMemory => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            // The rest of the body may still be on its way; the connection cannot be reused.
+            ApiError::BodyTimeout(_) => {
+                response.force_close();
+            }
+            ApiError::MethodNotAllowed => {
+                response.insert_header((header::ALLOW, "POST"));
+            }
+            ApiError::Unauthorized(challenge) => {
+                response.insert_header((header::WWW_AUTHENTICATE, *challenge));
+            }
+            _ => {}
+        }
+        response.body(format!("{self}\n"))
+    }
+}

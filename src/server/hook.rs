@@ -1,0 +1,244 @@
+//! The hook route: admit the request, read its body, parse and render it on a render
+//! thread, and answer with an ETag. Handlers never branch on what a rule contains.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::status::authorize;
+use super::{ApiError, AppState};
+use crate::admission::{self, RequestGuard};
+use crate::connection::{HeldBody, Socket};
+use crate::engine::{Hook, Limits};
+use crate::memory::PARSE_FACTOR;
+use crate::metrics;
+use crate::ruleset::LoadedRule;
+
+pub(super) async fn hook(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let (rule, hook) = path.into_inner();
+    // One snapshot serves the whole request, whatever reloads happen meanwhile, and also
+    // decides the metrics label.
+    let rules = state.rules.load_full();
+    let loaded = rules.get(&rule).cloned();
+    let rule_label = if loaded.is_some() {
+        rule.as_str()
+    } else {
+        metrics::UNKNOWN
+    };
+    let result = answer(&state, loaded, &rule, &hook, &request, payload).await;
+    let (status, parent) = match &result {
+        Ok((response, parent)) => (response.status(), parent.as_str()),
+        Err(e) => (e.status_code(), ""),
+    };
+    let elapsed = started.elapsed();
+    state
+        .metrics
+        .observe_request(rule_label, &hook, status.as_u16(), elapsed.as_secs_f64());
+    tracing::info!(
+        rule = %rule,
+        hook = %hook,
+        status = status.as_u16(),
+        duration_us = elapsed.as_micros() as u64,
+        parent = %parent,
+        "hook request"
+    );
+    if let Err(e @ ApiError::Render(_)) = &result {
+        tracing::warn!(rule = %rule, hook = %hook, error = %e, "rule failed");
+    }
+    result.map(|(response, _)| response)
+}
+
+async fn answer(
+    state: &AppState,
+    loaded: Option<Arc<LoadedRule>>,
+    rule: &str,
+    hook: &str,
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(HttpResponse, String), ApiError> {
+    authorize(state, request)?;
+    let hook = Hook::parse(hook).ok_or_else(|| ApiError::UnknownHook(hook.to_owned()))?;
+    let loaded = loaded.ok_or_else(|| ApiError::UnknownRule(rule.to_owned()))?;
+    check_content_type(request)?;
+    let limits = &state.limits;
+    let guard = Arc::new(RequestGuard::new(&state.memory));
+    let body = admission::read_body(
+        request,
+        payload,
+        limits.max_body_bytes,
+        limits.body_timeout,
+        &guard,
+    )
+    .await?;
+    let _slot = state.in_flight.admit(limits.max_in_flight)?;
+    guard.reserve_or_refuse(body.len().saturating_mul(PARSE_FACTOR))?;
+    let (answer, parent) = render_on_pool(state, &loaded, hook, body, &guard).await?;
+    // From here the reservation covers the answer alone, until the client has read it.
+    if !guard.reservation().resize(answer.len()) {
+        return Err(ApiError::OutOfMemory);
+    }
+    Ok((respond(state, request, answer, guard), parent))
+}
+
+/// Parses and renders on a render thread, within the render deadline (which also covers
+/// waiting for the rule's share of the threads).
+async fn render_on_pool(
+    state: &AppState,
+    loaded: &Arc<LoadedRule>,
+    hook: Hook,
+    body: web::Bytes,
+    guard: &Arc<RequestGuard>,
+) -> Result<(Vec<u8>, String), ApiError> {
+    let name = &loaded.rule.name;
+    let rule = loaded.clone();
+    let limits = Limits {
+        guard: Some(guard.clone()),
+        ..state.limits.engine.clone()
+    };
+    let inject_panic = state.limits.panic_rule.as_ref() == Some(name);
+    let render = async {
+        let share = state.shares.acquire(name).await;
+        let job = state
+            .renders
+            .spawn(move |reply| {
+                let _share = share;
+                if let Some(guard) = &limits.guard {
+                    if guard.cancelled() {
+                        return; // its caller gave up while it queued
+                    }
+                }
+                let value = match rule.rule.parse_request(&body) {
+                    Ok(value) => value,
+                    Err(e) => {
+                        let _ = reply.send(Err(ApiError::MalformedJson(e.to_string())));
+                        return;
+                    }
+                };
+                drop(body);
+                assert!(!inject_panic, "a panic injected for tests");
+                let parent = subject_name(&value);
+                let (rendered, leftovers) = rule.rule.render_body_keeping(hook, value, &limits);
+                let _ = reply.send(rendered.map(|b| (b, parent)).map_err(ApiError::from));
+                // Freeing a large request takes as long as rendering it; the answer is
+                // already on its way.
+                drop(leftovers);
+            })
+            .map_err(|_| ApiError::Overloaded)?;
+        Ok::<_, ApiError>(job.await)
+    };
+    match actix_web::rt::time::timeout(state.limits.render_timeout, render).await {
+        Err(_) => {
+            guard.cancel();
+            Err(ApiError::RenderTimeout {
+                rule: name.clone(),
+                after: state.limits.render_timeout,
+            })
+        }
+        Ok(Err(busy)) => Err(busy),
+        Ok(Ok(Err(_closed))) => {
+            state.metrics.observe_panic(name);
+            Err(ApiError::Panicked { rule: name.clone() })
+        }
+        Ok(Ok(Ok(Err(ApiError::Render(_))))) if guard.starved() => Err(ApiError::OutOfMemory),
+        Ok(Ok(Ok(result))) => result,
+    }
+}
+
+/// Metacontroller sends `application/json`; a client that says anything else is confused.
+fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {
+    let Some(value) = request.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let text = value.to_str().unwrap_or("");
+    let mime = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime == "application/json" || mime.ends_with("+json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(text.to_owned()))
+    }
+}
+
+/// `namespace/name` of the parent or decorated object, for the request log.
+fn subject_name(request: &Value) -> String {
+    let subject = request.get("parent").or_else(|| request.get("object"));
+    let meta = subject.and_then(|s| s.get("metadata"));
+    let field = |k: &str| {
+        meta.and_then(|m| m.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    match field("namespace") {
+        "" => field("name").to_owned(),
+        ns => format!("{ns}/{}", field("name")),
+    }
+}
+
+/// A strong ETag: the hash of the exact body bytes.
+pub fn etag(body: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(body);
+    let mut tag = String::with_capacity(34);
+    tag.push('"');
+    for b in &digest[..16] {
+        tag.push(HEX[usize::from(b >> 4)] as char);
+        tag.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    tag.push('"');
+    tag
+}
+
+/// 200 with an ETag, or 304 when the client already holds this exact body. The body keeps
+/// the request's memory reservation until it is written, and a client that does not read a
+/// large one within the write deadline is disconnected.
+fn respond(
+    state: &AppState,
+    request: &HttpRequest,
+    body: Vec<u8>,
+    guard: Arc<RequestGuard>,
+) -> HttpResponse {
+    let tag = etag(&body);
+    let matches = request
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == tag || t == "*");
+    let tag_header = HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\""));
+    if matches {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, tag_header))
+            .finish();
+    }
+    guard.reservation().mark_unsent();
+    let socket = request.conn_data::<Socket>().cloned();
+    let metrics = state.metrics.slow_readers();
+    let body = HeldBody::new(
+        body.into(),
+        guard,
+        socket,
+        state.limits.write_timeout,
+        move || {
+            metrics.inc();
+        },
+    );
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::ETAG, tag_header))
+        .body(body)
+}

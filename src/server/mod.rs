@@ -1,0 +1,153 @@
+//! The HTTP shell: decode the request, look up the rule in the current snapshot, let the
+//! engine render, encode the answer. Handlers never branch on what a rule contains.
+//!
+//! Every error becomes an HTTP status in exactly one place, [`ApiError`]'s `ResponseError`
+//! impl. A failed render is never a 200: Metacontroller deletes any child missing from a 200.
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use arc_swap::ArcSwap;
+
+use crate::admission::{InFlight, RuleShares};
+use crate::auth::Auth;
+use crate::engine::Limits;
+use crate::memory::{Budgets, MemoryBudget, DEFAULT_MEMORY_LIMIT};
+use crate::metrics::Metrics;
+use crate::render_pool::RenderPool;
+use crate::ruleset::RuleSet;
+
+mod error;
+mod hook;
+mod status;
+
+pub use error::ApiError;
+pub use hook::etag;
+pub use status::rfc3339;
+
+/// Server-wide state, shared by every worker.
+pub struct AppState {
+    /// The rules being served; the watcher swaps in a new set, requests load a snapshot.
+    pub rules: Arc<ArcSwap<RuleSet>>,
+    pub limits: ServerLimits,
+    /// Set once the first load has finished.
+    pub loaded: AtomicBool,
+    /// Times the rule directory was re-read, changed or not.
+    pub reload_checks: AtomicU64,
+    pub metrics: Metrics,
+    pub auth: Auth,
+    /// Whether `/metrics` skips authentication, for scrapers that carry no credential.
+    pub open_metrics: bool,
+    /// Whether hooks, `/rules` and `/metrics` need a verified client certificate. Probes
+    /// never do: the kubelet has none.
+    pub require_client_certificate: bool,
+    /// What requests may hold in memory at once.
+    pub memory: Arc<MemoryBudget>,
+    renders: RenderPool,
+    shares: RuleShares,
+    in_flight: InFlight,
+}
+
+/// Request-level limits, on top of the engine's render limits.
+#[derive(Debug, Clone)]
+pub struct ServerLimits {
+    pub max_body_bytes: usize,
+    /// Requests being parsed and rendered at once before new ones get 429.
+    pub max_in_flight: usize,
+    /// The time a client has, after its headers, to send the whole body.
+    pub body_timeout: Duration,
+    /// The time a render may take, queueing included.
+    pub render_timeout: Duration,
+    /// The time a client has to read a large answer.
+    pub write_timeout: Duration,
+    /// Threads that parse and render.
+    pub render_threads: usize,
+    /// What all requests together may hold in memory.
+    pub request_memory: usize,
+    pub engine: Limits,
+    /// Renders of the rule with this name panic: a fault injected by tests, to show the
+    /// recovery path over HTTP. Only debug builds have a flag that sets it.
+    pub panic_rule: Option<String>,
+}
+
+impl ServerLimits {
+    /// The limits that fit a container limited to `memory_limit` bytes.
+    pub fn for_memory(memory_limit: usize) -> Self {
+        let budgets = Budgets::derive(memory_limit);
+        ServerLimits {
+            max_body_bytes: budgets.max_body,
+            max_in_flight: 256,
+            // Metacontroller's own hook timeout: after it, nobody waits for the answer.
+            body_timeout: Duration::from_secs(10),
+            render_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
+            render_threads: default_render_threads(),
+            request_memory: budgets.request_memory,
+            engine: Limits {
+                max_output_bytes: budgets.max_output,
+                ..Limits::default()
+            },
+            panic_rule: None,
+        }
+    }
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits::for_memory(DEFAULT_MEMORY_LIMIT)
+    }
+}
+
+/// Twice the CPUs, at least four: a light hook always finds a thread while heavy renders
+/// run, and the memory budget, not the thread count, bounds what renders hold.
+pub fn default_render_threads() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cpus * 2).max(4)
+}
+
+impl AppState {
+    /// # Errors
+    ///
+    /// When the render threads cannot be started.
+    pub fn new(rules: Arc<ArcSwap<RuleSet>>, limits: ServerLimits) -> std::io::Result<Self> {
+        let renders = RenderPool::new(limits.render_threads, limits.max_in_flight)?;
+        let shares = RuleShares::new(limits.render_threads);
+        Ok(AppState {
+            rules,
+            memory: MemoryBudget::new(limits.request_memory),
+            limits,
+            loaded: AtomicBool::new(false),
+            reload_checks: AtomicU64::new(0),
+            metrics: Metrics::new(),
+            auth: Auth::default(),
+            open_metrics: false,
+            require_client_certificate: false,
+            renders,
+            shares,
+            in_flight: InFlight::default(),
+        })
+    }
+}
+
+/// Registers every route; used by `serve` and by tests alike.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/healthz")
+            .route(web::get().to(status::healthz))
+            .route(web::head().to(status::healthz)),
+    )
+    .service(
+        web::resource("/readyz")
+            .route(web::get().to(status::readyz))
+            .route(web::head().to(status::readyz)),
+    )
+    .route("/rules", web::get().to(status::list_rules))
+    .route("/metrics", web::get().to(status::metrics_text))
+    .service(
+        web::resource("/{rule}/{hook}")
+            .route(web::post().to(hook::hook))
+            .default_service(web::to(status::method_not_allowed)),
+    );
+}

@@ -1,0 +1,132 @@
+//! The routes that are not hooks: probes, the rule listing and metrics. All are cheap and
+//! answer on the I/O threads.
+
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::{ApiError, AppState};
+use crate::connection::ClientCertificate;
+
+pub(super) async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok\n")
+}
+
+/// Ready once the first load is done, unless it produced no rule at all and only errors.
+pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let rules = state.rules.load();
+    let loaded = state.loaded.load(Ordering::Acquire);
+    let broken = rules.is_empty() && rules.errors().next().is_some();
+    if loaded && !broken {
+        HttpResponse::Ok()
+            .content_type("text/plain")
+            .body(format!("ok: {} rules\n", rules.len()))
+    } else {
+        let why = if loaded {
+            "no rule loaded; every rule file has errors"
+        } else {
+            "rules are still loading"
+        };
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body(format!("not ready: {why}\n"))
+    }
+}
+
+/// Checks the request's credentials when authentication is configured.
+pub(super) fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
+    if state.require_client_certificate && request.conn_data::<ClientCertificate>().is_none() {
+        return Err(ApiError::ClientCertificateRequired);
+    }
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if state.auth.allows(header) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized(state.auth.challenge()))
+    }
+}
+
+/// Every rule, and every file with a problem, as JSON.
+pub(super) async fn list_rules(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&state, &request)?;
+    let rules = state.rules.load();
+    let files = rules.files();
+    let rule_list: Vec<Value> = rules
+        .rules()
+        .map(|loaded| {
+            let rule = &loaded.rule;
+            let error = files
+                .get(&rule.file)
+                .filter(|f| !f.errors.is_empty())
+                .map(|f| errors_text(&f.errors));
+            json!({
+                "name": rule.name,
+                "file": rule.file,
+                "kind": rule.kind_name(),
+                "hooks": rule.hooks().iter().map(|h| h.as_str()).collect::<Vec<_>>(),
+                "hash": loaded.hash,
+                "loadedAt": rfc3339(loaded.loaded_at),
+                "error": error,
+            })
+        })
+        .collect();
+    let file_list: Vec<Value> = files
+        .iter()
+        .map(|(file, f)| {
+            json!({
+                "file": file,
+                "hash": f.hash,
+                "rule": f.serving.as_ref().map(|r| r.rule.name.clone()),
+                "error": (!f.errors.is_empty()).then(|| errors_text(&f.errors)),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "generation": rules.generation,
+        "reloadChecks": state.reload_checks.load(Ordering::Relaxed),
+        "rules": rule_list,
+        "files": file_list,
+    })))
+}
+
+fn errors_text(errors: &[crate::engine::Diagnostic]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+pub(super) async fn metrics_text(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    if !state.open_metrics {
+        authorize(&state, &request)?;
+    }
+    state.metrics.observe_memory(
+        state.memory.limit(),
+        state.memory.reserved(),
+        state.memory.unsent(),
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.encode()))
+}
+
+pub(super) async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
