@@ -270,6 +270,67 @@ mod tests {
         assert!(!is_rule_file("README.md"));
     }
 
+    fn contents(dir: &Path) -> Vec<(String, String)> {
+        read_dir(dir)
+            .unwrap()
+            .into_iter()
+            .map(|read| {
+                let name = read.file.rsplit('/').next().unwrap_or_default().to_owned();
+                let what = match read.content {
+                    ReadResult::Text(text) => text,
+                    ReadResult::Transient(_) => "transient".to_owned(),
+                    ReadResult::Unreadable(why) | ReadResult::Refused(why) => why,
+                };
+                (name, what)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn links_may_leave_the_directory_only_through_configmap_data() {
+        use std::os::unix::fs::symlink;
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "root:*:0:0\n").unwrap();
+        std::fs::create_dir(outside.path().join("ts")).unwrap();
+        std::fs::write(outside.path().join("ts/cm.yaml"), "name: cm\n").unwrap();
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
+        std::fs::write(dir.join("plain.yaml"), "name: plain\n").unwrap();
+        symlink("plain.yaml", dir.join("inside.yaml")).unwrap();
+        symlink(outside.path().join("secret"), dir.join("out.yaml")).unwrap();
+        symlink(outside.path().join("ts"), dir.join("..data")).unwrap();
+        symlink("..data/cm.yaml", dir.join("cm.yaml")).unwrap();
+        symlink("..data/gone.yaml", dir.join("swapping.yaml")).unwrap();
+        symlink("nowhere.yaml", dir.join("dangling.yaml")).unwrap();
+        std::fs::write(
+            dir.join("kustomization.yaml"),
+            "apiVersion: v1\nkind: List\n",
+        )
+        .unwrap();
+
+        let got = contents(dir);
+        let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "cm.yaml",
+                "inside.yaml",
+                "out.yaml",
+                "plain.yaml",
+                "swapping.yaml"
+            ]
+        );
+        assert_eq!(got[0].1, "name: cm\n");
+        assert_eq!(got[1].1, "name: plain\n");
+        assert!(
+            got[2].1.contains("outside the rule directory"),
+            "{}",
+            got[2].1
+        );
+        assert!(!got[2].1.contains("root:"), "{}", got[2].1);
+        assert_eq!(got[4].1, "transient");
+    }
+
     #[test]
     fn manifests_are_told_from_rules_even_with_several_documents() {
         assert!(is_manifest("apiVersion: v1\nkind: ConfigMap\n"));
