@@ -30,6 +30,9 @@ pub enum Error {
     EmptyToken { path: String },
     #[error("{path}:{line}: expected `user:password`")]
     BadLine { path: String, line: usize },
+    /// A file of comments only would otherwise turn authentication off without a word.
+    #[error("{path}: no `user:password` line; add a user or drop --basic-auth-file")]
+    NoUsers { path: String },
 }
 
 fn digest(bytes: &[u8]) -> Digest32 {
@@ -46,6 +49,9 @@ fn same(a: &Digest32, b: &Digest32) -> bool {
 impl Auth {
     /// Reads the token file (one token, surrounding whitespace ignored) and the basic-auth
     /// file (`user:password` per line; `#` comments and blank lines ignored).
+    ///
+    /// A file that was given must hold a credential: an empty one is an error rather than
+    /// "no authentication", since the operator asked for authentication.
     ///
     /// # Errors
     ///
@@ -81,6 +87,11 @@ impl Auth {
                     });
                 }
                 auth.basic.push(digest(line.as_bytes()));
+            }
+            if auth.basic.is_empty() {
+                return Err(Error::NoUsers {
+                    path: path.display().to_string(),
+                });
             }
         }
         Ok(auth)
@@ -191,6 +202,17 @@ mod tests {
         assert!(a.allows(Some("Basic bWV0YTpwYTpzcw==")));
         assert!(!a.allows(Some("Basic bWV0YTpwYXNz")));
         assert!(!a.allows(Some("Basic !!!")));
+    }
+
+    #[test]
+    fn a_basic_auth_file_without_users_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        std::fs::write(&path, "# meta:secret\n\n  \n").unwrap();
+        let err = Auth::from_files(None, Some(&path)).unwrap_err();
+        assert!(matches!(err, Error::NoUsers { .. }), "{err}");
+        std::fs::write(&path, "# ops\nmeta:secret\n").unwrap();
+        assert!(Auth::from_files(None, Some(&path)).unwrap().is_enabled());
     }
 
     #[test]

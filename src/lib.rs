@@ -10,6 +10,7 @@
 //!   [`memory`], [`render_pool`] and [`connection`] bound what one request may take from it;
 //!   [`shutdown`] stops it without losing a request.
 //! - [`watch`]: reloads the rule set when its directory changes.
+//! - [`log_format`]: text logs that request data cannot forge.
 //! - [`metrics`]: Prometheus metrics; [`auth`] and [`tls`]: who may call.
 //! - [`controllers`]: Metacontroller manifests generated from rules.
 //! - [`cli`]: the `rulehook` command.
@@ -23,6 +24,7 @@ pub mod connection;
 pub mod controllers;
 pub mod engine;
 pub mod load;
+pub mod log_format;
 pub mod memory;
 pub mod metrics;
 pub mod render_pool;

@@ -1,12 +1,24 @@
 //! The only part of rulehook that reads rule files: it lists a rule directory, reads each
-//! rule file (following symlinks), and hands the text to the pure [`RuleSet`] merge.
+//! rule file, and hands the text to the pure [`RuleSet`] merge. Every command (`serve` and its
+//! reloads, `check`, `test`, `render`, `controllers`) reads a directory through [`read_dir`],
+//! so a directory that passes `check` loads the same way in `serve`.
 //!
-//! A ConfigMap volume holds `name -> ..data/name` links and `..`-prefixed bookkeeping
-//! entries; the latter are skipped, and a link that briefly points at nothing mid-swap is
-//! reported as transient rather than as a deletion.
+//! What [`read_dir`] takes from a directory:
+//!
+//! - YAML files directly inside it, not test suites, not `.`-prefixed entries (a ConfigMap
+//!   volume's bookkeeping). Subdirectories are not entered: a ConfigMap volume has none, and
+//!   the offline tools find every directory of a tree themselves ([`discover_rules`]).
+//! - Not Kubernetes manifests (first document with `apiVersion` and `kind`), which a rule
+//!   never is; `examples/` keeps rules beside the manifests that install them.
+//! - Symlinks that stay inside the directory, or that go through `..data/` as a ConfigMap
+//!   volume's do (`hello.yaml -> ..data/hello.yaml`). Any other link is refused without
+//!   being read, so its target's content never shows in an error.
+//!
+//! A link whose target is gone counts as a deleted file, except a `..data/` link, which
+//! dangles for a moment while the kubelet swaps `..data`: that one is reported as transient.
 
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::ruleset::{FileRead, ReadResult};
 
@@ -18,13 +30,15 @@ pub fn is_rule_file(name: &str) -> bool {
         && !name.ends_with(".test.yml")
 }
 
-/// Reads every rule file directly inside `dir`.
+/// Lists and reads the rule files directly inside `dir`, in path order, as every command
+/// loads them (see the module documentation).
 ///
 /// # Errors
 ///
-/// Only when the directory itself cannot be listed. Unreadable files become
-/// [`ReadResult::Transient`].
+/// Only when the directory itself cannot be listed. A file that cannot be used becomes a
+/// [`ReadResult`] that says why.
 pub fn read_dir(dir: &Path) -> std::io::Result<Vec<FileRead>> {
+    let root = dir.canonicalize()?;
     let mut paths: Vec<PathBuf> = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -36,61 +50,140 @@ pub fn read_dir(dir: &Path) -> std::io::Result<Vec<FileRead>> {
         paths.push(entry.path());
     }
     paths.sort();
-    Ok(paths.iter().filter_map(|p| read_file(p)).collect())
+    Ok(paths
+        .iter()
+        .filter_map(|p| read_file(p, &root))
+        .filter(|read| !matches!(&read.content, ReadResult::Text(text) if is_manifest(text)))
+        .collect())
 }
 
-/// Reads one rule file; `None` when it is not a regular file (e.g. a directory).
-pub fn read_file(path: &Path) -> Option<FileRead> {
+/// Reads one rule file that lives in the directory `root` (canonical). `None` when there is
+/// nothing to load: not a regular file, or a link whose target is gone.
+pub fn read_file(path: &Path, root: &Path) -> Option<FileRead> {
     let file = path.display().to_string();
-    let content = match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => return None,
-        Ok(_) => match std::fs::read_to_string(path) {
-            Ok(text) => ReadResult::Text(text),
-            Err(e) if e.kind() == ErrorKind::InvalidData => ReadResult::Text(
-                String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned(),
-            ),
-            Err(e) => ReadResult::Transient(e.to_string()),
-        },
-        // A dangling link: the kubelet is between two steps of a swap.
-        Err(e) => ReadResult::Transient(e.to_string()),
+    let content = match follow(path, root) {
+        Link::Usable => read_text(path),
+        Link::Gone => return None,
+        Link::Swapping(why) => ReadResult::Transient(why),
+        Link::Refused(why) => ReadResult::Refused(why),
+        Link::NotAFile => return None,
     };
     Some(FileRead { file, content })
 }
 
-/// Rule files for the offline tools, grouped by directory as a server would load them.
-/// Directories are walked recursively; Kubernetes manifests kept beside rules (CRDs,
-/// controllers, kustomizations) are skipped, since a rule file never has `apiVersion` and
-/// `kind`.
+/// What a directory entry leads to.
+enum Link {
+    /// A regular file we may read.
+    Usable,
+    /// A link to nothing: as if the file were deleted.
+    Gone,
+    /// A `..data/` link to nothing, mid-swap.
+    Swapping(String),
+    /// A link out of the directory; the message names the target, never its content.
+    Refused(String),
+    /// A directory, socket, FIFO or device: never read (a FIFO would block the reader).
+    NotAFile,
+}
+
+fn follow(path: &Path, root: &Path) -> Link {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let through_data = is_link && std::fs::read_link(path).is_ok_and(|t| goes_through_data(&t));
+    let target = match path.canonicalize() {
+        Ok(target) => target,
+        Err(e) if e.kind() == ErrorKind::NotFound && through_data => {
+            return Link::Swapping(e.to_string())
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => return Link::Gone,
+        // A loop or a component that is not a directory: a link that leads nowhere usable.
+        Err(e) => return Link::Refused(format!("cannot follow the link: {e}")),
+    };
+    if is_link && !through_data && !target.starts_with(root) {
+        return Link::Refused(format!(
+            "links to {}, outside the rule directory; copy the file in, or link within the directory",
+            target.display()
+        ));
+    }
+    match std::fs::metadata(&target) {
+        Ok(meta) if meta.is_file() => Link::Usable,
+        Ok(_) => Link::NotAFile,
+        Err(e) if e.kind() == ErrorKind::NotFound && through_data => Link::Swapping(e.to_string()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Link::Gone,
+        Err(_) => Link::Usable,
+    }
+}
+
+/// Whether a link's own target starts with `..data/`, as a ConfigMap volume's links do.
+fn goes_through_data(target: &Path) -> bool {
+    matches!(target.components().next(), Some(Component::Normal(first)) if first == "..data")
+}
+
+fn read_text(path: &Path) -> ReadResult {
+    match std::fs::read(path) {
+        Ok(bytes) => ReadResult::Text(match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            ReadResult::Transient(format!("vanished while being read: {e}"))
+        }
+        Err(e) => ReadResult::Unreadable(format!("cannot be read: {e}")),
+    }
+}
+
+/// Rule files for the offline tools, grouped by directory: every directory under a path
+/// given (walked recursively, `.`-prefixed and `target` directories skipped) is read with
+/// [`read_dir`], exactly as a server given that directory would read it. A file given by
+/// name is read alone, even when it is a manifest: it was asked for.
 ///
 /// # Errors
 ///
 /// A path that does not exist or cannot be listed.
 pub fn discover_rules(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
+    let with_path = |path: &Path, e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    };
     let mut groups: std::collections::BTreeMap<PathBuf, Vec<FileRead>> = Default::default();
     for path in paths {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-        let files = if meta.is_dir() {
-            let mut files = Vec::new();
-            walk(path, &mut files, &|name| is_rule_file(name))?;
-            files
-        } else {
-            vec![path.clone()]
-        };
-        for file in files {
-            let Some(read) = read_file(&file) else {
-                continue;
-            };
-            if let ReadResult::Text(text) = &read.content {
-                if meta.is_dir() && is_manifest(text) {
-                    continue;
+        let meta = std::fs::metadata(path).map_err(|e| with_path(path, e))?;
+        if meta.is_dir() {
+            let mut dirs = vec![path.clone()];
+            walk_dirs(path, &mut dirs)?;
+            for dir in dirs {
+                let reads = read_dir(&dir).map_err(|e| with_path(&dir, e))?;
+                if !reads.is_empty() {
+                    groups.entry(dir).or_default().extend(reads);
                 }
             }
-            let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-            groups.entry(dir).or_default().push(read);
+        } else {
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let root = parent.canonicalize().map_err(|e| with_path(parent, e))?;
+            if let Some(read) = read_file(path, &root) {
+                groups.entry(parent.to_path_buf()).or_default().push(read);
+            }
         }
     }
     Ok(groups.into_values().collect())
+}
+
+/// Every directory under `dir`, in name order, skipping `.`-prefixed ones and `target`.
+fn walk_dirs(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            out.push(entry.path());
+            walk_dirs(&entry.path(), out)?;
+        }
+    }
+    Ok(())
 }
 
 /// Test suites (`*.test.yaml`) under `paths`, walked recursively.
@@ -150,19 +243,6 @@ fn is_manifest(text: &str) -> bool {
     }
 }
 
-/// Reads the rule files of one directory for the offline tools: as [`read_dir`], but
-/// skipping Kubernetes manifests kept beside the rules.
-///
-/// # Errors
-///
-/// When the directory cannot be listed.
-pub fn read_dir_beside_manifests(dir: &Path) -> std::io::Result<Vec<FileRead>> {
-    Ok(read_dir(dir)?
-        .into_iter()
-        .filter(|read| !matches!(&read.content, ReadResult::Text(text) if is_manifest(text)))
-        .collect())
-}
-
 /// A request document, JSON or YAML.
 ///
 /// # Errors
@@ -188,6 +268,67 @@ mod tests {
         assert!(!is_rule_file("..data"));
         assert!(!is_rule_file("..2026_11_22_10_00_00.1"));
         assert!(!is_rule_file("README.md"));
+    }
+
+    fn contents(dir: &Path) -> Vec<(String, String)> {
+        read_dir(dir)
+            .unwrap()
+            .into_iter()
+            .map(|read| {
+                let name = read.file.rsplit('/').next().unwrap_or_default().to_owned();
+                let what = match read.content {
+                    ReadResult::Text(text) => text,
+                    ReadResult::Transient(_) => "transient".to_owned(),
+                    ReadResult::Unreadable(why) | ReadResult::Refused(why) => why,
+                };
+                (name, what)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn links_may_leave_the_directory_only_through_configmap_data() {
+        use std::os::unix::fs::symlink;
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "root:*:0:0\n").unwrap();
+        std::fs::create_dir(outside.path().join("ts")).unwrap();
+        std::fs::write(outside.path().join("ts/cm.yaml"), "name: cm\n").unwrap();
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
+        std::fs::write(dir.join("plain.yaml"), "name: plain\n").unwrap();
+        symlink("plain.yaml", dir.join("inside.yaml")).unwrap();
+        symlink(outside.path().join("secret"), dir.join("out.yaml")).unwrap();
+        symlink(outside.path().join("ts"), dir.join("..data")).unwrap();
+        symlink("..data/cm.yaml", dir.join("cm.yaml")).unwrap();
+        symlink("..data/gone.yaml", dir.join("swapping.yaml")).unwrap();
+        symlink("nowhere.yaml", dir.join("dangling.yaml")).unwrap();
+        std::fs::write(
+            dir.join("kustomization.yaml"),
+            "apiVersion: v1\nkind: List\n",
+        )
+        .unwrap();
+
+        let got = contents(dir);
+        let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "cm.yaml",
+                "inside.yaml",
+                "out.yaml",
+                "plain.yaml",
+                "swapping.yaml"
+            ]
+        );
+        assert_eq!(got[0].1, "name: cm\n");
+        assert_eq!(got[1].1, "name: plain\n");
+        assert!(
+            got[2].1.contains("outside the rule directory"),
+            "{}",
+            got[2].1
+        );
+        assert!(!got[2].1.contains("root:"), "{}", got[2].1);
+        assert_eq!(got[4].1, "transient");
     }
 
     #[test]

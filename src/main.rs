@@ -29,11 +29,18 @@ fn init_tracing(cli: &Cli) {
         None => !std::io::stdout().is_terminal(),
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if !serving {
-        builder.with_writer(std::io::stderr).init();
-    } else if json {
+    if serving && json {
         builder.json().flatten_event(true).init();
+        return;
+    }
+    // Request and file data land in log fields: escape them, and leave colours off (see
+    // log_format).
+    let text = builder
+        .fmt_fields(rulehook::log_format::fields())
+        .with_ansi(false);
+    if serving {
+        text.init();
     } else {
-        builder.init();
+        text.with_writer(std::io::stderr).init();
     }
 }

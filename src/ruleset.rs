@@ -47,6 +47,12 @@ pub enum ReadResult {
     /// The entry exists but could not be read right now (e.g. a ConfigMap link mid-swap);
     /// keep what we had.
     Transient(String),
+    /// The file exists but cannot be read (e.g. permissions): an error, and its last good
+    /// rule keeps serving, as after a bad edit.
+    Unreadable(String),
+    /// The loader will not read this entry (a link out of the rule directory): an error, and
+    /// nothing is served from it.
+    Refused(String),
 }
 
 /// Every rule being served, by name, plus every file's state.
@@ -134,6 +140,19 @@ impl RuleSet {
                     }
                     continue;
                 }
+                ReadResult::Unreadable(why) => {
+                    let serving = previous.and_then(|p| p.serving.clone());
+                    let state = unusable(&read.file, why, serving);
+                    report.changed |= previous.is_none_or(|p| !same_state(p, &state));
+                    files.insert(read.file, state);
+                    continue;
+                }
+                ReadResult::Refused(why) => {
+                    let state = unusable(&read.file, why, None);
+                    report.changed |= previous.is_none_or(|p| !same_state(p, &state));
+                    files.insert(read.file, state);
+                    continue;
+                }
             };
             let hash = content_hash(&text);
             if let Some(prev) = previous.filter(|p| p.hash == hash) {
@@ -219,6 +238,25 @@ impl RuleSet {
             report,
         )
     }
+}
+
+/// The state of a file that could not be used: one error at its start, and `serving`.
+fn unusable(file: &str, why: String, serving: Option<Arc<LoadedRule>>) -> FileState {
+    FileState {
+        hash: String::new(),
+        serving,
+        errors: vec![Diagnostic::new(file, 1, 1, why)],
+    }
+}
+
+/// Whether two states of one file say the same, so that re-reading it is not a change.
+fn same_state(a: &FileState, b: &FileState) -> bool {
+    let same_rule = match (&a.serving, &b.serving) {
+        (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+        (None, None) => true,
+        _ => false,
+    };
+    a.hash == b.hash && a.errors == b.errors && same_rule
 }
 
 #[cfg(test)]
@@ -318,6 +356,37 @@ mod tests {
         assert!(report.errors[0]
             .to_string()
             .starts_with("r/a.yaml:1:7: rule name `x` is already defined by r/b.yaml"));
+    }
+
+    #[test]
+    fn an_unreadable_file_keeps_its_rule_and_shows_the_error_once() {
+        let now = SystemTime::now();
+        let (set, _) = RuleSet::build(vec![read("r/a.yaml", &status(1))], now);
+        let unreadable = || FileRead {
+            file: "r/a.yaml".to_owned(),
+            content: ReadResult::Unreadable("cannot be read: permission denied".to_owned()),
+        };
+        let (set, report) = set.update(vec![unreadable()], now);
+        assert!(report.changed);
+        assert_eq!(served_n(&set, "a"), Some(1));
+        assert_eq!(set.errors().count(), 1);
+        let (again, report) = set.update(vec![unreadable()], now);
+        assert!(!report.changed, "the same error is not a new change");
+        assert_eq!(again.generation, set.generation);
+    }
+
+    #[test]
+    fn a_refused_file_serves_nothing() {
+        let now = SystemTime::now();
+        let (set, _) = RuleSet::build(vec![read("r/a.yaml", &status(1))], now);
+        let refused = FileRead {
+            file: "r/a.yaml".to_owned(),
+            content: ReadResult::Refused("links outside the rule directory".to_owned()),
+        };
+        let (set, report) = set.update(vec![refused], now);
+        assert!(report.changed);
+        assert!(set.get("a").is_none());
+        assert_eq!(report.errors.len(), 1);
     }
 
     #[test]

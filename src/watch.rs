@@ -5,25 +5,43 @@
 //! So any event in the directory (except reads, which our own re-reading causes) means "look
 //! again", and the content hash decides whether anything changed. A timer re-checks as a
 //! backstop, and `--watch poll` relies on the timer alone for volumes without inotify.
+//!
+//! Two things must not make the loop spin: a `..data/` link that keeps dangling is retried
+//! with a doubling delay and then counted as deleted, and a directory that cannot be read is
+//! looked at every [`MISSING_POLL`] and reported once, then every [`MISSING_LOG_EVERY`]. A
+//! directory deleted and created again is a new inode that inotify does not follow, so the
+//! watch is set up again whenever the directory's identity changes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult};
 
 use crate::load;
-use crate::ruleset::{RuleSet, UpdateReport};
+use crate::ruleset::{ReadResult, RuleSet, UpdateReport};
 
 /// Long enough to fold the kubelet's four swap steps into one event, short enough to keep
 /// edit-to-answer latency well under a second.
 pub const DEBOUNCE: Duration = Duration::from_millis(250);
 
-/// How soon to look again after a file could not be read (a link mid-swap).
+/// How soon to look again after a file could not be read (a link mid-swap); doubled at each
+/// retry in a row.
 const TRANSIENT_RETRY: Duration = Duration::from_millis(100);
+
+/// Retries in a row (about 3 s with doubling) after which a `..data/` link that still
+/// dangles counts as deleted: a kubelet swap takes milliseconds.
+const TRANSIENT_RETRIES: u32 = 5;
+
+/// How often to look for a rule directory that cannot be read, e.g. deleted and not yet back.
+pub const MISSING_POLL: Duration = Duration::from_millis(500);
+
+/// How often a directory that stays unreadable is reported again.
+pub const MISSING_LOG_EVERY: Duration = Duration::from_secs(5);
 
 /// How changes are noticed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -71,6 +89,12 @@ impl Reloader {
     /// The swap is one atomic store: a request sees the old set or the new one, never a mix,
     /// and requests already running keep the snapshot they loaded.
     pub fn reload(&self) -> (Reload, bool) {
+        self.reload_settling(false)
+    }
+
+    /// As [`Reloader::reload`]; with `settle`, files that could not be read for a moment are
+    /// taken as gone instead of retried.
+    fn reload_settling(&self, settle: bool) -> (Reload, bool) {
         let reads = match load::read_dir(&self.dir) {
             Ok(reads) => reads,
             Err(e) => {
@@ -79,6 +103,10 @@ impl Reloader {
                 return (outcome, true);
             }
         };
+        let mut reads = reads;
+        if settle {
+            reads.retain(|read| !matches!(read.content, ReadResult::Transient(_)));
+        }
         let current = self.rules.load_full();
         let (next, report) = current.update(reads, SystemTime::now());
         let retry = !report.transient.is_empty();
@@ -105,9 +133,8 @@ impl Reloader {
 fn log_outcome(outcome: &Reload, rules: &RuleSet) {
     match outcome {
         Reload::Unchanged => tracing::debug!("rules unchanged"),
-        Reload::Failed(why) => {
-            tracing::error!(error = %why, "cannot read the rule directory; keeping the current rules")
-        }
+        // The watch loop reports these, at a bounded rate.
+        Reload::Failed(_) => {}
         Reload::Swapped { generation, report } => {
             tracing::info!(
                 generation,
@@ -127,6 +154,9 @@ pub struct WatchHandle {
     _debouncer: Option<Box<dyn std::any::Any + Send>>,
 }
 
+/// Sets the platform watch up again on the rule directory.
+type Rewatch = Box<dyn FnMut() -> notify::Result<()> + Send>;
+
 /// Starts watching. `recheck` is the backstop period (and the poll period in poll mode).
 ///
 /// # Errors
@@ -141,8 +171,21 @@ pub fn spawn(
         return Ok(WatchHandle { _debouncer: None });
     }
     let (tx, rx) = mpsc::channel::<()>();
-    let debouncer = if mode == WatchMode::Auto {
+    let identity = dir_identity(&reloader.dir);
+    let lost = Arc::new(AtomicBool::new(false));
+    let (debouncer, rewatch) = if mode == WatchMode::Auto {
+        let (watched_dir, lost_watch) = (reloader.dir.clone(), lost.clone());
         let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
+            // The directory itself went away: its watch is gone, whatever inode comes next.
+            if let Ok(events) = &result {
+                let gone = events.iter().any(|e| {
+                    matches!(e.event.kind, EventKind::Remove(_))
+                        && e.event.paths.iter().any(|p| p == &watched_dir)
+                });
+                if gone {
+                    lost_watch.store(true, Ordering::Release);
+                }
+            }
             let relevant = match result {
                 Ok(events) => events
                     .iter()
@@ -155,22 +198,58 @@ pub fn spawn(
             }
         })?;
         debouncer.watch(&reloader.dir, RecursiveMode::NonRecursive)?;
-        Some(Box::new(debouncer) as Box<dyn std::any::Any + Send>)
+        let shared = Arc::new(Mutex::new(debouncer));
+        let (inner, dir) = (shared.clone(), reloader.dir.clone());
+        let rewatch: Rewatch = Box::new(move || {
+            let mut debouncer = inner.lock().unwrap_or_else(|e| e.into_inner());
+            // The old watch died with the old directory; forgetting it may fail, harmlessly.
+            let _ = debouncer.unwatch(&dir);
+            debouncer.watch(&dir, RecursiveMode::NonRecursive)
+        });
+        (
+            Some(Box::new(shared) as Box<dyn std::any::Any + Send>),
+            Some(rewatch),
+        )
     } else {
         drop(tx);
-        None
+        (None, None)
+    };
+    let mut state = LoopState {
+        recheck,
+        identity,
+        lost,
+        rewatch,
+        transient_rounds: 0,
+        failing_since: None,
+        failure_logged: None,
     };
     std::thread::Builder::new()
         .name("rule-watch".to_owned())
-        .spawn(move || watch_loop(&reloader, &rx, recheck))
+        .spawn(move || watch_loop(&reloader, &rx, &mut state))
         .map_err(|e| notify::Error::generic(&e.to_string()))?;
     Ok(WatchHandle {
         _debouncer: debouncer,
     })
 }
 
-fn watch_loop(reloader: &Reloader, signals: &mpsc::Receiver<()>, recheck: Duration) {
-    let mut wait = recheck;
+/// What the watch loop remembers from one reload to the next.
+struct LoopState {
+    recheck: Duration,
+    /// The identity of the directory being watched, to notice a new one under its name.
+    identity: Option<(u64, u64)>,
+    /// Set when the watcher saw the directory itself removed.
+    lost: Arc<AtomicBool>,
+    /// `None` in poll mode.
+    rewatch: Option<Rewatch>,
+    /// Reloads in a row that met a file mid-swap.
+    transient_rounds: u32,
+    /// Since when the directory cannot be read, and when that was last logged.
+    failing_since: Option<Instant>,
+    failure_logged: Option<Instant>,
+}
+
+fn watch_loop(reloader: &Reloader, signals: &mpsc::Receiver<()>, state: &mut LoopState) {
+    let mut wait = state.recheck;
     loop {
         match signals.recv_timeout(wait) {
             Ok(()) => while signals.try_recv().is_ok() {},
@@ -178,7 +257,85 @@ fn watch_loop(reloader: &Reloader, signals: &mpsc::Receiver<()>, recheck: Durati
             // Poll mode has no sender: the timer alone drives it.
             Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
         }
-        let (_, retry) = reloader.reload();
-        wait = if retry { TRANSIENT_RETRY } else { recheck };
+        state.follow_directory(&reloader.dir);
+        let settle = state.transient_rounds >= TRANSIENT_RETRIES;
+        let (outcome, retry) = reloader.reload_settling(settle);
+        wait = state.next_wait(&outcome, retry, &reloader.dir);
     }
+}
+
+impl LoopState {
+    /// Watches the directory again when a new one stands under its name.
+    fn follow_directory(&mut self, dir: &Path) {
+        let identity = dir_identity(dir);
+        if self.lost.swap(false, Ordering::AcqRel) {
+            self.identity = None;
+        }
+        if identity.is_none() || identity == self.identity {
+            return;
+        }
+        let Some(rewatch) = self.rewatch.as_mut() else {
+            self.identity = identity;
+            return;
+        };
+        match rewatch() {
+            Ok(()) => {
+                self.identity = identity;
+                tracing::info!(dir = %dir.display(), "watching the rule directory again");
+            }
+            Err(e) => tracing::warn!(
+                dir = %dir.display(),
+                error = %e,
+                "cannot watch the rule directory; changes are seen at the re-check interval"
+            ),
+        }
+    }
+
+    /// How long to wait before the next reload, and the failure log at its bounded rate.
+    fn next_wait(&mut self, outcome: &Reload, retry: bool, dir: &Path) -> Duration {
+        if let Reload::Failed(why) = outcome {
+            let now = Instant::now();
+            let since = *self.failing_since.get_or_insert(now);
+            let due = self
+                .failure_logged
+                .is_none_or(|at| now.duration_since(at) >= MISSING_LOG_EVERY);
+            if due {
+                self.failure_logged = Some(now);
+                tracing::error!(
+                    error = %why,
+                    failing_for_s = now.duration_since(since).as_secs(),
+                    "cannot read the rule directory; keeping the current rules, looking again every {}",
+                    humantime::format_duration(MISSING_POLL)
+                );
+            }
+            self.transient_rounds = 0;
+            // A file system may give the next directory the same inode: watch whatever comes.
+            self.identity = None;
+            return MISSING_POLL.min(self.recheck);
+        }
+        if self.failing_since.take().is_some() {
+            self.failure_logged = None;
+            tracing::info!(dir = %dir.display(), "the rule directory can be read again");
+        }
+        if !retry {
+            self.transient_rounds = 0;
+            return self.recheck;
+        }
+        self.transient_rounds += 1;
+        let doubled =
+            TRANSIENT_RETRY.saturating_mul(1 << self.transient_rounds.min(16).saturating_sub(1));
+        doubled.min(self.recheck)
+    }
+}
+
+/// Device and inode of the directory, to tell a recreated directory from the one watched.
+#[cfg(unix)]
+fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(dir).ok().map(|_| (0, 0))
 }

@@ -8,6 +8,7 @@ mod fuzz_regressions;
 mod hardening;
 mod hello;
 mod isolation;
+mod isolation_ops;
 mod limits;
 mod reload;
 mod security;

@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    let reads = match load::read_dir_beside_manifests(&args.rules) {
+    let reads = match load::read_dir(&args.rules) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {}: {e}", args.rules.display());

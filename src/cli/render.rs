@@ -78,8 +78,7 @@ pub fn find_rule(rule: &str, dir: &Path) -> Result<Arc<LoadedRule>, String> {
             loaded_at: SystemTime::now(),
         }));
     }
-    let reads =
-        load::read_dir_beside_manifests(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let reads = load::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let (set, report) = RuleSet::build(reads, SystemTime::now());
     let Some(loaded) = set.get(rule) else {
         let mut message = format!("no rule named `{rule}` in {}", dir.display());

@@ -197,7 +197,7 @@ impl RuleCache {
         }
         let dir = self.dir.clone();
         let set = self.set.get_or_insert_with(|| {
-            load::read_dir_beside_manifests(&dir)
+            load::read_dir(&dir)
                 .map(|reads| RuleSet::build(reads, SystemTime::now()).0)
                 .map_err(|e| format!("{}: {e}", dir.display()))
         });

@@ -59,6 +59,42 @@ impl Server {
         server
     }
 
+    /// Starts the server on `rules` with `extra` flags and no `--log` of its own, capturing
+    /// its stdout (where `serve` logs) into the returned [`Log`].
+    pub fn start_logged(rules: &Path, extra: &[&str]) -> (Server, Log) {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .arg("--rules")
+            .arg(rules)
+            .arg("--listen")
+            .arg(&addr)
+            .args(["--workers", "2"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rulehook");
+        let log = Log::default();
+        let mut stdout = child.stdout.take().expect("stdout");
+        let sink = log.bytes.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            while let Ok(n) = stdout.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        });
+        let server = Server { child, addr };
+        server.wait_until(Duration::from_secs(10), |s| {
+            s.get("/healthz").map(|r| r.status == 200).unwrap_or(false)
+        });
+        (server, log)
+    }
+
     /// The bundled `rules/` directory.
     pub fn bundled() -> Server {
         Server::start(&repo().join("rules"), &[])
@@ -120,6 +156,40 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Everything a server wrote to stdout so far, as raw bytes.
+#[derive(Clone, Default)]
+pub struct Log {
+    bytes: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Log {
+    pub fn bytes(&self) -> Vec<u8> {
+        self.bytes.lock().unwrap().clone()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes()).into_owned()
+    }
+
+    /// How many lines contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.text().lines().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Polls until at least `n` lines contain `needle`; panics after `timeout`.
+    pub fn wait_for(&self, needle: &str, n: usize, timeout: Duration) {
+        let start = Instant::now();
+        while self.count(needle) < n {
+            assert!(
+                start.elapsed() < timeout,
+                "fewer than {n} lines with `{needle}` within {timeout:?}:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 

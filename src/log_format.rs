@@ -1,0 +1,122 @@
+//! How field values appear in text logs.
+//!
+//! Log fields carry request data (the rule name from the URL, the parent's namespace and
+//! name), so a value must never be able to end its line, start a forged one, or send escape
+//! sequences to the terminal of whoever reads the log. JSON logs already escape; for text logs
+//! every field value, the message included, goes through [`clean`] in one field formatter
+//! ([`fields`]), so no call site has to remember.
+//!
+//! Colours are turned off in text logs: with them on, the output is full of escape bytes and
+//! a reader cannot tell ours from forged ones at a glance; with them off, an escape byte in a
+//! log line is always a bug.
+
+use std::fmt::Write as _;
+
+use tracing_subscriber::field::MakeExt;
+use tracing_subscriber::fmt::format::{self, Writer};
+use tracing_subscriber::fmt::FormatFields;
+
+/// The most characters of one field value a log line shows.
+pub const MAX_VALUE_CHARS: usize = 200;
+
+/// A field value made safe for a one-line text log: control characters (C0, DEL, C1) and
+/// Unicode line and paragraph separators become `\n`, `\r`, `\t` or `\u{..}`; a value longer
+/// than [`MAX_VALUE_CHARS`] is cut there, with a note of its full size in bytes.
+pub fn clean(value: &str) -> String {
+    let mut out = String::with_capacity(value.len().min(MAX_VALUE_CHARS + 16));
+    let mut chars = value.char_indices();
+    for (_, c) in chars.by_ref().take(MAX_VALUE_CHARS) {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    if chars.next().is_some() {
+        let _ = write!(out, "…({} bytes)", value.len());
+    }
+    out
+}
+
+/// The field formatter for text logs: `message` bare, then `name=value`, space-separated,
+/// every value through [`clean`].
+pub fn fields() -> impl for<'w> FormatFields<'w> + Send + Sync + 'static {
+    format::debug_fn(|writer: &mut Writer<'_>, field, value| {
+        let text = clean(&format!("{value:?}"));
+        if field.name() == "message" {
+            writer.write_str(&text)
+        } else {
+            write!(writer, "{}={text}", field.name())
+        }
+    })
+    .delimited(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(clean("a\nb"), "a\\nb");
+        assert_eq!(clean("x\u{1b}[31my"), "x\\u{1b}[31my");
+        assert_eq!(
+            clean("\r\t\u{7f}\u{9b}\u{2028}"),
+            "\\r\\t\\u{7f}\\u{9b}\\u{2028}"
+        );
+        assert_eq!(clean("plain/ümlaut"), "plain/ümlaut");
+    }
+
+    #[test]
+    fn long_values_are_cut_with_their_size() {
+        let long = "é".repeat(300);
+        let cut = clean(&long);
+        assert!(cut.starts_with(&"é".repeat(200)));
+        assert!(cut.ends_with("…(600 bytes)"), "{cut}");
+        assert_eq!(clean(&"a".repeat(200)), "a".repeat(200));
+    }
+
+    #[test]
+    fn every_field_of_events_and_spans_is_cleaned() {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(fields())
+            .with_ansi(false)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", path = "/a\nb");
+            let _entered = span.enter();
+            let who = "x\n\u{1b}[31mFORGED";
+            tracing::info!(parent = %who, debug = ?who, "said {who}");
+        });
+        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(text.contains(r#"path="/a\nb""#), "{text}");
+        assert!(
+            text.contains("said x\\n\\u{1b}[31mFORGED parent=x\\n"),
+            "{text}"
+        );
+    }
+
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+}
