@@ -325,3 +325,19 @@ fn check_and_serve_load_a_tricky_directory_alike() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn a_rule_named_by_its_file_keeps_every_dot_but_the_extensions() {
+    let hello = std::fs::read_to_string(crate::support::repo().join("rules/hello.yaml")).unwrap();
+    let unnamed: String = hello
+        .lines()
+        .filter(|l| !l.starts_with("name:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir =
+        crate::support::configmap::ConfigMapDir::new(&[("dots.in.name.yaml", unnamed.as_str())]);
+    let server = Server::start(&dir.path, &[]);
+    let request = crate::support::hello_request(Some("dots"), 1);
+    assert_eq!(server.post_json("/dots.in.name/sync", &request).status, 200);
+    assert_eq!(server.post_json("/dots/sync", &request).status, 404);
+}

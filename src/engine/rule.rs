@@ -819,8 +819,11 @@ fn rule_name(
     let name = match explicit {
         Some(n) => n.to_owned(),
         None => {
+            // Everything up to the last extension: `dots.in.name.yaml` is `dots.in.name`.
             let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
-            base.split('.').next().unwrap_or(base).to_owned()
+            base.rsplit_once('.')
+                .map_or(base, |(stem, _)| stem)
+                .to_owned()
         }
     };
     if !is_rule_name(&name) {
@@ -832,19 +835,24 @@ fn rule_name(
         diagnostics.push(Diagnostic::at(
             file,
             pos,
-            format!("rule name `{name}` must be lowercase letters, digits and `-`, starting and ending with a letter or digit (at most 63)"),
+            format!("rule name `{}` must be lowercase letters, digits, `-` and `.`, each `.`-separated part starting and ending with a letter or digit (at most 63)", super::clip::clip(&name)),
         ));
     }
     name
 }
 
+/// A DNS subdomain of at most 63 characters, as Kubernetes names are: `.`-separated labels
+/// of lowercase letters, digits and `-`, each starting and ending with a letter or digit. So
+/// a name never holds `/` or `..` and can stand in a URL path as it is.
 pub fn is_rule_name(name: &str) -> bool {
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    !name.is_empty()
-        && name.len() <= 63
-        && name.chars().all(|c| ok_char(c) || c == '-')
-        && name.starts_with(ok_char)
-        && name.ends_with(ok_char)
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.chars().all(|c| ok_char(c) || c == '-')
+            && l.starts_with(ok_char)
+            && l.ends_with(ok_char)
+    };
+    name.len() <= 63 && name.split('.').all(label)
 }
 
 fn compile_values(
