@@ -113,6 +113,16 @@ impl<H: Send + Sync + 'static> MessageBody for HeldBody<H> {
         BodySize::Sized(self.bytes.len() as u64)
     }
 
+    /// A small answer goes out in one piece, and what it held goes with it: it fits the
+    /// kernel's socket buffer, so it is as good as sent.
+    fn try_into_bytes(self) -> Result<Bytes, Self> {
+        if self.bytes.len() <= WATCHED_BYTES {
+            Ok(self.bytes)
+        } else {
+            Err(self)
+        }
+    }
+
     fn poll_next(
         self: Pin<&mut Self>,
         _: &mut Context<'_>,

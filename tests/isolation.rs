@@ -167,6 +167,11 @@ fn heavy_renders_leave_probes_and_other_rules_alone_and_stop_at_the_render_timeo
     let small = server.post_json("/heavy/sync", &json!({"parent": {"spec": {"n": 10}}}));
     assert_eq!(small.status, 200, "{}", small.text());
     assert!(started.elapsed() < Duration::from_millis(200));
+    // 100 × 100 steps: more than the slice an I/O thread gives a render, so it starts over
+    // on a render thread, and its answer is the same as a render done in one go.
+    let moved = server.post_json("/heavy/sync", &json!({"parent": {"spec": {"n": 100}}}));
+    assert_eq!(moved.status, 200, "{}", moved.text());
+    assert_eq!(moved.json()["children"].as_array().unwrap().len(), 100);
 }
 
 #[test]

@@ -214,23 +214,43 @@ impl Meter {
 
 /// Bytes that charge the render's budget before they grow: the encoded answer, which may be
 /// as large as the limit on its own, and whose memory the guard grants like the rest.
+///
+/// The encoder writes token by token, so the meter is asked in steps of [`ENCODE_STEP`]
+/// bytes rather than on every write.
 #[derive(Default)]
 pub struct MeteredBytes {
     pub bytes: Vec<u8>,
+    /// Bytes charged so far, ahead of what is written.
+    paid: usize,
     /// Why the last write failed, since the encoder only reports an I/O error.
     pub exceeded: Option<Exceeded>,
 }
 
+/// How far ahead of the writes the encoded answer is charged.
+const ENCODE_STEP: usize = 4096;
+
 impl std::io::Write for MeteredBytes {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let charged = METER.with(|m| match m.borrow_mut().as_mut() {
-            Some(meter) => meter.charge_encoded(buf.len()),
-            None => Ok(()),
-        });
-        if let Err(e) = charged {
-            let error = std::io::Error::other(e.message());
-            self.exceeded = Some(e);
-            return Err(error);
+        let needed = self.bytes.len() + buf.len();
+        if needed > self.paid {
+            let short = needed - self.paid;
+            let want = short.max(ENCODE_STEP);
+            let charged = METER.with(|m| match m.borrow_mut().as_mut() {
+                Some(meter) => match meter.charge_encoded(want) {
+                    Ok(()) => Ok(want),
+                    // Near the limit, exactly what this write needs.
+                    Err(_) => meter.charge_encoded(short).map(|()| short),
+                },
+                None => Ok(want),
+            });
+            match charged {
+                Ok(paid) => self.paid += paid,
+                Err(e) => {
+                    let error = std::io::Error::other(e.message());
+                    self.exceeded = Some(e);
+                    return Err(error);
+                }
+            }
         }
         self.bytes.extend_from_slice(buf);
         Ok(buf.len())

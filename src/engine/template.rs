@@ -742,9 +742,10 @@ impl<'l> Render<'l> {
     ) -> Result<Option<Value>, Failure> {
         self.charge(budget::HEADER)?;
         let mut map = Map::with_capacity(entries.len());
-        // Where each key came from, for the collision message.
-        let mut origins: Vec<(String, &Key)> = Vec::new();
-        for (key, node) in entries {
+        // YAML already refuses two equal literal keys, so only objects with a computed key
+        // can collide.
+        let computed = entries.iter().any(|(k, _)| matches!(k, Key::Text(_)));
+        for (index, (key, node)) in entries.iter().enumerate() {
             let name = match key {
                 Key::Literal(k) => k.clone(),
                 Key::Text(t) => self.text(t)?,
@@ -754,14 +755,32 @@ impl<'l> Render<'l> {
                 Some(v) => v,
                 None => continue,
             };
-            if let Some((_, first)) = origins.iter().find(|(k, _)| *k == name) {
+            if computed && map.contains_key(&name) {
+                let first = self.key_origin(&entries[..index], &name)?;
                 return Err(key_collision(&name, first, key, self.pos));
             }
             self.charge(budget::key_size(name.len()))?;
-            origins.push((name.clone(), key));
             map.insert(name, value);
         }
         Ok(Some(Value::Object(map)))
+    }
+
+    /// Which of `entries` gave the key `name`; only asked once a collision is found.
+    fn key_origin<'k>(
+        &mut self,
+        entries: &'k [(Key, Node)],
+        name: &str,
+    ) -> Result<&'k Key, Failure> {
+        for (key, _) in entries {
+            let same = match key {
+                Key::Literal(k) => k == name,
+                Key::Text(t) => self.text(t)? == name,
+            };
+            if same {
+                return Ok(key);
+            }
+        }
+        Ok(&entries[0].0)
     }
 
     fn item(&mut self, item: &Item, out: &mut Vec<Value>) -> Result<(), Failure> {

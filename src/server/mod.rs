@@ -64,6 +64,9 @@ pub struct ServerLimits {
     pub write_timeout: Duration,
     /// Threads that parse and render.
     pub render_threads: usize,
+    /// Steps a render may take on an I/O thread before it moves to a render thread; 0 sends
+    /// every render to the render threads.
+    pub slice_steps: u64,
     /// What all requests together may hold in memory.
     pub request_memory: usize,
     pub engine: Limits,
@@ -84,6 +87,7 @@ impl ServerLimits {
             render_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(10),
             render_threads: default_render_threads(),
+            slice_steps: 2_000,
             request_memory: budgets.request_memory,
             engine: Limits {
                 max_output_bytes: budgets.max_output,
