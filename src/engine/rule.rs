@@ -3,6 +3,10 @@
 //!
 //! After compiling, a render can fail only because of the request (a missing value, a limit),
 //! never because of the rule's own text.
+//!
+//! This file is long: it holds the compiler as well as the render orchestration and the
+//! response checks; moving the compiler and the response builders out is the engine's next
+//! restructuring step.
 
 use std::collections::BTreeSet;
 

@@ -7,6 +7,9 @@
 //! Everything is compiled once, when the rule loads: handlebars parses each leaf, and every
 //! name and helper it uses is checked then, so a typo is a load error rather than an empty
 //! string at run time.
+//!
+//! This file is long: it holds the node types, the compiler and the renderer; splitting
+//! them into `template/` is the engine's next restructuring step.
 
 use std::collections::BTreeSet;
 
