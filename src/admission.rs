@@ -103,10 +103,6 @@ impl InFlight {
         }
         Ok(slot)
     }
-
-    pub fn current(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
 }
 
 /// Reads the whole body within `deadline`, reserving each piece before keeping it.

@@ -71,7 +71,8 @@ const CHUNK: usize = 64 * 1024;
 /// A response body that keeps `hold` alive until it is fully written or dropped.
 pub struct HeldBody<H: Send + Sync + 'static> {
     bytes: Bytes,
-    hold: Arc<H>,
+    /// Kept only to be dropped with the body: the watchdog watches it through a `Weak`.
+    _hold: Arc<H>,
 }
 
 impl<H: Send + Sync + 'static> HeldBody<H> {
@@ -97,12 +98,7 @@ impl<H: Send + Sync + 'static> HeldBody<H> {
                 }
             });
         }
-        HeldBody { bytes, hold }
-    }
-
-    /// What the body holds.
-    pub fn hold(&self) -> &Arc<H> {
-        &self.hold
+        HeldBody { bytes, _hold: hold }
     }
 }
 

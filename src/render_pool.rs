@@ -17,7 +17,6 @@ type Job = Box<dyn FnOnce() + Send>;
 /// A fixed set of render threads fed by a bounded queue.
 pub struct RenderPool {
     queue: Sender<Job>,
-    threads: usize,
 }
 
 /// The queue is full: the server has more requests than it admits.
@@ -40,11 +39,7 @@ impl RenderPool {
                 .name(format!("render-{i}"))
                 .spawn(move || rx.into_iter().for_each(|job| job()))?;
         }
-        Ok(RenderPool { queue: tx, threads })
-    }
-
-    pub fn threads(&self) -> usize {
-        self.threads
+        Ok(RenderPool { queue: tx })
     }
 
     /// Queues `work`; the receiver yields its result, or an error if the work panicked
