@@ -341,3 +341,18 @@ fn a_rule_named_by_its_file_keeps_every_dot_but_the_extensions() {
     assert_eq!(server.post_json("/dots.in.name/sync", &request).status, 200);
     assert_eq!(server.post_json("/dots/sync", &request).status, 404);
 }
+
+#[test]
+fn json_logs_cut_long_values_from_the_request_too() {
+    let rules = crate::support::repo().join("rules");
+    let (server, log) = Server::start_logged(&rules, &["--log-format", "json", "--log", "info"]);
+    let long_rule = "b".repeat(500);
+    let r = server
+        .request("POST", &format!("/{long_rule}/sync"), &[], b"{}")
+        .unwrap();
+    assert_eq!(r.status, 404);
+    log.wait_for("hook request", 1, Duration::from_secs(5));
+    let text = log.text();
+    assert!(!text.contains(&long_rule[..201]), "logged whole:\n{text}");
+    assert!(text.contains("…(500 bytes)"), "{text}");
+}

@@ -8,7 +8,7 @@
 
 mod budget;
 pub mod case;
-pub(crate) mod clip;
+pub mod clip;
 pub mod diagnostic;
 mod helpers;
 pub mod locate;

@@ -13,6 +13,7 @@ use super::status::authorize;
 use super::{ApiError, AppState};
 use crate::admission::{self, RequestGuard};
 use crate::connection::{HeldBody, Socket};
+use crate::engine::clip::clip;
 use crate::engine::{Hook, HookError, Limits};
 use crate::memory::PARSE_FACTOR;
 use crate::metrics;
@@ -44,16 +45,17 @@ pub(super) async fn hook(
     state
         .metrics
         .observe_request(rule_label, &hook, status.as_u16(), elapsed.as_secs_f64());
+    // The names come from the URL and the request: cut, in JSON logs as in text ones.
     tracing::info!(
-        rule = %rule,
-        hook = %hook,
+        rule = %clip(&rule),
+        hook = %clip(&hook),
         status = status.as_u16(),
         duration_us = elapsed.as_micros() as u64,
-        parent = %parent,
+        parent = %clip(parent),
         "hook request"
     );
     if let Err(e @ ApiError::Render(_)) = &result {
-        tracing::warn!(rule = %rule, hook = %hook, error = %e, "rule failed");
+        tracing::warn!(rule = %clip(&rule), hook = %clip(&hook), error = %e, "rule failed");
     }
     result.map(|(response, _)| response)
 }
