@@ -23,6 +23,13 @@ pub const MAX_VALUE_CHARS: usize = 200;
 /// Unicode line and paragraph separators become `\n`, `\r`, `\t` or `\u{..}`; a value longer
 /// than [`MAX_VALUE_CHARS`] is cut there, with a note of its full size in bytes.
 pub fn clean(value: &str) -> String {
+    // A value the server already cut (`…(N bytes)`) keeps its note, which counts the
+    // original size; only its text is escaped.
+    if let Some((text, note)) = already_cut(value) {
+        let mut out = clean(text);
+        out.push_str(note);
+        return out;
+    }
     let mut out = String::with_capacity(value.len().min(MAX_VALUE_CHARS + 16));
     let mut chars = value.char_indices();
     for (_, c) in chars.by_ref().take(MAX_VALUE_CHARS) {
@@ -40,6 +47,16 @@ pub fn clean(value: &str) -> String {
         let _ = write!(out, "…({} bytes)", value.len());
     }
     out
+}
+
+/// `(text, note)` when `value` is at most [`MAX_VALUE_CHARS`] characters followed by a
+/// `…(N bytes)` note, as the engine's `clip` leaves it.
+fn already_cut(value: &str) -> Option<(&str, &str)> {
+    let at = value.rfind("…(")?;
+    let (text, note) = value.split_at(at);
+    let digits = note.strip_prefix("…(")?.strip_suffix(" bytes)")?;
+    let counted = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    (counted && text.chars().count() <= MAX_VALUE_CHARS).then_some((text, note))
 }
 
 /// The field formatter for text logs: `message` bare, then `name=value`, space-separated,
