@@ -168,16 +168,21 @@ pub fn discover_rules(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> 
     Ok(groups.into_values().collect())
 }
 
-/// Every directory under `dir`, in name order, skipping `.`-prefixed ones and `target`.
-fn walk_dirs(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The entries of `dir` in name order, with their names, leaving out `.`-prefixed ones,
+/// `target` and names that are not UTF-8.
+fn visible_entries(dir: &Path) -> std::io::Result<Vec<(String, std::fs::DirEntry)>> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with('.') || name == "target" {
-            continue;
-        }
+    Ok(entries
+        .into_iter()
+        .filter_map(|e| Some((e.file_name().to_str()?.to_owned(), e)))
+        .filter(|(name, _)| !name.starts_with('.') && name != "target")
+        .collect())
+}
+
+/// Every directory under `dir`, in name order, skipping `.`-prefixed ones and `target`.
+fn walk_dirs(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for (_, entry) in visible_entries(dir)? {
         if entry.file_type()?.is_dir() {
             out.push(entry.path());
             walk_dirs(&entry.path(), out)?;
@@ -210,18 +215,11 @@ pub fn is_suite_file(name: &str) -> bool {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&str) -> bool) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with('.') || name == "target" {
-            continue;
-        }
+    for (name, entry) in visible_entries(dir)? {
         let path = entry.path();
         if path.is_dir() {
             walk(&path, out, keep)?;
-        } else if keep(name) {
+        } else if keep(&name) {
             out.push(path);
         }
     }
