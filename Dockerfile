@@ -12,24 +12,27 @@ WORKDIR /build
 # 1. Dependency layer: build every dependency against dummy sources so that
 #    this layer is reused until Cargo.toml or Cargo.lock changes.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src tests bench \
+COPY crates/rulehook-engine/Cargo.toml crates/rulehook-engine/
+RUN mkdir -p src tests crates/rulehook-engine/src crates/rulehook-engine/benches \
  && echo 'fn main() {}' > src/main.rs \
- && touch src/lib.rs tests/tests.rs bench/engine.rs \
- && cargo build --release --locked \
- && rm -rf src \
+ && touch src/lib.rs tests/tests.rs \
+          crates/rulehook-engine/src/lib.rs crates/rulehook-engine/benches/engine.rs \
+ && cargo build --release --locked -p rulehook \
+ && rm -rf src crates/rulehook-engine/src \
            target/release/rulehook \
-           target/release/deps/rulehook-* \
-           target/release/deps/librulehook-* \
-           target/release/.fingerprint/rulehook-*
+           target/release/deps/rulehook* \
+           target/release/deps/librulehook* \
+           target/release/.fingerprint/rulehook*
 
-# 2. The real sources (tests/ and bench/ are not needed for a release build; the
-#    empty tests/tests.rs and bench/engine.rs above only keep the [[test]] and
-#    [[bench]] targets' paths valid).
+# 2. The real sources of both crates (tests/ and benches/ are not needed for a
+#    release build; the empty tests/tests.rs and benches/engine.rs above only keep
+#    the [[test]] and [[bench]] targets' paths valid).
 #    COPY keeps the files' own mtimes, which may be older than the dummy
 #    build above, so touch them to make sure cargo rebuilds the crate.
 COPY src ./src
-RUN find src -type f -exec touch {} + \
- && cargo build --release --locked \
+COPY crates/rulehook-engine/src ./crates/rulehook-engine/src
+RUN find src crates -type f -name '*.rs' -exec touch {} + \
+ && cargo build --release --locked -p rulehook \
  && install -D -m 0755 target/release/rulehook /out/rulehook
 
 ############################ runtime ############################

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use rulehook::engine::{helper_names, Hook, Limits, Rule};
+use rulehook_engine::{helper_names, Hook, Limits, Rule};
 use serde_json::{json, Map, Number, Value};
 
 const HELLO: &str = include_str!("../rules/hello.yaml");

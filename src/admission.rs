@@ -15,9 +15,9 @@ use actix_web::HttpRequest;
 use futures_util::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::engine::RenderGuard;
 use crate::memory::{MemoryBudget, Reservation};
 use crate::server::ApiError;
+use rulehook_engine::RenderGuard;
 
 /// One request's share of the server: its memory reservation, and whether it was cancelled.
 ///

@@ -7,7 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::engine::{ControllerKind, HookVersion, Rule};
+use rulehook_engine::{ControllerKind, HookVersion, Rule};
 
 /// The controller manifest for `rule`, with hook URLs under `base_url`.
 ///

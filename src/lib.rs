@@ -3,7 +3,7 @@
 //! A rule file maps a hook request, through JSONPath values and typed templates, to the
 //! response. The pipeline, from the inside out:
 //!
-//! - [`engine`]: compile rule text, render requests. Pure: no I/O.
+//! - [`rulehook_engine`] (its own crate): compile rule text, render requests. Pure: no I/O.
 //! - [`ruleset`]: the rules being served, and how a new reading of the files merges in.
 //! - [`load`]: the only reader of rule files.
 //! - [`server`]: answers hooks over HTTP from a shared, swappable rule set; [`admission`],
@@ -22,7 +22,6 @@ pub mod auth;
 pub mod cli;
 pub mod connection;
 pub mod controllers;
-pub mod engine;
 pub mod load;
 pub mod log_format;
 pub mod memory;

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use crate::engine::{Diagnostic, Rule};
+use rulehook_engine::{Diagnostic, Rule};
 
 /// A compiled rule and where it came from.
 #[derive(Debug)]
@@ -280,7 +280,7 @@ mod tests {
         let rule = &set.get(name)?.rule;
         let r = rule
             .render(
-                crate::engine::Hook::Sync,
+                rulehook_engine::Hook::Sync,
                 serde_json::json!({"parent": {}}),
                 &Default::default(),
             )

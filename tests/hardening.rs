@@ -151,7 +151,7 @@ fn rules_cannot_read_files_or_the_environment_or_include_templates() {
         ),
     ];
     for (what, text, expected) in attempts {
-        let errors = rulehook::engine::Rule::compile("r.yaml", text).unwrap_err();
+        let errors = rulehook_engine::Rule::compile("r.yaml", text).unwrap_err();
         let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert!(all.iter().any(|e| e.contains(expected)), "{what}: {all:?}");
     }

@@ -1,4 +1,4 @@
-//! Inputs shared by the criterion benchmarks (`bench/engine.rs`) and the load-test tools
+//! Inputs shared by the criterion benchmarks (`crates/rulehook-engine/benches/engine.rs`) and the load-test tools
 //! (`bench/tools`): realistic Pod JSON, big hook requests and rule texts.
 //!
 //! Everything is deterministic (no randomness, no clock), so every run and every tool sees

@@ -36,7 +36,7 @@ pub fn run(args: &Args) -> ExitCode {
             report
                 .transient
                 .iter()
-                .map(|t| crate::engine::Diagnostic::new(t, 1, 1, "cannot be read")),
+                .map(|t| rulehook_engine::Diagnostic::new(t, 1, 1, "cannot be read")),
         );
     }
     for problem in &problems {

@@ -9,9 +9,9 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use super::exit;
-use crate::engine::{Hook, HookError, Limits, Rule};
 use crate::load;
 use crate::ruleset::{LoadedRule, RuleSet};
+use rulehook_engine::{Hook, HookError, Limits, Rule};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

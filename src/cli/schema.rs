@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use super::exit;
-use crate::engine::schema;
+use rulehook_engine::schema;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -12,13 +12,13 @@ use arc_swap::ArcSwap;
 
 use super::{exit, parse_duration, parse_size};
 use crate::auth::Auth;
-use crate::engine::Limits;
 use crate::load;
 use crate::ruleset::RuleSet;
 use crate::server::{self, AppState, ServerLimits};
 use crate::tls::{self, CertReloader};
 use crate::watch::{self, Reloader, WatchMode};
 use crate::{connection, memory, shutdown};
+use rulehook_engine::Limits;
 
 /// Every flag can also be set with the environment variable shown.
 #[derive(Debug, clap::Args)]

@@ -17,11 +17,11 @@ use std::time::{Instant, SystemTime};
 use serde_json::Value;
 
 use super::exit;
-use crate::engine::case::{compare, merge_patch, CaseSpec, Mismatch, SuiteSpec};
-use crate::engine::locate::Locator;
-use crate::engine::{Hook, Limits, Rule};
 use crate::load;
 use crate::ruleset::{LoadedRule, RuleSet};
+use rulehook_engine::case::{compare, merge_patch, CaseSpec, Mismatch, SuiteSpec};
+use rulehook_engine::locate::Locator;
+use rulehook_engine::{Hook, Limits, Rule};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

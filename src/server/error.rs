@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::engine::HookError;
+use rulehook_engine::HookError;
 
 /// Everything that can go wrong with a hook call, and its HTTP status.
 #[derive(Debug, thiserror::Error)]

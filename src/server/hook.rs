@@ -13,11 +13,11 @@ use super::status::authorize;
 use super::{ApiError, AppState};
 use crate::admission::{self, RequestGuard};
 use crate::connection::{HeldBody, Socket};
-use crate::engine::clip::clip;
-use crate::engine::{Hook, HookError, Limits};
 use crate::memory::PARSE_FACTOR;
 use crate::metrics;
 use crate::ruleset::LoadedRule;
+use rulehook_engine::clip::clip;
+use rulehook_engine::{Hook, HookError, Limits};
 
 pub(super) async fn hook(
     state: web::Data<AppState>,

@@ -13,11 +13,11 @@ use arc_swap::ArcSwap;
 
 use crate::admission::{InFlight, RuleShares};
 use crate::auth::Auth;
-use crate::engine::Limits;
 use crate::memory::{Budgets, MemoryBudget, DEFAULT_MEMORY_LIMIT};
 use crate::metrics::Metrics;
 use crate::render_pool::RenderPool;
 use crate::ruleset::RuleSet;
+use rulehook_engine::Limits;
 
 mod error;
 mod hook;

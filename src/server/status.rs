@@ -98,7 +98,7 @@ pub(super) async fn list_rules(
     })))
 }
 
-fn errors_text(errors: &[crate::engine::Diagnostic]) -> String {
+fn errors_text(errors: &[rulehook_engine::Diagnostic]) -> String {
     errors
         .iter()
         .map(ToString::to_string)

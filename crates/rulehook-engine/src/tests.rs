@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::{Hook, HookError, Limits, Rule};
 
-const HELLO: &str = include_str!("../../rules/hello.yaml");
+const HELLO: &str = include_str!("../../../rules/hello.yaml");
 
 fn hello() -> Rule {
     Rule::compile("rules/hello.yaml", HELLO).unwrap()
@@ -543,7 +543,7 @@ sync:
   resyncAfterSeconds: 30
 "#;
     let request: Value =
-        serde_json::from_str(include_str!("../../tests/fixtures/decorator-sync.json")).unwrap();
+        serde_json::from_str(include_str!("../../../tests/fixtures/decorator-sync.json")).unwrap();
     let r = render_with(rule, Hook::Sync, request).unwrap();
     assert_eq!(r["labels"], json!({"decorated": "true", "obsolete": null}));
     assert_eq!(r["annotations"], json!({"count": "2"}));

@@ -15,19 +15,19 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use rulehook::engine::{Hook, Limits, Rule};
+use rulehook_engine::{Hook, Limits, Rule};
 use serde_json::Value;
 
-#[path = "common/mod.rs"]
+#[path = "../../../bench/common/mod.rs"]
 mod common;
 
-/// The allocator the server runs with (src/main.rs), so that parse and drop cost here what
+/// The allocator the server runs with (the server's src/main.rs), so that parse and drop cost here what
 /// they cost in a hook call.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const HELLO_RULE: &str = include_str!("../rules/hello.yaml");
-const HELLO_REQUEST: &str = include_str!("../tests/fixtures/hello-sync-v1.json");
+const HELLO_RULE: &str = include_str!("../../../rules/hello.yaml");
+const HELLO_REQUEST: &str = include_str!("../../../tests/fixtures/hello-sync-v1.json");
 
 fn compile(label: &str, text: &str) -> Rule {
     Rule::compile(label, text).unwrap_or_else(|d| panic!("{label} does not compile: {d:?}"))
