@@ -35,7 +35,7 @@ fn limits() -> Limits {
 fn render_all(request: &Value) {
     for rule in rules() {
         for hook in [Hook::Sync, Hook::Finalize, Hook::Customize] {
-            let _ = rule.render_body(hook, request.clone(), &limits());
+            let _ = rule.render_body(hook, &mut request.clone(), &limits());
         }
     }
 }
@@ -48,7 +48,7 @@ pub fn sync_request(data: &[u8]) {
     // The server's own parser, which skips what a rule does not read.
     for rule in rules() {
         if let Ok(request) = rule.parse_request(data) {
-            let _ = rule.render_body(Hook::Sync, request, &limits());
+            let _ = rule.render_body(Hook::Sync, &mut { request }, &limits());
         }
     }
 }
@@ -68,7 +68,7 @@ pub fn rule_file(data: &[u8]) {
         "related": {},
     });
     for hook in [Hook::Sync, Hook::Finalize, Hook::Customize] {
-        let _ = rule.render_body(hook, request.clone(), &limits());
+        let _ = rule.render_body(hook, &mut request.clone(), &limits());
     }
 }
 
@@ -200,5 +200,5 @@ pub fn helper_call(input: HelperCall) {
         }
     }
     let request = json!({"parent": parent, "children": {}});
-    let _ = rule.render_body(Hook::Sync, request, &limits());
+    let _ = rule.render_body(Hook::Sync, &mut { request }, &limits());
 }

@@ -53,10 +53,10 @@ pub fn run(args: &Args) -> ExitCode {
 fn render(args: &Args) -> Result<Result<Value, HookError>, String> {
     let hook = Hook::parse(&args.hook).ok_or("unknown hook")?;
     let loaded = find_rule(&args.rule, &args.rules)?;
-    let request = read_request(&args.request)?;
+    let mut request = read_request(&args.request)?;
     Ok(loaded
         .rule
-        .render_body(hook, request, &Limits::default())
+        .render_body(hook, &mut request, &Limits::default())
         .map(|body| serde_json::from_slice(&body).unwrap_or_default()))
 }
 

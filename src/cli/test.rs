@@ -318,9 +318,9 @@ fn run_case(
     }
 }
 
-fn render(rule: &Rule, hook: Hook, request: Value) -> Result<Value, String> {
+fn render(rule: &Rule, hook: Hook, mut request: Value) -> Result<Value, String> {
     let body = rule
-        .render_body(hook, request, &Limits::default())
+        .render_body(hook, &mut request, &Limits::default())
         .map_err(|e| e.to_string())?;
     serde_json::from_slice(&body).map_err(|e| e.to_string())
 }

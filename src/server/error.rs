@@ -13,14 +13,10 @@ use rulehook_engine::HookError;
 pub enum ApiError {
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
-    #[error("bad request: {0}")]
-    WrongShape(String),
     #[error("no rule named `{0}` is loaded")]
     UnknownRule(String),
     #[error("unknown hook `{0}`; expected sync, finalize or customize")]
     UnknownHook(String),
-    #[error("{0}")]
-    NoHook(String),
     #[error("the request body is over the limit of {0} bytes")]
     TooLarge(usize),
     #[error("unsupported content type `{0}`; send application/json")]
@@ -41,21 +37,18 @@ pub enum ApiError {
     ClientCertificateRequired,
     #[error("missing or wrong credentials")]
     Unauthorized(&'static str),
-    #[error("{0}")]
-    Render(String),
+    /// The engine's own error, kept whole: its variant decides the status.
+    #[error("{}", hook_message(.0))]
+    Hook(#[from] HookError),
     #[error("reading the request failed: {0}")]
     Read(String),
 }
 
-impl From<HookError> for ApiError {
-    fn from(e: HookError) -> Self {
-        match e {
-            HookError::BadRequest(m) => ApiError::WrongShape(m),
-            e @ HookError::NoHook { .. } => ApiError::NoHook(e.to_string()),
-            e @ (HookError::Render { .. } | HookError::Interrupted { .. }) => {
-                ApiError::Render(e.to_string())
-            }
-        }
+/// A request of the wrong shape is named as such; the engine's other errors say enough.
+fn hook_message(error: &HookError) -> String {
+    match error {
+        HookError::BadRequest(e) => format!("bad request: {e}"),
+        other => other.to_string(),
     }
 }
 
@@ -63,10 +56,10 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::MalformedJson(_) | ApiError::Read(_) => StatusCode::BAD_REQUEST,
-            ApiError::WrongShape(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::UnknownRule(_) | ApiError::UnknownHook(_) | ApiError::NoHook(_) => {
-                StatusCode::NOT_FOUND
-            }
+            ApiError::Hook(HookError::BadRequest(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnknownRule(_)
+            | ApiError::UnknownHook(_)
+            | ApiError::Hook(HookError::NoHook { .. }) => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -75,9 +68,9 @@ impl ResponseError for ApiError {
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::ClientCertificateRequired => StatusCode::FORBIDDEN,
-            ApiError::Render(_) | ApiError::RenderTimeout { .. } | ApiError::Panicked { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            ApiError::Hook(HookError::Render { .. } | HookError::Interrupted { .. })
+            | ApiError::RenderTimeout { .. }
+            | ApiError::Panicked { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::status::authorize;
@@ -17,6 +16,7 @@ use crate::memory::PARSE_FACTOR;
 use crate::metrics;
 use crate::ruleset::LoadedRule;
 use rulehook_engine::clip::clip;
+use rulehook_engine::metacontroller::subject_name;
 use rulehook_engine::{Hook, HookError, Limits};
 
 pub(super) async fn hook(
@@ -54,7 +54,9 @@ pub(super) async fn hook(
         parent = %clip(parent),
         "hook request"
     );
-    if let Err(e @ ApiError::Render(_)) = &result {
+    if let Err(e @ ApiError::Hook(HookError::Render { .. } | HookError::Interrupted { .. })) =
+        &result
+    {
         tracing::warn!(rule = %clip(&rule), hook = %clip(&hook), error = %e, "rule failed");
     }
     result.map(|(response, _)| response)
@@ -138,8 +140,9 @@ fn render_in_slice(
         let value = rule
             .parse_request(body)
             .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+        let mut value = value;
         let parent = subject_name(&value);
-        Ok::<_, ApiError>((rule.render_body(hook, value, &limits), parent))
+        Ok::<_, ApiError>((rule.render_body(hook, &mut value, &limits), parent))
     }));
     match attempt {
         Ok(Ok((Ok(answer), parent))) => Ok(Some((answer, parent))),
@@ -193,7 +196,7 @@ async fn render_on_pool(
                         return; // its caller gave up while it queued
                     }
                 }
-                let value = match rule.rule.parse_request(&body) {
+                let mut value = match rule.rule.parse_request(&body) {
                     Ok(value) => value,
                     Err(e) => {
                         let _ = reply.send(Err(ApiError::MalformedJson(e.to_string())));
@@ -203,11 +206,11 @@ async fn render_on_pool(
                 drop(body);
                 assert!(!inject_panic, "a panic injected for tests");
                 let parent = subject_name(&value);
-                let (rendered, leftovers) = rule.rule.render_body_keeping(hook, value, &limits);
+                let rendered = rule.rule.render_body(hook, &mut value, &limits);
                 let _ = reply.send(rendered.map(|b| (b, parent)).map_err(ApiError::from));
                 // Freeing a large request takes as long as rendering it; the answer is
                 // already on its way.
-                drop(leftovers);
+                drop(value);
             })
             .map_err(|_| ApiError::Overloaded)?;
         Ok::<_, ApiError>(job.await)
@@ -225,7 +228,13 @@ async fn render_on_pool(
             state.metrics.observe_panic(name);
             Err(ApiError::Panicked { rule: name.clone() })
         }
-        Ok(Ok(Ok(Err(ApiError::Render(_))))) if guard.starved() => Err(ApiError::OutOfMemory),
+        Ok(Ok(Ok(Err(ApiError::Hook(
+            HookError::Render { .. } | HookError::Interrupted { .. },
+        )))))
+            if guard.starved() =>
+        {
+            Err(ApiError::OutOfMemory)
+        }
         Ok(Ok(Ok(result))) => result,
     }
 }
@@ -246,21 +255,6 @@ fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType(text.to_owned()))
-    }
-}
-
-/// `namespace/name` of the parent or decorated object, for the request log.
-fn subject_name(request: &Value) -> String {
-    let subject = request.get("parent").or_else(|| request.get("object"));
-    let meta = subject.and_then(|s| s.get("metadata"));
-    let field = |k: &str| {
-        meta.and_then(|m| m.get(k))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    };
-    match field("namespace") {
-        "" => field("name").to_owned(),
-        ns => format!("{ns}/{}", field("name")),
     }
 }
 

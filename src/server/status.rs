@@ -71,7 +71,7 @@ pub(super) async fn list_rules(
             json!({
                 "name": rule.name,
                 "file": rule.file,
-                "kind": rule.kind_name(),
+                "kind": rule.kind.as_str(),
                 "hooks": rule.hooks().iter().map(|h| h.as_str()).collect::<Vec<_>>(),
                 "hash": loaded.hash,
                 "loadedAt": rfc3339(loaded.loaded_at),

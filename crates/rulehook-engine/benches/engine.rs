@@ -51,8 +51,8 @@ fn hello(c: &mut Criterion) {
     group.bench_function("render_body", |b| {
         b.iter_batched(
             || request.clone(),
-            |req| {
-                rule.render_body(Hook::Sync, req, &limits)
+            |mut req| {
+                rule.render_body(Hook::Sync, &mut req, &limits)
                     .expect("hello renders")
             },
             BatchSize::SmallInput,
@@ -61,8 +61,8 @@ fn hello(c: &mut Criterion) {
     let body = HELLO_REQUEST.as_bytes();
     group.bench_function("parse+render_body", |b| {
         b.iter(|| {
-            let req: Value = serde_json::from_slice(black_box(body)).expect("JSON");
-            rule.render_body(Hook::Sync, req, &limits)
+            let mut req: Value = serde_json::from_slice(black_box(body)).expect("JSON");
+            rule.render_body(Hook::Sync, &mut req, &limits)
                 .expect("hello renders")
         })
     });
@@ -104,8 +104,9 @@ fn pods1000(c: &mut Criterion) {
     });
     group.bench_function("parse+render_body", |b| {
         b.iter(|| {
-            let req: Value = serde_json::from_slice(black_box(&body)).expect("JSON");
-            rule.render_body(Hook::Sync, req, &limits).expect("renders")
+            let mut req: Value = serde_json::from_slice(black_box(&body)).expect("JSON");
+            rule.render_body(Hook::Sync, &mut req, &limits)
+                .expect("renders")
         })
     });
     // What dropping the parsed request costs, since a render consumes (and frees) it.
@@ -142,7 +143,10 @@ fn fanout(c: &mut Criterion) {
     group.bench_function("services1000/render_body", |b| {
         b.iter_batched(
             || request.clone(),
-            |req| rule.render_body(Hook::Sync, req, &limits).expect("renders"),
+            |mut req| {
+                rule.render_body(Hook::Sync, &mut req, &limits)
+                    .expect("renders")
+            },
             BatchSize::SmallInput,
         )
     });

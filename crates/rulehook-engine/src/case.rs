@@ -120,7 +120,7 @@ fn numbers_equal(a: &Value, b: &Value) -> bool {
 }
 
 fn push_key(path: &mut String, key: &str) {
-    if super::template::is_identifier(key) {
+    if crate::json::is_identifier(key) {
         path.push('.');
         path.push_str(key);
     } else {

@@ -22,7 +22,7 @@ use serde_json::{Map, Number, Value};
 
 use super::budget;
 use super::clip::clip;
-use super::template::{truthy, type_name};
+use super::json::{truthy, type_name};
 
 /// Checks that building `bytes` fits the render's budget, before anything is built.
 fn room_for(bytes: usize) -> Result<(), String> {

@@ -9,22 +9,27 @@
 mod budget;
 pub mod case;
 pub mod clip;
+mod compile;
 pub mod diagnostic;
 mod helpers;
+mod json;
 pub mod locate;
-pub mod request;
-pub mod rule;
+pub mod metacontroller;
+mod request;
+mod response;
+mod rule;
 pub mod schema;
-pub mod spec;
-pub mod template;
+mod spec;
+mod template;
 
 #[cfg(test)]
 mod tests;
 
+pub use compile::is_rule_name;
 pub use diagnostic::Diagnostic;
-pub use request::Hook;
+pub use metacontroller::{ControllerKind, Hook, HookVersion};
+pub use request::BadRequest;
 pub use rule::{HookError, Rule};
-pub use spec::{ControllerKind, HookVersion};
 
 /// Bounds on the work one render may do, so a hostile parent cannot exhaust the server.
 #[derive(Debug, Clone)]

@@ -7,112 +7,108 @@
 
 use std::collections::BTreeSet;
 
-use super::clip::clip;
 use serde_json::{Map, Value};
 
-/// Which hook is being called; test suites name it in lowercase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Hook {
-    Sync,
-    Finalize,
-    Customize,
+use crate::clip::clip;
+use crate::json::type_name;
+use crate::metacontroller::{self as mc, RequestShape};
+
+/// Why a request does not have the shape of the hook request it was sent as. Request
+/// keys are quoted cut short: they come from the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadRequest {
+    #[error("the request must be a JSON object with `{subject}`, not {found}")]
+    NotAnObject {
+        subject: &'static str,
+        found: &'static str,
+    },
+    #[error("the request has no `{0}` object")]
+    NoSubject(&'static str),
+    #[error("`{subject}` must be an object, not {found}")]
+    SubjectNotAnObject {
+        subject: &'static str,
+        found: &'static str,
+    },
+    #[error("`{collection}` must map `Kind.version` to objects by key, not be {found}")]
+    CollectionNotAMap {
+        collection: &'static str,
+        found: &'static str,
+    },
+    #[error("`{collection}.{type_key}` must map keys to objects, not be {found}")]
+    TypeNotAMap {
+        collection: &'static str,
+        type_key: String,
+        found: &'static str,
+    },
+    #[error("`{collection}.{type_key}.{object_key}` must be an object")]
+    ObjectNotAnObject {
+        collection: &'static str,
+        type_key: String,
+        object_key: String,
+    },
+    #[error("`finalizing` must be a bool, not {found}")]
+    FinalizingNotABool { found: &'static str },
 }
 
-impl Hook {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Hook::Sync => "sync",
-            Hook::Finalize => "finalize",
-            Hook::Customize => "customize",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Hook> {
-        match s {
-            "sync" => Some(Hook::Sync),
-            "finalize" => Some(Hook::Finalize),
-            "customize" => Some(Hook::Customize),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Hook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The collections of observed objects each request kind carries.
-pub const COMPOSITE_MAPS: &[&str] = &["children", "related"];
-pub const DECORATOR_MAPS: &[&str] = &["attachments", "related"];
-
-/// Checks that `request` has the shape of a hook request; the message says what is wrong.
-///
-/// `subject` is the key of the main object (`parent` or `object`), `maps` the keys holding
-/// observed objects.
-pub fn check_shape(request: &Value, subject: &str, maps: &[&str]) -> Result<(), String> {
+/// Checks that `request` has the shape of the request `shape` describes.
+pub fn check_shape(request: &Value, shape: &RequestShape) -> Result<(), BadRequest> {
+    let subject = shape.subject;
     let Some(top) = request.as_object() else {
-        return Err(format!(
-            "the request must be a JSON object with `{subject}`, not {}",
-            super::template::type_name(request)
-        ));
+        return Err(BadRequest::NotAnObject {
+            subject,
+            found: type_name(request),
+        });
     };
     match top.get(subject) {
         Some(Value::Object(_)) => {}
-        None | Some(Value::Null) => return Err(format!("the request has no `{subject}` object")),
+        None | Some(Value::Null) => return Err(BadRequest::NoSubject(subject)),
         Some(other) => {
-            return Err(format!(
-                "`{subject}` must be an object, not {}",
-                super::template::type_name(other)
-            ))
+            return Err(BadRequest::SubjectNotAnObject {
+                subject,
+                found: type_name(other),
+            })
         }
     }
-    for map in maps {
-        check_object_map(top.get(*map), map)?;
+    for collection in shape.collections {
+        check_collection(top.get(*collection), collection)?;
     }
-    match top.get("finalizing") {
-        None | Some(Value::Null) | Some(Value::Bool(_)) => {}
-        Some(other) => {
-            return Err(format!(
-                "`finalizing` must be a bool, not {}",
-                super::template::type_name(other)
-            ))
-        }
+    match top.get(mc::FINALIZING) {
+        None | Some(Value::Null) | Some(Value::Bool(_)) => Ok(()),
+        Some(other) => Err(BadRequest::FinalizingNotABool {
+            found: type_name(other),
+        }),
     }
-    Ok(())
 }
 
-fn check_object_map(value: Option<&Value>, name: &str) -> Result<(), String> {
+fn check_collection(value: Option<&Value>, collection: &'static str) -> Result<(), BadRequest> {
     let types = match value {
         None | Some(Value::Null) => return Ok(()),
         Some(Value::Object(types)) => types,
         Some(other) => {
-            return Err(format!(
-                "`{name}` must map `Kind.version` to objects by key, not be {}",
-                super::template::type_name(other)
-            ))
+            return Err(BadRequest::CollectionNotAMap {
+                collection,
+                found: type_name(other),
+            })
         }
     };
-    for (kind, objects) in types {
+    for (type_key, objects) in types {
         match objects {
             Value::Null => {}
             Value::Object(objects) => {
                 if let Some((key, _)) = objects.iter().find(|(_, o)| !o.is_object()) {
-                    return Err(format!(
-                        "`{name}.{}.{}` must be an object",
-                        clip(kind),
-                        clip(key)
-                    ));
+                    return Err(BadRequest::ObjectNotAnObject {
+                        collection,
+                        type_key: clip(type_key).into_owned(),
+                        object_key: clip(key).into_owned(),
+                    });
                 }
             }
             other => {
-                return Err(format!(
-                    "`{name}.{}` must map keys to objects, not be {}",
-                    clip(kind),
-                    super::template::type_name(other)
-                ))
+                return Err(BadRequest::TypeNotAMap {
+                    collection,
+                    type_key: clip(type_key).into_owned(),
+                    found: type_name(other),
+                })
             }
         }
     }
@@ -126,14 +122,18 @@ fn check_object_map(value: Option<&Value>, name: &str) -> Result<(), String> {
 /// of in some versions.
 pub fn into_scope(
     request: Value,
-    keep: &[&str],
-    maps: &[&str],
+    shape: &RequestShape,
     types: &BTreeSet<(String, String)>,
     scope: &mut Map<String, Value>,
 ) {
     let Value::Object(mut top) = request else {
         return;
     };
+    let maps = shape.collections;
+    let keep = shape
+        .keys
+        .iter()
+        .filter(|k| !maps.contains(k) && **k != mc::FINALIZING);
     for key in keep {
         if let Some(v) = top.remove(*key) {
             scope.insert((*key).to_owned(), v);
@@ -157,8 +157,8 @@ pub fn into_scope(
         }
         scope.insert((*map).to_owned(), Value::Object(lists));
     }
-    let finalizing = matches!(top.get("finalizing"), Some(Value::Bool(true)));
-    scope.insert("finalizing".to_owned(), Value::Bool(finalizing));
+    let finalizing = matches!(top.get(mc::FINALIZING), Some(Value::Bool(true)));
+    scope.insert(mc::FINALIZING.to_owned(), Value::Bool(finalizing));
 }
 
 #[cfg(test)]
@@ -174,8 +174,9 @@ mod tests {
         let types = BTreeSet::from([("children".to_owned(), "Service.v1".to_owned())]);
         let mut s1 = Map::new();
         let mut s2 = Map::new();
-        into_scope(v1, &["parent"], COMPOSITE_MAPS, &types, &mut s1);
-        into_scope(v2, &["parent"], COMPOSITE_MAPS, &types, &mut s2);
+        let shape = mc::request_shape(mc::ControllerKind::Composite, mc::Hook::Sync);
+        into_scope(v1, &shape, &types, &mut s1);
+        into_scope(v2, &shape, &types, &mut s2);
         assert_eq!(s1, s2);
         assert_eq!(s1["children"]["Pod.v1"], json!([{"n": 1}, {"n": 2}]));
         assert_eq!(s1["children"]["Service.v1"], json!([]));
@@ -185,7 +186,8 @@ mod tests {
 
     #[test]
     fn wrong_shapes_are_named() {
-        let check = |v: Value| check_shape(&v, "parent", COMPOSITE_MAPS).unwrap_err();
+        let shape = mc::request_shape(mc::ControllerKind::Composite, mc::Hook::Sync);
+        let check = |v: Value| check_shape(&v, &shape).unwrap_err().to_string();
         assert_eq!(
             check(json!([])),
             "the request must be a JSON object with `parent`, not a list"
@@ -216,17 +218,6 @@ pub struct Reads {
     keys: BTreeSet<String>,
 }
 
-/// The request keys templates can reach by name.
-pub(crate) const REQUEST_KEYS: &[&str] = &[
-    "parent",
-    "object",
-    "children",
-    "related",
-    "attachments",
-    "controller",
-    "finalizing",
-];
-
 impl Reads {
     /// What every hook needs: the main object, and `finalizing` to pick the hook.
     pub fn minimal() -> Self {
@@ -240,7 +231,7 @@ impl Reads {
     /// Notes a template name; names that are not request keys (values, loop variables)
     /// read nothing.
     pub fn name(&mut self, name: &str) {
-        if REQUEST_KEYS.contains(&name) {
+        if mc::REQUEST_KEYS.contains(&name) {
             self.keys.insert(name.to_owned());
         }
     }

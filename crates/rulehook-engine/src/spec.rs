@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::diagnostic::{suggest, Diagnostic};
 use super::locate::{join_index, join_key, Locator};
+use crate::metacontroller::{self as mc, ControllerKind, HookVersion};
 
 /// One rule file.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -36,24 +37,6 @@ pub struct RuleSpec {
     pub customize: Option<CustomizeSpec>,
     /// Overrides for the generated CompositeController or DecoratorController.
     pub controller: Option<Value>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ControllerKind {
-    /// A CompositeController: a parent and the children it owns.
-    #[default]
-    Composite,
-    /// A DecoratorController: labels, annotations and attachments added to existing objects.
-    Decorator,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum HookVersion {
-    #[default]
-    V1,
-    V2,
 }
 
 /// A value: a bare JSONPath, or a JSONPath with options.
@@ -128,16 +111,18 @@ pub(crate) const RULE_KEYS: &[&str] = &[
     "controller",
 ];
 pub(crate) const VALUE_KEYS: &[&str] = &["path", "expr", "default", "all", "required"];
-pub(crate) const HOOK_KEYS: &[&str] = &[
-    "children",
-    "status",
-    "resyncAfterSeconds",
-    "finalized",
-    "labels",
-    "annotations",
-    "attachments",
-];
-pub(crate) const CUSTOMIZE_KEYS: &[&str] = &["relatedResources"];
+/// A `sync` or `finalize` section: what either kind of controller may answer; which keys
+/// suit which kind and hook is checked when the rule compiles.
+pub(crate) fn hook_keys() -> Vec<&'static str> {
+    let mut keys = mc::COMPOSITE_RESPONSE_KEYS.to_vec();
+    for key in mc::DECORATOR_RESPONSE_KEYS {
+        if !keys.contains(key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+pub(crate) const CUSTOMIZE_KEYS: &[&str] = mc::CUSTOMIZE_RESPONSE_KEYS;
 
 impl RuleSpec {
     /// Parses rule text. `file` only labels diagnostics.
@@ -271,7 +256,7 @@ fn unknown_keys(file: &str, tree: &Value, locator: &Locator) -> Vec<Diagnostic> 
     }
     for hook in ["sync", "finalize"] {
         if let Some(Value::Object(map)) = root.get(hook) {
-            check_keys(file, hook, map, HOOK_KEYS, locator, &mut out);
+            check_keys(file, hook, map, &hook_keys(), locator, &mut out);
         }
     }
     if let Some(Value::Object(map)) = root.get("customize") {
@@ -353,7 +338,7 @@ mod tests {
         assert_eq!(doc.as_object().unwrap().len(), RULE_KEYS.len());
         assert!(RULE_KEYS.iter().all(|k| doc.get(k).is_some()));
         serde_json::from_value::<RuleSpec>(doc).unwrap();
-        let hook: serde_json::Map<String, Value> = HOOK_KEYS
+        let hook: serde_json::Map<String, Value> = hook_keys()
             .iter()
             .map(|k| ((*k).to_owned(), Value::from(1)))
             .collect();

@@ -263,7 +263,7 @@ fn the_output_size_limit_is_enforced() {
     let err = hello()
         .render_body(
             Hook::Sync,
-            json!({"parent": parent(Some(json!(big)))}),
+            &mut json!({"parent": parent(Some(json!(big)))}),
             &limits,
         )
         .unwrap_err();

@@ -1,0 +1,403 @@
+//! Compiling a [`RuleSpec`] into a [`Rule`]: JSONPaths parsed, templates compiled and every
+//! name checked, once, when the rule loads. Every problem becomes a [`Diagnostic`] at its
+//! place in the file.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use serde_json_path::JsonPath;
+
+use crate::diagnostic::Diagnostic;
+use crate::helpers;
+use crate::json::is_identifier;
+use crate::locate::{join_key, Locator, Pos};
+use crate::metacontroller::{self as mc, ControllerKind, Hook};
+use crate::request::Reads;
+use crate::rule::{HookTemplates, NamedValue, Rule, Source};
+use crate::spec::{HookSpec, RuleSpec, ValueSpec};
+use crate::template::{Compiler, Names, NullPolicy};
+
+pub(crate) fn compile_spec(
+    file: &str,
+    spec: RuleSpec,
+    locator: &Locator,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Rule {
+    let name = rule_name(file, spec.name.as_deref(), locator, diagnostics);
+    let name_pos = if spec.name.is_some() {
+        locator.value("name")
+    } else {
+        Pos { line: 1, column: 1 }
+    };
+    let base = mc::request_shape(spec.kind, Hook::Sync).keys;
+    let mut types = BTreeSet::new();
+    // A customize hook sees `parent` even when the rule is a decorator's.
+    let value_scope: Vec<&str> = base.iter().chain([mc::PARENT].iter()).copied().collect();
+    let mut reads = Reads::minimal();
+    let values = compile_values(
+        file,
+        &spec,
+        locator,
+        diagnostics,
+        &value_scope,
+        &mut types,
+        &mut reads,
+    );
+    let names_for = |builtins: &[&str]| {
+        Names::new(
+            builtins
+                .iter()
+                .map(|s| (*s).to_owned())
+                .chain(values.iter().map(|v| v.name.clone())),
+        )
+    };
+    let mut child_types = Vec::new();
+    if spec.sync.is_none() && spec.finalize.is_none() && spec.customize.is_none() {
+        diagnostics.push(Diagnostic::at(
+            file,
+            locator.value(""),
+            "the rule has no hook: add `sync`, `finalize` or `customize`",
+        ));
+    }
+    let mut hook =
+        |section: Hook, hook_spec: Option<&HookSpec>, diagnostics: &mut Vec<Diagnostic>| {
+            let hook_spec = hook_spec?;
+            let mut compiler = Compiler {
+                file,
+                locator,
+                diagnostics,
+                names: names_for(base),
+                types: &mut types,
+                reads: &mut reads,
+            };
+            Some(compile_hook(
+                section,
+                spec.kind,
+                hook_spec,
+                &mut compiler,
+                &mut child_types,
+            ))
+        };
+    let sync = hook(Hook::Sync, spec.sync.as_ref(), diagnostics);
+    let finalize = hook(Hook::Finalize, spec.finalize.as_ref(), diagnostics);
+    let customize = spec.customize.as_ref().map(|c| {
+        let mut compiler = Compiler {
+            file,
+            locator,
+            diagnostics,
+            names: names_for(mc::request_shape(spec.kind, Hook::Customize).keys),
+            types: &mut types,
+            reads: &mut reads,
+        };
+        let node = compiler.node(
+            &c.related_resources,
+            "customize.relatedResources",
+            NullPolicy::Drop,
+        );
+        (node, locator.value("customize.relatedResources"))
+    });
+    child_types.sort();
+    child_types.dedup();
+    Rule {
+        name,
+        name_pos,
+        file: file.to_owned(),
+        kind: spec.kind,
+        hook_version: spec.hook_version.unwrap_or_default(),
+        controller: spec.controller,
+        child_types,
+        values,
+        sync,
+        finalize,
+        customize,
+        types,
+        reads,
+    }
+}
+
+/// A rule name is a URL path segment, so it must be a DNS label: no `/`, no `..`.
+fn rule_name(
+    file: &str,
+    explicit: Option<&str>,
+    locator: &Locator,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> String {
+    let name = match explicit {
+        Some(n) => n.to_owned(),
+        None => {
+            // Everything up to the last extension: `dots.in.name.yaml` is `dots.in.name`.
+            let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
+            base.rsplit_once('.')
+                .map_or(base, |(stem, _)| stem)
+                .to_owned()
+        }
+    };
+    if !is_rule_name(&name) {
+        let pos = if explicit.is_some() {
+            locator.value("name")
+        } else {
+            locator.value("")
+        };
+        diagnostics.push(Diagnostic::at(
+            file,
+            pos,
+            format!("rule name `{}` must be lowercase letters, digits, `-` and `.`, each `.`-separated part starting and ending with a letter or digit (at most 63)", super::clip::clip(&name)),
+        ));
+    }
+    name
+}
+
+/// A DNS subdomain of at most 63 characters, as Kubernetes names are: `.`-separated labels
+/// of lowercase letters, digits and `-`, each starting and ending with a letter or digit. So
+/// a name never holds `/` or `..` and can stand in a URL path as it is.
+pub fn is_rule_name(name: &str) -> bool {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.chars().all(|c| ok_char(c) || c == '-')
+            && l.starts_with(ok_char)
+            && l.ends_with(ok_char)
+    };
+    name.len() <= 63 && name.split('.').all(label)
+}
+
+fn compile_values(
+    file: &str,
+    spec: &RuleSpec,
+    locator: &Locator,
+    diagnostics: &mut Vec<Diagnostic>,
+    builtins: &[&str],
+    types: &mut BTreeSet<(String, String)>,
+    reads: &mut Reads,
+) -> Vec<NamedValue> {
+    // In file order, so a computed value sees exactly the computed values above it.
+    let mut entries: Vec<(&String, &ValueSpec)> = spec.values.iter().collect();
+    entries.sort_by_key(|(name, _)| {
+        let p = locator.key(&join_key("values", name));
+        (p.line, p.column)
+    });
+    let path_names: Vec<String> = entries
+        .iter()
+        .filter(|(_, v)| {
+            matches!(v, ValueSpec::Path(_)) || matches!(v, ValueSpec::Full(f) if f.expr.is_none())
+        })
+        .map(|(n, _)| (*n).clone())
+        .collect();
+    let mut computed_names: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for (name, value) in entries {
+        let path = join_key("values", name);
+        let key_pos = locator.key(&path);
+        if !is_identifier(name) {
+            diagnostics.push(Diagnostic::at(
+                file,
+                key_pos,
+                format!("value name `{name}` must be letters, digits and `_`"),
+            ));
+            continue;
+        }
+        // Request keys, `this` and helpers already mean something in templates.
+        let reserved = mc::REQUEST_KEYS.contains(&name.as_str()) || name == "this";
+        if reserved || helpers::lookup(name).is_some() {
+            diagnostics.push(Diagnostic::at(
+                file,
+                key_pos,
+                format!("value name `{name}` is already used by templates; pick another"),
+            ));
+            continue;
+        }
+        let (path_text, expr_text, default, all, required) = match value {
+            ValueSpec::Path(p) => (Some(p.clone()), None, None, false, false),
+            ValueSpec::Full(f) => (
+                f.path.clone(),
+                f.expr.clone(),
+                f.default.clone(),
+                f.all,
+                f.required,
+            ),
+        };
+        let source = match (path_text, expr_text) {
+            (Some(text), None) => {
+                reads.query(&text);
+                let at = if matches!(value, ValueSpec::Path(_)) {
+                    path.clone()
+                } else {
+                    join_key(&path, "path")
+                };
+                compile_path(file, &text, locator.value(&at), diagnostics)
+                    .map(|q| Source::Path(q, text))
+            }
+            (None, Some(text)) => {
+                let at = join_key(&path, "expr");
+                let mut compiler = Compiler {
+                    file,
+                    locator,
+                    diagnostics: &mut *diagnostics,
+                    names: Names::new(
+                        builtins
+                            .iter()
+                            .map(|s| (*s).to_owned())
+                            .chain(path_names.iter().cloned())
+                            .chain(computed_names.iter().cloned()),
+                    ),
+                    types: &mut *types,
+                    reads: &mut *reads,
+                };
+                if all {
+                    compiler.diagnostics.push(Diagnostic::at(
+                        file,
+                        locator.key(&join_key(&path, "all")),
+                        "`all` only applies to `path`",
+                    ));
+                }
+                compiler
+                    .expr_at(&Value::String(text), &at)
+                    .map(Source::Expr)
+            }
+            (Some(_), Some(_)) => {
+                diagnostics.push(Diagnostic::at(
+                    file,
+                    key_pos,
+                    format!("value `{name}` has both `path` and `expr`; keep one"),
+                ));
+                None
+            }
+            (None, None) => {
+                diagnostics.push(Diagnostic::at(
+                    file,
+                    key_pos,
+                    format!("value `{name}` needs a `path` or an `expr`"),
+                ));
+                None
+            }
+        };
+        computed_names.push(name.clone());
+        if let Some(source) = source {
+            let pos = match &source {
+                Source::Path(..) if matches!(value, ValueSpec::Full(_)) => {
+                    locator.value(&join_key(&path, "path"))
+                }
+                Source::Path(..) => locator.value(&path),
+                Source::Expr(e) => e.pos,
+            };
+            out.push(NamedValue {
+                name: name.clone(),
+                source,
+                default,
+                all,
+                required,
+                pos,
+            });
+        }
+    }
+    out
+}
+
+fn compile_path(
+    file: &str,
+    source: &str,
+    pos: Pos,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<JsonPath> {
+    match JsonPath::parse(source) {
+        Ok(query) => Some(query),
+        Err(e) => {
+            let hint = if source.trim_start().starts_with('$') {
+                String::new()
+            } else {
+                format!(
+                    "; a JSONPath starts with `$`, e.g. `$.{}`",
+                    source.trim_start_matches('.')
+                )
+            };
+            diagnostics.push(Diagnostic::at(
+                file,
+                pos,
+                format!("bad JSONPath `{source}`: {}{hint}", e.message()),
+            ));
+            None
+        }
+    }
+}
+
+fn compile_hook(
+    hook: Hook,
+    kind: ControllerKind,
+    spec: &HookSpec,
+    compiler: &mut Compiler,
+    child_types: &mut Vec<(String, String)>,
+) -> HookTemplates {
+    let section = hook.as_str();
+    let pos = compiler.locator.value(section);
+    // `finalized` only means something in answer to the finalize hook.
+    let allowed: Vec<&str> = mc::response_keys(kind, hook)
+        .iter()
+        .copied()
+        .filter(|k| hook == Hook::Finalize || *k != mc::FINALIZED)
+        .collect();
+    let fields: [(&str, &Option<Value>); 7] = [
+        (mc::CHILDREN, &spec.children),
+        (mc::STATUS, &spec.status),
+        (mc::RESYNC_AFTER_SECONDS, &spec.resync_after_seconds),
+        (mc::FINALIZED, &spec.finalized),
+        (mc::LABELS, &spec.labels),
+        (mc::ANNOTATIONS, &spec.annotations),
+        (mc::ATTACHMENTS, &spec.attachments),
+    ];
+    let mut t = HookTemplates {
+        pos,
+        ..HookTemplates::default()
+    };
+    for (key, value) in fields {
+        let Some(value) = value else { continue };
+        let path = join_key(section, key);
+        if !allowed.contains(&key) {
+            let kind_name = format!("a {}", kind.as_str());
+            compiler.diagnostics.push(Diagnostic::at(
+                compiler.file,
+                compiler.locator.key(&path),
+                format!(
+                    "`{key}` is not part of {kind_name} {section} response; allowed: {}",
+                    allowed.join(", ")
+                ),
+            ));
+            continue;
+        }
+        // Labels and annotations keep a null: it is how a decorator deletes a key.
+        let nulls = if key == mc::LABELS || key == mc::ANNOTATIONS {
+            NullPolicy::Keep
+        } else {
+            NullPolicy::Drop
+        };
+        if key == mc::CHILDREN || key == mc::ATTACHMENTS {
+            collect_child_types(value, child_types);
+        }
+        let node = compiler.node(value, &path, nulls);
+        let slot = match key {
+            mc::CHILDREN => &mut t.children,
+            mc::STATUS => &mut t.status,
+            mc::RESYNC_AFTER_SECONDS => &mut t.resync_after_seconds,
+            mc::FINALIZED => &mut t.finalized,
+            mc::LABELS => &mut t.labels,
+            mc::ANNOTATIONS => &mut t.annotations,
+            _ => &mut t.attachments,
+        };
+        *slot = Some(node);
+    }
+    t
+}
+
+/// Literal `apiVersion`/`kind` pairs of child templates, for generating controller manifests.
+fn collect_child_types(value: &Value, out: &mut Vec<(String, String)>) {
+    let Value::Array(items) = value else { return };
+    for item in items {
+        let template = item.get("$template").unwrap_or(item);
+        let api = template.get("apiVersion").and_then(Value::as_str);
+        let kind = template.get("kind").and_then(Value::as_str);
+        if let (Some(api), Some(kind)) = (api, kind) {
+            if !api.contains("{{") && !kind.contains("{{") {
+                out.push((api.to_owned(), kind.to_owned()));
+            }
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! The hook responses: each field rendered from its template and checked the way
+//! Metacontroller will read it, so that a rule can never answer 200 with something
+//! Metacontroller refuses or applies forever.
+
+use serde_json::{Map, Value};
+
+use crate::clip::{clip, clip_json};
+use crate::json::type_name;
+use crate::locate::Pos;
+use crate::metacontroller::{self as mc, RELATED_RESOURCE_KEYS};
+use crate::rule::{HookError, HookTemplates, Rule};
+use crate::template::{Node, Render};
+
+impl Rule {
+    pub(crate) fn composite_response(
+        &self,
+        t: &HookTemplates,
+        finalize: bool,
+        render: &mut Render,
+    ) -> Result<Value, HookError> {
+        let mut out = Map::new();
+        if let Some(status) = self.render_object(t.status.as_ref(), mc::STATUS, t.pos, render)? {
+            out.insert(mc::STATUS.to_owned(), status);
+        }
+        let children = self.render_objects(t.children.as_ref(), mc::CHILDREN, t.pos, render)?;
+        out.insert(mc::CHILDREN.to_owned(), Value::Array(children));
+        self.common_fields(t, finalize, render, &mut out)?;
+        Ok(Value::Object(out))
+    }
+
+    pub(crate) fn decorator_response(
+        &self,
+        t: &HookTemplates,
+        finalize: bool,
+        render: &mut Render,
+    ) -> Result<Value, HookError> {
+        let mut out = Map::new();
+        for (key, node) in [(mc::LABELS, &t.labels), (mc::ANNOTATIONS, &t.annotations)] {
+            if let Some(map) = self.render_object(node.as_ref(), key, t.pos, render)? {
+                out.insert(
+                    key.to_owned(),
+                    string_map(map, key).map_err(|e| self.fail(t.pos, e.to_string()))?,
+                );
+            }
+        }
+        if let Some(status) = self.render_object(t.status.as_ref(), mc::STATUS, t.pos, render)? {
+            out.insert(mc::STATUS.to_owned(), status);
+        }
+        // Only when the rule has attachments: a decorator without them answers just what it
+        // sets, as hand-written decorators do.
+        if t.attachments.is_some() {
+            let attachments =
+                self.render_objects(t.attachments.as_ref(), mc::ATTACHMENTS, t.pos, render)?;
+            out.insert(mc::ATTACHMENTS.to_owned(), Value::Array(attachments));
+        }
+        self.common_fields(t, finalize, render, &mut out)?;
+        Ok(Value::Object(out))
+    }
+
+    fn common_fields(
+        &self,
+        t: &HookTemplates,
+        finalize: bool,
+        render: &mut Render,
+        out: &mut Map<String, Value>,
+    ) -> Result<(), HookError> {
+        if let Some(node) = &t.resync_after_seconds {
+            match render.node(node).map_err(|f| self.failed(f))? {
+                None | Some(Value::Null) => {}
+                Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0) => {
+                    out.insert(mc::RESYNC_AFTER_SECONDS.to_owned(), Value::Number(n));
+                }
+                Some(other) => {
+                    return Err(self.fail(
+                        node_pos(node, t.pos),
+                        format!(
+                            "resyncAfterSeconds must be a number of seconds, not {}",
+                            clip_json(&other)
+                        ),
+                    ))
+                }
+            }
+        }
+        if finalize {
+            let finalized = match &t.finalized {
+                None => true,
+                Some(node) => match render.node(node).map_err(|f| self.failed(f))? {
+                    Some(Value::Bool(b)) => b,
+                    other => {
+                        return Err(self.fail(
+                            node_pos(node, t.pos),
+                            format!(
+                                "finalized must be true or false, not {}",
+                                other.map_or("missing".to_owned(), |v| clip_json(&v))
+                            ),
+                        ))
+                    }
+                },
+            };
+            out.insert(mc::FINALIZED.to_owned(), Value::Bool(finalized));
+        }
+        Ok(())
+    }
+
+    fn render_object(
+        &self,
+        node: Option<&Node>,
+        what: &'static str,
+        hook_pos: Pos,
+        render: &mut Render,
+    ) -> Result<Option<Value>, HookError> {
+        let Some(node) = node else { return Ok(None) };
+        match render.node(node).map_err(|f| self.failed(f))? {
+            None | Some(Value::Null) => Ok(None),
+            Some(mut v @ Value::Object(_)) => {
+                if what != mc::LABELS && what != mc::ANNOTATIONS {
+                    strip_nulls(&mut v);
+                }
+                Ok(Some(v))
+            }
+            Some(other) => Err(self.fail(
+                node_pos(node, hook_pos),
+                format!("{what} must be a map, not {}", type_name(&other)),
+            )),
+        }
+    }
+
+    /// Renders a list of Kubernetes objects and checks each can be applied.
+    fn render_objects(
+        &self,
+        node: Option<&Node>,
+        what: &'static str,
+        hook_pos: Pos,
+        render: &mut Render,
+    ) -> Result<Vec<Value>, HookError> {
+        let Some(node) = node else {
+            return Ok(Vec::new());
+        };
+        let pos = node_pos(node, hook_pos);
+        let list = match render.node(node).map_err(|f| self.failed(f))? {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(list)) => list,
+            Some(other) => {
+                return Err(self.fail(
+                    pos,
+                    format!("{what} must be a list, not {}", type_name(&other)),
+                ))
+            }
+        };
+        let mut list = list;
+        for (i, object) in list.iter_mut().enumerate() {
+            strip_nulls(object);
+            check_object(object).map_err(|e| self.fail(pos, format!("{what}[{i}] {e}")))?;
+        }
+        Ok(list)
+    }
+
+    pub(crate) fn customize_response(
+        &self,
+        node: &Node,
+        section: Pos,
+        render: &mut Render,
+    ) -> Result<Value, HookError> {
+        let pos = node_pos(node, section);
+        let list = match render.node(node).map_err(|f| self.failed(f))? {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(list)) => list,
+            Some(other) => {
+                return Err(self.fail(
+                    pos,
+                    format!("relatedResources must be a list, not {}", type_name(&other)),
+                ))
+            }
+        };
+        for (i, entry) in list.iter().enumerate() {
+            check_related(entry)
+                .map_err(|e| self.fail(pos, format!("{}[{i}] {e}", mc::RELATED_RESOURCES)))?;
+        }
+        let mut out = Map::new();
+        out.insert(mc::RELATED_RESOURCES.to_owned(), Value::Array(list));
+        Ok(Value::Object(out))
+    }
+}
+
+fn node_pos(node: &Node, fallback: Pos) -> Pos {
+    match node {
+        Node::Expr(e) => e.pos,
+        Node::Text(t) => t.pos,
+        _ => fallback,
+    }
+}
+
+/// Removes every `null` map entry and list item, however deep: a value copied from the
+/// request (`data: "{{ source.data }}"`) may hold nulls, and a null in a child makes
+/// Metacontroller update it forever.
+fn strip_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(items) => {
+            items.retain(|v| !v.is_null());
+            items.iter_mut().for_each(strip_nulls);
+        }
+        _ => {}
+    }
+}
+
+/// Why a rendered child, attachment or related-resource rule cannot be answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Unanswerable {
+    #[error("must be an object, not {0}")]
+    NotAnObject(&'static str),
+    #[error("must be an object")]
+    RuleNotAnObject,
+    #[error("has no `{0}` string")]
+    NoString(&'static str),
+    #[error("has unknown key `{key}`; allowed: {}", RELATED_RESOURCE_KEYS.join(", "))]
+    UnknownKey { key: String },
+    #[error("`names` must be a list of strings")]
+    NamesNotStrings,
+    #[error("cannot combine `{0}` with `{1}`")]
+    Conflict(&'static str, &'static str),
+    #[error("{map}.{key} must be a string, not {found}")]
+    NotAString {
+        map: &'static str,
+        key: String,
+        found: &'static str,
+    },
+}
+
+/// What Metacontroller needs of a child to apply it.
+fn check_object(object: &Value) -> Result<(), Unanswerable> {
+    let Value::Object(map) = object else {
+        return Err(Unanswerable::NotAnObject(type_name(object)));
+    };
+    let non_empty = |v: Option<&Value>| v.and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+    for key in ["apiVersion", "kind"] {
+        if !non_empty(map.get(key)) {
+            return Err(Unanswerable::NoString(key));
+        }
+    }
+    if !non_empty(object.pointer("/metadata/name")) {
+        return Err(Unanswerable::NoString("metadata.name"));
+    }
+    Ok(())
+}
+
+/// A related-resource rule, which Metacontroller parses strictly.
+fn check_related(entry: &Value) -> Result<(), Unanswerable> {
+    let Value::Object(map) = entry else {
+        return Err(Unanswerable::RuleNotAnObject);
+    };
+    if let Some(key) = map
+        .keys()
+        .find(|k| !RELATED_RESOURCE_KEYS.contains(&k.as_str()))
+    {
+        return Err(Unanswerable::UnknownKey {
+            key: clip(key).into_owned(),
+        });
+    }
+    for key in ["apiVersion", "resource"] {
+        if !map.get(key).is_some_and(Value::is_string) {
+            return Err(Unanswerable::NoString(key));
+        }
+    }
+    if let Some(names) = map.get("names") {
+        if !names
+            .as_array()
+            .is_some_and(|n| n.iter().all(Value::is_string))
+        {
+            return Err(Unanswerable::NamesNotStrings);
+        }
+        if map.contains_key("labelSelector") {
+            return Err(Unanswerable::Conflict("names", "labelSelector"));
+        }
+    }
+    if map.contains_key("namespace") && map.contains_key("namespaceSelector") {
+        return Err(Unanswerable::Conflict("namespace", "namespaceSelector"));
+    }
+    Ok(())
+}
+
+/// Labels and annotations: string values, numbers and bools written as text, null kept to
+/// delete the key.
+fn string_map(map: Value, what: &'static str) -> Result<Value, Unanswerable> {
+    let Value::Object(map) = map else {
+        return Ok(map);
+    };
+    let mut out = Map::with_capacity(map.len());
+    for (k, v) in map {
+        let v = match v {
+            Value::String(_) | Value::Null => v,
+            Value::Bool(b) => Value::String(b.to_string()),
+            Value::Number(n) => Value::String(n.to_string()),
+            other => {
+                return Err(Unanswerable::NotAString {
+                    map: what,
+                    key: clip(&k).into_owned(),
+                    found: type_name(&other),
+                })
+            }
+        };
+        out.insert(k, v);
+    }
+    Ok(Value::Object(out))
+}

@@ -1,0 +1,160 @@
+//! Load-time checks of a parsed template: every helper exists and gets a valid number of
+//! arguments, and every top-level name is a value of the rule. Also records what the
+//! template reads from the request, so parsing can skip the rest.
+
+use handlebars::template::{Parameter, TemplateElement};
+use handlebars::{PathSeg, Template};
+
+use super::compile::path_names_helper;
+use super::{path_first, path_text, Compiler};
+use crate::diagnostic::suggest;
+use crate::helpers;
+use crate::locate::Pos;
+
+impl Compiler<'_> {
+    /// Checks every helper and every top-level name a template uses.
+    pub(super) fn check(&mut self, template: &Template, pos: Pos) {
+        for element in &template.elements {
+            self.check_element(element, pos, true);
+        }
+    }
+
+    fn check_element(&mut self, element: &TemplateElement, pos: Pos, names_checked: bool) {
+        match element {
+            TemplateElement::RawString(_) | TemplateElement::Comment(_) => {}
+            TemplateElement::Expression(ht) | TemplateElement::HtmlExpression(ht) => {
+                let is_call = !ht.params.is_empty()
+                    || !ht.hash.is_empty()
+                    || matches!(&ht.name, Parameter::Name(_));
+                if is_call || path_names_helper(&ht.name) {
+                    self.check_helper(&ht.name, ht.params.len(), pos);
+                } else {
+                    self.check_param(&ht.name, pos, names_checked);
+                }
+                for p in ht.params.iter().chain(ht.hash.values()) {
+                    self.check_param(p, pos, names_checked);
+                }
+            }
+            TemplateElement::HelperBlock(ht) => {
+                self.check_helper(&ht.name, ht.params.len(), pos);
+                for p in ht.params.iter().chain(ht.hash.values()) {
+                    self.check_param(p, pos, names_checked);
+                }
+                let name = match &ht.name {
+                    Parameter::Name(n) => n.as_str(),
+                    Parameter::Path(p) => path_first(p).unwrap_or(""),
+                    _ => "",
+                };
+                // `each` and `with` change what a bare name means inside the block, so names
+                // there cannot be checked against the rule's values.
+                let inner_checked = names_checked && !matches!(name, "each" | "with");
+                let depth = self.names.stack.len();
+                if let Some(bp) = &ht.block_param {
+                    self.names.stack.extend(block_param_names(bp));
+                }
+                for t in [&ht.template, &ht.inverse].into_iter().flatten() {
+                    for e in &t.elements {
+                        self.check_element(e, pos, inner_checked);
+                    }
+                }
+                self.names.stack.truncate(depth);
+            }
+            TemplateElement::PartialExpression(_) | TemplateElement::PartialBlock(_) => self.error(
+                pos,
+                "partials are not supported; share structure with YAML anchors instead",
+            ),
+            TemplateElement::DecoratorExpression(_) | TemplateElement::DecoratorBlock(_) => {
+                self.error(pos, "handlebars decorators are not supported")
+            }
+            _ => self.error(pos, "this template construct is not supported"),
+        }
+    }
+
+    fn check_helper(&mut self, name: &Parameter, arity: usize, pos: Pos) {
+        let name = match name {
+            Parameter::Name(n) => n.as_str(),
+            Parameter::Path(p) => match path_first(p) {
+                Some(n) => n,
+                None => return,
+            },
+            _ => return,
+        };
+        match helpers::lookup(name) {
+            Some(info) => {
+                if arity < info.min_args || arity > info.max_args {
+                    let expected = if info.min_args == info.max_args {
+                        format!("{}", info.min_args)
+                    } else if info.max_args == usize::MAX {
+                        format!("at least {}", info.min_args)
+                    } else {
+                        format!("{} to {}", info.min_args, info.max_args)
+                    };
+                    self.error(
+                        pos,
+                        format!("helper `{name}` takes {expected} arguments, not {arity}"),
+                    );
+                }
+            }
+            None => {
+                let message = match suggest(name, helpers::names()) {
+                    Some(close) => format!("unknown helper `{name}`; did you mean `{close}`?"),
+                    None => format!("unknown helper `{name}`; see docs/rules.md for the list"),
+                };
+                self.error(pos, message);
+            }
+        }
+    }
+
+    fn check_param(&mut self, param: &Parameter, pos: Pos, names_checked: bool) {
+        match param {
+            Parameter::Subexpression(sub) => self.check_element(&sub.element, pos, names_checked),
+            Parameter::Path(path) => self.check_path(path, pos, names_checked),
+            _ => {}
+        }
+    }
+
+    fn check_path(&mut self, path: &handlebars::Path, pos: Pos, names_checked: bool) {
+        let handlebars::Path::Relative((segs, _)) = path else {
+            return; // @index and friends
+        };
+        let Some(PathSeg::Named(first)) = segs.first() else {
+            // `this`, `../` or `@root` outside a block may reach any part of the request.
+            if names_checked || path_text(path).contains("..") || path_text(path).contains("@root")
+            {
+                self.reads.all();
+            }
+            return;
+        };
+        self.reads.name(first);
+        if let Some(PathSeg::Named(kind)) = segs.get(1) {
+            if matches!(first.as_str(), "children" | "related" | "attachments") {
+                self.types.insert((first.clone(), kind.clone()));
+            }
+        }
+        if !names_checked || self.names.contains(first) || helpers::lookup(first).is_some() {
+            return;
+        }
+        let message = match suggest(first, self.names.stack.iter().map(String::as_str)) {
+            Some(close) => format!("unknown value `{first}`; did you mean `{close}`?"),
+            None => format!(
+                "unknown value `{first}`; define it under `values:` (known: {})",
+                self.names.stack.join(", ")
+            ),
+        };
+        self.error(pos, message);
+    }
+}
+
+fn block_param_names(bp: &handlebars::template::BlockParam) -> Vec<String> {
+    use handlebars::template::BlockParam;
+    let names = |p: &Parameter| match p {
+        Parameter::Name(n) => Some(n.clone()),
+        Parameter::Path(p) => path_first(p).map(str::to_owned),
+        _ => None,
+    };
+    match bp {
+        BlockParam::Single(p) => names(p).into_iter().collect(),
+        BlockParam::Pair((a, b)) => names(a).into_iter().chain(names(b)).collect(),
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,371 @@
+//! Compiling a template tree: YAML values in, [`Node`]s out, with every problem reported
+//! as a diagnostic at its place in the rule file.
+
+use std::collections::BTreeSet;
+
+use handlebars::template::{Parameter, Subexpression, TemplateElement};
+use handlebars::Template;
+use serde_json::{Map, Value};
+
+use super::{
+    path_first, Expr, Item, Key, Loop, Names, Node, NullPolicy, Piece, Text, DIRECTIVE_KEYS,
+};
+use crate::diagnostic::{suggest, Diagnostic};
+use crate::helpers;
+use crate::json::is_identifier;
+use crate::locate::{join_index, join_key, Locator, Pos};
+
+/// Compile-time state: where diagnostics go and which names are in scope.
+pub struct Compiler<'a> {
+    pub file: &'a str,
+    pub locator: &'a Locator,
+    pub diagnostics: &'a mut Vec<Diagnostic>,
+    pub names: Names,
+    /// Collections and type keys that templates read (`children.[Pod.v1]`), so a type absent
+    /// from the request can be shown to templates as an empty list.
+    pub types: &'a mut BTreeSet<(String, String)>,
+    /// The request keys templates read, so parsing can skip the others.
+    pub reads: &'a mut crate::request::Reads,
+}
+
+impl Compiler<'_> {
+    pub(super) fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::at(self.file, pos, message));
+    }
+
+    /// Compiles a template tree found at `path` in the rule file.
+    pub fn node(&mut self, value: &Value, path: &str, nulls: NullPolicy) -> Node {
+        match value {
+            Value::String(s) => self.leaf(s, self.locator.value(path)),
+            Value::Null => {
+                if nulls == NullPolicy::Drop {
+                    self.error(
+                        self.locator.value(path),
+                        "null is not allowed here: Metacontroller would update the object forever; remove the key instead",
+                    );
+                }
+                Node::Literal(Value::Null)
+            }
+            Value::Bool(_) | Value::Number(_) => Node::Literal(value.clone()),
+            Value::Array(items) => self.list(items, path),
+            Value::Object(map) => {
+                let entries = map
+                    .iter()
+                    .map(|(k, v)| {
+                        let child = join_key(path, k);
+                        let key = if k.contains("{{") {
+                            Key::Text(self.text(k, self.locator.key(&child)))
+                        } else {
+                            Key::Literal(k.clone())
+                        };
+                        // Only the entries of a map that keeps nulls may be null.
+                        (key, self.node(v, &child, nulls))
+                    })
+                    .collect();
+                Node::Object(entries, nulls)
+            }
+        }
+    }
+
+    fn list(&mut self, items: &[Value], path: &str) -> Node {
+        let mut out = Vec::with_capacity(items.len());
+        for (i, value) in items.iter().enumerate() {
+            let item_path = join_index(path, i);
+            match value {
+                Value::Object(map) if map.keys().any(|k| k.starts_with('$')) => {
+                    out.push(self.directive_item(map, &item_path));
+                }
+                _ => out.push(Item {
+                    node: self.node(value, &item_path, NullPolicy::Drop),
+                    each: None,
+                    when: None,
+                }),
+            }
+        }
+        Node::List(out)
+    }
+
+    fn directive_item(&mut self, map: &Map<String, Value>, path: &str) -> Item {
+        for key in map.keys().filter(|k| k.starts_with('$')) {
+            if !DIRECTIVE_KEYS.contains(&key.as_str()) {
+                let message = match suggest(key, DIRECTIVE_KEYS.iter().copied()) {
+                    Some(close) => format!("unknown directive `{key}`; did you mean `{close}`?"),
+                    None => format!(
+                        "unknown directive `{key}`; expected one of: {}",
+                        DIRECTIVE_KEYS.join(", ")
+                    ),
+                };
+                self.error(self.locator.key(&join_key(path, key)), message);
+            }
+        }
+        let name_of = |this: &mut Self, key: &str, default: &str| -> String {
+            match map.get(key) {
+                None => default.to_owned(),
+                Some(Value::String(s)) if is_identifier(s) => s.clone(),
+                Some(_) => {
+                    this.error(
+                        this.locator.value(&join_key(path, key)),
+                        format!("`{key}` must be a simple name such as `item`"),
+                    );
+                    default.to_owned()
+                }
+            }
+        };
+        let each = match map.get("$forEach") {
+            Some(source) => {
+                let source = self.expr_at(source, &join_key(path, "$forEach"));
+                let item = name_of(self, "$as", "item");
+                let index = name_of(self, "$index", "index");
+                let key = name_of(self, "$key", "key");
+                source.map(|source| Loop {
+                    source,
+                    item,
+                    index,
+                    key,
+                })
+            }
+            None => {
+                for key in ["$as", "$index", "$key"] {
+                    if map.contains_key(key) {
+                        self.error(
+                            self.locator.key(&join_key(path, key)),
+                            format!("`{key}` only makes sense with `$forEach`"),
+                        );
+                    }
+                }
+                None
+            }
+        };
+        let pushed = each
+            .as_ref()
+            .map(|l| [l.item.clone(), l.index.clone(), l.key.clone()]);
+        let depth = self.names.stack.len();
+        if let Some(names) = pushed {
+            self.names.stack.extend(names);
+        }
+        let when = map
+            .get("$includeWhen")
+            .and_then(|w| self.expr_at(w, &join_key(path, "$includeWhen")));
+        let node = match map.get("$template") {
+            Some(template) => {
+                if let Some(extra) = map.keys().find(|k| !k.starts_with('$')) {
+                    self.error(
+                        self.locator.key(&join_key(path, extra)),
+                        format!("`{extra}` cannot stand beside `$template`; move it inside"),
+                    );
+                }
+                self.node(template, &join_key(path, "$template"), NullPolicy::Drop)
+            }
+            None => {
+                let rest: Map<String, Value> = map
+                    .iter()
+                    .filter(|(k, _)| !k.starts_with('$'))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                self.node(&Value::Object(rest), path, NullPolicy::Drop)
+            }
+        };
+        self.names.stack.truncate(depth);
+        Item { node, each, when }
+    }
+
+    /// A directive value, which must be one whole expression.
+    pub(crate) fn expr_at(&mut self, value: &Value, path: &str) -> Option<Expr> {
+        let pos = self.locator.value(path);
+        match value {
+            Value::String(s) => match whole_expression(s) {
+                Some(inner) => self.expr(inner, pos),
+                None => {
+                    self.error(pos, "expected one whole expression such as \"{{ items }}\"");
+                    None
+                }
+            },
+            _ => {
+                self.error(pos, "expected one whole expression such as \"{{ items }}\"");
+                None
+            }
+        }
+    }
+
+    /// Compiles a string leaf.
+    pub fn leaf(&mut self, s: &str, pos: Pos) -> Node {
+        if !s.contains("{{") {
+            return Node::Literal(Value::String(s.to_owned()));
+        }
+        match whole_expression(s) {
+            Some(inner) => match self.expr(inner, pos) {
+                Some(expr) => Node::Expr(expr),
+                None => Node::Literal(Value::Null),
+            },
+            None => Node::Text(self.text(s, pos)),
+        }
+    }
+
+    /// Compiles the inside of `{{ ... }}` into a parameter that evaluates to a JSON value.
+    fn expr(&mut self, inner: &str, pos: Pos) -> Option<Expr> {
+        if let Some(problem) = unbalanced(&format!("{{{{{inner}}}}}")) {
+            self.error(pos, format!("template syntax error: {problem}"));
+            return None;
+        }
+        if let Some(literal) = scalar_literal(inner) {
+            return Some(Expr {
+                param: Parameter::Literal(literal),
+                pos,
+            });
+        }
+        let template = match Template::compile(&format!("{{{{{inner}}}}}")) {
+            Ok(t) => t,
+            Err(e) => {
+                self.error(pos, template_error_message(&e));
+                return None;
+            }
+        };
+        self.check(&template, pos);
+        let Some(TemplateElement::Expression(ht) | TemplateElement::HtmlExpression(ht)) =
+            template.elements.into_iter().next()
+        else {
+            self.error(pos, "expected one expression");
+            return None;
+        };
+        Some(Expr {
+            param: value_param(*ht),
+            pos,
+        })
+    }
+
+    fn text(&mut self, s: &str, pos: Pos) -> Text {
+        let mut text = Text {
+            pieces: Vec::new(),
+            source: s.to_owned(),
+            pos,
+        };
+        if let Some(problem) = unbalanced(s) {
+            self.error(pos, format!("template syntax error: {problem}"));
+            return text;
+        }
+        match Template::compile(s) {
+            Ok(template) => {
+                self.check(&template, pos);
+                text.pieces = template.elements.into_iter().filter_map(piece).collect();
+            }
+            Err(e) => self.error(pos, template_error_message(&e)),
+        }
+        text
+    }
+}
+
+pub(super) fn path_names_helper(param: &Parameter) -> bool {
+    match param {
+        Parameter::Path(p) => path_first(p).is_some_and(|n| helpers::lookup(n).is_some()),
+        _ => false,
+    }
+}
+
+/// The parameter that evaluates `{{ ht }}` to a JSON value: a path, or a helper call.
+fn value_param(ht: handlebars::template::HelperTemplate) -> Parameter {
+    let calls_helper = !ht.params.is_empty()
+        || !ht.hash.is_empty()
+        || matches!(&ht.name, Parameter::Name(_))
+        || path_names_helper(&ht.name);
+    if calls_helper {
+        Parameter::Subexpression(Subexpression::new(ht.name, ht.params, ht.hash))
+    } else {
+        ht.name
+    }
+}
+
+/// One element of an interpolating template, as the renderer will evaluate it.
+fn piece(element: TemplateElement) -> Option<Piece> {
+    match element {
+        TemplateElement::RawString(s) => Some(Piece::Raw(s)),
+        TemplateElement::Comment(_) => None,
+        TemplateElement::Expression(ht) | TemplateElement::HtmlExpression(ht) => {
+            Some(Piece::Value(value_param(*ht)))
+        }
+        block => {
+            let mut template = Template::new();
+            template.elements.push(block);
+            Some(Piece::Block(template))
+        }
+    }
+}
+
+/// The common template mistakes, named plainly before handlebars' parser gets to them.
+fn unbalanced(s: &str) -> Option<String> {
+    let opens = s.matches("{{").count();
+    let closes = s.matches("}}").count();
+    if opens > closes {
+        return Some("unclosed `{{`; missing `}}`".to_owned());
+    }
+    if closes > opens {
+        return Some("`}}` without a matching `{{`".to_owned());
+    }
+    let mut blocks: Vec<String> = Vec::new();
+    for tag in s.split("{{").skip(1) {
+        let tag = tag.trim_start_matches(['~', ' ']);
+        let name = |t: &str| {
+            t[1..]
+                .trim_start_matches(['>', '*'])
+                .trim_start()
+                .split(|c: char| c.is_whitespace() || c == '}' || c == '~')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        };
+        if tag.starts_with('#') {
+            blocks.push(name(tag));
+        } else if tag.starts_with('/') {
+            let n = name(tag);
+            match blocks.pop() {
+                Some(open) if open == n => {}
+                Some(open) => {
+                    return Some(format!(
+                        "`{{{{/{n}}}}}` closes `{{{{#{open}}}}}`; close `{open}` first"
+                    ))
+                }
+                None => return Some(format!("`{{{{/{n}}}}}` has no matching `{{{{#{n}}}}}`")),
+            }
+        }
+    }
+    blocks
+        .pop()
+        .map(|open| format!("`{{{{#{open}}}}}` is never closed; add `{{{{/{open}}}}}`"))
+}
+
+fn template_error_message(e: &handlebars::TemplateError) -> String {
+    // The reason alone: its position is inside the leaf, while ours points at the leaf.
+    format!("template syntax error: {}", e.reason())
+}
+
+/// The inside of a leaf that is exactly one `{{ ... }}` (or `{{{ ... }}}`) expression.
+pub fn whole_expression(s: &str) -> Option<&str> {
+    let inner = s
+        .strip_prefix("{{{")
+        .and_then(|r| r.strip_suffix("}}}"))
+        .or_else(|| s.strip_prefix("{{").and_then(|r| r.strip_suffix("}}")))?;
+    if inner.contains("{{") || inner.contains("}}") {
+        return None;
+    }
+    let head = inner.trim_start_matches('~').trim_start();
+    if head.is_empty()
+        || head.starts_with(['#', '/', '^', '!', '>', '&', '*'])
+        || head.starts_with("else")
+    {
+        return None;
+    }
+    Some(inner)
+}
+
+/// `{{ 5 }}`, `{{ true }}`, `{{ "text" }}` or `{{ 'text' }}`: handlebars reads a bare literal
+/// in name position as a path, so these are recognised here.
+fn scalar_literal(inner: &str) -> Option<Value> {
+    let text = inner.trim();
+    if let Some(quoted) = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
+        return (!quoted.contains('\'')).then(|| Value::String(quoted.to_owned()));
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) if !v.is_array() && !v.is_object() => Some(v),
+        _ => None,
+    }
+}

@@ -1,0 +1,164 @@
+//! Typed templates: structured YAML whose string leaves are handlebars expressions.
+//!
+//! A leaf that is exactly one `{{ expression }}` keeps the JSON type of its value. Any other
+//! leaf renders to a string. Values are never parsed as YAML or re-read as templates, so a
+//! user value can only ever become one JSON value in one place.
+//!
+//! Everything is compiled once, when the rule loads: handlebars parses each leaf, and every
+//! name and helper it uses is checked then, so a typo is a load error rather than an empty
+//! string at run time.
+//!
+//!
+//! - [`compile`] turns a rule's YAML tree into [`Node`]s, and [`check`](self::check) makes sure
+//!   every helper and value a template names exists;
+//! - [`render`] evaluates nodes against one request, and [`text`] does the string
+//!   interpolation, charging every byte to the render's budget first.
+
+mod check;
+mod compile;
+mod render;
+mod text;
+
+use handlebars::template::Parameter;
+use handlebars::{PathSeg, Template};
+use serde_json::Value;
+
+use crate::locate::Pos;
+
+pub(crate) use compile::Compiler;
+pub(crate) use render::Render;
+
+/// Keys that control a list item rather than being part of it.
+pub(crate) const DIRECTIVE_KEYS: &[&str] = &[
+    "$forEach",
+    "$as",
+    "$index",
+    "$key",
+    "$includeWhen",
+    "$template",
+];
+
+/// One compiled node of a template tree.
+#[derive(Debug)]
+pub enum Node {
+    /// A value with no template in it, emitted as written.
+    Literal(Value),
+    /// A leaf that is one whole expression; it keeps its JSON type. `Missing` and `null`
+    /// results drop the key or list item, so no null ever reaches a child object.
+    Expr(Expr),
+    /// A leaf that interpolates into a string.
+    Text(Text),
+    Object(Vec<(Key, Node)>, NullPolicy),
+    List(Vec<Item>),
+}
+
+/// What happens to a `null` produced inside an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NullPolicy {
+    /// Drop the key: the default, because a null in a child object makes Metacontroller
+    /// update it forever.
+    Drop,
+    /// Keep it: decorator labels and annotations use null to delete a key.
+    Keep,
+}
+
+#[derive(Debug)]
+pub enum Key {
+    Literal(String),
+    Text(Text),
+}
+
+/// A list item, possibly repeated by `$forEach` and filtered by `$includeWhen`.
+#[derive(Debug)]
+pub struct Item {
+    pub node: Node,
+    pub each: Option<Loop>,
+    pub when: Option<Expr>,
+}
+
+#[derive(Debug)]
+pub struct Loop {
+    pub source: Expr,
+    pub item: String,
+    pub index: String,
+    pub key: String,
+}
+
+/// A compiled whole expression.
+#[derive(Debug)]
+pub struct Expr {
+    param: Parameter,
+    pub pos: Pos,
+}
+
+/// A compiled interpolating template: text, values and (rarely) handlebars blocks.
+///
+/// Plain `{{ value }}` pieces are evaluated here rather than by handlebars, so a list or map
+/// interpolated into a string is an error instead of handlebars' `[object]`, and every byte
+/// appended is charged to the render's budget first.
+#[derive(Debug)]
+pub struct Text {
+    pieces: Vec<Piece>,
+    /// The leaf as written, for messages.
+    pub source: String,
+    pub pos: Pos,
+}
+
+#[derive(Debug)]
+enum Piece {
+    Raw(String),
+    Value(Parameter),
+    /// `{{#if}}`, `{{#each}}` and friends, rendered by handlebars.
+    Block(Template),
+}
+
+/// Why a render failed, and where in the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub pos: Pos,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(pos: Pos, message: impl Into<String>) -> Self {
+        Failure {
+            pos,
+            message: message.into(),
+        }
+    }
+}
+
+/// The built-in names a template may use besides the rule's values.
+#[derive(Debug, Clone)]
+pub struct Names {
+    stack: Vec<String>,
+}
+
+impl Names {
+    pub fn new(names: impl IntoIterator<Item = String>) -> Self {
+        Names {
+            stack: names.into_iter().collect(),
+        }
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.stack.iter().any(|n| n == name)
+    }
+}
+
+fn path_text(path: &handlebars::Path) -> &str {
+    match path {
+        handlebars::Path::Relative((_, raw)) => raw,
+        handlebars::Path::Local((_, _, raw)) => raw,
+    }
+}
+
+fn path_first(path: &handlebars::Path) -> Option<&str> {
+    match path {
+        handlebars::Path::Relative((segs, _)) if segs.len() == 1 => match &segs[0] {
+            PathSeg::Named(n) => Some(n.as_str()),
+            _ => None,
+        },
+        _ => None,
+    }
+}

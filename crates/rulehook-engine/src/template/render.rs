@@ -1,0 +1,326 @@
+//! Rendering compiled nodes against one request's scope.
+
+use handlebars::template::Parameter;
+use handlebars::{Context, RenderContext};
+use serde_json::{Map, Value};
+
+use super::{Expr, Failure, Item, Key, Node, NullPolicy};
+use crate::budget;
+use crate::helpers::registry;
+use crate::json::{truthy, type_name};
+use crate::locate::Pos;
+use crate::Limits;
+
+/// Per-render state: the template scope and the step budget. Bytes are metered in
+/// [`budget`], which helpers reach too.
+pub struct Render<'l> {
+    pub(super) ctx: Context,
+    pub limits: &'l Limits,
+    steps: u64,
+    /// The last position evaluated, for failures of nodes that have none of their own.
+    pos: Pos,
+}
+
+impl<'l> Render<'l> {
+    pub fn new(scope: Map<String, Value>, limits: &'l Limits) -> Self {
+        Render {
+            ctx: Context::from(Value::Object(scope)),
+            limits,
+            steps: 0,
+            pos: Pos { line: 1, column: 1 },
+        }
+    }
+
+    /// The scope, once rendering is done.
+    pub fn into_data(mut self) -> Value {
+        std::mem::take(self.ctx.data_mut())
+    }
+
+    pub(super) fn step(&mut self, pos: Pos) -> Result<(), Failure> {
+        self.steps += 1;
+        self.pos = pos;
+        if self.steps > self.limits.max_steps {
+            return Err(Failure::new(
+                pos,
+                format!(
+                    "the render exceeded its budget of {} steps (limit max-render-steps)",
+                    self.limits.max_steps
+                ),
+            ));
+        }
+        if budget::interrupted() {
+            return Err(Failure::new(pos, budget::Exceeded::Interrupted.message()));
+        }
+        Ok(())
+    }
+
+    /// Charges `bytes` about to be built at the current position.
+    pub(super) fn charge(&self, bytes: usize) -> Result<(), Failure> {
+        budget::charge(bytes).map_err(|e| Failure::new(self.pos, e.message()))
+    }
+
+    /// Renders a node; `None` means the node produced nothing (a missing value).
+    pub fn node(&mut self, node: &Node) -> Result<Option<Value>, Failure> {
+        match node {
+            Node::Literal(v) => {
+                self.charge(budget::size_within(v, usize::MAX).unwrap_or(0))?;
+                Ok(Some(v.clone()))
+            }
+            Node::Expr(e) => self.expr(e),
+            Node::Text(t) => self.text(t).map(|s| Some(Value::String(s))),
+            Node::Object(entries, nulls) => self.object(entries, *nulls),
+            Node::List(items) => {
+                self.charge(budget::HEADER)?;
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    self.item(item, &mut out)?;
+                }
+                Ok(Some(Value::Array(out)))
+            }
+        }
+    }
+
+    /// Renders an object. A computed key may never take the place of another key of the
+    /// same object, literal or computed: a parent could otherwise rename a child or move it
+    /// to another namespace through a value meant only for a label.
+    fn object(
+        &mut self,
+        entries: &[(Key, Node)],
+        nulls: NullPolicy,
+    ) -> Result<Option<Value>, Failure> {
+        self.charge(budget::HEADER)?;
+        let mut map = Map::with_capacity(entries.len());
+        // YAML already refuses two equal literal keys, so only objects with a computed key
+        // can collide.
+        let computed = entries.iter().any(|(k, _)| matches!(k, Key::Text(_)));
+        for (index, (key, node)) in entries.iter().enumerate() {
+            let name = match key {
+                Key::Literal(k) => k.clone(),
+                Key::Text(t) => self.text(t)?,
+            };
+            let value = match self.node(node)? {
+                Some(Value::Null) if nulls == NullPolicy::Drop => continue,
+                Some(v) => v,
+                None => continue,
+            };
+            if computed && map.contains_key(&name) {
+                let first = self.key_origin(&entries[..index], &name)?;
+                return Err(key_collision(&name, first, key, self.pos));
+            }
+            self.charge(budget::key_size(name.len()))?;
+            map.insert(name, value);
+        }
+        Ok(Some(Value::Object(map)))
+    }
+
+    /// Which of `entries` gave the key `name`; only asked once a collision is found.
+    fn key_origin<'k>(
+        &mut self,
+        entries: &'k [(Key, Node)],
+        name: &str,
+    ) -> Result<&'k Key, Failure> {
+        for (key, _) in entries {
+            let same = match key {
+                Key::Literal(k) => k == name,
+                Key::Text(t) => self.text(t)? == name,
+            };
+            if same {
+                return Ok(key);
+            }
+        }
+        Ok(&entries[0].0)
+    }
+
+    fn item(&mut self, item: &Item, out: &mut Vec<Value>) -> Result<(), Failure> {
+        let Some(each) = &item.each else {
+            return self.item_once(item, out);
+        };
+        let source = self.expr(&each.source)?;
+        let limit = self.limits.max_loop_items;
+        let count = match &source {
+            None | Some(Value::Null) => 0,
+            Some(Value::Array(list)) => list.len(),
+            Some(Value::Object(map)) => map.len(),
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(count) => usize::try_from(count).unwrap_or(usize::MAX),
+                None => {
+                    return Err(Failure::new(
+                        each.source.pos,
+                        format!("`$forEach` needs a list, a map or a count, not {n}"),
+                    ))
+                }
+            },
+            Some(other) => {
+                return Err(Failure::new(
+                    each.source.pos,
+                    format!(
+                        "`$forEach` needs a list, a map or a count, not {}",
+                        type_name(other)
+                    ),
+                ))
+            }
+        };
+        if count > limit {
+            return Err(loop_limit(each.source.pos, limit));
+        }
+        // The loop's own bookkeeping, an index and a key per item, lasts only as long as
+        // the loop: it must fit, but is not kept on the render's account.
+        budget::fits(count.saturating_mul(2 * budget::SCALAR))
+            .map_err(|e| Failure::new(each.source.pos, e.message()))?;
+        let entries: Vec<(Value, Value)> = match source {
+            Some(Value::Array(list)) => list
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (Value::from(i), v))
+                .collect(),
+            Some(Value::Object(map)) => map
+                .into_iter()
+                .map(|(k, v)| (Value::String(k), v))
+                .collect(),
+            Some(Value::Number(_)) => (0..count)
+                .map(|i| (Value::from(i), Value::from(i)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let saved = self.bind(&[
+            (&each.item, Value::Null),
+            (&each.index, Value::Null),
+            (&each.key, Value::Null),
+        ]);
+        let mut result = Ok(());
+        for (index, (key, value)) in entries.into_iter().enumerate() {
+            let key = if key.is_number() {
+                Value::from(index)
+            } else {
+                key
+            };
+            self.set(&each.item, value);
+            self.set(&each.index, Value::from(index));
+            self.set(&each.key, key);
+            result = self.item_once(item, out);
+            if result.is_err() {
+                break;
+            }
+        }
+        self.restore(saved);
+        result
+    }
+
+    fn item_once(&mut self, item: &Item, out: &mut Vec<Value>) -> Result<(), Failure> {
+        if let Some(when) = &item.when {
+            self.step(when.pos)?;
+            if !truthy(self.expr(when)?.as_ref()) {
+                return Ok(());
+            }
+        }
+        match self.node(&item.node)? {
+            None | Some(Value::Null) => {}
+            Some(v) => out.push(v),
+        }
+        Ok(())
+    }
+
+    /// Evaluates a whole expression to its JSON value. A value computed by a helper is
+    /// taken as it is (the helper charged for it); one copied from the scope is charged
+    /// before it is copied.
+    pub fn expr(&mut self, expr: &Expr) -> Result<Option<Value>, Failure> {
+        self.step(expr.pos)?;
+        self.value(&expr.param, expr.pos)
+    }
+
+    fn value(&mut self, param: &Parameter, pos: Pos) -> Result<Option<Value>, Failure> {
+        let mut rc = RenderContext::new(None);
+        let value = param
+            .expand(registry(), &self.ctx, &mut rc)
+            .map_err(|e| Failure::new(pos, render_error_message(&e)))?;
+        if value.is_value_missing() {
+            return Ok(None);
+        }
+        // A helper's result was charged by the helper; a value from the scope or the rule
+        // is charged here, before it is copied.
+        let derived = value.try_get_constant_value().is_none() && value.context_path().is_none();
+        if !derived {
+            budget::charge_copy(value.value()).map_err(|e| Failure::new(pos, e.message()))?;
+        }
+        Ok(Some(value.value().clone()))
+    }
+
+    fn scope(&mut self) -> &mut Map<String, Value> {
+        match self.ctx.data_mut() {
+            Value::Object(map) => map,
+            other => {
+                *other = Value::Object(Map::new());
+                match other {
+                    Value::Object(map) => map,
+                    _ => unreachable!("just set to an object"),
+                }
+            }
+        }
+    }
+
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.scope().insert(name.to_owned(), value);
+    }
+
+    fn bind(&mut self, names: &[(&String, Value)]) -> Vec<(String, Option<Value>)> {
+        names
+            .iter()
+            .map(|(n, _)| ((*n).clone(), self.scope().remove(n.as_str())))
+            .collect()
+    }
+
+    fn restore(&mut self, saved: Vec<(String, Option<Value>)>) {
+        for (name, old) in saved {
+            match old {
+                Some(v) => {
+                    self.scope().insert(name, v);
+                }
+                None => {
+                    self.scope().remove(&name);
+                }
+            }
+        }
+    }
+}
+
+/// Two keys of one object that render to the same name.
+fn key_collision(name: &str, first: &Key, second: &Key, pos: Pos) -> Failure {
+    let describe = |key: &Key| match key {
+        Key::Literal(k) => format!("the key `{k}`"),
+        Key::Text(t) => format!("the computed key `{}` (line {})", t.source, t.pos.line),
+    };
+    Failure::new(
+        match second {
+            Key::Text(t) => t.pos,
+            Key::Literal(_) => match first {
+                Key::Text(t) => t.pos,
+                Key::Literal(_) => pos,
+            },
+        },
+        format!(
+            "{} and {} both give `{}`; a computed key may not replace another key of the same object",
+            describe(first),
+            describe(second),
+            crate::clip::clip(name)
+        ),
+    )
+}
+
+fn loop_limit(pos: Pos, limit: usize) -> Failure {
+    Failure::new(
+        pos,
+        format!("`$forEach` has more than {limit} items (limit max-loop-items)"),
+    )
+}
+
+pub(super) fn render_error_message(e: &handlebars::RenderError) -> String {
+    use handlebars::RenderErrorReason as R;
+    match e.reason() {
+        R::MissingVariable(Some(path)) => {
+            format!("`{path}` is missing: the request has no such value and it has no default")
+        }
+        R::MissingVariable(None) => "a value used here is missing".to_owned(),
+        R::Other(message) => message.clone(),
+        other => other.to_string(),
+    }
+}
