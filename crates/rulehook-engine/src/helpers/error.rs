@@ -1,0 +1,104 @@
+//! Why a helper call failed. The render reports it as `<helper>: <this message>` at the
+//! template's file and line; values quoted from the request are cut short first.
+
+use serde_json::Value;
+
+use crate::budget::Exceeded;
+use crate::json::type_name;
+
+/// Argument indexes are zero-based here and one-based in messages, as users count them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum HelperError {
+    /// Building the result would pass a limit of the render.
+    #[error("{}", .0.message())]
+    Exceeded(Exceeded),
+    #[error("argument {} is missing", .0 + 1)]
+    Missing(usize),
+    #[error("argument {} must be {expected}, not {found}", .index + 1)]
+    WrongType {
+        index: usize,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("argument {} must be a string", .0 + 1)]
+    NotAString(usize),
+    #[error("argument {} must be a whole number", .0 + 1)]
+    NotAWholeNumberArgument(usize),
+    /// A helper's own operand, such as `sort`'s field or `find`'s namespace.
+    #[error("the {what} must be {expected}, not {found}")]
+    Operand {
+        what: &'static str,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("cannot search in {0}")]
+    CannotSearchIn(&'static str),
+    #[error("{0} has no length")]
+    NoLength(&'static str),
+    #[error("the pattern is {bytes} bytes; patterns may have at most {limit}")]
+    PatternTooLong { bytes: usize, limit: usize },
+    #[error("bad regular expression: {0}")]
+    BadRegex(String),
+    #[error("the group must be a whole number")]
+    GroupNotWhole,
+    #[error("the format ends in the middle of a `%` verb")]
+    UnfinishedVerb,
+    #[error("an argument is missing")]
+    ArgumentMissing,
+    #[error("`%{0}` has no argument")]
+    VerbWithoutArgument(char),
+    #[error("`%{verb}` needs {expected}, not {found}")]
+    VerbNeeds {
+        verb: char,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("a precision over {0} digits is not supported")]
+    PrecisionTooLarge(usize),
+    #[error("unknown verb `%{0}`; use %s, %v, %d, %x or %f")]
+    UnknownVerb(char),
+    #[error("more arguments than `%` verbs")]
+    TooManyArguments,
+    #[error("`{0}` is not a whole number")]
+    NotAWholeNumber(String),
+    #[error("cannot make a number of {0}")]
+    CannotMakeNumber(&'static str),
+    #[error("{0} overflows a 64-bit integer")]
+    Overflow(&'static str),
+    #[error("the result is not a finite number")]
+    NotFinite,
+    #[error("division by zero")]
+    DivisionByZero,
+    #[error("mod needs whole numbers")]
+    ModNeedsWholeNumbers,
+    #[error("needs key and value pairs")]
+    OddPairs,
+    #[error("a key is missing")]
+    KeyMissing,
+    #[error("a range of more than {0} numbers")]
+    RangeTooLong(i64),
+}
+
+impl HelperError {
+    pub(crate) fn wrong_type(index: usize, expected: &'static str, found: &Value) -> Self {
+        HelperError::WrongType {
+            index,
+            expected,
+            found: type_name(found),
+        }
+    }
+
+    pub(crate) fn verb_needs(verb: char, expected: &'static str, found: &Value) -> Self {
+        HelperError::VerbNeeds {
+            verb,
+            expected,
+            found: type_name(found),
+        }
+    }
+}
+
+impl From<Exceeded> for HelperError {
+    fn from(e: Exceeded) -> Self {
+        HelperError::Exceeded(e)
+    }
+}

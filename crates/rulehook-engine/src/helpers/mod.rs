@@ -1,0 +1,229 @@
+//! The helpers templates may call, and the one handlebars registry that holds them.
+//!
+//! Helpers are pure functions of their arguments: no clock, no files, no environment, no
+//! network. That keeps a render a function of the request alone, which Metacontroller needs
+//! because it may call a hook concurrently with old versions of a parent.
+//!
+//! A missing argument (a value the request lacks) reaches a helper as `None`, so helpers such
+//! as `default`, `exists` and `length` can tell "missing" from `""`, `false` and `0`.
+//!
+//! This file is the catalogue (every helper's name and arity, checked when a rule loads) and
+//! the registry; the helpers themselves live by theme in the modules below. A new helper is
+//! a function in its theme's module and one line in [`HELPERS`], plus its entry in
+//! `docs/rules.md`.
+
+mod args;
+mod collections;
+mod error;
+mod logic;
+mod numbers;
+mod objects;
+mod printf;
+mod regexes;
+mod selectors;
+mod strings;
+#[cfg(test)]
+mod tests;
+
+use std::sync::OnceLock;
+
+use handlebars::{
+    Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, RenderErrorReason,
+    ScopedJson,
+};
+use serde_json::Value;
+
+use args::Args;
+use error::HelperError;
+
+type HelperFn = fn(&Args) -> Result<Option<Value>, HelperError>;
+
+/// A helper's name, arity and body.
+pub struct HelperInfo {
+    pub name: &'static str,
+    pub min_args: usize,
+    pub max_args: usize,
+    body: Option<HelperFn>,
+}
+
+const MANY: usize = usize::MAX;
+
+const fn builtin(name: &'static str, min_args: usize, max_args: usize) -> HelperInfo {
+    HelperInfo {
+        name,
+        min_args,
+        max_args,
+        body: None,
+    }
+}
+
+const fn catalogue(
+    name: &'static str,
+    min_args: usize,
+    max_args: usize,
+    f: HelperFn,
+) -> HelperInfo {
+    HelperInfo {
+        name,
+        min_args,
+        max_args,
+        body: Some(f),
+    }
+}
+
+/// Every helper a template may use. handlebars' own `log`, `raw` and `lookup`-by-partial
+/// style helpers are left out on purpose.
+static HELPERS: &[HelperInfo] = &[
+    // handlebars built-ins
+    builtin("if", 1, 1),
+    builtin("unless", 1, 1),
+    builtin("each", 1, 1),
+    builtin("with", 1, 1),
+    builtin("lookup", 2, 2),
+    builtin("eq", 2, 2),
+    builtin("ne", 2, 2),
+    builtin("gt", 2, 2),
+    builtin("gte", 2, 2),
+    builtin("lt", 2, 2),
+    builtin("lte", 2, 2),
+    builtin("and", 1, MANY),
+    builtin("or", 1, MANY),
+    builtin("not", 1, 1),
+    // presence and choice
+    catalogue("default", 1, MANY, logic::default),
+    catalogue("exists", 1, 1, logic::exists),
+    catalogue("ternary", 3, 3, logic::ternary),
+    catalogue("when", 2, 2, logic::when),
+    // strings
+    catalogue("lower", 1, 1, |a| a.str_map(0, str::to_lowercase)),
+    catalogue("upper", 1, 1, |a| a.str_map(0, str::to_uppercase)),
+    catalogue("trim", 1, 1, |a| a.str_map(0, |s| s.trim().to_owned())),
+    catalogue("trimPrefix", 2, 2, strings::trim_prefix),
+    catalogue("trimSuffix", 2, 2, strings::trim_suffix),
+    catalogue("replace", 3, 3, strings::replace),
+    catalogue("split", 2, 2, strings::split),
+    catalogue("join", 2, 2, strings::join),
+    catalogue("concat", 1, MANY, strings::concat),
+    catalogue("hasPrefix", 2, 2, strings::has_prefix),
+    catalogue("hasSuffix", 2, 2, strings::has_suffix),
+    catalogue("contains", 2, 2, strings::contains),
+    catalogue("regexMatch", 2, 2, regexes::regex_match),
+    catalogue("regexCapture", 2, 3, regexes::regex_capture),
+    catalogue("regexReplace", 3, 3, regexes::regex_replace),
+    catalogue("printf", 1, MANY, printf::printf),
+    catalogue("toString", 1, 1, strings::to_string),
+    catalogue("toJson", 1, 1, strings::to_json),
+    // numbers
+    catalogue("toInt", 1, 1, numbers::to_int),
+    catalogue("add", 2, MANY, |a| {
+        numbers::arith(a, "add", i64::checked_add, |x, y| x + y)
+    }),
+    catalogue("sub", 2, 2, |a| {
+        numbers::arith(a, "sub", i64::checked_sub, |x, y| x - y)
+    }),
+    catalogue("mul", 2, MANY, |a| {
+        numbers::arith(a, "mul", i64::checked_mul, |x, y| x * y)
+    }),
+    catalogue("div", 2, 2, numbers::divide),
+    catalogue("mod", 2, 2, numbers::modulo),
+    // collections
+    catalogue("length", 1, 1, collections::length),
+    catalogue("list", 0, MANY, |a| {
+        args::room_for_all(a.present())?;
+        Ok(Some(Value::Array(a.present().cloned().collect())))
+    }),
+    catalogue("dict", 0, MANY, objects::dict),
+    catalogue("range", 1, 2, numbers::range),
+    catalogue("keys", 1, 1, objects::keys),
+    catalogue("values", 1, 1, objects::values),
+    catalogue("sort", 1, 2, collections::sort),
+    catalogue("unique", 1, 1, collections::unique),
+    catalogue("min", 1, MANY, |a| {
+        collections::extreme(a, std::cmp::Ordering::Less)
+    }),
+    catalogue("max", 1, MANY, |a| {
+        collections::extreme(a, std::cmp::Ordering::Greater)
+    }),
+    catalogue("first", 1, 1, |a| Ok(a.list(0)?.first().cloned())),
+    catalogue("last", 1, 1, |a| Ok(a.list(0)?.last().cloned())),
+    catalogue("merge", 1, MANY, objects::merge),
+    catalogue("get", 2, 3, objects::get),
+    catalogue("pluck", 2, 2, objects::pluck),
+    // filtering observed objects
+    catalogue("where", 3, 3, selectors::where_equals),
+    catalogue("whereExists", 2, 2, selectors::where_exists),
+    catalogue("whereLabel", 2, 3, |a| selectors::where_meta(a, "labels")),
+    catalogue("whereAnnotation", 2, 3, |a| {
+        selectors::where_meta(a, "annotations")
+    }),
+    catalogue("whereCondition", 2, 3, selectors::where_condition),
+    catalogue("hasCondition", 2, 3, selectors::has_condition),
+    catalogue("count", 1, 3, selectors::count),
+    catalogue("countBy", 2, 2, selectors::count_by),
+    catalogue("find", 2, 3, selectors::find),
+];
+
+/// The helper called `name`, if templates may use it.
+pub fn lookup(name: &str) -> Option<&'static HelperInfo> {
+    HELPERS.iter().find(|h| h.name == name)
+}
+
+pub fn names() -> impl Iterator<Item = &'static str> {
+    HELPERS.iter().map(|h| h.name)
+}
+
+/// The shared registry: strict, with no HTML escaping, and only the helpers above.
+pub fn registry() -> &'static Handlebars<'static> {
+    static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        hb.register_escape_fn(handlebars::no_escape);
+        hb.set_prevent_indent(true);
+        for name in ["log", "raw", "len"] {
+            hb.unregister_helper(name);
+        }
+        for info in HELPERS {
+            if let Some(body) = info.body {
+                hb.register_helper(
+                    info.name,
+                    Box::new(CatalogueHelper {
+                        name: info.name,
+                        body,
+                    }),
+                );
+            }
+        }
+        hb
+    })
+}
+
+/// One catalogue helper as handlebars calls it: arguments in, typed error out as text.
+struct CatalogueHelper {
+    name: &'static str,
+    body: HelperFn,
+}
+
+impl HelperDef for CatalogueHelper {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, RenderError> {
+        let args = Args {
+            params: h
+                .params()
+                .iter()
+                .map(|p| (!p.is_value_missing()).then(|| p.value()))
+                .collect(),
+        };
+        match (self.body)(&args) {
+            Ok(Some(v)) => Ok(ScopedJson::Derived(v)),
+            Ok(None) => Ok(ScopedJson::Missing),
+            // The one place a helper's error becomes text: handlebars carries no other kind.
+            Err(error) => Err(RenderErrorReason::Other(format!("{}: {error}", self.name)).into()),
+        }
+    }
+}

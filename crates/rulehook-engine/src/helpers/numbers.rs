@@ -1,0 +1,108 @@
+//! Number helpers: whole numbers stay whole (with overflow as an error), and anything else
+//! is a finite float.
+
+use serde_json::{Number, Value};
+
+use super::args::room_for;
+use super::{Args, HelperError};
+use crate::budget;
+use crate::clip::clip;
+use crate::json::type_name;
+
+pub(super) fn to_int(a: &Args) -> Result<Option<Value>, HelperError> {
+    match a.required(0)? {
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(Some(Value::Number(n.clone()))),
+        Value::Number(n) => Ok(n.as_f64().map(|f| Value::from(f.trunc() as i64))),
+        Value::String(s) => s
+            .trim()
+            .parse::<i64>()
+            .map(|i| Some(Value::from(i)))
+            .map_err(|_| HelperError::NotAWholeNumber(clip(s).into_owned())),
+        Value::Bool(b) => Ok(Some(Value::from(i64::from(*b)))),
+        other => Err(HelperError::CannotMakeNumber(type_name(other))),
+    }
+}
+
+pub(super) fn number(v: &Value, i: usize) -> Result<&Number, HelperError> {
+    v.as_number()
+        .ok_or_else(|| HelperError::wrong_type(i, "a number", v))
+}
+
+pub(super) fn arith(
+    a: &Args,
+    name: &'static str,
+    int: fn(i64, i64) -> Option<i64>,
+    float: fn(f64, f64) -> f64,
+) -> Result<Option<Value>, HelperError> {
+    let mut acc = number(a.required(0)?, 0)?.clone();
+    for i in 1..a.params.len() {
+        let next = number(a.required(i)?, i)?;
+        acc = match (acc.as_i64(), next.as_i64()) {
+            (Some(x), Some(y)) => int(x, y)
+                .map(Number::from)
+                .ok_or(HelperError::Overflow(name))?,
+            _ => float_number(float(
+                acc.as_f64().unwrap_or(f64::NAN),
+                next.as_f64().unwrap_or(f64::NAN),
+            ))?,
+        };
+    }
+    Ok(Some(Value::Number(acc)))
+}
+
+pub(super) fn float_number(f: f64) -> Result<Number, HelperError> {
+    Number::from_f64(f).ok_or(HelperError::NotFinite)
+}
+
+pub(super) fn divide(a: &Args) -> Result<Option<Value>, HelperError> {
+    let (x, y) = (number(a.required(0)?, 0)?, number(a.required(1)?, 1)?);
+    match (x.as_i64(), y.as_i64()) {
+        (_, Some(0)) => Err(HelperError::DivisionByZero),
+        (Some(x), Some(y)) => x
+            .checked_div(y)
+            .map(|q| Some(Value::from(q)))
+            .ok_or(HelperError::Overflow("div")),
+        _ => {
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
+            Ok(Some(Value::Number(float_number(x / y)?)))
+        }
+    }
+}
+
+pub(super) fn modulo(a: &Args) -> Result<Option<Value>, HelperError> {
+    let (x, y) = (number(a.required(0)?, 0)?, number(a.required(1)?, 1)?);
+    match (x.as_i64(), y.as_i64()) {
+        (_, Some(0)) => Err(HelperError::DivisionByZero),
+        (Some(x), Some(y)) => Ok(x.checked_rem_euclid(y).map(Value::from)),
+        _ => Err(HelperError::ModNeedsWholeNumbers),
+    }
+}
+
+/// `range n` is 0..n; `range a b` is a..b. Bounded by the loop limit where it is used, and
+/// here by a hard cap so a hostile count cannot allocate without bound.
+pub(super) fn range(a: &Args) -> Result<Option<Value>, HelperError> {
+    const RANGE_CAP: i64 = 1_000_000;
+    let int = |i: usize| -> Result<i64, HelperError> {
+        a.required(i)?
+            .as_i64()
+            .ok_or(HelperError::NotAWholeNumberArgument(i))
+    };
+    let (start, end) = if a.params.len() == 2 {
+        (int(0)?, int(1)?)
+    } else {
+        (0, int(0)?)
+    };
+    let count = end.saturating_sub(start);
+    if count > RANGE_CAP {
+        return Err(HelperError::RangeTooLong(RANGE_CAP));
+    }
+    room_for(
+        usize::try_from(count.max(0))
+            .unwrap_or(0)
+            .saturating_mul(budget::SCALAR),
+    )?;
+    Ok(Some(Value::Array((start..end).map(Value::from).collect())))
+}

@@ -1,0 +1,103 @@
+//! String helpers. Each checks the size of what it will build against the render's budget
+//! before building it.
+
+use serde_json::Value;
+
+use super::args::{plain_string, room_for, room_for_all};
+use super::{Args, HelperError};
+use crate::budget;
+use crate::json::type_name;
+
+pub(super) fn trim_prefix(a: &Args) -> Result<Option<Value>, HelperError> {
+    let (s, p) = (a.str(0)?, a.str(1)?);
+    Ok(Some(Value::from(s.strip_prefix(p).unwrap_or(s))))
+}
+
+pub(super) fn trim_suffix(a: &Args) -> Result<Option<Value>, HelperError> {
+    let (s, p) = (a.str(0)?, a.str(1)?);
+    Ok(Some(Value::from(s.strip_suffix(p).unwrap_or(s))))
+}
+
+pub(super) fn replace(a: &Args) -> Result<Option<Value>, HelperError> {
+    let (s, from, to) = (a.str(0)?, a.str(1)?, a.str(2)?);
+    // The result's size, counted before it is built: an empty pattern matches between every
+    // character.
+    let count = if from.is_empty() {
+        s.chars().count() + 1
+    } else {
+        s.matches(from).count()
+    };
+    let size = (s.len() - count.saturating_mul(from.len()).min(s.len()))
+        .saturating_add(count.saturating_mul(to.len()));
+    room_for(size)?;
+    Ok(Some(Value::from(s.replace(from, to))))
+}
+
+pub(super) fn split(a: &Args) -> Result<Option<Value>, HelperError> {
+    let (s, sep) = (a.str(0)?, a.str(1)?);
+    if s.is_empty() {
+        return Ok(Some(Value::Array(Vec::new())));
+    }
+    let pieces = if sep.is_empty() {
+        s.chars().count() + 2
+    } else {
+        s.matches(sep).count() + 1
+    };
+    room_for(
+        s.len()
+            .saturating_add(pieces.saturating_mul(budget::string_size(1))),
+    )?;
+    Ok(Some(Value::Array(s.split(sep).map(Value::from).collect())))
+}
+
+pub(super) fn join(a: &Args) -> Result<Option<Value>, HelperError> {
+    let (list, sep) = (a.list(0)?, a.str(1)?);
+    let size = room_for_all(list)?;
+    room_for(size.saturating_add(list.len().saturating_mul(sep.len())))?;
+    let parts: Vec<String> = list.iter().map(plain_string).collect();
+    Ok(Some(Value::from(parts.join(sep))))
+}
+
+pub(super) fn concat(a: &Args) -> Result<Option<Value>, HelperError> {
+    room_for_all(a.present())?;
+    if a.present().all(Value::is_array) {
+        let mut out = Vec::new();
+        for v in a.present() {
+            out.extend(v.as_array().into_iter().flatten().cloned());
+        }
+        return Ok(Some(Value::Array(out)));
+    }
+    Ok(Some(Value::from(
+        a.present().map(plain_string).collect::<String>(),
+    )))
+}
+
+pub(super) fn has_prefix(a: &Args) -> Result<Option<Value>, HelperError> {
+    Ok(Some(Value::Bool(a.str(0)?.starts_with(a.str(1)?))))
+}
+
+pub(super) fn has_suffix(a: &Args) -> Result<Option<Value>, HelperError> {
+    Ok(Some(Value::Bool(a.str(0)?.ends_with(a.str(1)?))))
+}
+
+pub(super) fn contains(a: &Args) -> Result<Option<Value>, HelperError> {
+    let needle = a.required(1)?;
+    let found = match a.required(0)? {
+        Value::String(s) => s.contains(needle.as_str().ok_or(HelperError::NotAString(1))?),
+        Value::Array(list) => list.contains(needle),
+        Value::Object(map) => map.contains_key(needle.as_str().ok_or(HelperError::NotAString(1))?),
+        other => return Err(HelperError::CannotSearchIn(type_name(other))),
+    };
+    Ok(Some(Value::Bool(found)))
+}
+
+pub(super) fn to_string(a: &Args) -> Result<Option<Value>, HelperError> {
+    room_for_all([a.required(0)?])?;
+    Ok(Some(Value::String(plain_string(a.required(0)?))))
+}
+
+pub(super) fn to_json(a: &Args) -> Result<Option<Value>, HelperError> {
+    // JSON escapes can make a string's text up to six times longer than its bytes.
+    room_for(room_for_all([a.required(0)?])?.saturating_mul(6))?;
+    Ok(Some(Value::String(a.required(0)?.to_string())))
+}

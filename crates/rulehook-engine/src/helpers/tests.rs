@@ -1,0 +1,166 @@
+//! The helpers, called directly with JSON arguments.
+
+use super::*;
+use serde_json::json;
+
+fn call(name: &str, args: &[Option<Value>]) -> Result<Option<Value>, String> {
+    let params = args.iter().map(Option::as_ref).collect();
+    (lookup(name).unwrap().body.unwrap())(&Args { params }).map_err(|e| e.to_string())
+}
+
+fn ok(name: &str, args: &[Value]) -> Value {
+    let args: Vec<Option<Value>> = args.iter().cloned().map(Some).collect();
+    call(name, &args).unwrap().unwrap()
+}
+
+#[test]
+fn default_skips_missing_and_null_but_keeps_falsy_values() {
+    assert_eq!(
+        call("default", &[None, Some(json!("x"))]).unwrap(),
+        Some(json!("x"))
+    );
+    assert_eq!(
+        call("default", &[Some(json!(null)), Some(json!(1))]).unwrap(),
+        Some(json!(1))
+    );
+    assert_eq!(ok("default", &[json!(""), json!("x")]), json!(""));
+    assert_eq!(ok("default", &[json!(0), json!(5)]), json!(0));
+    assert_eq!(ok("default", &[json!(false), json!(true)]), json!(false));
+}
+
+#[test]
+fn strings() {
+    assert_eq!(ok("split", &[json!("a,b"), json!(",")]), json!(["a", "b"]));
+    assert_eq!(ok("join", &[json!(["a", 1]), json!("-")]), json!("a-1"));
+    assert_eq!(ok("upper", &[json!("ab")]), json!("AB"));
+    assert_eq!(ok("trim", &[json!(" a ")]), json!("a"));
+    assert_eq!(
+        ok("replace", &[json!("a.b"), json!("."), json!("-")]),
+        json!("a-b")
+    );
+    assert_eq!(
+        ok("hasPrefix", &[json!("web-1"), json!("web")]),
+        json!(true)
+    );
+    assert_eq!(ok("hasSuffix", &[json!("web-1"), json!("2")]), json!(false));
+    assert_eq!(
+        ok("regexMatch", &[json!("web-12"), json!("^web-\\d+$")]),
+        json!(true)
+    );
+    assert_eq!(
+        ok("regexCapture", &[json!("web-12"), json!("-(\\d+)$")]),
+        json!("12")
+    );
+    assert_eq!(
+        call(
+            "regexCapture",
+            &[Some(json!("web")), Some(json!("-(\\d+)$"))]
+        )
+        .unwrap(),
+        None
+    );
+    assert_eq!(
+        ok(
+            "printf",
+            &[
+                json!("%s-%03d|%-3s|%x"),
+                json!("w"),
+                json!(7),
+                json!("a"),
+                json!(255)
+            ]
+        ),
+        json!("w-007|a  |ff")
+    );
+}
+
+#[test]
+fn printf_rejects_a_mismatched_argument_count() {
+    assert!(call("printf", &[Some(json!("%s %s")), Some(json!("a"))]).is_err());
+    assert!(call(
+        "printf",
+        &[Some(json!("%s")), Some(json!("a")), Some(json!("b"))]
+    )
+    .is_err());
+}
+
+#[test]
+fn numbers() {
+    assert_eq!(ok("toInt", &[json!(" 42 ")]), json!(42));
+    assert!(call("toInt", &[Some(json!("4x"))]).is_err());
+    assert_eq!(ok("add", &[json!(1), json!(2), json!(3)]), json!(6));
+    assert_eq!(ok("sub", &[json!(1), json!(3)]), json!(-2));
+    assert_eq!(ok("mul", &[json!(2), json!(1.5)]), json!(3.0));
+    assert_eq!(ok("div", &[json!(7), json!(2)]), json!(3));
+    assert_eq!(ok("mod", &[json!(-1), json!(3)]), json!(2));
+    assert!(call("div", &[Some(json!(1)), Some(json!(0))]).is_err());
+    assert!(call("add", &[Some(json!(i64::MAX)), Some(json!(1))]).is_err());
+}
+
+#[test]
+fn collections() {
+    assert_eq!(ok("sort", &[json!([3, 1, 2])]), json!([1, 2, 3]));
+    assert_eq!(
+        ok("sort", &[json!([{"a": 2}, {"a": 1}]), json!("a")]),
+        json!([{"a": 1}, {"a": 2}])
+    );
+    assert_eq!(ok("unique", &[json!([1, 1, 2])]), json!([1, 2]));
+    assert_eq!(ok("keys", &[json!({"b": 1, "a": 2})]), json!(["a", "b"]));
+    assert_eq!(ok("values", &[json!({"b": 1, "a": 2})]), json!([2, 1]));
+    assert_eq!(ok("min", &[json!([3, 1, 2])]), json!(1));
+    assert_eq!(ok("max", &[json!(3), json!(9)]), json!(9));
+    assert_eq!(ok("range", &[json!(3)]), json!([0, 1, 2]));
+    assert_eq!(
+        ok("merge", &[json!({"a": {"x": 1}}), json!({"a": {"y": 2}})]),
+        json!({"a": {"x": 1, "y": 2}})
+    );
+    assert_eq!(ok("length", &[json!("héllo")]), json!(5));
+    assert_eq!(call("length", &[None]).unwrap(), Some(json!(0)));
+}
+
+#[test]
+fn filters_over_observed_objects() {
+    let pods = json!([
+        {"metadata": {"name": "a", "namespace": "x", "labels": {"app.kubernetes.io/name": "web"}}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
+        {"metadata": {"name": "b", "namespace": "y"}, "status": {"phase": "Pending"}},
+    ]);
+    assert_eq!(
+        ok(
+            "count",
+            &[pods.clone(), json!("status.phase"), json!("Running")]
+        ),
+        json!(1)
+    );
+    assert_eq!(
+        ok("countBy", &[pods.clone(), json!("status.phase")]),
+        json!({"Running": 1, "Pending": 1})
+    );
+    assert_eq!(
+        ok(
+            "whereLabel",
+            &[pods.clone(), json!("app.kubernetes.io/name")]
+        )
+        .as_array()
+        .unwrap()
+        .len(),
+        1
+    );
+    assert_eq!(
+        ok(
+            "whereCondition",
+            &[pods.clone(), json!("Ready"), json!("True")]
+        )
+        .as_array()
+        .unwrap()
+        .len(),
+        1
+    );
+    assert_eq!(
+        ok("find", &[pods.clone(), json!("b")])["metadata"]["namespace"],
+        json!("y")
+    );
+    assert_eq!(
+        call("find", &[Some(pods), Some(json!("b")), Some(json!("x"))]).unwrap(),
+        None
+    );
+}
