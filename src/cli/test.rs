@@ -19,8 +19,8 @@ use serde_json::Value;
 use super::exit;
 use crate::load;
 use crate::ruleset::{LoadedRule, RuleSet};
-use rulehook_engine::case::{compare, merge_patch, CaseSpec, Mismatch, SuiteSpec};
-use rulehook_engine::locate::Locator;
+use rulehook_engine::suite::{compare, merge_patch, CaseSpec, Mismatch, SuiteSpec};
+use rulehook_engine::Locator;
 use rulehook_engine::{Hook, Limits, Rule};
 
 #[derive(Debug, clap::Args)]

@@ -15,7 +15,7 @@ use crate::connection::{HeldBody, Socket};
 use crate::memory::PARSE_FACTOR;
 use crate::metrics;
 use crate::ruleset::LoadedRule;
-use rulehook_engine::clip::clip;
+use rulehook_engine::clip;
 use rulehook_engine::metacontroller::subject_name;
 use rulehook_engine::{Hook, HookError, Limits};
 

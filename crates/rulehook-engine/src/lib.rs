@@ -1,32 +1,62 @@
-//! The pure rule engine: rule text in, compiled rule out; request JSON in, response JSON out.
+//! The pure rulehook engine: rule text in, compiled rule out; hook request in, hook response
+//! out.
 //!
-//! Nothing here touches the file system, the network, the clock or actix. The server, the
-//! watcher and the CLI are thin shells around [`Rule::compile`] and [`Rule::render`].
+//! Nothing here touches the file system, the network, the clock, threads or actix: the
+//! server, the file watcher and the CLI of the `rulehook` crate are thin shells around
+//! [`Rule::compile`] and [`Rule::render`] / [`Rule::render_body`].
 //!
-//! The pipeline is: [`spec`] (the file as written) → [`rule`] (compiled once: JSONPaths
-//! parsed, templates parsed and checked) → [`Rule::render`] (per request).
+//! ```
+//! use rulehook_engine::{Hook, Limits, Rule};
+//!
+//! let rule = Rule::compile("hello.yaml", r#"
+//! values:
+//!   who: { path: "$.parent.spec.who", default: World }
+//! sync:
+//!   status: { greeting: "Hello, {{ who }}!" }
+//! "#).expect("the rule compiles");
+//! let request = serde_json::json!({ "parent": { "metadata": { "name": "a" }, "spec": {} } });
+//! let response = rule.render(Hook::Sync, request, &Limits::default()).expect("it renders");
+//! assert_eq!(response["status"]["greeting"], "Hello, World!");
+//! ```
+//!
+//! The public API is small on purpose:
+//!
+//! - [`Rule`]: compile once ([`Diagnostic`]s with file:line:column on failure), render many
+//!   times under [`Limits`], optionally with a caller's [`RenderGuard`]; a failed render is a
+//!   [`HookError`] naming the rule's file and line.
+//! - [`metacontroller`]: the hook protocol's vocabulary ([`Hook`], [`ControllerKind`],
+//!   [`HookVersion`], request and response keys, type and object keys).
+//! - [`suite`]: test-suite files and how a response is compared with an expectation.
+//! - [`schema`]: the JSON Schemas of rule files and test suites.
+//!
+//! Inside, a rule goes through `spec` (the file as written) → `compile` (JSONPaths parsed,
+//! templates compiled and checked, once) → `rule` and `response` (per request), with the
+//! templates in `template/` and the helpers in `helpers/`. `docs/architecture.md` at the repository root draws the
+//! whole pipeline.
 
 mod budget;
-pub mod case;
-pub mod clip;
+mod clip;
 mod compile;
-pub mod diagnostic;
+mod diagnostic;
 mod helpers;
 mod json;
-pub mod locate;
+mod locate;
 pub mod metacontroller;
 mod request;
 mod response;
 mod rule;
 pub mod schema;
 mod spec;
+pub mod suite;
 mod template;
 
 #[cfg(test)]
 mod tests;
 
+pub use clip::{clip, QUOTED_CHARS};
 pub use compile::is_rule_name;
 pub use diagnostic::Diagnostic;
+pub use locate::{Locator, Pos};
 pub use metacontroller::{ControllerKind, Hook, HookVersion};
 pub use request::BadRequest;
 pub use rule::{HookError, Rule};

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::case::SuiteSpec;
 use super::spec::RuleSpec;
+use super::suite::SuiteSpec;
 
 /// The JSON Schema of a rule file.
 pub fn rule() -> Value {

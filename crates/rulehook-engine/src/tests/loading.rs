@@ -1,0 +1,72 @@
+//! Problems in rule text are load errors, reported with file, line and column.
+
+use super::*;
+
+#[test]
+fn unknown_values_and_helpers_are_load_errors() {
+    let errors = compile_errors(
+        "values:\n  who: $.parent.spec.who\nsync:\n  status:\n    a: \"{{ wh }}\"\n    b: \"{{ lenght children }}\"\n",
+    );
+    assert_eq!(
+        errors,
+        [
+            "r.yaml:5:8: unknown value `wh`; did you mean `who`?",
+            "r.yaml:6:8: unknown helper `lenght`; did you mean `length`?",
+        ]
+    );
+}
+
+#[test]
+fn bad_json_path_and_template_syntax_are_reported_together() {
+    let errors = compile_errors("values:\n  a: $.[\nsync:\n  status:\n    x: \"{{#if a}}\"\n");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].starts_with("r.yaml:2:6: bad JSONPath `$.[`"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].starts_with("r.yaml:5:8: template syntax error"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn partials_are_rejected_at_load() {
+    let errors = compile_errors("sync:\n  status:\n    x: \"{{> other }}\"\n");
+    assert_eq!(
+        errors,
+        ["r.yaml:3:8: partials are not supported; share structure with YAML anchors instead"]
+    );
+}
+
+#[test]
+fn literal_null_in_a_child_is_a_load_error() {
+    let errors = compile_errors("sync:\n  children:\n    - apiVersion: v1\n      kind: Pod\n      metadata: {name: a, labels: ~}\n");
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].starts_with("r.yaml:5:"), "{errors:?}");
+}
+
+#[test]
+fn a_computed_value_cannot_use_one_written_below_it() {
+    let errors = compile_errors(
+        "values:\n  a:\n    expr: \"{{ b }}\"\n  b:\n    expr: \"{{ 1 }}\"\nsync:\n  status: {}\n",
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("r.yaml:3:11: unknown value `b`"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn value_names_cannot_shadow_request_keys_or_helpers() {
+    for name in ["children", "controller", "this", "length"] {
+        let errors = compile_errors(&format!("values:\n  {name}: $.x\nsync:\n  status: {{}}\n"));
+        assert_eq!(
+            errors,
+            [format!(
+                "r.yaml:2:3: value name `{name}` is already used by templates; pick another"
+            )]
+        );
+    }
+}
