@@ -13,11 +13,33 @@ use crate::json::is_identifier;
 use crate::locate::{join_key, Locator, Pos};
 use crate::metacontroller::{self as mc, ControllerKind, Hook};
 use crate::request::Reads;
-use crate::rule::{HookTemplates, NamedValue, Rule, Source};
+use crate::response::HookTemplates;
+use crate::rule::{NamedValue, Rule, Source};
 use crate::spec::{HookSpec, RuleSpec, ValueSpec};
 use crate::template::{Compiler, Names, NullPolicy};
 
-pub(crate) fn compile_spec(
+impl Rule {
+    /// Compiles rule text. `file` only labels diagnostics; nothing is read.
+    ///
+    /// # Errors
+    ///
+    /// Every problem found, each with its line and column.
+    pub fn compile(file: &str, text: &str) -> Result<Rule, Vec<Diagnostic>> {
+        let locator = Locator::new(text);
+        let spec = RuleSpec::parse(file, text, &locator)?;
+        let mut diagnostics = Vec::new();
+        let rule = compile_spec(file, spec, &locator, &mut diagnostics);
+        if diagnostics.is_empty() {
+            Ok(rule)
+        } else {
+            diagnostics.sort_by_key(|d| (d.line, d.column));
+            diagnostics.dedup();
+            Err(diagnostics)
+        }
+    }
+}
+
+fn compile_spec(
     file: &str,
     spec: RuleSpec,
     locator: &Locator,

@@ -8,178 +8,177 @@ use crate::clip::{clip, clip_json};
 use crate::json::type_name;
 use crate::locate::Pos;
 use crate::metacontroller::{self as mc, RELATED_RESOURCE_KEYS};
-use crate::rule::{HookError, HookTemplates, Rule};
-use crate::template::{Node, Render};
+use crate::template::{Failure, Node, Render};
 
-impl Rule {
-    pub(crate) fn composite_response(
-        &self,
-        t: &HookTemplates,
-        finalize: bool,
-        render: &mut Render,
-    ) -> Result<Value, HookError> {
-        let mut out = Map::new();
-        if let Some(status) = self.render_object(t.status.as_ref(), mc::STATUS, t.pos, render)? {
-            out.insert(mc::STATUS.to_owned(), status);
-        }
-        let children = self.render_objects(t.children.as_ref(), mc::CHILDREN, t.pos, render)?;
-        out.insert(mc::CHILDREN.to_owned(), Value::Array(children));
-        self.common_fields(t, finalize, render, &mut out)?;
-        Ok(Value::Object(out))
+/// The compiled templates of one hook section (`sync` or `finalize`).
+#[derive(Debug, Default)]
+pub(crate) struct HookTemplates {
+    pub(crate) children: Option<Node>,
+    pub(crate) status: Option<Node>,
+    pub(crate) resync_after_seconds: Option<Node>,
+    pub(crate) finalized: Option<Node>,
+    pub(crate) labels: Option<Node>,
+    pub(crate) annotations: Option<Node>,
+    pub(crate) attachments: Option<Node>,
+    pub(crate) pos: Pos,
+}
+
+pub(crate) fn composite(
+    t: &HookTemplates,
+    finalize: bool,
+    render: &mut Render,
+) -> Result<Value, Failure> {
+    let mut out = Map::new();
+    if let Some(status) = render_object(t.status.as_ref(), mc::STATUS, t.pos, render)? {
+        out.insert(mc::STATUS.to_owned(), status);
     }
+    let children = render_objects(t.children.as_ref(), mc::CHILDREN, t.pos, render)?;
+    out.insert(mc::CHILDREN.to_owned(), Value::Array(children));
+    common_fields(t, finalize, render, &mut out)?;
+    Ok(Value::Object(out))
+}
 
-    pub(crate) fn decorator_response(
-        &self,
-        t: &HookTemplates,
-        finalize: bool,
-        render: &mut Render,
-    ) -> Result<Value, HookError> {
-        let mut out = Map::new();
-        for (key, node) in [(mc::LABELS, &t.labels), (mc::ANNOTATIONS, &t.annotations)] {
-            if let Some(map) = self.render_object(node.as_ref(), key, t.pos, render)? {
-                out.insert(
-                    key.to_owned(),
-                    string_map(map, key).map_err(|e| self.fail(t.pos, e.to_string()))?,
-                );
+pub(crate) fn decorator(
+    t: &HookTemplates,
+    finalize: bool,
+    render: &mut Render,
+) -> Result<Value, Failure> {
+    let mut out = Map::new();
+    for (key, node) in [(mc::LABELS, &t.labels), (mc::ANNOTATIONS, &t.annotations)] {
+        if let Some(map) = render_object(node.as_ref(), key, t.pos, render)? {
+            out.insert(
+                key.to_owned(),
+                string_map(map, key).map_err(|e| Failure::new(t.pos, e.to_string()))?,
+            );
+        }
+    }
+    if let Some(status) = render_object(t.status.as_ref(), mc::STATUS, t.pos, render)? {
+        out.insert(mc::STATUS.to_owned(), status);
+    }
+    // Only when the rule has attachments: a decorator without them answers just what it
+    // sets, as hand-written decorators do.
+    if t.attachments.is_some() {
+        let attachments = render_objects(t.attachments.as_ref(), mc::ATTACHMENTS, t.pos, render)?;
+        out.insert(mc::ATTACHMENTS.to_owned(), Value::Array(attachments));
+    }
+    common_fields(t, finalize, render, &mut out)?;
+    Ok(Value::Object(out))
+}
+
+fn common_fields(
+    t: &HookTemplates,
+    finalize: bool,
+    render: &mut Render,
+    out: &mut Map<String, Value>,
+) -> Result<(), Failure> {
+    if let Some(node) = &t.resync_after_seconds {
+        match render.node(node)? {
+            None | Some(Value::Null) => {}
+            Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0) => {
+                out.insert(mc::RESYNC_AFTER_SECONDS.to_owned(), Value::Number(n));
+            }
+            Some(other) => {
+                return Err(Failure::new(
+                    node_pos(node, t.pos),
+                    format!(
+                        "resyncAfterSeconds must be a number of seconds, not {}",
+                        clip_json(&other)
+                    ),
+                ))
             }
         }
-        if let Some(status) = self.render_object(t.status.as_ref(), mc::STATUS, t.pos, render)? {
-            out.insert(mc::STATUS.to_owned(), status);
-        }
-        // Only when the rule has attachments: a decorator without them answers just what it
-        // sets, as hand-written decorators do.
-        if t.attachments.is_some() {
-            let attachments =
-                self.render_objects(t.attachments.as_ref(), mc::ATTACHMENTS, t.pos, render)?;
-            out.insert(mc::ATTACHMENTS.to_owned(), Value::Array(attachments));
-        }
-        self.common_fields(t, finalize, render, &mut out)?;
-        Ok(Value::Object(out))
     }
-
-    fn common_fields(
-        &self,
-        t: &HookTemplates,
-        finalize: bool,
-        render: &mut Render,
-        out: &mut Map<String, Value>,
-    ) -> Result<(), HookError> {
-        if let Some(node) = &t.resync_after_seconds {
-            match render.node(node).map_err(|f| self.failed(f))? {
-                None | Some(Value::Null) => {}
-                Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0) => {
-                    out.insert(mc::RESYNC_AFTER_SECONDS.to_owned(), Value::Number(n));
-                }
-                Some(other) => {
-                    return Err(self.fail(
+    if finalize {
+        let finalized = match &t.finalized {
+            None => true,
+            Some(node) => match render.node(node)? {
+                Some(Value::Bool(b)) => b,
+                other => {
+                    return Err(Failure::new(
                         node_pos(node, t.pos),
                         format!(
-                            "resyncAfterSeconds must be a number of seconds, not {}",
-                            clip_json(&other)
+                            "finalized must be true or false, not {}",
+                            other.map_or("missing".to_owned(), |v| clip_json(&v))
                         ),
                     ))
                 }
-            }
-        }
-        if finalize {
-            let finalized = match &t.finalized {
-                None => true,
-                Some(node) => match render.node(node).map_err(|f| self.failed(f))? {
-                    Some(Value::Bool(b)) => b,
-                    other => {
-                        return Err(self.fail(
-                            node_pos(node, t.pos),
-                            format!(
-                                "finalized must be true or false, not {}",
-                                other.map_or("missing".to_owned(), |v| clip_json(&v))
-                            ),
-                        ))
-                    }
-                },
-            };
-            out.insert(mc::FINALIZED.to_owned(), Value::Bool(finalized));
-        }
-        Ok(())
-    }
-
-    fn render_object(
-        &self,
-        node: Option<&Node>,
-        what: &'static str,
-        hook_pos: Pos,
-        render: &mut Render,
-    ) -> Result<Option<Value>, HookError> {
-        let Some(node) = node else { return Ok(None) };
-        match render.node(node).map_err(|f| self.failed(f))? {
-            None | Some(Value::Null) => Ok(None),
-            Some(mut v @ Value::Object(_)) => {
-                if what != mc::LABELS && what != mc::ANNOTATIONS {
-                    strip_nulls(&mut v);
-                }
-                Ok(Some(v))
-            }
-            Some(other) => Err(self.fail(
-                node_pos(node, hook_pos),
-                format!("{what} must be a map, not {}", type_name(&other)),
-            )),
-        }
-    }
-
-    /// Renders a list of Kubernetes objects and checks each can be applied.
-    fn render_objects(
-        &self,
-        node: Option<&Node>,
-        what: &'static str,
-        hook_pos: Pos,
-        render: &mut Render,
-    ) -> Result<Vec<Value>, HookError> {
-        let Some(node) = node else {
-            return Ok(Vec::new());
+            },
         };
-        let pos = node_pos(node, hook_pos);
-        let list = match render.node(node).map_err(|f| self.failed(f))? {
-            None | Some(Value::Null) => return Ok(Vec::new()),
-            Some(Value::Array(list)) => list,
-            Some(other) => {
-                return Err(self.fail(
-                    pos,
-                    format!("{what} must be a list, not {}", type_name(&other)),
-                ))
-            }
-        };
-        let mut list = list;
-        for (i, object) in list.iter_mut().enumerate() {
-            strip_nulls(object);
-            check_object(object).map_err(|e| self.fail(pos, format!("{what}[{i}] {e}")))?;
-        }
-        Ok(list)
+        out.insert(mc::FINALIZED.to_owned(), Value::Bool(finalized));
     }
+    Ok(())
+}
 
-    pub(crate) fn customize_response(
-        &self,
-        node: &Node,
-        section: Pos,
-        render: &mut Render,
-    ) -> Result<Value, HookError> {
-        let pos = node_pos(node, section);
-        let list = match render.node(node).map_err(|f| self.failed(f))? {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(list)) => list,
-            Some(other) => {
-                return Err(self.fail(
-                    pos,
-                    format!("relatedResources must be a list, not {}", type_name(&other)),
-                ))
+fn render_object(
+    node: Option<&Node>,
+    what: &'static str,
+    hook_pos: Pos,
+    render: &mut Render,
+) -> Result<Option<Value>, Failure> {
+    let Some(node) = node else { return Ok(None) };
+    match render.node(node)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(mut v @ Value::Object(_)) => {
+            if what != mc::LABELS && what != mc::ANNOTATIONS {
+                strip_nulls(&mut v);
             }
-        };
-        for (i, entry) in list.iter().enumerate() {
-            check_related(entry)
-                .map_err(|e| self.fail(pos, format!("{}[{i}] {e}", mc::RELATED_RESOURCES)))?;
+            Ok(Some(v))
         }
-        let mut out = Map::new();
-        out.insert(mc::RELATED_RESOURCES.to_owned(), Value::Array(list));
-        Ok(Value::Object(out))
+        Some(other) => Err(Failure::new(
+            node_pos(node, hook_pos),
+            format!("{what} must be a map, not {}", type_name(&other)),
+        )),
     }
+}
+
+/// Renders a list of Kubernetes objects and checks each can be applied.
+fn render_objects(
+    node: Option<&Node>,
+    what: &'static str,
+    hook_pos: Pos,
+    render: &mut Render,
+) -> Result<Vec<Value>, Failure> {
+    let Some(node) = node else {
+        return Ok(Vec::new());
+    };
+    let pos = node_pos(node, hook_pos);
+    let list = match render.node(node)? {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(list)) => list,
+        Some(other) => {
+            return Err(Failure::new(
+                pos,
+                format!("{what} must be a list, not {}", type_name(&other)),
+            ))
+        }
+    };
+    let mut list = list;
+    for (i, object) in list.iter_mut().enumerate() {
+        strip_nulls(object);
+        check_object(object).map_err(|e| Failure::new(pos, format!("{what}[{i}] {e}")))?;
+    }
+    Ok(list)
+}
+
+pub(crate) fn customize(node: &Node, section: Pos, render: &mut Render) -> Result<Value, Failure> {
+    let pos = node_pos(node, section);
+    let list = match render.node(node)? {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list,
+        Some(other) => {
+            return Err(Failure::new(
+                pos,
+                format!("relatedResources must be a list, not {}", type_name(&other)),
+            ))
+        }
+    };
+    for (i, entry) in list.iter().enumerate() {
+        check_related(entry)
+            .map_err(|e| Failure::new(pos, format!("{}[{i}] {e}", mc::RELATED_RESOURCES)))?;
+    }
+    let mut out = Map::new();
+    out.insert(mc::RELATED_RESOURCES.to_owned(), Value::Array(list));
+    Ok(Value::Object(out))
 }
 
 fn node_pos(node: &Node, fallback: Pos) -> Pos {

@@ -1,7 +1,7 @@
 //! A compiled [`Rule`], and one render of it against one request: the values evaluated in
 //! order, then the hook's templates (see [`response`](crate::response)).
 //!
-//! After compiling ([`compile`](crate::compile)), a render can fail only because of the
+//! After compiling (`compile.rs`), a render can fail only because of the
 //! request (a missing value, a limit), never because of the rule's own text.
 
 use std::collections::BTreeSet;
@@ -10,11 +10,10 @@ use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
 
 use crate::budget;
-use crate::diagnostic::Diagnostic;
-use crate::locate::{Locator, Pos};
+use crate::locate::Pos;
 use crate::metacontroller::{self as mc, ControllerKind, Hook, HookVersion};
 use crate::request::{self, Reads};
-use crate::spec::RuleSpec;
+use crate::response::{self, HookTemplates};
 use crate::template::{Expr, Failure, Node, Render};
 use crate::Limits;
 
@@ -60,18 +59,6 @@ pub(crate) enum Source {
     Expr(Expr),
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct HookTemplates {
-    pub(crate) children: Option<Node>,
-    pub(crate) status: Option<Node>,
-    pub(crate) resync_after_seconds: Option<Node>,
-    pub(crate) finalized: Option<Node>,
-    pub(crate) labels: Option<Node>,
-    pub(crate) annotations: Option<Node>,
-    pub(crate) attachments: Option<Node>,
-    pub(crate) pos: Pos,
-}
-
 /// Why a hook call did not produce a response.
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
@@ -99,25 +86,6 @@ pub enum HookError {
 }
 
 impl Rule {
-    /// Compiles rule text. `file` only labels diagnostics; nothing is read.
-    ///
-    /// # Errors
-    ///
-    /// Every problem found, each with its line and column.
-    pub fn compile(file: &str, text: &str) -> Result<Rule, Vec<Diagnostic>> {
-        let locator = Locator::new(text);
-        let spec = RuleSpec::parse(file, text, &locator)?;
-        let mut diagnostics = Vec::new();
-        let rule = crate::compile::compile_spec(file, spec, &locator, &mut diagnostics);
-        if diagnostics.is_empty() {
-            Ok(rule)
-        } else {
-            diagnostics.sort_by_key(|d| (d.line, d.column));
-            diagnostics.dedup();
-            Err(diagnostics)
-        }
-    }
-
     /// Parses a hook request body, building JSON values only for the top-level keys this
     /// rule reads (the rest is checked for syntax and skipped).
     ///
@@ -218,9 +186,9 @@ impl Rule {
             let (node, pos) = self.customize.as_ref().ok_or_else(|| self.no_hook(hook))?;
             request::into_scope(std::mem::take(request), &shape, &self.types, &mut scope);
             let mut render = Render::new(scope, limits);
-            let result = self
-                .compute_values(&mut render)
-                .and_then(|()| self.customize_response(node, *pos, &mut render));
+            let result = self.compute_values(&mut render).and_then(|()| {
+                response::customize(node, *pos, &mut render).map_err(|f| self.failed(f))
+            });
             *request = render.into_data();
             return result;
         }
@@ -237,12 +205,10 @@ impl Rule {
         let result = self
             .compute_values(&mut render)
             .and_then(|()| match self.kind {
-                ControllerKind::Composite => {
-                    self.composite_response(templates, finalize, &mut render)
-                }
-                ControllerKind::Decorator => {
-                    self.decorator_response(templates, finalize, &mut render)
-                }
+                ControllerKind::Composite => response::composite(templates, finalize, &mut render)
+                    .map_err(|f| self.failed(f)),
+                ControllerKind::Decorator => response::decorator(templates, finalize, &mut render)
+                    .map_err(|f| self.failed(f)),
             });
         *request = render.into_data();
         result
