@@ -241,19 +241,6 @@ fn is_manifest(text: &str) -> bool {
     }
 }
 
-/// A request document, JSON or YAML.
-///
-/// # Errors
-///
-/// When the text is neither.
-pub fn parse_request(text: &str) -> Result<serde_json::Value, String> {
-    match serde_json::from_str(text) {
-        Ok(v) => Ok(v),
-        Err(json_error) => serde_yaml_ng::from_str::<serde_json::Value>(text)
-            .map_err(|yaml_error| format!("neither JSON ({json_error}) nor YAML ({yaml_error})")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 pub mod check;
 pub mod controllers;
 pub mod render;
+mod request_file;
 pub mod schema;
 pub mod serve;
 pub mod test;

@@ -1,6 +1,5 @@
 //! `rulehook render`: one hook response, offline, exactly as the server would answer.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,7 +7,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::exit;
+use super::{exit, request_file};
 use crate::load;
 use crate::ruleset::{LoadedRule, RuleSet};
 use rulehook_engine::{Hook, HookError, Limits, Rule};
@@ -53,7 +52,7 @@ pub fn run(args: &Args) -> ExitCode {
 fn render(args: &Args) -> Result<Result<Value, HookError>, String> {
     let hook = Hook::parse(&args.hook).ok_or("unknown hook")?;
     let loaded = find_rule(&args.rule, &args.rules)?;
-    let request = read_request(&args.request)?;
+    let request = request_file::read(&args.request).map_err(|e| e.to_string())?;
     Ok(loaded
         .rule
         .render_body(hook, request, &Limits::default())
@@ -88,18 +87,4 @@ pub fn find_rule(rule: &str, dir: &Path) -> Result<Arc<LoadedRule>, String> {
         return Err(message);
     };
     Ok(loaded.clone())
-}
-
-/// A request from a file or stdin; JSON or YAML.
-pub fn read_request(source: &str) -> Result<Value, String> {
-    let text = if source == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| format!("stdin: {e}"))?;
-        text
-    } else {
-        std::fs::read_to_string(source).map_err(|e| format!("{source}: {e}"))?
-    };
-    load::parse_request(&text).map_err(|e| format!("{source}: {e}"))
 }

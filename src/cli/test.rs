@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
 
-use super::exit;
+use super::{exit, request_file};
 use crate::load;
 use crate::ruleset::{LoadedRule, RuleSet};
 use rulehook_engine::case::{compare, merge_patch, CaseSpec, Mismatch, SuiteSpec};
@@ -330,10 +330,7 @@ fn build_request(case: &CaseSpec, dir: &Path) -> Result<Value, String> {
         (Some(_), Some(_)) => return Err("give `request` or `requestFile`, not both".to_owned()),
         (Some(r), None) => r.clone(),
         (None, Some(file)) => {
-            let path = dir.join(file);
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            load::parse_request(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            request_file::read_path(&dir.join(file)).map_err(|e| e.to_string())?
         }
         (None, None) => return Err("the case has no `request` or `requestFile`".to_owned()),
     };
