@@ -16,14 +16,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult};
 
-use crate::load;
-use crate::ruleset::{ReadResult, RuleSet, UpdateReport};
+use crate::load::{CompiledRules, TransientFiles};
+use crate::ruleset::{RuleSet, UpdateReport};
 
 /// Long enough to fold the kubelet's four swap steps into one event, short enough to keep
 /// edit-to-answer latency well under a second.
@@ -95,20 +95,24 @@ impl Reloader {
     /// As [`Reloader::reload`]; with `settle`, files that could not be read for a moment are
     /// taken as gone instead of retried.
     fn reload_settling(&self, settle: bool) -> (Reload, bool) {
-        let reads = match load::read_dir(&self.dir) {
-            Ok(reads) => reads,
+        let transient = if settle {
+            TransientFiles::CountAsDeleted
+        } else {
+            TransientFiles::KeepPrevious
+        };
+        let current = self.rules.load_full();
+        let CompiledRules {
+            rules: next,
+            report,
+            ..
+        } = match CompiledRules::merge_dir(&self.dir, &current, transient) {
+            Ok(compiled) => compiled,
             Err(e) => {
-                let outcome = Reload::Failed(format!("{}: {e}", self.dir.display()));
+                let outcome = Reload::Failed(e.to_string());
                 self.finish(&outcome);
                 return (outcome, true);
             }
         };
-        let mut reads = reads;
-        if settle {
-            reads.retain(|read| !matches!(read.content, ReadResult::Transient(_)));
-        }
-        let current = self.rules.load_full();
-        let (next, report) = current.update(reads, SystemTime::now());
         let retry = !report.transient.is_empty();
         if !report.changed {
             let outcome = Reload::Unchanged;

@@ -9,6 +9,7 @@ pub mod check;
 pub mod controllers;
 pub mod render;
 mod request_file;
+mod rule_lookup;
 pub mod schema;
 pub mod serve;
 pub mod test;

@@ -1,16 +1,13 @@
 //! `rulehook render`: one hook response, offline, exactly as the server would answer.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::SystemTime;
 
 use serde_json::Value;
 
+use super::rule_lookup::find_rule;
 use super::{exit, request_file};
-use crate::load;
-use crate::ruleset::{LoadedRule, RuleSet};
-use rulehook_engine::{Hook, HookError, Limits, Rule};
+use rulehook_engine::{Hook, HookError, Limits};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -51,40 +48,10 @@ pub fn run(args: &Args) -> ExitCode {
 /// would report it.
 fn render(args: &Args) -> Result<Result<Value, HookError>, String> {
     let hook = Hook::parse(&args.hook).ok_or("unknown hook")?;
-    let loaded = find_rule(&args.rule, &args.rules)?;
+    let loaded = find_rule(&args.rule, &args.rules).map_err(|e| e.to_string())?;
     let request = request_file::read(&args.request).map_err(|e| e.to_string())?;
     Ok(loaded
         .rule
         .render_body(hook, request, &Limits::default())
         .map(|body| serde_json::from_slice(&body).unwrap_or_default()))
-}
-
-/// A rule file, or a rule by name from a directory.
-pub fn find_rule(rule: &str, dir: &Path) -> Result<Arc<LoadedRule>, String> {
-    let path = Path::new(rule);
-    if path.is_file() {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{rule}: {e}"))?;
-        let rule = Rule::compile(&path.display().to_string(), &text).map_err(|errors| {
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })?;
-        return Ok(Arc::new(LoadedRule {
-            rule,
-            hash: crate::ruleset::content_hash(&text),
-            loaded_at: SystemTime::now(),
-        }));
-    }
-    let reads = load::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let (set, report) = RuleSet::build(reads, SystemTime::now());
-    let Some(loaded) = set.get(rule) else {
-        let mut message = format!("no rule named `{rule}` in {}", dir.display());
-        for e in &report.errors {
-            message.push_str(&format!("\n{e}"));
-        }
-        return Err(message);
-    };
-    Ok(loaded.clone())
 }

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use actix_web::{web, App, HttpServer};
 use arc_swap::ArcSwap;
 
 use super::{exit, parse_duration, parse_size};
 use crate::auth::Auth;
-use crate::load;
+use crate::load::CompiledRules;
 use crate::ruleset::RuleSet;
 use crate::server::{self, AppState, ServerLimits};
 use crate::tls::{self, CertReloader};
@@ -191,13 +191,10 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             observed.metrics.observe_reload(outcome, rules);
         })),
     };
-    let initial = load::read_dir(&args.rules).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read the rule directory {}: {e}",
-            args.rules.display()
-        )
-    })?;
-    let (set, report) = RuleSet::default().update(initial, SystemTime::now());
+    let CompiledRules {
+        rules: set, report, ..
+    } = CompiledRules::from_dir(&args.rules)
+        .map_err(|e| anyhow::anyhow!("cannot read the rule directory {e}"))?;
     for error in &report.errors {
         tracing::warn!("{error}");
     }

@@ -12,12 +12,14 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use serde_json::Value;
 
+use super::rule_lookup::find_rule;
 use super::{exit, request_file};
 use crate::load;
+use crate::load::CompiledRules;
 use crate::ruleset::{LoadedRule, RuleSet};
 use rulehook_engine::case::{compare, merge_patch, CaseSpec, Mismatch, SuiteSpec};
 use rulehook_engine::locate::Locator;
@@ -195,15 +197,16 @@ impl RuleCache {
                 .files
                 .entry(rule.to_owned())
                 .or_insert_with(|| {
-                    super::render::find_rule(&path.display().to_string(), Path::new("."))
+                    find_rule(&path.display().to_string(), Path::new("."))
+                        .map_err(|e| e.to_string())
                 })
                 .clone();
         }
         let dir = self.dir.clone();
         let set = self.set.get_or_insert_with(|| {
-            load::read_dir(&dir)
-                .map(|reads| RuleSet::build(reads, SystemTime::now()).0)
-                .map_err(|e| format!("{}: {e}", dir.display()))
+            CompiledRules::from_dir(&dir)
+                .map(|compiled| compiled.rules)
+                .map_err(|e| e.to_string())
         });
         let set = set.as_ref().map_err(Clone::clone)?;
         if let Some(loaded) = set.get(rule) {
