@@ -22,7 +22,7 @@ use arc_swap::ArcSwap;
 use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult};
 
-use crate::load::{CompiledRules, TransientFiles};
+use crate::load::{CompiledRules, ReadDirError, TransientFiles};
 use crate::ruleset::{RuleSet, UpdateReport};
 
 /// Long enough to fold the kubelet's four swap steps into one event, short enough to keep
@@ -54,13 +54,13 @@ pub enum WatchMode {
     Off,
 }
 
-/// The outcome of one reload, for logs and tests.
+/// The outcome of one reload, for logs and metrics.
 #[derive(Debug)]
 pub enum Reload {
     /// Nothing changed on disk.
     Unchanged,
-    /// A new set is serving; `errors` are problems in files that kept their last good rule or
-    /// are not served.
+    /// A new set is serving; `report.errors` are problems in files that kept their last good
+    /// rule or are not served.
     Swapped {
         generation: u64,
         report: UpdateReport,
@@ -72,65 +72,70 @@ pub enum Reload {
 /// A callback run after every reload attempt.
 pub type Observer = Arc<dyn Fn(&Reload, &RuleSet) + Send + Sync>;
 
-/// Re-reads one rule directory into a shared rule set.
+/// Reads one rule directory into a shared rule set: once at start-up, then at every change.
 #[derive(Clone)]
 pub struct Reloader {
     pub dir: PathBuf,
     pub rules: Arc<ArcSwap<RuleSet>>,
-    /// Called after every reload attempt, e.g. to count it in metrics.
+    /// Called after every reload attempt, e.g. to count it in metrics; not after the first
+    /// load, which is no reload.
     pub observe: Option<Observer>,
 }
 
 impl Reloader {
-    /// Reads the directory, merges, and swaps the new set in if anything changed.
+    /// The first load, at start-up: the same reading and swap as every reload. What differs
+    /// is what the outcome means. A directory that cannot be read is an error, since there is
+    /// nothing yet to keep serving; and the caller logs and counts the outcome as the start-up
+    /// load, so it is neither logged here nor observed.
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be listed.
+    pub fn load_first(&self) -> Result<UpdateReport, ReadDirError> {
+        self.read_and_swap(TransientFiles::KeepPrevious)
+            .map(|(report, _)| report)
+    }
+
+    /// Reads the directory again and swaps the new set in if anything changed, then logs the
+    /// outcome and tells the observer. Also says whether to look again soon: when a file or
+    /// the directory could not be read.
+    fn reload(&self, transient: TransientFiles) -> (Reload, bool) {
+        let (outcome, retry) = match self.read_and_swap(transient) {
+            Err(e) => (Reload::Failed(e.to_string()), true),
+            Ok((report, generation)) => {
+                let retry = !report.transient.is_empty();
+                if report.changed {
+                    (Reload::Swapped { generation, report }, retry)
+                } else {
+                    (Reload::Unchanged, retry)
+                }
+            }
+        };
+        log_outcome(&outcome, &self.rules.load());
+        if let Some(observe) = &self.observe {
+            observe(&outcome, &self.rules.load());
+        }
+        (outcome, retry)
+    }
+
+    /// Reads the directory, merges it into the set serving now, and swaps the result in if
+    /// anything changed. Returns the merge's report and the generation serving after it.
     ///
     /// # Guarantees
     ///
     /// The swap is one atomic store: a request sees the old set or the new one, never a mix,
     /// and requests already running keep the snapshot they loaded.
-    pub fn reload(&self) -> (Reload, bool) {
-        self.reload_settling(false)
-    }
-
-    /// As [`Reloader::reload`]; with `settle`, files that could not be read for a moment are
-    /// taken as gone instead of retried.
-    fn reload_settling(&self, settle: bool) -> (Reload, bool) {
-        let transient = if settle {
-            TransientFiles::CountAsDeleted
-        } else {
-            TransientFiles::KeepPrevious
-        };
+    fn read_and_swap(
+        &self,
+        transient: TransientFiles,
+    ) -> Result<(UpdateReport, u64), ReadDirError> {
         let current = self.rules.load_full();
-        let CompiledRules {
-            rules: next,
-            report,
-            ..
-        } = match CompiledRules::merge_dir(&self.dir, &current, transient) {
-            Ok(compiled) => compiled,
-            Err(e) => {
-                let outcome = Reload::Failed(e.to_string());
-                self.finish(&outcome);
-                return (outcome, true);
-            }
-        };
-        let retry = !report.transient.is_empty();
-        if !report.changed {
-            let outcome = Reload::Unchanged;
-            self.finish(&outcome);
-            return (outcome, retry);
+        let compiled = CompiledRules::merge_dir(&self.dir, &current, transient)?;
+        let generation = compiled.rules.generation;
+        if compiled.report.changed {
+            self.rules.store(Arc::new(compiled.rules));
         }
-        let generation = next.generation;
-        self.rules.store(Arc::new(next));
-        let outcome = Reload::Swapped { generation, report };
-        self.finish(&outcome);
-        (outcome, retry)
-    }
-
-    fn finish(&self, outcome: &Reload) {
-        log_outcome(outcome, &self.rules.load());
-        if let Some(observe) = &self.observe {
-            observe(outcome, &self.rules.load());
-        }
+        Ok((compiled.report, generation))
     }
 }
 
@@ -262,8 +267,12 @@ fn watch_loop(reloader: &Reloader, signals: &mpsc::Receiver<()>, state: &mut Loo
             Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
         }
         state.follow_directory(&reloader.dir);
-        let settle = state.transient_rounds >= TRANSIENT_RETRIES;
-        let (outcome, retry) = reloader.reload_settling(settle);
+        let transient = if state.transient_rounds >= TRANSIENT_RETRIES {
+            TransientFiles::CountAsDeleted
+        } else {
+            TransientFiles::KeepPrevious
+        };
+        let (outcome, retry) = reloader.reload(transient);
         wait = state.next_wait(&outcome, retry, &reloader.dir);
     }
 }

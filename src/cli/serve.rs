@@ -12,7 +12,6 @@ use arc_swap::ArcSwap;
 
 use super::{exit, parse_duration, parse_size};
 use crate::auth::Auth;
-use crate::load::CompiledRules;
 use crate::ruleset::RuleSet;
 use crate::server::{self, AppState, ServerLimits};
 use crate::tls::{self, CertReloader};
@@ -191,16 +190,17 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             observed.metrics.observe_reload(outcome, rules);
         })),
     };
-    let CompiledRules {
-        rules: set, report, ..
-    } = CompiledRules::from_dir(&args.rules)
+    let report = reloader
+        .load_first()
         .map_err(|e| anyhow::anyhow!("cannot read the rule directory {e}"))?;
     for error in &report.errors {
         tracing::warn!("{error}");
     }
-    tracing::info!(rules = set.len(), errors = report.errors.len(), dir = %args.rules.display(), "rules loaded");
-    state.metrics.observe_rules(&set);
-    reloader.rules.store(Arc::new(set));
+    {
+        let loaded = reloader.rules.load();
+        tracing::info!(rules = loaded.len(), errors = report.errors.len(), dir = %args.rules.display(), "rules loaded");
+        state.metrics.observe_rules(&loaded);
+    }
     state.loaded.store(true, Ordering::Release);
     let _watch = watch::spawn(reloader, args.watch, args.recheck_interval)
         .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", args.rules.display()))?;
