@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use super::rule_lookup::find_rule;
-use super::{exit, request_file};
+use super::exit;
+use super::request_file::{self, RequestFileError};
+use super::rule_lookup::{find_rule, FindRuleError};
 use rulehook_engine::{Hook, HookError, Limits};
 
 #[derive(Debug, clap::Args)]
@@ -24,34 +25,50 @@ pub struct Args {
     pub rules: PathBuf,
 }
 
+/// Why there is no response to print.
+#[derive(Debug, thiserror::Error)]
+enum RenderError {
+    #[error("unknown hook")]
+    UnknownHook,
+    #[error(transparent)]
+    Rule(#[from] FindRuleError),
+    #[error(transparent)]
+    Request(#[from] RequestFileError),
+    /// The rule failed on this request, as the server would report it.
+    #[error(transparent)]
+    Hook(#[from] HookError),
+}
+
+impl RenderError {
+    /// A failing rule is a problem found (exit 1, the message as the server gives it); the
+    /// rest mean the command could not run (exit 2).
+    fn report(&self) -> ExitCode {
+        if let RenderError::Hook(e) = self {
+            eprintln!("{e}");
+            return exit::problems();
+        }
+        eprintln!("error: {self}");
+        exit::usage()
+    }
+}
+
 pub fn run(args: &Args) -> ExitCode {
     match render(args) {
-        Ok(Ok(response)) => {
+        Ok(response) => {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&response).unwrap_or_default()
             );
             exit::ok()
         }
-        Ok(Err(e)) => {
-            eprintln!("{e}");
-            exit::problems()
-        }
-        Err(usage) => {
-            eprintln!("error: {usage}");
-            exit::usage()
-        }
+        Err(e) => e.report(),
     }
 }
 
-/// Outer error: the command could not run. Inner error: the rule failed, as the server
-/// would report it.
-fn render(args: &Args) -> Result<Result<Value, HookError>, String> {
-    let hook = Hook::parse(&args.hook).ok_or("unknown hook")?;
-    let loaded = find_rule(&args.rule, &args.rules).map_err(|e| e.to_string())?;
-    let request = request_file::read(&args.request).map_err(|e| e.to_string())?;
-    Ok(loaded
-        .rule
-        .render_body(hook, request, &Limits::default())
-        .map(|body| serde_json::from_slice(&body).unwrap_or_default()))
+fn render(args: &Args) -> Result<Value, RenderError> {
+    let hook = Hook::parse(&args.hook).ok_or(RenderError::UnknownHook)?;
+    let loaded = find_rule(&args.rule, &args.rules)?;
+    let request = request_file::read(&args.request)?;
+    let body = loaded.rule.render_body(hook, request, &Limits::default())?;
+    Ok(serde_json::from_slice(&body).unwrap_or_default())
 }
