@@ -1,0 +1,63 @@
+//! The rules a suite's cases name: a rule of the suite's directory by name, or a rule file
+//! by its path from the suite.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cli::rule_lookup::find_rule;
+use crate::load::CompiledRules;
+use crate::ruleset::{LoadedRule, RuleSet};
+
+/// The rules one suite's cases name, each read once for the whole suite.
+pub struct SuiteRules {
+    dir: PathBuf,
+    set: Option<Result<RuleSet, String>>,
+    files: HashMap<String, Result<Arc<LoadedRule>, String>>,
+}
+
+impl SuiteRules {
+    /// The rules for a suite in `dir`.
+    pub fn new(dir: &Path) -> Self {
+        SuiteRules {
+            dir: dir.to_path_buf(),
+            set: None,
+            files: HashMap::new(),
+        }
+    }
+
+    /// A rule by name from the directory, or by path (relative to the suite) to a file.
+    pub fn get(&mut self, rule: &str) -> Result<Arc<LoadedRule>, String> {
+        if rule.ends_with(".yaml") || rule.ends_with(".yml") {
+            let path = self.dir.join(rule);
+            return self
+                .files
+                .entry(rule.to_owned())
+                .or_insert_with(|| {
+                    find_rule(&path.display().to_string(), Path::new("."))
+                        .map_err(|e| e.to_string())
+                })
+                .clone();
+        }
+        let dir = self.dir.clone();
+        let set = self.set.get_or_insert_with(|| {
+            CompiledRules::from_dir(&dir)
+                .map(|compiled| compiled.rules)
+                .map_err(|e| e.to_string())
+        });
+        let set = set.as_ref().map_err(Clone::clone)?;
+        if let Some(loaded) = set.get(rule) {
+            return Ok(loaded.clone());
+        }
+        let errors: Vec<String> = set.errors().map(ToString::to_string).collect();
+        if errors.is_empty() {
+            Err(format!("no rule named `{rule}` in {}", dir.display()))
+        } else {
+            Err(format!(
+                "no rule named `{rule}` is loaded from {}:\n{}",
+                dir.display(),
+                errors.join("\n")
+            ))
+        }
+    }
+}
