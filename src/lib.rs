@@ -13,13 +13,11 @@
 //! - [`log_format`]: text logs that request data cannot forge.
 //! - [`metrics`]: Prometheus metrics; [`auth`] and [`tls`]: who may call.
 //! - [`controllers`]: Metacontroller manifests generated from rules.
-//! - [`cli`]: the `rulehook` command.
 
 #![forbid(unsafe_code)]
 
 pub mod admission;
 pub mod auth;
-pub mod cli;
 pub mod connection;
 pub mod controllers;
 pub mod load;

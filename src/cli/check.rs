@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::exit;
-use crate::load::CompiledRules;
+use rulehook::load::CompiledRules;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

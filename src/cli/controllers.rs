@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::exit;
-use crate::controllers;
-use crate::load::CompiledRules;
+use rulehook::controllers;
+use rulehook::load::CompiledRules;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

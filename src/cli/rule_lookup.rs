@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::load::{CompiledRules, ReadDirError};
-use crate::ruleset::LoadedRule;
+use rulehook::load::{CompiledRules, ReadDirError};
+use rulehook::ruleset::LoadedRule;
 use rulehook_engine::Diagnostic;
 
 /// Why the named rule cannot be used.

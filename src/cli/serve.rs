@@ -11,12 +11,12 @@ use actix_web::{web, App, HttpServer};
 use arc_swap::ArcSwap;
 
 use super::{exit, parse_duration, parse_size};
-use crate::auth::Auth;
-use crate::ruleset::RuleSet;
-use crate::server::{self, AppState, ServerLimits};
-use crate::tls::{self, CertReloader};
-use crate::watch::{self, Reloader, WatchMode};
-use crate::{connection, memory, shutdown};
+use rulehook::auth::Auth;
+use rulehook::ruleset::RuleSet;
+use rulehook::server::{self, AppState, ServerLimits};
+use rulehook::tls::{self, CertReloader};
+use rulehook::watch::{self, Reloader, WatchMode};
+use rulehook::{connection, memory, shutdown};
 use rulehook_engine::Limits;
 
 /// Every flag can also be set with the environment variable shown.

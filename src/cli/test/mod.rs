@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::exit;
-use crate::load;
+use rulehook::load;
 
 mod case;
 mod junit;

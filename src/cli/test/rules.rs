@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cli::rule_lookup::find_rule;
-use crate::load::CompiledRules;
-use crate::ruleset::{LoadedRule, RuleSet};
+use rulehook::load::CompiledRules;
+use rulehook::ruleset::{LoadedRule, RuleSet};
 
 /// The rules one suite's cases name, each read once for the whole suite.
 pub struct SuiteRules {
