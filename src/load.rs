@@ -46,7 +46,7 @@ pub struct ReadDirError {
 /// What a reading does with a file that could not be read for a moment (a `..data/` link
 /// while the kubelet swaps it, a file that vanished while being read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransientFiles {
+pub(crate) enum TransientFiles {
     /// Keep the file's previous state, and report it in [`UpdateReport::transient`] so that
     /// it is read again soon.
     KeepPrevious,
@@ -72,7 +72,7 @@ impl CompiledRules {
     /// # Errors
     ///
     /// As [`CompiledRules::from_dir`].
-    pub fn merge_dir(
+    pub(crate) fn merge_dir(
         dir: &Path,
         current: &RuleSet,
         transient: TransientFiles,
@@ -133,7 +133,7 @@ impl CompiledRules {
 }
 
 /// Whether a directory entry is a rule file: YAML, not a test suite, not bookkeeping.
-pub fn is_rule_file(name: &str) -> bool {
+fn is_rule_file(name: &str) -> bool {
     !name.starts_with('.')
         && (name.ends_with(".yaml") || name.ends_with(".yml"))
         && !name.ends_with(".test.yaml")
@@ -313,7 +313,7 @@ pub fn discover_suites(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-pub fn is_suite_file(name: &str) -> bool {
+fn is_suite_file(name: &str) -> bool {
     name.ends_with(".test.yaml") || name.ends_with(".test.yml")
 }
 

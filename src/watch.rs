@@ -27,7 +27,7 @@ use crate::ruleset::{RuleSet, UpdateReport};
 
 /// Long enough to fold the kubelet's four swap steps into one event, short enough to keep
 /// edit-to-answer latency well under a second.
-pub const DEBOUNCE: Duration = Duration::from_millis(250);
+const DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// How soon to look again after a file could not be read (a link mid-swap); doubled at each
 /// retry in a row.
@@ -38,10 +38,10 @@ const TRANSIENT_RETRY: Duration = Duration::from_millis(100);
 const TRANSIENT_RETRIES: u32 = 5;
 
 /// How often to look for a rule directory that cannot be read, e.g. deleted and not yet back.
-pub const MISSING_POLL: Duration = Duration::from_millis(500);
+const MISSING_POLL: Duration = Duration::from_millis(500);
 
 /// How often a directory that stays unreadable is reported again.
-pub const MISSING_LOG_EVERY: Duration = Duration::from_secs(5);
+const MISSING_LOG_EVERY: Duration = Duration::from_secs(5);
 
 /// How changes are noticed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

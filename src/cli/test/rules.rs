@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use crate::cli::rule_lookup::find_rule;
 use rulehook::load::CompiledRules;
-use rulehook::ruleset::{LoadedRule, RuleSet};
+use rulehook::ruleset::LoadedRule;
 
 /// The rules one suite's cases name, each read once for the whole suite.
 pub struct SuiteRules {
     dir: PathBuf,
-    set: Option<Result<RuleSet, String>>,
+    /// The suite's directory, read at the first case that names a rule in it.
+    dir_rules: Option<Result<CompiledRules, String>>,
+    /// Rule files named by path, each read at the first case that names it.
     files: HashMap<String, Result<Arc<LoadedRule>, String>>,
 }
 
@@ -21,7 +23,7 @@ impl SuiteRules {
     pub fn new(dir: &Path) -> Self {
         SuiteRules {
             dir: dir.to_path_buf(),
-            set: None,
+            dir_rules: None,
             files: HashMap::new(),
         }
     }
@@ -40,16 +42,19 @@ impl SuiteRules {
                 .clone();
         }
         let dir = self.dir.clone();
-        let set = self.set.get_or_insert_with(|| {
-            CompiledRules::from_dir(&dir)
-                .map(|compiled| compiled.rules)
-                .map_err(|e| e.to_string())
-        });
-        let set = set.as_ref().map_err(Clone::clone)?;
-        if let Some(loaded) = set.get(rule) {
+        let compiled = self
+            .dir_rules
+            .get_or_insert_with(|| CompiledRules::from_dir(&dir).map_err(|e| e.to_string()));
+        let compiled = compiled.as_ref().map_err(Clone::clone)?;
+        if let Some(loaded) = compiled.rules.get(rule) {
             return Ok(loaded.clone());
         }
-        let errors: Vec<String> = set.errors().map(ToString::to_string).collect();
+        let errors: Vec<String> = compiled
+            .report
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         if errors.is_empty() {
             Err(format!("no rule named `{rule}` in {}", dir.display()))
         } else {
