@@ -5,7 +5,8 @@
 //!
 //! - [`rulehook_engine`] (its own crate): compile rule text, render requests. Pure: no I/O.
 //! - [`ruleset`]: the rules being served, and how a new reading of the files merges in.
-//! - [`load`]: the only reader of rule files.
+//! - [`load`]: the only reader of rule files; every command starts from its
+//!   [`load::CompiledRules`].
 //! - [`server`]: answers hooks over HTTP from a shared, swappable rule set; [`admission`],
 //!   [`memory`], [`render_pool`] and [`connection`] bound what one request may take from it;
 //!   [`shutdown`] stops it without losing a request.
@@ -13,6 +14,8 @@
 //! - [`log_format`]: text logs that request data cannot forge.
 //! - [`metrics`]: Prometheus metrics; [`auth`] and [`tls`]: who may call.
 //! - [`controllers`]: Metacontroller manifests generated from rules.
+//!
+//! The `rulehook` command line is the binary's own (`src/main.rs`), not part of this API.
 
 #![forbid(unsafe_code)]
 

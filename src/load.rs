@@ -305,7 +305,7 @@ pub fn discover_suites(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
         let meta = std::fs::metadata(path)
             .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         if meta.is_dir() {
-            walk(path, &mut out, &is_suite_file)?;
+            walk_suites(path, &mut out)?;
         } else {
             out.push(path.clone());
         }
@@ -317,12 +317,14 @@ fn is_suite_file(name: &str) -> bool {
     name.ends_with(".test.yaml") || name.ends_with(".test.yml")
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&str) -> bool) -> std::io::Result<()> {
+/// Every test suite under `dir`, in name order, skipping `.`-prefixed directories and
+/// `target`.
+fn walk_suites(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for (name, entry) in visible_entries(dir)? {
         let path = entry.path();
         if path.is_dir() {
-            walk(&path, out, keep)?;
-        } else if keep(&name) {
+            walk_suites(&path, out)?;
+        } else if is_suite_file(&name) {
             out.push(path);
         }
     }

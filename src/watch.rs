@@ -8,9 +8,9 @@
 //!
 //! Two things must not make the loop spin: a `..data/` link that keeps dangling is retried
 //! with a doubling delay and then counted as deleted, and a directory that cannot be read is
-//! looked at every [`MISSING_POLL`] and reported once, then every [`MISSING_LOG_EVERY`]. A
-//! directory deleted and created again is a new inode that inotify does not follow, so the
-//! watch is set up again whenever the directory's identity changes.
+//! looked at every half second and reported once, then every 5 seconds (`MISSING_POLL`,
+//! `MISSING_LOG_EVERY`). A directory deleted and created again is a new inode that inotify
+//! does not follow, so the watch is set up again whenever the directory's identity changes.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -23,6 +23,8 @@ pub fn run(args: &Args) -> ExitCode {
     };
     let (mut files, mut rules) = (0, 0);
     let mut problems = Vec::new();
+    // One set per directory, as a server given that directory would load it: a name defined
+    // twice is a problem only within one directory.
     for CompiledRules {
         rules: set,
         report,

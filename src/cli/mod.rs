@@ -1,5 +1,6 @@
 //! The `rulehook` command: one module per subcommand, each with a `run` that returns an exit
-//! code.
+//! code, and what several of them share: [`rule_lookup`] finds the rule a person names, and
+//! [`request_file`] reads the request they wrote.
 
 use std::process::ExitCode;
 

@@ -223,7 +223,8 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     .disable_signals();
     let listener = connection::listen(args.listen)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
-    let watched = listener
+    // Shutdown watches this socket's accept queue, to take in what the kernel queued.
+    let listener_for_shutdown = listener
         .try_clone()
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     let https = tls.is_some();
@@ -233,7 +234,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     }
     .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?
     .run();
-    actix_web::rt::spawn(shutdown::on_signal(server.handle(), watched));
+    actix_web::rt::spawn(shutdown::on_signal(server.handle(), listener_for_shutdown));
     tracing::info!(listen = %args.listen, workers, https, auth = state.auth.is_enabled(), "serving");
     server.await?;
     tracing::info!("stopped");
