@@ -352,3 +352,54 @@ fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
 fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(dir).ok().map(|_| (0, 0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reloader(dir: &Path) -> Reloader {
+        Reloader {
+            dir: dir.to_path_buf(),
+            rules: Arc::new(ArcSwap::from_pointee(RuleSet::default())),
+            observe: None,
+        }
+    }
+
+    #[test]
+    fn the_first_load_and_every_reload_swap_the_same_way() {
+        let temp = tempfile::tempdir().unwrap();
+        std::fs::write(temp.path().join("a.yaml"), "sync:\n  status: {n: 1}\n").unwrap();
+        let reloader = reloader(temp.path());
+        let report = reloader.load_first().unwrap();
+        assert!(report.changed && report.errors.is_empty());
+        assert!(reloader.rules.load().get("a").is_some());
+        let generation = reloader.rules.load().generation;
+
+        let (outcome, retry) = reloader.reload(TransientFiles::KeepPrevious);
+        assert!(matches!(outcome, Reload::Unchanged), "{outcome:?}");
+        assert!(!retry);
+
+        std::fs::write(temp.path().join("b.yaml"), "sync:\n  status: {n: 2}\n").unwrap();
+        let (outcome, _) = reloader.reload(TransientFiles::KeepPrevious);
+        let Reload::Swapped {
+            generation: next, ..
+        } = outcome
+        else {
+            panic!("{outcome:?}");
+        };
+        assert_eq!(next, generation + 1);
+        assert_eq!(reloader.rules.load().generation, next);
+        assert!(reloader.rules.load().get("b").is_some());
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_read_fails_the_first_load_but_not_a_reload() {
+        let temp = tempfile::tempdir().unwrap();
+        let reloader = reloader(&temp.path().join("missing"));
+        let error = reloader.load_first().unwrap_err();
+        assert!(error.to_string().contains("missing"), "{error}");
+        let (outcome, retry) = reloader.reload(TransientFiles::KeepPrevious);
+        assert!(matches!(outcome, Reload::Failed(_)), "{outcome:?}");
+        assert!(retry);
+    }
+}
