@@ -5,28 +5,29 @@
 //!
 //! - [`rulehook_engine`] (its own crate): compile rule text, render requests. Pure: no I/O.
 //! - [`ruleset`]: the rules being served, and how a new reading of the files merges in.
-//! - [`load`]: the only reader of rule files.
-//! - [`server`]: answers hooks over HTTP from a shared, swappable rule set; [`admission`],
-//!   [`memory`], [`render_pool`] and [`connection`] bound what one request may take from it;
+//! - [`load`]: the only reader of rule files; every command starts from its
+//!   [`load::CompiledRules`].
+//! - [`server`]: answers hooks over HTTP from a shared, swappable rule set; `admission`,
+//!   [`memory`], `render_pool` and [`connection`] bound what one request may take from it;
 //!   [`shutdown`] stops it without losing a request.
 //! - [`watch`]: reloads the rule set when its directory changes.
 //! - [`log_format`]: text logs that request data cannot forge.
-//! - [`metrics`]: Prometheus metrics; [`auth`] and [`tls`]: who may call.
+//! - `metrics`: Prometheus metrics; [`auth`] and [`tls`]: who may call.
 //! - [`controllers`]: Metacontroller manifests generated from rules.
-//! - [`cli`]: the `rulehook` command.
+//!
+//! The `rulehook` command line is the binary's own (`src/main.rs`), not part of this API.
 
 #![forbid(unsafe_code)]
 
-pub mod admission;
+pub(crate) mod admission;
 pub mod auth;
-pub mod cli;
 pub mod connection;
 pub mod controllers;
 pub mod load;
 pub mod log_format;
 pub mod memory;
-pub mod metrics;
-pub mod render_pool;
+pub(crate) mod metrics;
+pub(crate) mod render_pool;
 pub mod ruleset;
 pub mod server;
 pub mod shutdown;

@@ -1,13 +1,14 @@
 //! The only part of rulehook that reads rule files: it lists a rule directory, reads each
 //! rule file, and hands the text to the pure [`RuleSet`] merge. Every command (`serve` and its
-//! reloads, `check`, `test`, `render`, `controllers`) reads a directory through [`read_dir`],
-//! so a directory that passes `check` loads the same way in `serve`.
+//! reloads, `check`, `test`, `render`, `controllers`) gets its rules as [`CompiledRules`], so a
+//! directory that passes `check` loads the same way in `serve`.
 //!
-//! What [`read_dir`] takes from a directory:
+//! What a directory holds, for [`CompiledRules::from_dir`]:
 //!
 //! - YAML files directly inside it, not test suites, not `.`-prefixed entries (a ConfigMap
 //!   volume's bookkeeping). Subdirectories are not entered: a ConfigMap volume has none, and
-//!   the offline tools find every directory of a tree themselves ([`discover_rules`]).
+//!   the offline tools find every directory of a tree themselves
+//!   ([`CompiledRules::from_trees`]).
 //! - Not Kubernetes manifests (first document with `apiVersion` and `kind`), which a rule
 //!   never is; `examples/` keeps rules beside the manifests that install them.
 //! - Symlinks that stay inside the directory, or that go through `..data/` as a ConfigMap
@@ -19,25 +20,134 @@
 
 use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
+use std::time::SystemTime;
 
-use crate::ruleset::{FileRead, ReadResult};
+use crate::ruleset::{FileRead, ReadResult, RuleSet, UpdateReport};
+
+/// Rules compiled from files, as `serve` would answer with them, and every problem found on
+/// the way. Every command gets its rules as one of these, read and merged the same way.
+#[derive(Debug)]
+pub struct CompiledRules {
+    pub rules: RuleSet,
+    /// What the merge found: errors, files to read again soon, whether anything changed.
+    pub report: UpdateReport,
+    /// Rule files read, usable or not.
+    pub files_read: usize,
+}
+
+/// A rule directory that cannot be listed. Nothing was read from it.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {error}", dir.display())]
+pub struct ReadDirError {
+    pub dir: PathBuf,
+    pub error: std::io::Error,
+}
+
+/// What a reading does with a file that could not be read for a moment (a `..data/` link
+/// while the kubelet swaps it, a file that vanished while being read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransientFiles {
+    /// Keep the file's previous state, and report it in [`UpdateReport::transient`] so that
+    /// it is read again soon.
+    KeepPrevious,
+    /// Count it as deleted: it stayed unreadable for longer than a swap takes.
+    CountAsDeleted,
+}
+
+impl CompiledRules {
+    /// The rule files directly inside `dir` (see the module documentation), compiled from
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// Only when the directory itself cannot be listed. A file that cannot be used is an
+    /// error in the report.
+    pub fn from_dir(dir: &Path) -> Result<Self, ReadDirError> {
+        Self::merge_dir(dir, &RuleSet::default(), TransientFiles::KeepPrevious)
+    }
+
+    /// `dir` read again and merged into `current`, the set serving now: [`RuleSet::update`]
+    /// says what is kept.
+    ///
+    /// # Errors
+    ///
+    /// As [`CompiledRules::from_dir`].
+    pub(crate) fn merge_dir(
+        dir: &Path,
+        current: &RuleSet,
+        transient: TransientFiles,
+    ) -> Result<Self, ReadDirError> {
+        let mut reads = read_dir(dir).map_err(|error| ReadDirError {
+            dir: dir.to_path_buf(),
+            error,
+        })?;
+        if transient == TransientFiles::CountAsDeleted {
+            reads.retain(|read| !matches!(read.content, ReadResult::Transient(_)));
+        }
+        Ok(Self::merge(current, reads))
+    }
+
+    /// One rule file named on the command line (`render FILE`, a suite's `rule: x.yaml`),
+    /// compiled alone. It is read wherever it leads: a person asked for it.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be read as UTF-8 text.
+    pub fn from_file(path: &Path) -> std::io::Result<Self> {
+        let text = std::fs::read_to_string(path)?;
+        let read = FileRead {
+            file: path.display().to_string(),
+            content: ReadResult::Text(text),
+        };
+        Ok(Self::merge(&RuleSet::default(), vec![read]))
+    }
+
+    /// The rules under `paths`, for `check`, one set per directory: every directory under a
+    /// path given (walked recursively, `.`-prefixed and `target` directories skipped) is read
+    /// as a server given that directory would read it, so a name defined twice is an error
+    /// only within one directory. A file given by name is read alone, even when it is a
+    /// manifest (it was asked for), with its directory's link rules, and joins its
+    /// directory's set.
+    ///
+    /// # Errors
+    ///
+    /// A path that does not exist or cannot be listed.
+    pub fn from_trees(paths: &[PathBuf]) -> std::io::Result<Vec<Self>> {
+        let groups = read_trees(paths)?;
+        Ok(groups
+            .into_iter()
+            .map(|reads| Self::merge(&RuleSet::default(), reads))
+            .collect())
+    }
+
+    /// The one step from file contents to rules, for every way of reading them.
+    fn merge(current: &RuleSet, reads: Vec<FileRead>) -> Self {
+        let files_read = reads.len();
+        let (rules, report) = current.update(reads, SystemTime::now());
+        CompiledRules {
+            rules,
+            report,
+            files_read,
+        }
+    }
+}
 
 /// Whether a directory entry is a rule file: YAML, not a test suite, not bookkeeping.
-pub fn is_rule_file(name: &str) -> bool {
+fn is_rule_file(name: &str) -> bool {
     !name.starts_with('.')
         && (name.ends_with(".yaml") || name.ends_with(".yml"))
         && !name.ends_with(".test.yaml")
         && !name.ends_with(".test.yml")
 }
 
-/// Lists and reads the rule files directly inside `dir`, in path order, as every command
-/// loads them (see the module documentation).
+/// Lists and reads the rule files directly inside `dir`, in path order (see the module
+/// documentation).
 ///
 /// # Errors
 ///
 /// Only when the directory itself cannot be listed. A file that cannot be used becomes a
 /// [`ReadResult`] that says why.
-pub fn read_dir(dir: &Path) -> std::io::Result<Vec<FileRead>> {
+fn read_dir(dir: &Path) -> std::io::Result<Vec<FileRead>> {
     let root = dir.canonicalize()?;
     let mut paths: Vec<PathBuf> = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -59,7 +169,7 @@ pub fn read_dir(dir: &Path) -> std::io::Result<Vec<FileRead>> {
 
 /// Reads one rule file that lives in the directory `root` (canonical). `None` when there is
 /// nothing to load: not a regular file, or a link whose target is gone.
-pub fn read_file(path: &Path, root: &Path) -> Option<FileRead> {
+fn read_file(path: &Path, root: &Path) -> Option<FileRead> {
     let file = path.display().to_string();
     let content = match follow(path, root) {
         Link::Usable => read_text(path),
@@ -130,15 +240,8 @@ fn read_text(path: &Path) -> ReadResult {
     }
 }
 
-/// Rule files for the offline tools, grouped by directory: every directory under a path
-/// given (walked recursively, `.`-prefixed and `target` directories skipped) is read with
-/// [`read_dir`], exactly as a server given that directory would read it. A file given by
-/// name is read alone, even when it is a manifest: it was asked for.
-///
-/// # Errors
-///
-/// A path that does not exist or cannot be listed.
-pub fn discover_rules(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
+/// The rule files under `paths`, grouped by directory, for [`CompiledRules::from_trees`].
+fn read_trees(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
     let with_path = |path: &Path, e: std::io::Error| {
         std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
     };
@@ -202,7 +305,7 @@ pub fn discover_suites(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
         let meta = std::fs::metadata(path)
             .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         if meta.is_dir() {
-            walk(path, &mut out, &is_suite_file)?;
+            walk_suites(path, &mut out)?;
         } else {
             out.push(path.clone());
         }
@@ -210,16 +313,18 @@ pub fn discover_suites(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-pub fn is_suite_file(name: &str) -> bool {
+fn is_suite_file(name: &str) -> bool {
     name.ends_with(".test.yaml") || name.ends_with(".test.yml")
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&str) -> bool) -> std::io::Result<()> {
+/// Every test suite under `dir`, in name order, skipping `.`-prefixed directories and
+/// `target`.
+fn walk_suites(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for (name, entry) in visible_entries(dir)? {
         let path = entry.path();
         if path.is_dir() {
-            walk(&path, out, keep)?;
-        } else if keep(&name) {
+            walk_suites(&path, out)?;
+        } else if is_suite_file(&name) {
             out.push(path);
         }
     }
@@ -238,19 +343,6 @@ fn is_manifest(text: &str) -> bool {
             map.contains_key("apiVersion") && map.contains_key("kind")
         }
         _ => false,
-    }
-}
-
-/// A request document, JSON or YAML.
-///
-/// # Errors
-///
-/// When the text is neither.
-pub fn parse_request(text: &str) -> Result<serde_json::Value, String> {
-    match serde_json::from_str(text) {
-        Ok(v) => Ok(v),
-        Err(json_error) => serde_yaml_ng::from_str::<serde_json::Value>(text)
-            .map_err(|yaml_error| format!("neither JSON ({json_error}) nor YAML ({yaml_error})")),
     }
 }
 

@@ -1,9 +1,14 @@
+//! The `rulehook` command. The library holds the server and the rule loading; the command
+//! line is this binary's own, in [`cli`].
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rulehook::cli::{self, Cli, LogFormat};
+use cli::{Cli, LogFormat};
 use tracing_subscriber::EnvFilter;
+
+mod cli;
 
 /// mimalloc halves the cost of parsing and dropping request JSON, which is most of a hook
 /// call's work (measured: 25 µs -> 12 µs per hello sync, parse included). Built with

@@ -18,13 +18,13 @@ use rulehook_engine::{Diagnostic, Rule};
 pub struct LoadedRule {
     pub rule: Rule,
     /// Hex SHA-256 of the file content it was compiled from.
-    pub hash: String,
-    pub loaded_at: SystemTime,
+    pub(crate) hash: String,
+    pub(crate) loaded_at: SystemTime,
 }
 
 /// What is known about one rule file.
 #[derive(Debug, Clone)]
-pub struct FileState {
+pub(crate) struct FileState {
     /// Hash of the content last read, good or bad.
     pub hash: String,
     /// The rule this file serves: its latest good version.
@@ -35,14 +35,14 @@ pub struct FileState {
 
 /// One file as read from disk by the loader.
 #[derive(Debug, Clone)]
-pub struct FileRead {
+pub(crate) struct FileRead {
     /// The label used in messages, e.g. `rules/hello.yaml`.
     pub file: String,
     pub content: ReadResult,
 }
 
 #[derive(Debug, Clone)]
-pub enum ReadResult {
+pub(crate) enum ReadResult {
     Text(String),
     /// The entry exists but could not be read right now (e.g. a ConfigMap link mid-swap);
     /// keep what we had.
@@ -61,21 +61,21 @@ pub struct RuleSet {
     by_name: HashMap<String, Arc<LoadedRule>>,
     files: BTreeMap<String, FileState>,
     /// Counts applied changes, so observers can tell one set from the next.
-    pub generation: u64,
+    pub(crate) generation: u64,
 }
 
 /// What an update did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct UpdateReport {
     /// Whether the served rules or any file's state changed.
-    pub changed: bool,
+    pub(crate) changed: bool,
     /// Files whose content failed now (each with every problem).
     pub errors: Vec<Diagnostic>,
     /// Files that could not be read this time and should be retried soon.
     pub transient: Vec<String>,
 }
 
-pub fn content_hash(text: &str) -> String {
+fn content_hash(text: &str) -> String {
     use std::fmt::Write;
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().fold(String::with_capacity(64), |mut hex, b| {
@@ -85,11 +85,6 @@ pub fn content_hash(text: &str) -> String {
 }
 
 impl RuleSet {
-    /// Builds a set from scratch, as at start-up.
-    pub fn build(reads: Vec<FileRead>, now: SystemTime) -> (RuleSet, UpdateReport) {
-        RuleSet::default().update(reads, now)
-    }
-
     pub fn get(&self, name: &str) -> Option<&Arc<LoadedRule>> {
         self.by_name.get(name)
     }
@@ -100,7 +95,7 @@ impl RuleSet {
         rules.into_iter()
     }
 
-    pub fn files(&self) -> &BTreeMap<String, FileState> {
+    pub(crate) fn files(&self) -> &BTreeMap<String, FileState> {
         &self.files
     }
 
@@ -113,7 +108,7 @@ impl RuleSet {
     }
 
     /// Every current problem, across files.
-    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+    pub(crate) fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.files.values().flat_map(|f| f.errors.iter())
     }
 
@@ -126,7 +121,7 @@ impl RuleSet {
     /// - A file absent from `reads` stops serving.
     /// - When two files define one name, the file that served it before keeps it; between
     ///   two new files, the first in path order wins. The other gets an error.
-    pub fn update(&self, reads: Vec<FileRead>, now: SystemTime) -> (RuleSet, UpdateReport) {
+    pub(crate) fn update(&self, reads: Vec<FileRead>, now: SystemTime) -> (RuleSet, UpdateReport) {
         let mut report = UpdateReport::default();
         let mut files: BTreeMap<String, FileState> = BTreeMap::new();
         for read in reads {
@@ -291,7 +286,7 @@ mod tests {
     #[test]
     fn a_bad_edit_keeps_the_last_good_rule_and_records_the_error() {
         let now = SystemTime::now();
-        let (set, _) = RuleSet::build(vec![read("r/a.yaml", &status(1))], now);
+        let (set, _) = RuleSet::default().update(vec![read("r/a.yaml", &status(1))], now);
         let (set, report) = set.update(vec![read("r/a.yaml", BAD)], now);
         assert_eq!(served_n(&set, "a"), Some(1));
         assert_eq!(report.errors.len(), 1);
@@ -304,7 +299,7 @@ mod tests {
     #[test]
     fn a_new_bad_file_is_not_served_and_others_are_untouched() {
         let now = SystemTime::now();
-        let (set, report) = RuleSet::build(
+        let (set, report) = RuleSet::default().update(
             vec![read("r/a.yaml", &status(1)), read("r/b.yaml", BAD)],
             now,
         );
@@ -316,7 +311,7 @@ mod tests {
     #[test]
     fn unchanged_content_is_not_a_change() {
         let now = SystemTime::now();
-        let (set, _) = RuleSet::build(
+        let (set, _) = RuleSet::default().update(
             vec![read("r/a.yaml", &status(1)), read("r/b.yaml", BAD)],
             now,
         );
@@ -332,7 +327,7 @@ mod tests {
     #[test]
     fn a_deleted_file_stops_serving() {
         let now = SystemTime::now();
-        let (set, _) = RuleSet::build(
+        let (set, _) = RuleSet::default().update(
             vec![read("r/a.yaml", &status(1)), read("r/b.yaml", &status(2))],
             now,
         );
@@ -346,7 +341,7 @@ mod tests {
     fn a_duplicate_name_stays_with_the_file_that_had_it() {
         let now = SystemTime::now();
         let named = |n: u64| format!("name: x\n{}", status(n));
-        let (set, _) = RuleSet::build(vec![read("r/b.yaml", &named(1))], now);
+        let (set, _) = RuleSet::default().update(vec![read("r/b.yaml", &named(1))], now);
         let (set, report) = set.update(
             vec![read("r/a.yaml", &named(2)), read("r/b.yaml", &named(1))],
             now,
@@ -361,7 +356,7 @@ mod tests {
     #[test]
     fn an_unreadable_file_keeps_its_rule_and_shows_the_error_once() {
         let now = SystemTime::now();
-        let (set, _) = RuleSet::build(vec![read("r/a.yaml", &status(1))], now);
+        let (set, _) = RuleSet::default().update(vec![read("r/a.yaml", &status(1))], now);
         let unreadable = || FileRead {
             file: "r/a.yaml".to_owned(),
             content: ReadResult::Unreadable("cannot be read: permission denied".to_owned()),
@@ -378,7 +373,7 @@ mod tests {
     #[test]
     fn a_refused_file_serves_nothing() {
         let now = SystemTime::now();
-        let (set, _) = RuleSet::build(vec![read("r/a.yaml", &status(1))], now);
+        let (set, _) = RuleSet::default().update(vec![read("r/a.yaml", &status(1))], now);
         let refused = FileRead {
             file: "r/a.yaml".to_owned(),
             content: ReadResult::Refused("links outside the rule directory".to_owned()),
@@ -392,7 +387,7 @@ mod tests {
     #[test]
     fn a_transient_read_keeps_the_previous_state() {
         let now = SystemTime::now();
-        let (set, _) = RuleSet::build(vec![read("r/a.yaml", &status(1))], now);
+        let (set, _) = RuleSet::default().update(vec![read("r/a.yaml", &status(1))], now);
         let transient = FileRead {
             file: "r/a.yaml".to_owned(),
             content: ReadResult::Transient("dangling link".to_owned()),

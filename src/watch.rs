@@ -8,26 +8,26 @@
 //!
 //! Two things must not make the loop spin: a `..data/` link that keeps dangling is retried
 //! with a doubling delay and then counted as deleted, and a directory that cannot be read is
-//! looked at every [`MISSING_POLL`] and reported once, then every [`MISSING_LOG_EVERY`]. A
-//! directory deleted and created again is a new inode that inotify does not follow, so the
-//! watch is set up again whenever the directory's identity changes.
+//! looked at every half second and reported once, then every 5 seconds (`MISSING_POLL`,
+//! `MISSING_LOG_EVERY`). A directory deleted and created again is a new inode that inotify
+//! does not follow, so the watch is set up again whenever the directory's identity changes.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult};
 
-use crate::load;
-use crate::ruleset::{ReadResult, RuleSet, UpdateReport};
+use crate::load::{CompiledRules, ReadDirError, TransientFiles};
+use crate::ruleset::{RuleSet, UpdateReport};
 
 /// Long enough to fold the kubelet's four swap steps into one event, short enough to keep
 /// edit-to-answer latency well under a second.
-pub const DEBOUNCE: Duration = Duration::from_millis(250);
+const DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// How soon to look again after a file could not be read (a link mid-swap); doubled at each
 /// retry in a row.
@@ -38,10 +38,10 @@ const TRANSIENT_RETRY: Duration = Duration::from_millis(100);
 const TRANSIENT_RETRIES: u32 = 5;
 
 /// How often to look for a rule directory that cannot be read, e.g. deleted and not yet back.
-pub const MISSING_POLL: Duration = Duration::from_millis(500);
+const MISSING_POLL: Duration = Duration::from_millis(500);
 
 /// How often a directory that stays unreadable is reported again.
-pub const MISSING_LOG_EVERY: Duration = Duration::from_secs(5);
+const MISSING_LOG_EVERY: Duration = Duration::from_secs(5);
 
 /// How changes are noticed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -54,13 +54,13 @@ pub enum WatchMode {
     Off,
 }
 
-/// The outcome of one reload, for logs and tests.
+/// The outcome of one reload, for logs and metrics.
 #[derive(Debug)]
 pub enum Reload {
     /// Nothing changed on disk.
     Unchanged,
-    /// A new set is serving; `errors` are problems in files that kept their last good rule or
-    /// are not served.
+    /// A new set is serving; `report.errors` are problems in files that kept their last good
+    /// rule or are not served.
     Swapped {
         generation: u64,
         report: UpdateReport,
@@ -72,61 +72,70 @@ pub enum Reload {
 /// A callback run after every reload attempt.
 pub type Observer = Arc<dyn Fn(&Reload, &RuleSet) + Send + Sync>;
 
-/// Re-reads one rule directory into a shared rule set.
+/// Reads one rule directory into a shared rule set: once at start-up, then at every change.
 #[derive(Clone)]
 pub struct Reloader {
     pub dir: PathBuf,
     pub rules: Arc<ArcSwap<RuleSet>>,
-    /// Called after every reload attempt, e.g. to count it in metrics.
+    /// Called after every reload attempt, e.g. to count it in metrics; not after the first
+    /// load, which is no reload.
     pub observe: Option<Observer>,
 }
 
 impl Reloader {
-    /// Reads the directory, merges, and swaps the new set in if anything changed.
+    /// The first load, at start-up: the same reading and swap as every reload. What differs
+    /// is what the outcome means. A directory that cannot be read is an error, since there is
+    /// nothing yet to keep serving; and the caller logs and counts the outcome as the start-up
+    /// load, so it is neither logged here nor observed.
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be listed.
+    pub fn load_first(&self) -> Result<UpdateReport, ReadDirError> {
+        self.read_and_swap(TransientFiles::KeepPrevious)
+            .map(|(report, _)| report)
+    }
+
+    /// Reads the directory again and swaps the new set in if anything changed, then logs the
+    /// outcome and tells the observer. Also says whether to look again soon: when a file or
+    /// the directory could not be read.
+    fn reload(&self, transient: TransientFiles) -> (Reload, bool) {
+        let (outcome, retry) = match self.read_and_swap(transient) {
+            Err(e) => (Reload::Failed(e.to_string()), true),
+            Ok((report, generation)) => {
+                let retry = !report.transient.is_empty();
+                if report.changed {
+                    (Reload::Swapped { generation, report }, retry)
+                } else {
+                    (Reload::Unchanged, retry)
+                }
+            }
+        };
+        log_outcome(&outcome, &self.rules.load());
+        if let Some(observe) = &self.observe {
+            observe(&outcome, &self.rules.load());
+        }
+        (outcome, retry)
+    }
+
+    /// Reads the directory, merges it into the set serving now, and swaps the result in if
+    /// anything changed. Returns the merge's report and the generation serving after it.
     ///
     /// # Guarantees
     ///
     /// The swap is one atomic store: a request sees the old set or the new one, never a mix,
     /// and requests already running keep the snapshot they loaded.
-    pub fn reload(&self) -> (Reload, bool) {
-        self.reload_settling(false)
-    }
-
-    /// As [`Reloader::reload`]; with `settle`, files that could not be read for a moment are
-    /// taken as gone instead of retried.
-    fn reload_settling(&self, settle: bool) -> (Reload, bool) {
-        let reads = match load::read_dir(&self.dir) {
-            Ok(reads) => reads,
-            Err(e) => {
-                let outcome = Reload::Failed(format!("{}: {e}", self.dir.display()));
-                self.finish(&outcome);
-                return (outcome, true);
-            }
-        };
-        let mut reads = reads;
-        if settle {
-            reads.retain(|read| !matches!(read.content, ReadResult::Transient(_)));
-        }
+    fn read_and_swap(
+        &self,
+        transient: TransientFiles,
+    ) -> Result<(UpdateReport, u64), ReadDirError> {
         let current = self.rules.load_full();
-        let (next, report) = current.update(reads, SystemTime::now());
-        let retry = !report.transient.is_empty();
-        if !report.changed {
-            let outcome = Reload::Unchanged;
-            self.finish(&outcome);
-            return (outcome, retry);
+        let compiled = CompiledRules::merge_dir(&self.dir, &current, transient)?;
+        let generation = compiled.rules.generation;
+        if compiled.report.changed {
+            self.rules.store(Arc::new(compiled.rules));
         }
-        let generation = next.generation;
-        self.rules.store(Arc::new(next));
-        let outcome = Reload::Swapped { generation, report };
-        self.finish(&outcome);
-        (outcome, retry)
-    }
-
-    fn finish(&self, outcome: &Reload) {
-        log_outcome(outcome, &self.rules.load());
-        if let Some(observe) = &self.observe {
-            observe(outcome, &self.rules.load());
-        }
+        Ok((compiled.report, generation))
     }
 }
 
@@ -258,8 +267,12 @@ fn watch_loop(reloader: &Reloader, signals: &mpsc::Receiver<()>, state: &mut Loo
             Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
         }
         state.follow_directory(&reloader.dir);
-        let settle = state.transient_rounds >= TRANSIENT_RETRIES;
-        let (outcome, retry) = reloader.reload_settling(settle);
+        let transient = if state.transient_rounds >= TRANSIENT_RETRIES {
+            TransientFiles::CountAsDeleted
+        } else {
+            TransientFiles::KeepPrevious
+        };
+        let (outcome, retry) = reloader.reload(transient);
         wait = state.next_wait(&outcome, retry, &reloader.dir);
     }
 }
@@ -338,4 +351,55 @@ fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
 #[cfg(not(unix))]
 fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(dir).ok().map(|_| (0, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reloader(dir: &Path) -> Reloader {
+        Reloader {
+            dir: dir.to_path_buf(),
+            rules: Arc::new(ArcSwap::from_pointee(RuleSet::default())),
+            observe: None,
+        }
+    }
+
+    #[test]
+    fn the_first_load_and_every_reload_swap_the_same_way() {
+        let temp = tempfile::tempdir().unwrap();
+        std::fs::write(temp.path().join("a.yaml"), "sync:\n  status: {n: 1}\n").unwrap();
+        let reloader = reloader(temp.path());
+        let report = reloader.load_first().unwrap();
+        assert!(report.changed && report.errors.is_empty());
+        assert!(reloader.rules.load().get("a").is_some());
+        let generation = reloader.rules.load().generation;
+
+        let (outcome, retry) = reloader.reload(TransientFiles::KeepPrevious);
+        assert!(matches!(outcome, Reload::Unchanged), "{outcome:?}");
+        assert!(!retry);
+
+        std::fs::write(temp.path().join("b.yaml"), "sync:\n  status: {n: 2}\n").unwrap();
+        let (outcome, _) = reloader.reload(TransientFiles::KeepPrevious);
+        let Reload::Swapped {
+            generation: next, ..
+        } = outcome
+        else {
+            panic!("{outcome:?}");
+        };
+        assert_eq!(next, generation + 1);
+        assert_eq!(reloader.rules.load().generation, next);
+        assert!(reloader.rules.load().get("b").is_some());
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_read_fails_the_first_load_but_not_a_reload() {
+        let temp = tempfile::tempdir().unwrap();
+        let reloader = reloader(&temp.path().join("missing"));
+        let error = reloader.load_first().unwrap_err();
+        assert!(error.to_string().contains("missing"), "{error}");
+        let (outcome, retry) = reloader.reload(TransientFiles::KeepPrevious);
+        assert!(matches!(outcome, Reload::Failed(_)), "{outcome:?}");
+        assert!(retry);
+    }
 }

@@ -2,11 +2,9 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use super::exit;
-use crate::load;
-use crate::ruleset::RuleSet;
+use rulehook::load::CompiledRules;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,8 +14,8 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    let groups = match load::discover_rules(&args.paths) {
-        Ok(groups) => groups,
+    let compiled = match CompiledRules::from_trees(&args.paths) {
+        Ok(compiled) => compiled,
         Err(e) => {
             eprintln!("error: {e}");
             return exit::usage();
@@ -25,11 +23,15 @@ pub fn run(args: &Args) -> ExitCode {
     };
     let (mut files, mut rules) = (0, 0);
     let mut problems = Vec::new();
-    // Each directory is checked as one server would load it, so duplicate names are only
-    // an error within a directory.
-    for reads in groups {
-        files += reads.len();
-        let (set, report) = RuleSet::build(reads, SystemTime::now());
+    // One set per directory, as a server given that directory would load it: a name defined
+    // twice is a problem only within one directory.
+    for CompiledRules {
+        rules: set,
+        report,
+        files_read,
+    } in compiled
+    {
+        files += files_read;
         rules += set.len();
         problems.extend(report.errors);
         problems.extend(

@@ -2,12 +2,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use super::exit;
-use crate::controllers;
-use crate::load;
-use crate::ruleset::RuleSet;
+use rulehook::controllers;
+use rulehook::load::CompiledRules;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,20 +18,19 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    let reads = match load::read_dir(&args.rules) {
-        Ok(r) => r,
+    let CompiledRules { rules, report, .. } = match CompiledRules::from_dir(&args.rules) {
+        Ok(compiled) => compiled,
         Err(e) => {
-            eprintln!("error: {}: {e}", args.rules.display());
+            eprintln!("error: {e}");
             return exit::usage();
         }
     };
-    let (set, report) = RuleSet::build(reads, SystemTime::now());
     let mut failed = !report.errors.is_empty();
     for error in &report.errors {
         eprintln!("{error}");
     }
     let mut documents = Vec::new();
-    for loaded in set.rules() {
+    for loaded in rules.rules() {
         match controllers::manifest(&loaded.rule, &args.base_url) {
             Ok(manifest) => match serde_yaml_ng::to_string(&manifest) {
                 Ok(yaml) => documents.push(yaml),

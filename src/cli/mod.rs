@@ -1,5 +1,6 @@
 //! The `rulehook` command: one module per subcommand, each with a `run` that returns an exit
-//! code.
+//! code, and what several of them share: [`rule_lookup`] finds the rule a person names, and
+//! [`request_file`] reads the request they wrote.
 
 use std::process::ExitCode;
 
@@ -8,6 +9,8 @@ use clap::{Parser, Subcommand};
 pub mod check;
 pub mod controllers;
 pub mod render;
+mod request_file;
+mod rule_lookup;
 pub mod schema;
 pub mod serve;
 pub mod test;

@@ -1,17 +1,14 @@
 //! `rulehook render`: one hook response, offline, exactly as the server would answer.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::SystemTime;
 
 use serde_json::Value;
 
 use super::exit;
-use crate::load;
-use crate::ruleset::{LoadedRule, RuleSet};
-use rulehook_engine::{Hook, HookError, Limits, Rule};
+use super::request_file::{self, RequestFileError};
+use super::rule_lookup::{find_rule, FindRuleError};
+use rulehook_engine::{Hook, HookError, Limits};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,78 +25,52 @@ pub struct Args {
     pub rules: PathBuf,
 }
 
+/// Why there is no response to print.
+#[derive(Debug, thiserror::Error)]
+enum RenderError {
+    #[error("unknown hook")]
+    UnknownHook,
+    #[error(transparent)]
+    Rule(#[from] FindRuleError),
+    #[error(transparent)]
+    Request(#[from] RequestFileError),
+    /// The rule failed on this request, as the server would report it.
+    #[error(transparent)]
+    Hook(#[from] HookError),
+}
+
+impl RenderError {
+    /// A failing rule is a problem found (exit 1, the message as the server gives it); the
+    /// rest mean the command could not run (exit 2).
+    fn report(&self) -> ExitCode {
+        if let RenderError::Hook(e) = self {
+            eprintln!("{e}");
+            return exit::problems();
+        }
+        eprintln!("error: {self}");
+        exit::usage()
+    }
+}
+
 pub fn run(args: &Args) -> ExitCode {
     match render(args) {
-        Ok(Ok(response)) => {
+        Ok(response) => {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&response).unwrap_or_default()
             );
             exit::ok()
         }
-        Ok(Err(e)) => {
-            eprintln!("{e}");
-            exit::problems()
-        }
-        Err(usage) => {
-            eprintln!("error: {usage}");
-            exit::usage()
-        }
+        Err(e) => e.report(),
     }
 }
 
-/// Outer error: the command could not run. Inner error: the rule failed, as the server
-/// would report it.
-fn render(args: &Args) -> Result<Result<Value, HookError>, String> {
-    let hook = Hook::parse(&args.hook).ok_or("unknown hook")?;
+fn render(args: &Args) -> Result<Value, RenderError> {
+    let hook = Hook::parse(&args.hook).ok_or(RenderError::UnknownHook)?;
     let loaded = find_rule(&args.rule, &args.rules)?;
-    let mut request = read_request(&args.request)?;
-    Ok(loaded
+    let mut request = request_file::read(&args.request)?;
+    let body = loaded
         .rule
-        .render_body(hook, &mut request, &Limits::default())
-        .map(|body| serde_json::from_slice(&body).unwrap_or_default()))
-}
-
-/// A rule file, or a rule by name from a directory.
-pub fn find_rule(rule: &str, dir: &Path) -> Result<Arc<LoadedRule>, String> {
-    let path = Path::new(rule);
-    if path.is_file() {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{rule}: {e}"))?;
-        let rule = Rule::compile(&path.display().to_string(), &text).map_err(|errors| {
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })?;
-        return Ok(Arc::new(LoadedRule {
-            rule,
-            hash: crate::ruleset::content_hash(&text),
-            loaded_at: SystemTime::now(),
-        }));
-    }
-    let reads = load::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let (set, report) = RuleSet::build(reads, SystemTime::now());
-    let Some(loaded) = set.get(rule) else {
-        let mut message = format!("no rule named `{rule}` in {}", dir.display());
-        for e in &report.errors {
-            message.push_str(&format!("\n{e}"));
-        }
-        return Err(message);
-    };
-    Ok(loaded.clone())
-}
-
-/// A request from a file or stdin; JSON or YAML.
-pub fn read_request(source: &str) -> Result<Value, String> {
-    let text = if source == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| format!("stdin: {e}"))?;
-        text
-    } else {
-        std::fs::read_to_string(source).map_err(|e| format!("{source}: {e}"))?
-    };
-    load::parse_request(&text).map_err(|e| format!("{source}: {e}"))
+        .render_body(hook, &mut request, &Limits::default())?;
+    Ok(serde_json::from_slice(&body).unwrap_or_default())
 }

@@ -5,19 +5,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use actix_web::{web, App, HttpServer};
 use arc_swap::ArcSwap;
 
 use super::{exit, parse_duration, parse_size};
-use crate::auth::Auth;
-use crate::load;
-use crate::ruleset::RuleSet;
-use crate::server::{self, AppState, ServerLimits};
-use crate::tls::{self, CertReloader};
-use crate::watch::{self, Reloader, WatchMode};
-use crate::{connection, memory, shutdown};
+use rulehook::auth::Auth;
+use rulehook::ruleset::RuleSet;
+use rulehook::server::{self, AppState, ServerLimits};
+use rulehook::tls::{self, CertReloader};
+use rulehook::watch::{self, Reloader, WatchMode};
+use rulehook::{connection, memory, shutdown};
 use rulehook_engine::Limits;
 
 /// Every flag can also be set with the environment variable shown.
@@ -191,19 +190,17 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             observed.metrics.observe_reload(outcome, rules);
         })),
     };
-    let initial = load::read_dir(&args.rules).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read the rule directory {}: {e}",
-            args.rules.display()
-        )
-    })?;
-    let (set, report) = RuleSet::default().update(initial, SystemTime::now());
+    let report = reloader
+        .load_first()
+        .map_err(|e| anyhow::anyhow!("cannot read the rule directory {e}"))?;
     for error in &report.errors {
         tracing::warn!("{error}");
     }
-    tracing::info!(rules = set.len(), errors = report.errors.len(), dir = %args.rules.display(), "rules loaded");
-    state.metrics.observe_rules(&set);
-    reloader.rules.store(Arc::new(set));
+    {
+        let loaded = reloader.rules.load();
+        tracing::info!(rules = loaded.len(), errors = report.errors.len(), dir = %args.rules.display(), "rules loaded");
+        state.metrics.observe_rules(&loaded);
+    }
     state.loaded.store(true, Ordering::Release);
     let _watch = watch::spawn(reloader, args.watch, args.recheck_interval)
         .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", args.rules.display()))?;
@@ -226,7 +223,8 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     .disable_signals();
     let listener = connection::listen(args.listen)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
-    let watched = listener
+    // Shutdown watches this socket's accept queue, to take in what the kernel queued.
+    let listener_for_shutdown = listener
         .try_clone()
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     let https = tls.is_some();
@@ -236,7 +234,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     }
     .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?
     .run();
-    actix_web::rt::spawn(shutdown::on_signal(server.handle(), watched));
+    actix_web::rt::spawn(shutdown::on_signal(server.handle(), listener_for_shutdown));
     tracing::info!(listen = %args.listen, workers, https, auth = state.auth.is_enabled(), "serving");
     server.await?;
     tracing::info!("stopped");

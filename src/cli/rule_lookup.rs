@@ -1,0 +1,69 @@
+//! The rule a person names on the command line (`render RULE`, a suite's `rule: x.yaml`): a
+//! rule file, or the name of a rule in a directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rulehook::load::{CompiledRules, ReadDirError};
+use rulehook::ruleset::LoadedRule;
+use rulehook_engine::Diagnostic;
+
+/// Why the named rule cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FindRuleError {
+    #[error("{file}: {error}")]
+    UnreadableFile { file: String, error: std::io::Error },
+    /// The file was read but does not compile: every problem, one per line.
+    #[error("{}", lines(.0))]
+    InvalidFile(Vec<Diagnostic>),
+    #[error(transparent)]
+    UnreadableDir(#[from] ReadDirError),
+    /// No rule of that name is served from the directory; `errors` are the directory's
+    /// problems, one of which may be why.
+    #[error("no rule named `{name}` in {}{}", dir.display(), errors.iter().map(|e| format!("\n{e}")).collect::<String>())]
+    NotFound {
+        name: String,
+        dir: PathBuf,
+        errors: Vec<Diagnostic>,
+    },
+}
+
+fn lines(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The rule file `rule` if there is one, else the rule named `rule` in `dir`.
+///
+/// # Errors
+///
+/// When the file does not compile, or `dir` serves no rule of that name.
+pub fn find_rule(rule: &str, dir: &Path) -> Result<Arc<LoadedRule>, FindRuleError> {
+    let path = Path::new(rule);
+    if path.is_file() {
+        let compiled =
+            CompiledRules::from_file(path).map_err(|error| FindRuleError::UnreadableFile {
+                file: rule.to_owned(),
+                error,
+            })?;
+        return compiled
+            .rules
+            .rules()
+            .next()
+            .cloned()
+            .ok_or(FindRuleError::InvalidFile(compiled.report.errors));
+    }
+    let compiled = CompiledRules::from_dir(dir)?;
+    compiled
+        .rules
+        .get(rule)
+        .cloned()
+        .ok_or_else(|| FindRuleError::NotFound {
+            name: rule.to_owned(),
+            dir: dir.to_path_buf(),
+            errors: compiled.report.errors,
+        })
+}

@@ -1,0 +1,139 @@
+//! One case: build its request, render it with the rule it names, and hold the answer up to
+//! its expectation (`expect`, `expectPartial` or `expectError`).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use rulehook_engine::suite::{compare, merge_patch, CaseSpec, Mismatch, SuiteSpec};
+use rulehook_engine::{Hook, Limits, Rule};
+
+use super::rules::SuiteRules;
+use super::update::Edit;
+use super::Outcome;
+use crate::cli::request_file;
+
+/// Runs one case; under `--update`, also says how to rewrite its expectation.
+pub fn run_case(
+    suite: &SuiteSpec,
+    case: &CaseSpec,
+    index: usize,
+    dir: &Path,
+    rules: &mut SuiteRules,
+    update: bool,
+) -> (Outcome, Option<Edit>) {
+    let expectations = [
+        case.expect.is_some(),
+        case.expect_partial.is_some(),
+        case.expect_error.is_some(),
+    ];
+    if expectations.iter().filter(|e| **e).count() > 1 {
+        return (
+            Outcome::Failed(
+                "give only one of `expect`, `expectPartial` and `expectError`".to_owned(),
+            ),
+            None,
+        );
+    }
+    let Some(rule_name) = case.rule.as_ref().or(suite.rule.as_ref()) else {
+        return (
+            Outcome::Failed("no rule: set `rule` on the suite or the case".to_owned()),
+            None,
+        );
+    };
+    let loaded = match rules.get(rule_name) {
+        Ok(r) => r,
+        Err(e) => return (Outcome::Failed(e), None),
+    };
+    let request = match build_request(case, dir) {
+        Ok(r) => r,
+        Err(e) => return (Outcome::Failed(e), None),
+    };
+    let hook = case.hook.or(suite.hook).unwrap_or(Hook::Sync);
+    let result = render(&loaded.rule, hook, request);
+
+    if let Some(want) = &case.expect_error {
+        return match result {
+            Err(message) if message.contains(want.as_str()) => (Outcome::Passed, None),
+            Err(message) => (
+                Outcome::Failed(format!(
+                    "expected an error containing {want:?}\n  actual error: {message}"
+                )),
+                None,
+            ),
+            Ok(response) => (
+                Outcome::Failed(format!(
+                    "expected an error containing {want:?}\n  actual response: {response}"
+                )),
+                None,
+            ),
+        };
+    }
+    let response = match result {
+        Ok(r) => r,
+        Err(message) => return (Outcome::Failed(format!("the rule failed: {message}")), None),
+    };
+    let (expected, partial) = match (&case.expect, &case.expect_partial) {
+        (Some(e), _) => (e, false),
+        (None, Some(e)) => (e, true),
+        (None, None) => {
+            return if update {
+                (
+                    Outcome::Updated,
+                    Some(Edit {
+                        case: index,
+                        value: response,
+                    }),
+                )
+            } else {
+                (Outcome::Failed("the case has no expectation; run with --update to record the current response".to_owned()), None)
+            };
+        }
+    };
+    match compare(expected, &response, partial) {
+        None => (Outcome::Passed, None),
+        Some(_) if update && !partial => (
+            Outcome::Updated,
+            Some(Edit {
+                case: index,
+                value: response,
+            }),
+        ),
+        Some(mismatch) => (Outcome::Failed(describe(&mismatch)), None),
+    }
+}
+
+fn render(rule: &Rule, hook: Hook, mut request: Value) -> Result<Value, String> {
+    let body = rule
+        .render_body(hook, &mut request, &Limits::default())
+        .map_err(|e| e.to_string())?;
+    serde_json::from_slice(&body).map_err(|e| e.to_string())
+}
+
+fn build_request(case: &CaseSpec, dir: &Path) -> Result<Value, String> {
+    let mut request = match (&case.request, &case.request_file) {
+        (Some(_), Some(_)) => return Err("give `request` or `requestFile`, not both".to_owned()),
+        (Some(r), None) => r.clone(),
+        (None, Some(file)) => {
+            request_file::read_path(&dir.join(file)).map_err(|e| e.to_string())?
+        }
+        (None, None) => return Err("the case has no `request` or `requestFile`".to_owned()),
+    };
+    if let Some(patch) = &case.patch {
+        merge_patch(&mut request, patch);
+    }
+    Ok(request)
+}
+
+fn describe(m: &Mismatch) -> String {
+    let show = |v: &Option<Value>| match v {
+        Some(v) => serde_json::to_string(v).unwrap_or_default(),
+        None => "(nothing)".to_owned(),
+    };
+    format!(
+        "at {}\n  expected: {}\n  actual:   {}",
+        m.path,
+        show(&m.expected),
+        show(&m.actual)
+    )
+}

@@ -1,0 +1,86 @@
+//! `rulehook test`: run test suites (`*.test.yaml`) against their rules, offline.
+//!
+//! Each case sends one request through the same engine the server uses and compares the
+//! answer with its expectation. The last line is always `N passed, M failed`.
+//!
+//! - [`suite`]: reads a suite, runs its cases in order and prints each result.
+//! - [`case`]: what one case asks for, and whether the answer meets it.
+//! - [`rules`]: the rules a suite's cases name, read once per suite.
+//! - [`update`]: `--update`, which rewrites `expect` blocks and leaves every other line be.
+//! - [`junit`]: the `--junit` report.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::exit;
+use rulehook::load;
+
+mod case;
+mod junit;
+mod rules;
+mod suite;
+mod update;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Test suite files, or directories to search for `*.test.yaml`.
+    #[arg(default_value = "rules")]
+    pub paths: Vec<PathBuf>,
+    /// Write each case's current response into its `expect` (or add one when it has none).
+    #[arg(long)]
+    pub update: bool,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+/// How one case ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Passed,
+    Updated,
+    Failed(String),
+}
+
+/// One case's result, for the report.
+#[derive(Debug)]
+pub struct CaseResult {
+    pub suite: String,
+    pub name: String,
+    pub line: usize,
+    pub outcome: Outcome,
+    pub seconds: f64,
+}
+
+pub fn run(args: &Args) -> ExitCode {
+    let suites = match load::discover_suites(&args.paths) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::usage();
+        }
+    };
+    let colour = std::io::stdout().is_terminal();
+    let mut results = Vec::new();
+    for suite in &suites {
+        results.extend(suite::run_suite(suite, args.update, colour));
+    }
+    let failed = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
+        .count();
+    let passed = results.len() - failed;
+    if let Some(path) = &args.junit {
+        if let Err(e) = std::fs::write(path, junit::report(&results)) {
+            eprintln!("error: {}: {e}", path.display());
+            return exit::usage();
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        exit::ok()
+    } else {
+        exit::problems()
+    }
+}

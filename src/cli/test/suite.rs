@@ -1,0 +1,99 @@
+//! One suite file: read it, run its cases in order, print each result as it ends, and write
+//! `--update`'s edits back.
+
+use std::path::Path;
+use std::time::Instant;
+
+use rulehook_engine::suite::SuiteSpec;
+use rulehook_engine::Locator;
+
+use super::case::run_case;
+use super::rules::SuiteRules;
+use super::update::{apply_edits, Edit};
+use super::{CaseResult, Outcome};
+
+/// Runs every case of one suite, printing each result; rewrites the file under `--update`.
+pub fn run_suite(path: &Path, update: bool, colour: bool) -> Vec<CaseResult> {
+    let label = path.display().to_string();
+    let fail_all = |message: String| {
+        println!("{} {label}: {message}", paint(colour, "31", "FAIL"));
+        vec![CaseResult {
+            suite: label.clone(),
+            name: "(suite)".to_owned(),
+            line: 1,
+            outcome: Outcome::Failed(message),
+            seconds: 0.0,
+        }]
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return fail_all(e.to_string()),
+    };
+    let suite = match parse_suite(&label, &text) {
+        Ok(s) => s,
+        Err(message) => return fail_all(message),
+    };
+    let locator = Locator::new(&text);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut rules = SuiteRules::new(dir);
+    let mut results = Vec::new();
+    let mut edits: Vec<Edit> = Vec::new();
+    for (i, case) in suite.cases.iter().enumerate() {
+        let line = locator.value(&format!("cases[{i}]")).line;
+        let started = Instant::now();
+        let (outcome, edit) = run_case(&suite, case, i, dir, &mut rules, update);
+        if let Some(edit) = edit {
+            edits.push(edit);
+        }
+        let (tag, code) = match &outcome {
+            Outcome::Passed => ("PASS", "32"),
+            Outcome::Updated => ("UPDATED", "33"),
+            Outcome::Failed(_) => ("FAIL", "31"),
+        };
+        println!("{} {label}:{line} {}", paint(colour, code, tag), case.name);
+        if let Outcome::Failed(details) = &outcome {
+            for l in details.lines() {
+                println!("    {l}");
+            }
+        }
+        results.push(CaseResult {
+            suite: label.clone(),
+            name: case.name.clone(),
+            line,
+            outcome,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    if !edits.is_empty() {
+        let updated = apply_edits(&text, &locator, &edits);
+        if let Err(e) = std::fs::write(path, updated) {
+            println!(
+                "{} {label}: cannot write updates: {e}",
+                paint(colour, "31", "FAIL")
+            );
+        }
+    }
+    results
+}
+
+fn parse_suite(label: &str, text: &str) -> Result<SuiteSpec, String> {
+    serde_yaml_ng::from_str::<SuiteSpec>(text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!("{}:{}", l.line(), l.column()))
+            .unwrap_or_else(|| "1:1".to_owned());
+        format!("{label}:{at}: {e}")
+    })
+}
+
+/// `text` in the colour of ANSI SGR `code`, when the output is a terminal.
+fn paint(colour: bool, code: &str, text: &str) -> String {
+    if colour {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
