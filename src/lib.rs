@@ -23,6 +23,7 @@ pub(crate) mod admission;
 pub mod auth;
 pub mod connection;
 pub mod controllers;
+mod digest;
 pub mod load;
 pub mod log_format;
 pub mod memory;

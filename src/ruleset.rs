@@ -9,8 +9,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
-
 use rulehook_engine::{Diagnostic, Rule};
 
 /// A compiled rule and where it came from.
@@ -76,12 +74,7 @@ pub struct UpdateReport {
 }
 
 fn content_hash(text: &str) -> String {
-    use std::fmt::Write;
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().fold(String::with_capacity(64), |mut hex, b| {
-        let _ = write!(hex, "{b:02x}");
-        hex
-    })
+    crate::digest::sha256_hex(text.as_bytes(), 32)
 }
 
 impl RuleSet {

@@ -36,17 +36,17 @@ pub struct Args {
     #[arg(long, env = "RULEHOOK_MAX_BODY", value_parser = parse_size)]
     pub max_body: Option<usize>,
     /// Most items one `$forEach` may produce.
-    #[arg(long, env = "RULEHOOK_MAX_LOOP_ITEMS", default_value_t = 10_000)]
+    #[arg(long, env = "RULEHOOK_MAX_LOOP_ITEMS", default_value_t = Limits::DEFAULT_MAX_LOOP_ITEMS)]
     pub max_loop_items: usize,
     /// Most one render may build, its answer included. Default: memory limit / 32.
     #[arg(long, env = "RULEHOOK_MAX_OUTPUT_BYTES", value_parser = parse_size)]
     pub max_output_bytes: Option<usize>,
     /// Most template evaluations in one render.
-    #[arg(long, env = "RULEHOOK_MAX_RENDER_STEPS", default_value_t = 1_000_000)]
+    #[arg(long, env = "RULEHOOK_MAX_RENDER_STEPS", default_value_t = Limits::DEFAULT_MAX_STEPS)]
     pub max_render_steps: u64,
     /// Requests parsed and rendered at once (bodies fully received); beyond it, 429 with
     /// `Retry-After: 1`.
-    #[arg(long, env = "RULEHOOK_MAX_IN_FLIGHT", default_value_t = 256)]
+    #[arg(long, env = "RULEHOOK_MAX_IN_FLIGHT", default_value_t = ServerLimits::DEFAULT_MAX_IN_FLIGHT)]
     pub max_in_flight: usize,
     /// Open connections at most; more wait in the listen queue.
     #[arg(long, env = "RULEHOOK_MAX_CONNECTIONS", default_value_t = 4096)]
@@ -66,7 +66,7 @@ pub struct Args {
     /// Template steps a render may take on an HTTP I/O thread (bodies up to 64 KiB) before it
     /// is moved to a render thread and started over; 0 puts every render on the render
     /// threads, at about half the throughput of light hooks.
-    #[arg(long, env = "RULEHOOK_SLICE_STEPS", default_value_t = 2_000)]
+    #[arg(long, env = "RULEHOOK_SLICE_STEPS", default_value_t = ServerLimits::DEFAULT_SLICE_STEPS)]
     pub slice_steps: u64,
     /// How rule changes are noticed.
     #[arg(long, env = "RULEHOOK_WATCH", value_enum, default_value = "auto")]
@@ -239,4 +239,31 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     server.await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        serve: Args,
+    }
+
+    /// The timeouts' defaults are written twice, as help text here and as durations in
+    /// `ServerLimits`; this keeps the two the same.
+    #[test]
+    fn serve_without_flags_gets_the_server_defaults() {
+        let args = Command::parse_from(["rulehook", "--memory-limit", "128MiB"]).serve;
+        let from_flags = server_limits(&args);
+        let defaults = ServerLimits::for_memory(memory::DEFAULT_MEMORY_LIMIT);
+        assert_eq!(
+            format!("{from_flags:?}"),
+            format!("{defaults:?}"),
+            "the flags' defaults and ServerLimits disagree"
+        );
+    }
 }

@@ -76,18 +76,21 @@ pub struct ServerLimits {
 }
 
 impl ServerLimits {
+    pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+    pub const DEFAULT_SLICE_STEPS: u64 = 2_000;
+
     /// The limits that fit a container limited to `memory_limit` bytes.
     pub fn for_memory(memory_limit: usize) -> Self {
         let budgets = Budgets::derive(memory_limit);
         ServerLimits {
             max_body_bytes: budgets.max_body,
-            max_in_flight: 256,
+            max_in_flight: ServerLimits::DEFAULT_MAX_IN_FLIGHT,
             // Metacontroller's own hook timeout: after it, nobody waits for the answer.
             body_timeout: Duration::from_secs(10),
             render_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(10),
             render_threads: default_render_threads(),
-            slice_steps: 2_000,
+            slice_steps: ServerLimits::DEFAULT_SLICE_STEPS,
             request_memory: budgets.request_memory,
             engine: Limits {
                 max_output_bytes: budgets.max_output,

@@ -84,13 +84,19 @@ pub trait RenderGuard: Send + Sync + std::fmt::Debug {
     fn cancelled(&self) -> bool;
 }
 
+impl Limits {
+    pub const DEFAULT_MAX_LOOP_ITEMS: usize = 10_000;
+    /// Far above any sane object list, far below what would hurt the server.
+    pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
+    pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_loop_items: 10_000,
-            // Far above any sane object list, far below what would hurt the server.
-            max_output_bytes: 16 * 1024 * 1024,
-            max_steps: 1_000_000,
+            max_loop_items: Limits::DEFAULT_MAX_LOOP_ITEMS,
+            max_output_bytes: Limits::DEFAULT_MAX_OUTPUT_BYTES,
+            max_steps: Limits::DEFAULT_MAX_STEPS,
             guard: None,
         }
     }
