@@ -10,6 +10,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use rulehook_engine::Hook;
 
 use crate::ruleset::RuleSet;
 use crate::watch::Reload;
@@ -174,10 +175,8 @@ impl Metrics {
 
     /// Records one hook request. `rule` must be a loaded rule's name or [`UNKNOWN`].
     pub fn observe_request(&self, rule: &str, hook: &str, code: u16, seconds: f64) {
-        let hook = match hook {
-            "sync" | "finalize" | "customize" => hook,
-            _ => UNKNOWN,
-        };
+        // The hook segment comes from the URL: only real hook names become label values.
+        let hook = Hook::parse(hook).map_or(UNKNOWN, Hook::as_str);
         self.requests
             .get_or_create(&RequestLabels {
                 rule: rule.to_owned(),

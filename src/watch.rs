@@ -66,7 +66,7 @@ pub enum Reload {
         report: UpdateReport,
     },
     /// The directory could not be read; the current set keeps serving.
-    Failed(String),
+    Failed(ReadDirError),
 }
 
 /// A callback run after every reload attempt.
@@ -101,7 +101,7 @@ impl Reloader {
     /// the directory could not be read.
     fn reload(&self, transient: TransientFiles) -> (Reload, bool) {
         let (outcome, retry) = match self.read_and_swap(transient) {
-            Err(e) => (Reload::Failed(e.to_string()), true),
+            Err(e) => (Reload::Failed(e), true),
             Ok((report, generation)) => {
                 let retry = !report.transient.is_empty();
                 if report.changed {

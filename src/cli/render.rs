@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(default_value = "-")]
     pub request: String,
     /// Which hook to call.
-    #[arg(long, default_value = "sync", value_parser = ["sync", "finalize", "customize"])]
+    #[arg(long, default_value = "sync", value_parser = clap::builder::PossibleValuesParser::new(Hook::ALL.map(Hook::as_str)))]
     pub hook: String,
     /// Where to look a rule name up.
     #[arg(long, env = "RULEHOOK_RULES", default_value = "rules")]

@@ -138,7 +138,7 @@ impl AppState {
     }
 }
 
-/// Registers every route; used by `serve` and by tests alike.
+/// Registers every route of the server.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/healthz")
