@@ -201,7 +201,8 @@ fn compile_values(
     let path_names: Vec<String> = entries
         .iter()
         .filter(|(_, v)| {
-            matches!(v, ValueSpec::Path(_)) || matches!(v, ValueSpec::Full(f) if f.expr.is_none())
+            matches!(v, ValueSpec::Path(_))
+                || matches!(v, ValueSpec::Full(f) if f.expr.is_none() && f.template.is_none())
         })
         .map(|(n, _)| (*n).clone())
         .collect();
@@ -228,70 +229,80 @@ fn compile_values(
             ));
             continue;
         }
-        let (path_text, expr_text, default, all, required) = match value {
-            ValueSpec::Path(p) => (Some(p.clone()), None, None, false, false),
+        let (path_text, expr_text, template, default, all, required) = match value {
+            ValueSpec::Path(p) => (Some(p.clone()), None, None, None, false, false),
             ValueSpec::Full(f) => (
                 f.path.clone(),
                 f.expr.clone(),
+                f.template.as_ref(),
                 f.default.clone(),
                 f.all,
                 f.required,
             ),
         };
-        let source = match (path_text, expr_text) {
-            (Some(text), None) => {
-                reads.query(&text);
-                let at = if matches!(value, ValueSpec::Path(_)) {
-                    path.clone()
-                } else {
-                    join_key(&path, "path")
-                };
-                compile_path(file, &text, locator.value(&at), diagnostics)
-                    .map(|q| Source::Path(q, text))
-            }
-            (None, Some(text)) => {
-                let at = join_key(&path, "expr");
-                let mut compiler = Compiler {
-                    file,
-                    locator,
-                    diagnostics: &mut *diagnostics,
-                    names: Names::new(
-                        builtins
-                            .iter()
-                            .map(|s| (*s).to_owned())
-                            .chain(path_names.iter().cloned())
-                            .chain(computed_names.iter().cloned()),
-                    ),
-                    types: &mut *types,
-                    reads: &mut *reads,
-                };
-                if all {
-                    compiler.diagnostics.push(Diagnostic::at(
-                        file,
-                        locator.key(&join_key(&path, "all")),
-                        "`all` only applies to `path`",
-                    ));
-                }
-                compiler
-                    .expr_at(&Value::String(text), &at)
-                    .map(Source::Expr)
-            }
-            (Some(_), Some(_)) => {
-                diagnostics.push(Diagnostic::at(
-                    file,
-                    key_pos,
-                    format!("value `{name}` has both `path` and `expr`; keep one"),
-                ));
-                None
-            }
-            (None, None) => {
-                diagnostics.push(Diagnostic::at(
-                    file,
-                    key_pos,
-                    format!("value `{name}` needs a `path` or an `expr`"),
-                ));
-                None
-            }
+        let sources = [
+            path_text.is_some().then_some("path"),
+            expr_text.is_some().then_some("expr"),
+            template.is_some().then_some("template"),
+        ];
+        let given: Vec<&str> = sources.into_iter().flatten().collect();
+        if given.len() != 1 {
+            let message = if given.is_empty() {
+                format!("value `{name}` needs a `path`, an `expr` or a `template`")
+            } else {
+                format!(
+                    "value `{name}` has {}; keep one",
+                    given
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                )
+            };
+            diagnostics.push(Diagnostic::at(file, key_pos, message));
+            computed_names.push(name.clone());
+            continue;
+        }
+        if all && path_text.is_none() {
+            diagnostics.push(Diagnostic::at(
+                file,
+                locator.key(&join_key(&path, "all")),
+                "`all` only applies to `path`",
+            ));
+        }
+        let mut compiler = Compiler {
+            file,
+            locator,
+            diagnostics: &mut *diagnostics,
+            names: Names::new(
+                builtins
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .chain(path_names.iter().cloned())
+                    .chain(computed_names.iter().cloned()),
+            ),
+            types: &mut *types,
+            reads: &mut *reads,
+        };
+        let source = if let Some(text) = path_text {
+            compiler.reads.query(&text);
+            let at = if matches!(value, ValueSpec::Path(_)) {
+                path.clone()
+            } else {
+                join_key(&path, "path")
+            };
+            compile_path(file, &text, locator.value(&at), compiler.diagnostics)
+                .map(|q| Source::Path(q, text))
+        } else if let Some(text) = expr_text {
+            compiler
+                .expr_at(&Value::String(text), &join_key(&path, "expr"))
+                .map(Source::Expr)
+        } else if let Some(template) = template {
+            // A value is data, not a child object: a literal null in it is kept.
+            let node = compiler.node(template, &join_key(&path, "template"), NullPolicy::Keep);
+            Some(Source::Template(node))
+        } else {
+            None
         };
         computed_names.push(name.clone());
         if let Some(source) = source {
@@ -301,6 +312,7 @@ fn compile_values(
                 }
                 Source::Path(..) => locator.value(&path),
                 Source::Expr(e) => e.pos,
+                Source::Template(_) => locator.value(&join_key(&path, "template")),
             };
             out.push(NamedValue {
                 name: name.clone(),

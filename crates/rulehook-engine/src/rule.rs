@@ -57,6 +57,8 @@ pub(crate) enum Source {
     Path(JsonPath, String),
     /// A whole expression over earlier values.
     Expr(Expr),
+    /// A template over earlier values, with everything a response template has.
+    Template(Node),
 }
 
 /// Why a hook call did not produce a response.
@@ -306,13 +308,13 @@ impl Rule {
     /// Evaluates the computed values, in file order, once the scope is built.
     fn compute_values(&self, render: &mut Render) -> Result<(), HookError> {
         for value in &self.values {
-            let Source::Expr(expr) = &value.source else {
-                continue;
-            };
-            let found = render
-                .expr(expr)
-                .map_err(|f| self.failed(f))?
-                .filter(|v| !v.is_null());
+            let found = match &value.source {
+                Source::Path(..) => continue,
+                Source::Expr(expr) => render.expr(expr),
+                Source::Template(node) => render.node(node),
+            }
+            .map_err(|f| self.failed(f))?
+            .filter(|v| !v.is_null());
             match found.or_else(|| value.default.clone()) {
                 Some(v) => render.set(&value.name, v),
                 None if value.required => return Err(self.missing(value)),
@@ -326,6 +328,7 @@ impl Rule {
         let from = match &value.source {
             Source::Path(_, text) => format!("`{text}` matched nothing"),
             Source::Expr(_) => "its expression gave nothing".to_owned(),
+            Source::Template(_) => "its template gave nothing".to_owned(),
         };
         self.fail(
             value.pos,

@@ -57,6 +57,10 @@ pub struct FullValueSpec {
     /// Or a value computed from other values: one whole `"{{ expression }}"`. It may use
     /// the path values and the computed values written above it.
     pub expr: Option<String>,
+    /// Or a value built by a template, with everything a response template has (`$forEach`,
+    /// `$includeWhen`, `$merge`, computed keys, typed expressions). It may use the path
+    /// values and the computed values written above it.
+    pub template: Option<Value>,
     /// Used when the query matches nothing or matches `null`.
     pub default: Option<Value>,
     /// Collect every match into a list instead of expecting at most one.
@@ -110,7 +114,7 @@ pub(crate) const RULE_KEYS: &[&str] = &[
     "customize",
     "controller",
 ];
-pub(crate) const VALUE_KEYS: &[&str] = &["path", "expr", "default", "all", "required"];
+pub(crate) const VALUE_KEYS: &[&str] = &["path", "expr", "template", "default", "all", "required"];
 /// A `sync` or `finalize` section: what either kind of controller may answer; which keys
 /// suit which kind and hook is checked when the rule compiles.
 pub(crate) fn hook_keys() -> Vec<&'static str> {
@@ -343,7 +347,7 @@ mod tests {
             .map(|k| ((*k).to_owned(), Value::from(1)))
             .collect();
         serde_json::from_value::<HookSpec>(Value::Object(hook)).unwrap();
-        let value = serde_json::json!({"path": "$", "expr": "{{ x }}", "default": 1, "all": true, "required": true});
+        let value = serde_json::json!({"path": "$", "expr": "{{ x }}", "template": [], "default": 1, "all": true, "required": true});
         assert_eq!(value.as_object().unwrap().len(), VALUE_KEYS.len());
         serde_json::from_value::<FullValueSpec>(value).unwrap();
     }

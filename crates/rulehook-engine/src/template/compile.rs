@@ -8,7 +8,8 @@ use handlebars::Template;
 use serde_json::{Map, Value};
 
 use super::{
-    path_first, Expr, Item, Key, Loop, Names, Node, NullPolicy, Piece, Text, DIRECTIVE_KEYS,
+    path_first, Expr, Item, Key, Loop, Names, Node, NullPolicy, ObjectNode, Piece, Text,
+    DIRECTIVE_KEYS, MERGE_KEY,
 };
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::helpers;
@@ -50,8 +51,13 @@ impl Compiler<'_> {
             Value::Bool(_) | Value::Number(_) => Node::Literal(value.clone()),
             Value::Array(items) => self.list(items, path),
             Value::Object(map) => {
+                let merge_given = map.contains_key(MERGE_KEY);
+                let merge = map
+                    .get(MERGE_KEY)
+                    .and_then(|m| self.expr_at(m, &join_key(path, MERGE_KEY)));
                 let entries = map
                     .iter()
+                    .filter(|(k, _)| k.as_str() != MERGE_KEY)
                     .map(|(k, v)| {
                         let child = join_key(path, k);
                         let key = if k.contains("{{") {
@@ -59,11 +65,21 @@ impl Compiler<'_> {
                         } else {
                             Key::Literal(k.clone())
                         };
-                        // Only the entries of a map that keeps nulls may be null.
-                        (key, self.node(v, &child, nulls))
+                        // Only the entries of a map that keeps nulls may be null, and in a
+                        // map with `$merge`, where null removes a merged entry.
+                        let node = if v.is_null() && merge_given {
+                            Node::Literal(Value::Null)
+                        } else {
+                            self.node(v, &child, nulls)
+                        };
+                        (key, node)
                     })
                     .collect();
-                Node::Object(entries, nulls)
+                Node::Object(ObjectNode {
+                    entries,
+                    nulls,
+                    merge,
+                })
             }
         }
     }
@@ -149,7 +165,8 @@ impl Compiler<'_> {
             .and_then(|w| self.expr_at(w, &join_key(path, "$includeWhen")));
         let node = match map.get("$template") {
             Some(template) => {
-                if let Some(extra) = map.keys().find(|k| !k.starts_with('$')) {
+                let beside = |k: &&String| !k.starts_with('$') || k.as_str() == MERGE_KEY;
+                if let Some(extra) = map.keys().find(beside) {
                     self.error(
                         self.locator.key(&join_key(path, extra)),
                         format!("`{extra}` cannot stand beside `$template`; move it inside"),
@@ -158,9 +175,10 @@ impl Compiler<'_> {
                 self.node(template, &join_key(path, "$template"), NullPolicy::Drop)
             }
             None => {
+                // `$merge` belongs to the item's object, not to the list.
                 let rest: Map<String, Value> = map
                     .iter()
-                    .filter(|(k, _)| !k.starts_with('$'))
+                    .filter(|(k, _)| !k.starts_with('$') || k.as_str() == MERGE_KEY)
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 self.node(&Value::Object(rest), path, NullPolicy::Drop)

@@ -36,7 +36,12 @@ pub(crate) const DIRECTIVE_KEYS: &[&str] = &[
     "$key",
     "$includeWhen",
     "$template",
+    MERGE_KEY,
 ];
+
+/// The key that starts an object from another object's entries (object spread). It may
+/// stand in any object template, not only in list items.
+pub(crate) const MERGE_KEY: &str = "$merge";
 
 /// One compiled node of a template tree.
 #[derive(Debug)]
@@ -48,7 +53,7 @@ pub enum Node {
     Expr(Expr),
     /// A leaf that interpolates into a string.
     Text(Text),
-    Object(Vec<(Key, Node)>, NullPolicy),
+    Object(ObjectNode),
     List(Vec<Item>),
 }
 
@@ -60,6 +65,16 @@ pub enum NullPolicy {
     Drop,
     /// Keep it: decorator labels and annotations use null to delete a key.
     Keep,
+}
+
+/// An object template: its own entries, in file order, and optionally an object its entries
+/// start from.
+#[derive(Debug)]
+pub struct ObjectNode {
+    pub entries: Vec<(Key, Node)>,
+    pub nulls: NullPolicy,
+    /// `$merge`: the object whose entries come first; the template's own keys replace them.
+    pub merge: Option<Expr>,
 }
 
 #[derive(Debug)]

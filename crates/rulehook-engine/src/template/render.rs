@@ -4,7 +4,9 @@ use handlebars::template::Parameter;
 use handlebars::{Context, RenderContext};
 use serde_json::{Map, Value};
 
-use super::{Expr, Failure, Item, Key, Node, NullPolicy};
+use std::collections::BTreeSet;
+
+use super::{Expr, Failure, Item, Key, Node, NullPolicy, ObjectNode};
 use crate::budget;
 use crate::helpers::registry;
 use crate::json::{truthy, type_name};
@@ -68,7 +70,7 @@ impl<'l> Render<'l> {
             }
             Node::Expr(e) => self.expr(e),
             Node::Text(t) => self.text(t).map(|s| Some(Value::String(s))),
-            Node::Object(entries, nulls) => self.object(entries, *nulls),
+            Node::Object(object) => self.object(object),
             Node::List(items) => {
                 self.charge(budget::HEADER)?;
                 let mut out = Vec::with_capacity(items.len());
@@ -80,30 +82,51 @@ impl<'l> Render<'l> {
         }
     }
 
-    /// Renders an object. A computed key may never take the place of another key of the
-    /// same object, literal or computed: a parent could otherwise rename a child or move it
-    /// to another namespace through a value meant only for a label.
-    fn object(
-        &mut self,
-        entries: &[(Key, Node)],
-        nulls: NullPolicy,
-    ) -> Result<Option<Value>, Failure> {
+    /// Renders an object: the entries of its `$merge` object first, then its own keys, which
+    /// replace them. An own key whose value is missing leaves a merged entry as it is; one
+    /// whose value is null removes it (unless the object keeps nulls, as labels do).
+    ///
+    /// A computed key may never take the place of another own key of the same object,
+    /// literal or computed: a parent could otherwise rename a child or move it to another
+    /// namespace through a value meant only for a label.
+    fn object(&mut self, object: &ObjectNode) -> Result<Option<Value>, Failure> {
+        let ObjectNode {
+            entries,
+            nulls,
+            merge,
+        } = object;
         self.charge(budget::HEADER)?;
-        let mut map = Map::with_capacity(entries.len());
+        let mut map = match merge {
+            None => Map::with_capacity(entries.len()),
+            Some(expr) => match self.expr(expr)? {
+                None | Some(Value::Null) => Map::with_capacity(entries.len()),
+                Some(Value::Object(base)) => base,
+                Some(other) => {
+                    return Err(Failure::new(
+                        expr.pos,
+                        format!("`$merge` needs a map, not {}", type_name(&other)),
+                    ))
+                }
+            },
+        };
         // YAML already refuses two equal literal keys, so only objects with a computed key
         // can collide.
         let computed = entries.iter().any(|(k, _)| matches!(k, Key::Text(_)));
+        let mut own: BTreeSet<String> = BTreeSet::new();
         for (index, (key, node)) in entries.iter().enumerate() {
             let name = match key {
                 Key::Literal(k) => k.clone(),
                 Key::Text(t) => self.text(t)?,
             };
             let value = match self.node(node)? {
-                Some(Value::Null) if nulls == NullPolicy::Drop => continue,
+                Some(Value::Null) if *nulls == NullPolicy::Drop => {
+                    map.remove(&name);
+                    continue;
+                }
                 Some(v) => v,
                 None => continue,
             };
-            if computed && map.contains_key(&name) {
+            if computed && !own.insert(name.clone()) {
                 let first = self.key_origin(&entries[..index], &name)?;
                 return Err(key_collision(&name, first, key, self.pos));
             }

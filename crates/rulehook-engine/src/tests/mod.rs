@@ -4,6 +4,7 @@ mod hooks;
 mod language;
 mod limits;
 mod loading;
+mod reshape;
 
 use serde_json::{json, Value};
 
