@@ -84,14 +84,14 @@ fn compile_spec(
     let mut hook =
         |section: Hook, hook_spec: Option<&HookSpec>, diagnostics: &mut Vec<Diagnostic>| {
             let hook_spec = hook_spec?;
-            let mut compiler = Compiler {
+            let mut compiler = Compiler::new(
                 file,
                 locator,
                 diagnostics,
-                names: names_for(base),
-                types: &mut types,
-                reads: &mut reads,
-            };
+                names_for(base),
+                &mut types,
+                &mut reads,
+            );
             Some(compile_hook(
                 section,
                 spec.kind,
@@ -103,14 +103,14 @@ fn compile_spec(
     let sync = hook(Hook::Sync, spec.sync.as_ref(), diagnostics);
     let finalize = hook(Hook::Finalize, spec.finalize.as_ref(), diagnostics);
     let customize = spec.customize.as_ref().map(|c| {
-        let mut compiler = Compiler {
+        let mut compiler = Compiler::new(
             file,
             locator,
             diagnostics,
-            names: names_for(mc::request_shape(spec.kind, Hook::Customize).keys),
-            types: &mut types,
-            reads: &mut reads,
-        };
+            names_for(mc::request_shape(spec.kind, Hook::Customize).keys),
+            &mut types,
+            &mut reads,
+        );
         let node = compiler.node(
             &c.related_resources,
             "customize.relatedResources",
@@ -270,20 +270,20 @@ fn compile_values(
                 "`all` only applies to `path`",
             ));
         }
-        let mut compiler = Compiler {
+        let mut compiler = Compiler::new(
             file,
             locator,
-            diagnostics: &mut *diagnostics,
-            names: Names::new(
+            &mut *diagnostics,
+            Names::new(
                 builtins
                     .iter()
                     .map(|s| (*s).to_owned())
                     .chain(path_names.iter().cloned())
                     .chain(computed_names.iter().cloned()),
             ),
-            types: &mut *types,
-            reads: &mut *reads,
-        };
+            &mut *types,
+            &mut *reads,
+        );
         let source = if let Some(text) = path_text {
             compiler.reads.query(&text);
             let at = if matches!(value, ValueSpec::Path(_)) {

@@ -11,6 +11,26 @@ use crate::diagnostic::suggest;
 use crate::helpers;
 use crate::locate::Pos;
 
+/// The helper that fails a render on purpose. It never returns, so where it stands matters:
+/// only where it does not run on every call.
+const FAIL: &str = "fail";
+
+/// The helper a call names, if it names one plainly.
+fn helper_name(name: &Parameter) -> Option<&str> {
+    match name {
+        Parameter::Name(n) => Some(n.as_str()),
+        Parameter::Path(p) => path_first(p),
+        _ => None,
+    }
+}
+
+fn subexpression_helper(sub: &handlebars::template::Subexpression) -> Option<&str> {
+    match &*sub.element {
+        TemplateElement::Expression(ht) => helper_name(&ht.name),
+        _ => None,
+    }
+}
+
 impl Compiler<'_> {
     /// Checks every helper and every top-level name a template uses.
     pub(super) fn check(&mut self, template: &Template, pos: Pos) {
@@ -28,6 +48,12 @@ impl Compiler<'_> {
                     || matches!(&ht.name, Parameter::Name(_));
                 if is_call || path_names_helper(&ht.name) {
                     self.check_helper(&ht.name, ht.params.len(), pos);
+                    if helper_name(&ht.name) == Some(FAIL) && self.guards == 0 {
+                        self.error(
+                            pos,
+                            "`fail` here runs on every call; put it under `$includeWhen`, in a `$forEach`, or inside `{{#if}}`",
+                        );
+                    }
                 } else {
                     self.check_param(&ht.name, pos, names_checked);
                 }
@@ -52,11 +78,14 @@ impl Compiler<'_> {
                 if let Some(bp) = &ht.block_param {
                     self.names.stack.extend(block_param_names(bp));
                 }
+                // A block's body runs only when its condition (or list) says so.
+                self.guards += 1;
                 for t in [&ht.template, &ht.inverse].into_iter().flatten() {
                     for e in &t.elements {
                         self.check_element(e, pos, inner_checked);
                     }
                 }
+                self.guards -= 1;
                 self.names.stack.truncate(depth);
             }
             TemplateElement::PartialExpression(_) | TemplateElement::PartialBlock(_) => self.error(
@@ -107,6 +136,12 @@ impl Compiler<'_> {
 
     fn check_param(&mut self, param: &Parameter, pos: Pos, names_checked: bool) {
         match param {
+            Parameter::Subexpression(sub) if subexpression_helper(sub) == Some(FAIL) => {
+                self.error(
+                    pos,
+                    "`fail` as another helper's argument always runs, whatever that helper would choose (every argument is evaluated first); put it under `$includeWhen` or inside `{{#if}}`",
+                );
+            }
             Parameter::Subexpression(sub) => self.check_element(&sub.element, pos, names_checked),
             Parameter::Path(path) => self.check_path(path, pos, names_checked),
             _ => {}

@@ -27,6 +27,30 @@ pub struct Compiler<'a> {
     pub types: &'a mut BTreeSet<(String, String)>,
     /// The request keys templates read, so parsing can skip the others.
     pub reads: &'a mut crate::request::Reads,
+    /// How many conditions (`$includeWhen`, `$forEach`, `{{#if}}` blocks) enclose what is
+    /// being compiled: `fail` outside all of them would fail every call.
+    pub(super) guards: usize,
+}
+
+impl<'a> Compiler<'a> {
+    pub(crate) fn new(
+        file: &'a str,
+        locator: &'a Locator,
+        diagnostics: &'a mut Vec<Diagnostic>,
+        names: Names,
+        types: &'a mut BTreeSet<(String, String)>,
+        reads: &'a mut crate::request::Reads,
+    ) -> Self {
+        Compiler {
+            file,
+            locator,
+            diagnostics,
+            names,
+            types,
+            reads,
+            guards: 0,
+        }
+    }
 }
 
 impl Compiler<'_> {
@@ -160,9 +184,14 @@ impl Compiler<'_> {
         if let Some(names) = pushed {
             self.names.stack.extend(names);
         }
+        // What a loop or a condition encloses does not run on every call.
+        let looped = usize::from(each.is_some());
+        self.guards += looped;
         let when = map
             .get("$includeWhen")
             .and_then(|w| self.expr_at(w, &join_key(path, "$includeWhen")));
+        let conditional = usize::from(when.is_some());
+        self.guards += conditional;
         let node = match map.get("$template") {
             Some(template) => {
                 let beside = |k: &&String| !k.starts_with('$') || k.as_str() == MERGE_KEY;
@@ -185,6 +214,7 @@ impl Compiler<'_> {
             }
         };
         self.names.stack.truncate(depth);
+        self.guards -= looped + conditional;
         Item { node, each, when }
     }
 
