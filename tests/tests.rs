@@ -5,6 +5,7 @@ mod support;
 
 mod architecture;
 mod bad_input;
+mod examples;
 mod fuzz_regressions;
 mod hardening;
 mod hello;
