@@ -31,8 +31,9 @@ pub(super) fn compare(x: &Value, y: &Value) -> std::cmp::Ordering {
 
 /// `sort list [field.path]`.
 pub(super) fn sort(a: &Args) -> Result<Option<Value>, HelperError> {
-    room_for_all(a.list(0)?)?;
-    let mut list = a.list(0)?.to_vec();
+    let items = a.list(0)?;
+    room_for_all(items)?;
+    let mut list: Vec<Value> = items.iter().cloned().collect();
     match a.get(1) {
         Some(Value::String(path)) => list.sort_by(|x, y| {
             let (x, y) = (dig(x, path), dig(y, path));
@@ -67,14 +68,17 @@ pub(super) fn unique(a: &Args) -> Result<Option<Value>, HelperError> {
     Ok(Some(Value::Array(out)))
 }
 
-/// `min list` or `min a b c`; missing for an empty list.
+/// `min list` (or map) or `min a b c`; missing for an empty list.
 pub(super) fn extreme(a: &Args, want: std::cmp::Ordering) -> Result<Option<Value>, HelperError> {
-    let items: Vec<&Value> = match (a.params.len(), a.get(0)) {
-        (1, Some(Value::Array(list))) => list.iter().collect(),
-        _ => a.present().collect(),
+    fn best<'v>(
+        items: impl Iterator<Item = &'v Value>,
+        want: std::cmp::Ordering,
+    ) -> Option<&'v Value> {
+        items.reduce(|best, v| if compare(v, best) == want { v } else { best })
+    }
+    let found = match (a.params.len(), a.get(0)) {
+        (1, Some(Value::Array(_) | Value::Object(_))) => best(a.list(0)?.iter(), want),
+        _ => best(a.present(), want),
     };
-    Ok(items
-        .into_iter()
-        .reduce(|best, v| if compare(v, best) == want { v } else { best })
-        .cloned())
+    Ok(found.cloned())
 }

@@ -3,6 +3,8 @@
 use super::*;
 use serde_json::json;
 
+mod lists;
+
 fn call(name: &str, args: &[Option<Value>]) -> Result<Option<Value>, String> {
     let params = args.iter().map(Option::as_ref).collect();
     (lookup(name).unwrap().body.unwrap())(&Args { params }).map_err(|e| e.to_string())
@@ -11,6 +13,10 @@ fn call(name: &str, args: &[Option<Value>]) -> Result<Option<Value>, String> {
 fn ok(name: &str, args: &[Value]) -> Value {
     let args: Vec<Option<Value>> = args.iter().cloned().map(Some).collect();
     call(name, &args).unwrap().unwrap()
+}
+
+fn err(name: &str, args: &[Option<Value>]) -> String {
+    call(name, args).unwrap_err()
 }
 
 #[test]
