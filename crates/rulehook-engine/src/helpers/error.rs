@@ -77,6 +77,9 @@ pub(crate) enum HelperError {
     KeyMissing,
     #[error("a range of more than {0} numbers")]
     RangeTooLong(i64),
+    /// Positions in a list count from 0, as `indexOf` and `$index` do.
+    #[error("the item at index {index} is {found}, not a number")]
+    NotANumberItem { index: usize, found: &'static str },
 }
 
 impl HelperError {

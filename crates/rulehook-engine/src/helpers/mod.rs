@@ -126,6 +126,7 @@ static HELPERS: &[HelperInfo] = &[
     }),
     catalogue("div", 2, 2, numbers::divide),
     catalogue("mod", 2, 2, numbers::modulo),
+    catalogue("sum", 1, 1, numbers::sum),
     // collections
     catalogue("length", 1, 1, collections::length),
     catalogue("list", 0, MANY, |a| {
@@ -146,6 +147,9 @@ static HELPERS: &[HelperInfo] = &[
     }),
     catalogue("first", 1, 1, |a| Ok(a.list(0)?.first().cloned())),
     catalogue("last", 1, 1, |a| Ok(a.list(0)?.last().cloned())),
+    catalogue("slice", 2, 3, collections::slice),
+    catalogue("without", 2, 2, collections::without),
+    catalogue("indexOf", 2, 2, collections::index_of),
     catalogue("merge", 1, MANY, objects::merge),
     catalogue("get", 2, 3, objects::get),
     catalogue("pluck", 2, 2, objects::pluck),

@@ -11,10 +11,15 @@ values:
   zones: $.parent.spec.replicasByZone
 sync:
   status:
+    total: "{{ sum zones }}"
     order: "{{ join zones ',' }}"
     largest: "{{ max zones }}"
+    lastTwo: "{{ slice zones -2 }}"
 "#;
     let request = json!({"parent": {"spec": {"replicasByZone": {"c": 1, "a": 3, "b": 2}}}});
     let r = render_with(rule, Hook::Sync, request).unwrap();
-    assert_eq!(r["status"], json!({"order": "3,2,1", "largest": 3}));
+    assert_eq!(
+        r["status"],
+        json!({"total": 6, "order": "3,2,1", "largest": 3, "lastTwo": [2, 1]})
+    );
 }
