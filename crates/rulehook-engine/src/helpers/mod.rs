@@ -110,9 +110,11 @@ static HELPERS: &[HelperInfo] = &[
     catalogue("regexMatch", 2, 2, regexes::regex_match),
     catalogue("regexCapture", 2, 3, regexes::regex_capture),
     catalogue("regexReplace", 3, 3, regexes::regex_replace),
+    catalogue("regexEscape", 1, 1, regexes::regex_escape),
     catalogue("printf", 1, MANY, printf::printf),
     catalogue("toString", 1, 1, strings::to_string),
     catalogue("toJson", 1, 1, strings::to_json),
+    catalogue("fromJson", 1, 1, strings::from_json),
     // numbers
     catalogue("toInt", 1, 1, numbers::to_int),
     catalogue("add", 2, MANY, |a| {

@@ -1,6 +1,7 @@
 //! The helpers, called directly with JSON arguments.
 
 use super::*;
+use crate::budget;
 use serde_json::json;
 
 mod lists;
@@ -168,5 +169,67 @@ fn filters_over_observed_objects() {
     assert_eq!(
         call("find", &[Some(pods), Some(json!("b")), Some(json!("x"))]).unwrap(),
         None
+    );
+}
+
+#[test]
+fn regex_escape_makes_a_pattern_that_matches_itself() {
+    let escaped = ok("regexEscape", &[json!("a.b*(c)")]);
+    assert_eq!(escaped, json!("a\\.b\\*\\(c\\)"));
+    assert_eq!(
+        ok("regexMatch", &[json!("a.b*(c)"), escaped.clone()]),
+        json!(true)
+    );
+    assert_eq!(ok("regexMatch", &[json!("axb*(c)"), escaped]), json!(false));
+    assert!(call("regexEscape", &[Some(json!(1))]).is_err());
+}
+
+#[test]
+fn from_json_checks_its_budget_first_and_reports_where_the_text_is_wrong() {
+    let parsed = ok("fromJson", &[json!(r#" {"a": [1, 2.5, null]} "#)]);
+    assert_eq!(parsed, json!({"a": [1, 2.5, null]}));
+    assert_eq!(ok("fromJson", &[json!("\"s\"")]), json!("s"));
+    let bad = |text: &str| err("fromJson", &[Some(json!(text))]);
+    assert_eq!(
+        bad("{\"a\": }"),
+        "not valid JSON: expected value at line 1 column 7"
+    );
+    assert_eq!(
+        bad("[1]\n x"),
+        "not valid JSON: trailing characters at line 2 column 2"
+    );
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    assert_eq!(
+        bad(&deep),
+        "not valid JSON: recursion limit exceeded at line 1 column 128"
+    );
+    for text in [
+        "0",
+        "[0]",
+        "[0,0,0]",
+        "[null]",
+        "{\"\":0}",
+        "[[0],[]]",
+        "[\"\",true]",
+    ] {
+        let size = budget::size_within(&serde_json::from_str(text).unwrap(), usize::MAX);
+        let bound = text.len() * strings::PARSED_GROWTH + budget::SCALAR;
+        assert!(size.unwrap() <= bound, "{text} measures more than {bound}");
+    }
+    let _meter = budget::install(&crate::Limits {
+        max_output_bytes: 1000,
+        ..crate::Limits::default()
+    });
+    let text = json!(format!("[{}]", ["0"; 100].join(",")));
+    assert_eq!(
+        err("fromJson", &[Some(text)]),
+        "the render would build more than 1000 bytes (limit max-output-bytes)",
+        "refused before parsing"
+    );
+    let text = json!(format!("[{}]", ["0"; 70].join(",")));
+    ok("fromJson", std::slice::from_ref(&text));
+    assert!(
+        call("fromJson", &[Some(text)]).is_err(),
+        "the first result was charged"
     );
 }
