@@ -71,15 +71,14 @@ const fn catalogue(
     }
 }
 
-/// Every helper a template may use. handlebars' own `log`, `raw` and `lookup`-by-partial
-/// style helpers are left out on purpose.
+/// Every helper a template may use. handlebars' own `log` and `raw` are left out on purpose,
+/// and its `lookup` is replaced by one that gives missing rather than failing in strict mode.
 static HELPERS: &[HelperInfo] = &[
     // handlebars built-ins
     builtin("if", 1, 1),
     builtin("unless", 1, 1),
     builtin("each", 1, 1),
     builtin("with", 1, 1),
-    builtin("lookup", 2, 2),
     builtin("eq", 2, 2),
     builtin("ne", 2, 2),
     builtin("gt", 2, 2),
@@ -154,6 +153,7 @@ static HELPERS: &[HelperInfo] = &[
     catalogue("indexOf", 2, 2, collections::index_of),
     catalogue("merge", 1, MANY, objects::merge),
     catalogue("get", 2, 3, objects::get),
+    catalogue("lookup", 2, 2, objects::lookup),
     catalogue("pluck", 2, 2, objects::pluck),
     // filtering observed objects
     catalogue("where", 3, 3, selectors::where_equals),

@@ -233,3 +233,25 @@ fn from_json_checks_its_budget_first_and_reports_where_the_text_is_wrong() {
         "the first result was charged"
     );
 }
+
+#[test]
+fn lookup_gives_missing_when_the_entry_is_not_there() {
+    let m = json!({"a": 1, "n": null});
+    assert_eq!(ok("lookup", &[m.clone(), json!("a")]), json!(1));
+    assert_eq!(ok("lookup", &[m.clone(), json!("n")]), json!(null));
+    let l = json!(["x", "y"]);
+    assert_eq!(ok("lookup", &[l.clone(), json!(1)]), json!("y"));
+    for (container, key) in [
+        (m.clone(), json!("z")),
+        (m, json!(0)),
+        (l.clone(), json!(2)),
+        (l.clone(), json!(-1)),
+        (l.clone(), json!(1.0)),
+        (l, json!("1")),
+        (json!("ab"), json!(0)),
+    ] {
+        let found = call("lookup", &[Some(container.clone()), Some(key.clone())]);
+        assert_eq!(found, Ok(None), "{container} {key}");
+    }
+    assert_eq!(call("lookup", &[None, Some(json!("a"))]), Ok(None));
+}

@@ -5,6 +5,35 @@ use serde_json::json;
 use super::*;
 
 #[test]
+fn lookup_gives_missing_for_an_absent_key_and_still_works_inside_strings() {
+    let rule = r#"
+values:
+  m: $.parent.spec.m
+  k: $.parent.spec.k
+  items: $.parent.spec.items
+sync:
+  status:
+    found: "{{ exists (lookup m k) }}"
+    value: "{{ default (lookup m k) 'none' }}"
+    whole: "{{ lookup m k }}"
+    text: "a={{lookup m 'a'}}"
+    each: "{{#each items}}{{lookup ../m this}};{{/each}}"
+"#;
+    let request = |k: &str| {
+        let spec = json!({"m": {"a": "x", "b": "y"}, "k": k, "items": ["b", "a"]});
+        json!({"parent": {"spec": spec}})
+    };
+    let r = render_with(rule, Hook::Sync, request("zz")).unwrap();
+    assert_eq!(
+        r["status"],
+        json!({"found": false, "value": "none", "text": "a=x", "each": "y;x;"})
+    );
+    let r = render_with(rule, Hook::Sync, request("b")).unwrap();
+    assert_eq!(r["status"]["found"], json!(true));
+    assert_eq!(r["status"]["whole"], json!("y"));
+}
+
+#[test]
 fn a_map_reads_as_its_values_in_key_order() {
     let rule = r#"
 values:
