@@ -87,6 +87,9 @@ pub(crate) enum HelperError {
         line: usize,
         column: usize,
     },
+    /// `fail`: the rule's own message, and nothing else.
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl HelperError {

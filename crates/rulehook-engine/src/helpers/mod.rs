@@ -93,6 +93,7 @@ static HELPERS: &[HelperInfo] = &[
     catalogue("exists", 1, 1, logic::exists),
     catalogue("ternary", 3, 3, logic::ternary),
     catalogue("when", 2, 2, logic::when),
+    catalogue("fail", 1, 1, logic::fail),
     // strings
     catalogue("lower", 1, 1, |a| a.str_map(0, str::to_lowercase)),
     catalogue("upper", 1, 1, |a| a.str_map(0, str::to_uppercase)),

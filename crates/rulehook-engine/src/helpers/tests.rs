@@ -255,3 +255,19 @@ fn lookup_gives_missing_when_the_entry_is_not_there() {
     }
     assert_eq!(call("lookup", &[None, Some(json!("a"))]), Ok(None));
 }
+
+#[test]
+fn fail_stops_the_render_with_the_rules_own_message() {
+    assert_eq!(
+        err("fail", &[Some(json!("spec.ports is empty"))]),
+        "spec.ports is empty"
+    );
+    assert_eq!(err("fail", &[Some(json!({"a": [1]}))]), r#"{"a":[1]}"#);
+    let long = err("fail", &[Some(json!("x".repeat(5000)))]);
+    assert!(
+        long.len() < 300 && long.ends_with("…(5000 bytes)"),
+        "{long}"
+    );
+    let arity = lookup("fail").map(|h| (h.min_args, h.max_args));
+    assert_eq!(arity, Some((1, 1)));
+}

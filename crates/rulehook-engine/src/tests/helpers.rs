@@ -34,6 +34,28 @@ sync:
 }
 
 #[test]
+fn fail_answers_with_the_rules_message_file_and_line() {
+    let rule = r#"
+values:
+  ports: $.parent.spec.ports
+sync:
+  status:
+    port: "{{#if ports}}{{ports.[0]}}{{else}}{{fail 'spec.ports is empty'}}{{/if}}"
+"#;
+    let r = render_with(
+        rule,
+        Hook::Sync,
+        json!({"parent": {"spec": {"ports": [80]}}}),
+    );
+    assert_eq!(r.unwrap()["status"]["port"], json!("80"));
+    let err = render_with(rule, Hook::Sync, json!({"parent": {"spec": {}}})).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "rule `r` failed at r.yaml:6:11: fail: spec.ports is empty"
+    );
+}
+
+#[test]
 fn a_map_reads_as_its_values_in_key_order() {
     let rule = r#"
 values:
