@@ -1,7 +1,7 @@
 //! What every helper shares: its arguments, the budget checks made before anything is
 //! built, and the small value walks several themes use.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::HelperError;
 use crate::budget;
@@ -48,12 +48,14 @@ impl<'a> Args<'a> {
         }
     }
 
-    /// A list argument; a missing one reads as empty, as an absent child type does.
-    pub(super) fn list(&self, i: usize) -> Result<&'a [Value], HelperError> {
+    /// A list argument; a missing one reads as empty, as an absent child type does, and a
+    /// map as the list of its values in key order.
+    pub(super) fn list(&self, i: usize) -> Result<Items<'a>, HelperError> {
         match self.get(i) {
-            None | Some(Value::Null) => Ok(&[]),
-            Some(Value::Array(a)) => Ok(a),
-            Some(other) => Err(HelperError::wrong_type(i, "a list", other)),
+            None | Some(Value::Null) => Ok(Items::List(&[])),
+            Some(Value::Array(a)) => Ok(Items::List(a)),
+            Some(Value::Object(m)) => Ok(Items::Map(m)),
+            Some(other) => Err(HelperError::wrong_type(i, "a list or a map", other)),
         }
     }
 
@@ -68,6 +70,90 @@ impl<'a> Args<'a> {
         Ok(Some(Value::String(f(s))))
     }
 }
+
+/// The items of a list argument: a list's, or a map's values in key order (serde_json's map
+/// keeps its keys sorted), read in place rather than copied.
+#[derive(Clone, Copy)]
+pub(super) enum Items<'a> {
+    List(&'a [Value]),
+    Map(&'a Map<String, Value>),
+}
+
+impl<'a> Items<'a> {
+    pub(super) fn len(self) -> usize {
+        match self {
+            Items::List(l) => l.len(),
+            Items::Map(m) => m.len(),
+        }
+    }
+
+    pub(super) fn iter(self) -> ItemsIter<'a> {
+        match self {
+            Items::List(l) => ItemsIter::List(l.iter()),
+            Items::Map(m) => ItemsIter::Map(m.values()),
+        }
+    }
+
+    pub(super) fn first(self) -> Option<&'a Value> {
+        self.iter().next()
+    }
+
+    pub(super) fn last(self) -> Option<&'a Value> {
+        self.iter().next_back()
+    }
+}
+
+impl<'a> IntoIterator for Items<'a> {
+    type Item = &'a Value;
+    type IntoIter = ItemsIter<'a>;
+
+    fn into_iter(self) -> ItemsIter<'a> {
+        self.iter()
+    }
+}
+
+/// The iterator over [`Items`].
+#[derive(Clone)]
+pub(super) enum ItemsIter<'a> {
+    List(std::slice::Iter<'a, Value>),
+    Map(serde_json::map::Values<'a>),
+}
+
+impl<'a> Iterator for ItemsIter<'a> {
+    type Item = &'a Value;
+
+    fn next(&mut self) -> Option<&'a Value> {
+        match self {
+            ItemsIter::List(i) => i.next(),
+            ItemsIter::Map(i) => i.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            ItemsIter::List(i) => i.size_hint(),
+            ItemsIter::Map(i) => i.size_hint(),
+        }
+    }
+
+    fn nth(&mut self, n: usize) -> Option<&'a Value> {
+        match self {
+            ItemsIter::List(i) => i.nth(n),
+            ItemsIter::Map(i) => i.nth(n),
+        }
+    }
+}
+
+impl DoubleEndedIterator for ItemsIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            ItemsIter::List(i) => i.next_back(),
+            ItemsIter::Map(i) => i.next_back(),
+        }
+    }
+}
+
+impl ExactSizeIterator for ItemsIter<'_> {}
 
 /// A value as text: strings bare, everything else as JSON.
 pub(super) fn plain_string(v: &Value) -> String {

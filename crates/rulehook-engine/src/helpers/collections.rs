@@ -1,4 +1,6 @@
-//! List helpers: ordering, distinct values, extremes and lengths.
+//! List helpers: ordering, distinct values, extremes, lengths, slices and positions.
+
+use std::collections::HashSet;
 
 use serde_json::Value;
 
@@ -31,8 +33,9 @@ pub(super) fn compare(x: &Value, y: &Value) -> std::cmp::Ordering {
 
 /// `sort list [field.path]`.
 pub(super) fn sort(a: &Args) -> Result<Option<Value>, HelperError> {
-    room_for_all(a.list(0)?)?;
-    let mut list = a.list(0)?.to_vec();
+    let items = a.list(0)?;
+    room_for_all(items)?;
+    let mut list: Vec<Value> = items.iter().cloned().collect();
     match a.get(1) {
         Some(Value::String(path)) => list.sort_by(|x, y| {
             let (x, y) = (dig(x, path), dig(y, path));
@@ -58,7 +61,7 @@ pub(super) fn sort(a: &Args) -> Result<Option<Value>, HelperError> {
 pub(super) fn unique(a: &Args) -> Result<Option<Value>, HelperError> {
     let list = a.list(0)?;
     room_for(room_for_all(list)?.saturating_mul(2))?;
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     let out = list
         .iter()
         .filter(|v| seen.insert(v.to_string()))
@@ -67,14 +70,71 @@ pub(super) fn unique(a: &Args) -> Result<Option<Value>, HelperError> {
     Ok(Some(Value::Array(out)))
 }
 
-/// `min list` or `min a b c`; missing for an empty list.
+/// `min list` (or map) or `min a b c`; missing for an empty list.
 pub(super) fn extreme(a: &Args, want: std::cmp::Ordering) -> Result<Option<Value>, HelperError> {
-    let items: Vec<&Value> = match (a.params.len(), a.get(0)) {
-        (1, Some(Value::Array(list))) => list.iter().collect(),
-        _ => a.present().collect(),
+    fn best<'v>(
+        items: impl Iterator<Item = &'v Value>,
+        want: std::cmp::Ordering,
+    ) -> Option<&'v Value> {
+        items.reduce(|best, v| if compare(v, best) == want { v } else { best })
+    }
+    let found = match (a.params.len(), a.get(0)) {
+        (1, Some(Value::Array(_) | Value::Object(_))) => best(a.list(0)?.iter(), want),
+        _ => best(a.present(), want),
     };
-    Ok(items
-        .into_iter()
-        .reduce(|best, v| if compare(v, best) == want { v } else { best })
-        .cloned())
+    Ok(found.cloned())
+}
+
+/// A position counted from the end when negative, as Python's slices do, clamped to the list.
+fn clamp_index(a: &Args, i: usize, len: usize) -> Result<usize, HelperError> {
+    let n = a.required(i)?;
+    let from_start = |k: u64| usize::try_from(k).unwrap_or(usize::MAX).min(len);
+    match (n.as_i64(), n.as_u64()) {
+        (Some(k), _) if k < 0 => {
+            Ok(len.saturating_sub(usize::try_from(k.unsigned_abs()).unwrap_or(usize::MAX)))
+        }
+        (_, Some(k)) => Ok(from_start(k)),
+        _ => Err(HelperError::NotAWholeNumberArgument(i)),
+    }
+}
+
+/// `slice list start [end]`: the items from `start` up to, not including, `end`.
+pub(super) fn slice(a: &Args) -> Result<Option<Value>, HelperError> {
+    let list = a.list(0)?;
+    let start = clamp_index(a, 1, list.len())?;
+    let end = if a.params.len() > 2 {
+        clamp_index(a, 2, list.len())?
+    } else {
+        list.len()
+    };
+    let items = list.iter().skip(start).take(end.saturating_sub(start));
+    room_for_all(items.clone())?;
+    Ok(Some(Value::Array(items.cloned().collect())))
+}
+
+/// `without list other`: the items of `list` that are not in `other`, in order. Compared by
+/// JSON text in a hash set, as `unique` does.
+pub(super) fn without(a: &Args) -> Result<Option<Value>, HelperError> {
+    let (list, other) = (a.list(0)?, a.list(1)?);
+    // The set holds the text of every excluded item; the result is at most `list`, and the
+    // text of one item is made at a time to look it up.
+    let excluded = room_for_all(other)?;
+    room_for(excluded.saturating_add(room_for_all(list)?.saturating_mul(2)))?;
+    let excluded: HashSet<String> = other.iter().map(Value::to_string).collect();
+    let out = list
+        .iter()
+        .filter(|v| !excluded.contains(&v.to_string()))
+        .cloned()
+        .collect();
+    Ok(Some(Value::Array(out)))
+}
+
+/// `indexOf list value`: the position of the first item equal to the value, or -1.
+pub(super) fn index_of(a: &Args) -> Result<Option<Value>, HelperError> {
+    let list = a.list(0)?;
+    let position = a
+        .get(1)
+        .and_then(|want| list.iter().position(|v| v == want))
+        .and_then(|p| i64::try_from(p).ok());
+    Ok(Some(Value::from(position.unwrap_or(-1))))
 }

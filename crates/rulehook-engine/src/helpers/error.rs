@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::budget::Exceeded;
+use crate::clip::clip;
 use crate::json::type_name;
 
 /// Argument indexes are zero-based here and one-based in messages, as users count them.
@@ -77,6 +78,18 @@ pub(crate) enum HelperError {
     KeyMissing,
     #[error("a range of more than {0} numbers")]
     RangeTooLong(i64),
+    /// Positions in a list count from 0, as `indexOf` and `$index` do.
+    #[error("the item at index {index} is {found}, not a number")]
+    NotANumberItem { index: usize, found: &'static str },
+    #[error("not valid JSON: {reason} at line {line} column {column}")]
+    BadJson {
+        reason: String,
+        line: usize,
+        column: usize,
+    },
+    /// `fail`: the rule's own message, and nothing else.
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl HelperError {
@@ -85,6 +98,20 @@ impl HelperError {
             index,
             expected,
             found: type_name(found),
+        }
+    }
+
+    /// A JSON syntax error, by its position; serde_json's reasons quote none of the text.
+    pub(crate) fn bad_json(e: &serde_json::Error) -> Self {
+        let (line, column) = (e.line(), e.column());
+        let text = e.to_string();
+        let reason = text
+            .strip_suffix(&format!(" at line {line} column {column}"))
+            .unwrap_or(&text);
+        HelperError::BadJson {
+            reason: clip(reason).into_owned(),
+            line,
+            column,
         }
     }
 

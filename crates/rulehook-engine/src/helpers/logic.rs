@@ -1,9 +1,10 @@
-//! Presence and choice: `default`, `exists`, `ternary`, `when`. They tell a missing value
-//! from `""`, `false` and `0`.
+//! Presence and choice: `default`, `exists`, `ternary`, `when`, which tell a missing value
+//! from `""`, `false` and `0`; and `fail`, which stops the render.
 
 use serde_json::Value;
 
 use super::{Args, HelperError};
+use crate::clip::{clip, clip_json};
 use crate::json::truthy;
 
 pub(super) fn default(a: &Args) -> Result<Option<Value>, HelperError> {
@@ -24,4 +25,13 @@ pub(super) fn when(a: &Args) -> Result<Option<Value>, HelperError> {
     } else {
         None
     })
+}
+
+/// `fail message`: stops the render with the rule's own message, cut short if long.
+pub(super) fn fail(a: &Args) -> Result<Option<Value>, HelperError> {
+    let message = match a.required(0)? {
+        Value::String(s) => clip(s).into_owned(),
+        other => clip_json(other),
+    };
+    Err(HelperError::Failed(message))
 }

@@ -71,15 +71,14 @@ const fn catalogue(
     }
 }
 
-/// Every helper a template may use. handlebars' own `log`, `raw` and `lookup`-by-partial
-/// style helpers are left out on purpose.
+/// Every helper a template may use. handlebars' own `log` and `raw` are left out on purpose,
+/// and its `lookup` is replaced by one that gives missing rather than failing in strict mode.
 static HELPERS: &[HelperInfo] = &[
     // handlebars built-ins
     builtin("if", 1, 1),
     builtin("unless", 1, 1),
     builtin("each", 1, 1),
     builtin("with", 1, 1),
-    builtin("lookup", 2, 2),
     builtin("eq", 2, 2),
     builtin("ne", 2, 2),
     builtin("gt", 2, 2),
@@ -94,6 +93,7 @@ static HELPERS: &[HelperInfo] = &[
     catalogue("exists", 1, 1, logic::exists),
     catalogue("ternary", 3, 3, logic::ternary),
     catalogue("when", 2, 2, logic::when),
+    catalogue("fail", 1, 1, logic::fail),
     // strings
     catalogue("lower", 1, 1, |a| a.str_map(0, str::to_lowercase)),
     catalogue("upper", 1, 1, |a| a.str_map(0, str::to_uppercase)),
@@ -110,9 +110,11 @@ static HELPERS: &[HelperInfo] = &[
     catalogue("regexMatch", 2, 2, regexes::regex_match),
     catalogue("regexCapture", 2, 3, regexes::regex_capture),
     catalogue("regexReplace", 3, 3, regexes::regex_replace),
+    catalogue("regexEscape", 1, 1, regexes::regex_escape),
     catalogue("printf", 1, MANY, printf::printf),
     catalogue("toString", 1, 1, strings::to_string),
     catalogue("toJson", 1, 1, strings::to_json),
+    catalogue("fromJson", 1, 1, strings::from_json),
     // numbers
     catalogue("toInt", 1, 1, numbers::to_int),
     catalogue("add", 2, MANY, |a| {
@@ -126,6 +128,7 @@ static HELPERS: &[HelperInfo] = &[
     }),
     catalogue("div", 2, 2, numbers::divide),
     catalogue("mod", 2, 2, numbers::modulo),
+    catalogue("sum", 1, 1, numbers::sum),
     // collections
     catalogue("length", 1, 1, collections::length),
     catalogue("list", 0, MANY, |a| {
@@ -146,8 +149,12 @@ static HELPERS: &[HelperInfo] = &[
     }),
     catalogue("first", 1, 1, |a| Ok(a.list(0)?.first().cloned())),
     catalogue("last", 1, 1, |a| Ok(a.list(0)?.last().cloned())),
+    catalogue("slice", 2, 3, collections::slice),
+    catalogue("without", 2, 2, collections::without),
+    catalogue("indexOf", 2, 2, collections::index_of),
     catalogue("merge", 1, MANY, objects::merge),
     catalogue("get", 2, 3, objects::get),
+    catalogue("lookup", 2, 2, objects::lookup),
     catalogue("pluck", 2, 2, objects::pluck),
     // filtering observed objects
     catalogue("where", 3, 3, selectors::where_equals),

@@ -106,3 +106,27 @@ pub(super) fn range(a: &Args) -> Result<Option<Value>, HelperError> {
     )?;
     Ok(Some(Value::Array((start..end).map(Value::from).collect())))
 }
+
+/// `sum list`: whole numbers add up as whole numbers (overflow is an error), and a single
+/// float anywhere makes the sum a float; an empty list sums to 0.
+pub(super) fn sum(a: &Args) -> Result<Option<Value>, HelperError> {
+    let list = a.list(0)?;
+    let mut whole = true;
+    for (index, v) in list.iter().enumerate() {
+        let n = v.as_number().ok_or(HelperError::NotANumberItem {
+            index,
+            found: type_name(v),
+        })?;
+        whole &= n.as_i64().is_some();
+    }
+    if whole {
+        let total = list
+            .iter()
+            .filter_map(Value::as_i64)
+            .try_fold(0i64, i64::checked_add)
+            .ok_or(HelperError::Overflow("sum"))?;
+        return Ok(Some(Value::from(total)));
+    }
+    let total = list.iter().filter_map(Value::as_f64).sum();
+    Ok(Some(Value::Number(float_number(total)?)))
+}

@@ -97,3 +97,21 @@ pub(super) fn pluck(a: &Args) -> Result<Option<Value>, HelperError> {
             .collect(),
     )))
 }
+
+/// `lookup container key`: a map's entry by its key, a list's item by a whole-number index;
+/// missing otherwise, so `exists` and `default` can tell. It replaces handlebars' built-in,
+/// which fails in strict mode when the entry is not there.
+pub(super) fn lookup(a: &Args) -> Result<Option<Value>, HelperError> {
+    let found = match (a.get(0), a.get(1)) {
+        (Some(Value::Object(map)), Some(Value::String(key))) => map.get(key),
+        (Some(Value::Array(list)), Some(Value::Number(n))) => n
+            .as_u64()
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| list.get(i)),
+        _ => None,
+    };
+    if let Some(v) = found {
+        room_for_all([v])?;
+    }
+    Ok(found.cloned())
+}

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::args::room_for;
 use super::{Args, HelperError};
+use crate::budget;
 use crate::clip::clip;
 use crate::json::type_name;
 
@@ -96,4 +97,12 @@ pub(super) fn regex_replace(a: &Args) -> Result<Option<Value>, HelperError> {
     }
     out.push_str(&s[last..]);
     Ok(Some(Value::from(out)))
+}
+
+/// `regexEscape s`: `s` with every regex metacharacter escaped, so it matches itself. Each
+/// character gains at most one backslash.
+pub(super) fn regex_escape(a: &Args) -> Result<Option<Value>, HelperError> {
+    let s = a.str(0)?;
+    room_for(budget::string_size(s.len().saturating_mul(2)))?;
+    Ok(Some(Value::String(regex::escape(s))))
 }

@@ -101,3 +101,22 @@ pub(super) fn to_json(a: &Args) -> Result<Option<Value>, HelperError> {
     room_for(room_for_all([a.required(0)?])?.saturating_mul(6))?;
     Ok(Some(Value::String(a.required(0)?.to_string())))
 }
+
+/// How many times its text a parsed value may measure: `[0,0]` spends two bytes of text on
+/// each number, which the budget counts as [`budget::SCALAR`] and a separator. A lone number
+/// may measure a whole [`budget::SCALAR`] more.
+pub(super) const PARSED_GROWTH: usize = 5;
+
+/// `fromJson s`: the value `s` holds as JSON text. Its size is checked before parsing, from
+/// the text's length, and charged once parsed; serde_json refuses nesting deeper than 128.
+pub(super) fn from_json(a: &Args) -> Result<Option<Value>, HelperError> {
+    let s = a.str(0)?;
+    room_for(
+        s.len()
+            .saturating_mul(PARSED_GROWTH)
+            .saturating_add(budget::SCALAR),
+    )?;
+    let value: Value = serde_json::from_str(s).map_err(|e| HelperError::bad_json(&e))?;
+    budget::charge_copy(&value)?;
+    Ok(Some(value))
+}

@@ -1,7 +1,10 @@
 //! The helpers, called directly with JSON arguments.
 
 use super::*;
+use crate::budget;
 use serde_json::json;
+
+mod lists;
 
 fn call(name: &str, args: &[Option<Value>]) -> Result<Option<Value>, String> {
     let params = args.iter().map(Option::as_ref).collect();
@@ -11,6 +14,10 @@ fn call(name: &str, args: &[Option<Value>]) -> Result<Option<Value>, String> {
 fn ok(name: &str, args: &[Value]) -> Value {
     let args: Vec<Option<Value>> = args.iter().cloned().map(Some).collect();
     call(name, &args).unwrap().unwrap()
+}
+
+fn err(name: &str, args: &[Option<Value>]) -> String {
+    call(name, args).unwrap_err()
 }
 
 #[test]
@@ -163,4 +170,104 @@ fn filters_over_observed_objects() {
         call("find", &[Some(pods), Some(json!("b")), Some(json!("x"))]).unwrap(),
         None
     );
+}
+
+#[test]
+fn regex_escape_makes_a_pattern_that_matches_itself() {
+    let escaped = ok("regexEscape", &[json!("a.b*(c)")]);
+    assert_eq!(escaped, json!("a\\.b\\*\\(c\\)"));
+    assert_eq!(
+        ok("regexMatch", &[json!("a.b*(c)"), escaped.clone()]),
+        json!(true)
+    );
+    assert_eq!(ok("regexMatch", &[json!("axb*(c)"), escaped]), json!(false));
+    assert!(call("regexEscape", &[Some(json!(1))]).is_err());
+}
+
+#[test]
+fn from_json_checks_its_budget_first_and_reports_where_the_text_is_wrong() {
+    let parsed = ok("fromJson", &[json!(r#" {"a": [1, 2.5, null]} "#)]);
+    assert_eq!(parsed, json!({"a": [1, 2.5, null]}));
+    assert_eq!(ok("fromJson", &[json!("\"s\"")]), json!("s"));
+    let bad = |text: &str| err("fromJson", &[Some(json!(text))]);
+    assert_eq!(
+        bad("{\"a\": }"),
+        "not valid JSON: expected value at line 1 column 7"
+    );
+    assert_eq!(
+        bad("[1]\n x"),
+        "not valid JSON: trailing characters at line 2 column 2"
+    );
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    assert_eq!(
+        bad(&deep),
+        "not valid JSON: recursion limit exceeded at line 1 column 128"
+    );
+    for text in [
+        "0",
+        "[0]",
+        "[0,0,0]",
+        "[null]",
+        "{\"\":0}",
+        "[[0],[]]",
+        "[\"\",true]",
+    ] {
+        let size = budget::size_within(&serde_json::from_str(text).unwrap(), usize::MAX);
+        let bound = text.len() * strings::PARSED_GROWTH + budget::SCALAR;
+        assert!(size.unwrap() <= bound, "{text} measures more than {bound}");
+    }
+    let _meter = budget::install(&crate::Limits {
+        max_output_bytes: 1000,
+        ..crate::Limits::default()
+    });
+    let text = json!(format!("[{}]", ["0"; 100].join(",")));
+    assert_eq!(
+        err("fromJson", &[Some(text)]),
+        "the render would build more than 1000 bytes (limit max-output-bytes)",
+        "refused before parsing"
+    );
+    let text = json!(format!("[{}]", ["0"; 70].join(",")));
+    ok("fromJson", std::slice::from_ref(&text));
+    assert!(
+        call("fromJson", &[Some(text)]).is_err(),
+        "the first result was charged"
+    );
+}
+
+#[test]
+fn lookup_gives_missing_when_the_entry_is_not_there() {
+    let m = json!({"a": 1, "n": null});
+    assert_eq!(ok("lookup", &[m.clone(), json!("a")]), json!(1));
+    assert_eq!(ok("lookup", &[m.clone(), json!("n")]), json!(null));
+    let l = json!(["x", "y"]);
+    assert_eq!(ok("lookup", &[l.clone(), json!(1)]), json!("y"));
+    for (container, key) in [
+        (m.clone(), json!("z")),
+        (m, json!(0)),
+        (l.clone(), json!(2)),
+        (l.clone(), json!(-1)),
+        (l.clone(), json!(1.0)),
+        (l, json!("1")),
+        (json!("ab"), json!(0)),
+    ] {
+        let found = call("lookup", &[Some(container.clone()), Some(key.clone())]);
+        assert_eq!(found, Ok(None), "{container} {key}");
+    }
+    assert_eq!(call("lookup", &[None, Some(json!("a"))]), Ok(None));
+}
+
+#[test]
+fn fail_stops_the_render_with_the_rules_own_message() {
+    assert_eq!(
+        err("fail", &[Some(json!("spec.ports is empty"))]),
+        "spec.ports is empty"
+    );
+    assert_eq!(err("fail", &[Some(json!({"a": [1]}))]), r#"{"a":[1]}"#);
+    let long = err("fail", &[Some(json!("x".repeat(5000)))]);
+    assert!(
+        long.len() < 300 && long.ends_with("…(5000 bytes)"),
+        "{long}"
+    );
+    let arity = lookup("fail").map(|h| (h.min_args, h.max_args));
+    assert_eq!(arity, Some((1, 1)));
 }

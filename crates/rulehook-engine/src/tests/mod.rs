@@ -1,5 +1,6 @@
 //! Engine behaviour, from rule text and request JSON to response JSON, by theme.
 
+mod helpers;
 mod hooks;
 mod language;
 mod limits;

@@ -1,0 +1,135 @@
+//! The list helpers, and every helper that takes a list reading a map as its values.
+
+use super::*;
+
+#[test]
+fn list_helpers_read_a_map_as_its_values_in_key_order() {
+    let m = json!({"b": 2, "a": 1, "c": 3});
+    let of = |name: &str| ok(name, std::slice::from_ref(&m));
+    assert_eq!(of("first"), json!(1));
+    assert_eq!(of("last"), json!(3));
+    assert_eq!(ok("sort", &[json!({"x": 3, "y": 1})]), json!([1, 3]));
+    assert_eq!(ok("unique", &[json!({"x": 1, "y": 1})]), json!([1]));
+    assert_eq!(ok("join", &[m.clone(), json!(",")]), json!("1,2,3"));
+    assert_eq!(of("min"), json!(1));
+    assert_eq!(of("max"), json!(3));
+    assert_eq!(of("count"), json!(3));
+    assert_eq!(of("length"), json!(3));
+    assert_eq!(ok("slice", &[m.clone(), json!(1)]), json!([2, 3]));
+    assert_eq!(ok("without", &[m.clone(), json!({"z": 2})]), json!([1, 3]));
+    assert_eq!(ok("indexOf", &[m.clone(), json!(3)]), json!(2));
+    assert_eq!(ok("sum", &[m]), json!(6));
+    let pods = json!({
+        "y/b": {"metadata": {"name": "b", "namespace": "y", "labels": {"app": "web"}}, "status": {"phase": "Pending"}},
+        "x/a": {"metadata": {"name": "a", "namespace": "x", "labels": {"app": "web"}}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
+    });
+    let names = |v: Value| ok("pluck", &[v, json!("metadata.name")]);
+    assert_eq!(names(pods.clone()), json!(["a", "b"]));
+    let running = ok(
+        "where",
+        &[pods.clone(), json!("status.phase"), json!("Running")],
+    );
+    assert_eq!(names(running), json!(["a"]));
+    let ready = ok("whereCondition", &[pods.clone(), json!("Ready")]);
+    assert_eq!(names(ready), json!(["a"]));
+    let web = ok("whereLabel", &[pods.clone(), json!("app"), json!("web")]);
+    assert_eq!(names(web), json!(["a", "b"]));
+    let annotated = ok("whereAnnotation", &[pods.clone(), json!("app")]);
+    assert_eq!(annotated, json!([]));
+    let conditioned = ok("whereExists", &[pods.clone(), json!("status.conditions")]);
+    assert_eq!(names(conditioned), json!(["a"]));
+    assert_eq!(
+        ok("countBy", &[pods.clone(), json!("status.phase")]),
+        json!({"Pending": 1, "Running": 1})
+    );
+    assert_eq!(
+        ok("find", &[pods, json!("b"), json!("y")])["status"]["phase"],
+        json!("Pending")
+    );
+    assert_eq!(
+        err("first", &[Some(json!("ab"))]),
+        "argument 1 must be a list or a map, not a string"
+    );
+}
+
+#[test]
+fn slice_counts_from_the_end_and_clamps_like_python() {
+    let l = json!([0, 1, 2, 3, 4]);
+    let slice = |args: &[Value]| {
+        let mut all = vec![l.clone()];
+        all.extend_from_slice(args);
+        ok("slice", &all)
+    };
+    assert_eq!(slice(&[json!(1), json!(3)]), json!([1, 2]));
+    assert_eq!(slice(&[json!(-2)]), json!([3, 4]));
+    assert_eq!(slice(&[json!(0), json!(-1)]), json!([0, 1, 2, 3]));
+    assert_eq!(slice(&[json!(-10), json!(2)]), json!([0, 1]));
+    assert_eq!(slice(&[json!(2), json!(100)]), json!([2, 3, 4]));
+    assert_eq!(slice(&[json!(3), json!(1)]), json!([]));
+    assert_eq!(slice(&[json!(u64::MAX)]), json!([]));
+    assert_eq!(slice(&[json!(i64::MIN), json!(i64::MIN)]), json!([]));
+    assert_eq!(
+        call("slice", &[None, Some(json!(1))]).unwrap(),
+        Some(json!([]))
+    );
+    assert_eq!(
+        err("slice", &[Some(l.clone()), Some(json!(1.5))]),
+        "argument 2 must be a whole number"
+    );
+    assert_eq!(
+        err("slice", &[Some(l), Some(json!(0)), None]),
+        "argument 3 is missing"
+    );
+}
+
+#[test]
+fn without_and_index_of_compare_whole_json_values() {
+    assert_eq!(
+        ok(
+            "without",
+            &[json!([1, 2, 3, 2, {"a": [1]}]), json!([2, {"a": [1]}])]
+        ),
+        json!([1, 3])
+    );
+    // 1 and 1.0 are different JSON, as they are to `unique`.
+    assert_eq!(ok("without", &[json!([1, 1.0]), json!([1])]), json!([1.0]));
+    assert_eq!(
+        call("without", &[Some(json!(["a"])), None]).unwrap(),
+        Some(json!(["a"]))
+    );
+    let l = json!(["a", {"k": 1}, "a"]);
+    assert_eq!(ok("indexOf", &[l.clone(), json!("a")]), json!(0));
+    assert_eq!(ok("indexOf", &[l.clone(), json!({"k": 1})]), json!(1));
+    assert_eq!(ok("indexOf", &[l.clone(), json!("z")]), json!(-1));
+    assert_eq!(call("indexOf", &[Some(l), None]).unwrap(), Some(json!(-1)));
+    assert_eq!(
+        call("indexOf", &[None, Some(json!("a"))]).unwrap(),
+        Some(json!(-1))
+    );
+}
+
+#[test]
+fn sum_keeps_whole_numbers_whole_and_names_a_bad_item() {
+    assert_eq!(ok("sum", &[json!([1, 2, 3])]), json!(6));
+    assert_eq!(ok("sum", &[json!([])]), json!(0));
+    assert_eq!(call("sum", &[None]).unwrap(), Some(json!(0)));
+    assert_eq!(ok("sum", &[json!([1, 2.5])]), json!(3.5));
+    assert_eq!(ok("sum", &[json!([2.0])]), json!(2.0));
+    // A float anywhere makes the sum a float, so whole numbers before it cannot overflow.
+    assert_eq!(
+        ok("sum", &[json!([i64::MAX, 1, 0.5])]),
+        json!(i64::MAX as f64 + 1.5)
+    );
+    assert_eq!(
+        err("sum", &[Some(json!([i64::MAX, 1]))]),
+        "sum overflows a 64-bit integer"
+    );
+    assert_eq!(
+        err("sum", &[Some(json!([1, "2"]))]),
+        "the item at index 1 is a string, not a number"
+    );
+    assert_eq!(
+        err("sum", &[Some(json!([1e308, 1e308]))]),
+        "the result is not a finite number"
+    );
+}
