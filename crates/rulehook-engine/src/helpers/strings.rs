@@ -108,7 +108,8 @@ pub(super) fn to_json(a: &Args) -> Result<Option<Value>, HelperError> {
 pub(super) const PARSED_GROWTH: usize = 5;
 
 /// `fromJson s`: the value `s` holds as JSON text. Its size is checked before parsing, from
-/// the text's length, and charged once parsed; serde_json refuses nesting deeper than 128.
+/// the text's length (the render charges the value where it is kept); serde_json refuses
+/// nesting deeper than 128.
 pub(super) fn from_json(a: &Args) -> Result<Option<Value>, HelperError> {
     let s = a.str(0)?;
     room_for(
@@ -117,6 +118,5 @@ pub(super) fn from_json(a: &Args) -> Result<Option<Value>, HelperError> {
             .saturating_add(budget::SCALAR),
     )?;
     let value: Value = serde_json::from_str(s).map_err(|e| HelperError::bad_json(&e))?;
-    budget::charge_copy(&value)?;
     Ok(Some(value))
 }

@@ -259,12 +259,10 @@ impl<'l> Render<'l> {
         if value.is_value_missing() {
             return Ok(None);
         }
-        // A helper's result was charged by the helper; a value from the scope or the rule
-        // is charged here, before it is copied.
-        let derived = value.try_get_constant_value().is_none() && value.context_path().is_none();
-        if !derived {
-            budget::charge_copy(value.value()).map_err(|e| Failure::new(pos, e.message()))?;
-        }
+        // Everything a render keeps is charged before it is copied: a value from the scope
+        // or the rule, and a helper's result, which the helper only checked would fit
+        // before building it.
+        budget::charge_copy(value.value()).map_err(|e| Failure::new(pos, e.message()))?;
         Ok(Some(value.value().clone()))
     }
 

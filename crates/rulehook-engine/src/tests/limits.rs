@@ -137,3 +137,36 @@ fn the_step_budget_bounds_nested_loops_that_emit_nothing() {
         .to_string();
     assert!(err.contains("limit max-render-steps"), "{err}");
 }
+
+#[test]
+fn helper_results_kept_by_the_render_count_against_the_output_limit() {
+    // Each `concat` result fits on its own; fifty of them kept in one list do not.
+    let rule = Rule::compile(
+        "r.yaml",
+        "values:\n  big: $.parent.spec.big\nsync:\n  status:\n    copies:\n      - $forEach: \"{{ range 50 }}\"\n        $template: \"{{ concat big '' }}\"\n",
+    )
+    .unwrap();
+    let limits = Limits {
+        max_output_bytes: 1_000_000,
+        ..Limits::default()
+    };
+    let big = "x".repeat(100_000);
+    let error = rule
+        .render(
+            Hook::Sync,
+            json!({"parent": {"spec": {"big": big}}}),
+            &limits,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("limit max-output-bytes"), "{error}");
+    // Ten of them fit.
+    let ten = rule
+        .render(
+            Hook::Sync,
+            json!({"parent": {"spec": {"big": "x".repeat(10_000)}}}),
+            &limits,
+        )
+        .unwrap();
+    assert_eq!(ten["status"]["copies"].as_array().unwrap().len(), 50);
+}

@@ -2,6 +2,7 @@
 
 mod helpers;
 mod hooks;
+mod idioms;
 mod language;
 mod limits;
 mod loading;
