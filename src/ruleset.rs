@@ -100,6 +100,16 @@ impl RuleSet {
         self.by_name.is_empty()
     }
 
+    /// The file that would serve `name` by its file name (`name.yaml`, `name.yml`) but has
+    /// errors and serves nothing: why a hook call for `name` finds no rule.
+    pub(crate) fn failed_file_named(&self, name: &str) -> Option<&str> {
+        self.files.iter().find_map(|(file, state)| {
+            let stem = std::path::Path::new(file).file_stem()?.to_str()?;
+            (stem == name && state.serving.is_none() && !state.errors.is_empty())
+                .then_some(file.as_str())
+        })
+    }
+
     /// Every current problem, across files.
     pub(crate) fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.files.values().flat_map(|f| f.errors.iter())

@@ -180,3 +180,38 @@ fn sigterm_finishes_in_flight_requests_and_refuses_new_ones() {
     let status = waiter.join().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn a_hook_the_rule_lacks_is_404_whatever_the_body() {
+    let server = Server::bundled();
+    for body in [&b"{}"[..], b"not even JSON", b""] {
+        let (status, text) = post(&server, "/hello/customize", &[JSON], body);
+        assert_eq!(status, 404, "{text}");
+        assert!(text.contains("has no customize hook"), "{text}");
+    }
+}
+
+#[test]
+fn a_rule_whose_file_failed_to_load_is_a_404_that_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hello.yaml"),
+        std::fs::read(crate::support::repo().join("rules/hello.yaml")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("broken.yaml"),
+        "sync:\n  status: {a: \"{{ nope }}\"}\n",
+    )
+    .unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let (status, text) = post(&server, "/broken/sync", &[JSON], b"{}");
+    assert_eq!(status, 404, "{text}");
+    assert!(
+        text.contains("broken.yaml has errors") && text.contains("GET /rules"),
+        "{text}"
+    );
+    let (status, text) = post(&server, "/absent/sync", &[JSON], b"{}");
+    assert_eq!(status, 404);
+    assert_eq!(text.trim(), "no rule named `absent` is loaded");
+}

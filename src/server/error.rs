@@ -15,6 +15,8 @@ pub enum ApiError {
     MalformedJson(String),
     #[error("no rule named `{0}` is loaded")]
     UnknownRule(String),
+    #[error("no rule named `{rule}` is loaded: {file} has errors; GET /rules lists them")]
+    RuleFailedToLoad { rule: String, file: String },
     #[error("unknown hook `{0}`; expected sync, finalize or customize")]
     UnknownHook(String),
     #[error("the request body is over the limit of {0} bytes")]
@@ -58,6 +60,7 @@ impl ResponseError for ApiError {
             ApiError::MalformedJson(_) | ApiError::Read(_) => StatusCode::BAD_REQUEST,
             ApiError::Hook(HookError::BadRequest(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnknownRule(_)
+            | ApiError::RuleFailedToLoad { .. }
             | ApiError::UnknownHook(_)
             | ApiError::Hook(HookError::NoHook { .. }) => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

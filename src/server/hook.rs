@@ -71,7 +71,15 @@ async fn answer(
 ) -> Result<(HttpResponse, String), ApiError> {
     authorize(state, request)?;
     let hook = Hook::parse(hook).ok_or_else(|| ApiError::UnknownHook(hook.to_owned()))?;
-    let loaded = loaded.ok_or_else(|| ApiError::UnknownRule(rule.to_owned()))?;
+    let loaded = loaded.ok_or_else(|| unknown_rule(state, rule))?;
+    // A hook the rule does not answer is a 404 whatever the body, so it is decided before
+    // the body is read.
+    if !loaded.rule.answers(hook) {
+        return Err(ApiError::Hook(HookError::NoHook {
+            rule: loaded.rule.name.clone(),
+            hook,
+        }));
+    }
     check_content_type(request)?;
     let limits = &state.limits;
     let guard = Arc::new(RequestGuard::new(&state.memory));
@@ -94,6 +102,17 @@ async fn answer(
         return Err(ApiError::OutOfMemory);
     }
     Ok((respond(state, request, answer, guard), parent))
+}
+
+/// Why `rule` has no loaded rule: a file of that name failed to load, or there is none.
+fn unknown_rule(state: &AppState, rule: &str) -> ApiError {
+    match state.rules.load().failed_file_named(rule) {
+        Some(file) => ApiError::RuleFailedToLoad {
+            rule: rule.to_owned(),
+            file: file.to_owned(),
+        },
+        None => ApiError::UnknownRule(rule.to_owned()),
+    }
 }
 
 /// Bodies up to this size may be parsed on the I/O thread: about 0.2 ms of work.

@@ -98,6 +98,16 @@ impl Rule {
         request::parse(body, &self.reads)
     }
 
+    /// Whether a call to `hook` can be answered. A sync call can be while the rule has a
+    /// finalize section only: Metacontroller sends sync with `finalizing: true` then.
+    pub fn answers(&self, hook: Hook) -> bool {
+        match hook {
+            Hook::Sync => self.sync.is_some() || self.finalize.is_some(),
+            Hook::Finalize => self.finalize.is_some(),
+            Hook::Customize => self.customize.is_some(),
+        }
+    }
+
     /// The hooks this rule answers.
     pub fn hooks(&self) -> Vec<Hook> {
         let mut hooks = Vec::new();
