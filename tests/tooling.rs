@@ -247,3 +247,28 @@ fn controllers_generates_the_manifest_the_hello_example_ships() {
     }
     assert_eq!(generated["metadata"]["name"], shipped["metadata"]["name"]);
 }
+
+#[test]
+fn check_counts_in_the_singular_and_points_at_an_unquoted_template() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("one.yaml"),
+        "sync:\n  status:\n    ok: \"{{ parent.metadata.name }}\"\n",
+    )
+    .unwrap();
+    let ok = rulehook(&["check", "."], dir.path());
+    assert_eq!(stdout(&ok), "1 file, 1 rule, no problems\n");
+    std::fs::write(
+        dir.path().join("one.yaml"),
+        "sync:\n  status:\n    bad: {{ parent.metadata.name }}\n",
+    )
+    .unwrap();
+    let bad = rulehook(&["check", "."], dir.path());
+    assert_eq!(bad.status.code(), Some(1));
+    let out = stdout(&bad);
+    assert!(
+        out.starts_with("./one.yaml:3:10: a value that starts with `{{` must be quoted"),
+        "{out}"
+    );
+    assert!(out.ends_with("\n1 problem in 1 file\n"), "{out}");
+}

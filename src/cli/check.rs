@@ -45,10 +45,27 @@ pub fn run(args: &Args) -> ExitCode {
         println!("{problem}");
     }
     if problems.is_empty() {
-        println!("{files} files, {rules} rules, no problems");
+        println!(
+            "{}, {}, no problems",
+            counted(files, "file"),
+            counted(rules, "rule")
+        );
         exit::ok()
     } else {
-        println!("{} problems in {files} files", problems.len());
+        println!(
+            "{} in {}",
+            counted(problems.len(), "problem"),
+            counted(files, "file")
+        );
         exit::problems()
+    }
+}
+
+/// `1 file`, `2 files`.
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

@@ -150,13 +150,7 @@ impl RuleSpec {
 
 /// YAML text to a JSON tree, with `<<` merge keys applied.
 pub(crate) fn parse_tree(file: &str, text: &str) -> Result<Value, Vec<Diagnostic>> {
-    let yaml_error = |e: serde_yaml_ng::Error| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        vec![Diagnostic::new(file, line, column, yaml_message(&e))]
-    };
+    let yaml_error = |e: serde_yaml_ng::Error| vec![yaml_diagnostic(file, text, &e)];
     let mut yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(yaml_error)?;
     yaml.apply_merge().map_err(yaml_error)?;
     if yaml.is_null() {
@@ -166,9 +160,18 @@ pub(crate) fn parse_tree(file: &str, text: &str) -> Result<Value, Vec<Diagnostic
     find_unportable(&yaml, "", &mut unportable);
     if !unportable.is_empty() {
         let locator = Locator::new(text);
+        let lines: Vec<&str> = text.lines().collect();
         return Err(unportable
             .into_iter()
-            .map(|(path, message)| Diagnostic::at(file, locator.value(&path), message))
+            .map(|(path, message)| {
+                let mut pos = locator.value(&path);
+                // The parser places `{{ x }}` at its inner map; the mistake starts one earlier.
+                let line = lines.get(pos.line.wrapping_sub(1)).copied().unwrap_or("");
+                if pos.column >= 2 && line.get(pos.column - 2..pos.column) == Some("{{") {
+                    pos.column -= 1;
+                }
+                Diagnostic::at(file, pos, message)
+            })
             .collect());
     }
     serde_json::to_value(yaml).map_err(|e| {
@@ -203,6 +206,14 @@ fn find_unportable(value: &serde_yaml_ng::Value, path: &str, found: &mut Vec<(St
             }
         }
         Yaml::Mapping(map) => {
+            // `a: {{ x }}` unquoted is a YAML flow map whose key is a map.
+            if map.keys().any(|k| matches!(k, Yaml::Mapping(_))) {
+                found.push((
+                    path.to_owned(),
+                    "a value that starts with `{{` must be quoted: YAML reads `{{ x }}` as a map; write \"{{ x }}\"".to_owned(),
+                ));
+                return;
+            }
             for (key, item) in map {
                 let key = match key {
                     Yaml::String(k) => k.clone(),
@@ -216,6 +227,48 @@ fn find_unportable(value: &serde_yaml_ng::Value, path: &str, found: &mut Vec<(St
         }
         _ => {}
     }
+}
+
+/// A YAML syntax error at its real place, with the fix when the mistake is a common one.
+fn yaml_diagnostic(file: &str, text: &str, e: &serde_yaml_ng::Error) -> Diagnostic {
+    let (mut line, mut column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((1, 1));
+    let mut message = yaml_message(e);
+    let lines: Vec<&str> = text.lines().collect();
+    let at = |line: usize| lines.get(line.wrapping_sub(1)).copied().unwrap_or("");
+    if message.contains("cannot start any token") && at(line).chars().nth(column - 1) == Some('\t')
+    {
+        message = "a tab in the indentation: YAML indents with spaces only".to_owned();
+    } else if let Some(key) = duplicate_key(&message) {
+        // The parser points at the first occurrence; the mistake is the later one.
+        let first = line;
+        let indent = column - 1;
+        if let Some(again) = (first + 1..=lines.len()).find(|&l| {
+            let text = at(l);
+            text.len() > indent
+                && text[..indent].trim().is_empty()
+                && text[indent..]
+                    .strip_prefix(key.as_str())
+                    .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        }) {
+            line = again;
+        }
+        message = format!("duplicate key `{key}` (first at line {first}); remove one");
+    } else if message.starts_with("did not find expected key")
+        || message.starts_with("mapping values are not allowed")
+    {
+        message = format!("{message}: check this line's indentation against the lines above");
+    }
+    column = column.max(1);
+    Diagnostic::new(file, line, column, message)
+}
+
+/// The key of serde_yaml_ng's `duplicate entry with key "k"` message.
+fn duplicate_key(message: &str) -> Option<String> {
+    let rest = message.split("duplicate entry with key \"").nth(1)?;
+    Some(rest.split('"').next()?.to_owned())
 }
 
 /// serde_yaml_ng appends " at line L column C" to messages; the diagnostic already says it.
@@ -350,5 +403,28 @@ mod tests {
         let value = serde_json::json!({"path": "$", "expr": "{{ x }}", "template": [], "default": 1, "all": true, "required": true});
         assert_eq!(value.as_object().unwrap().len(), VALUE_KEYS.len());
         serde_json::from_value::<FullValueSpec>(value).unwrap();
+    }
+
+    #[test]
+    fn common_yaml_mistakes_are_reported_where_they_are_with_the_fix() {
+        let first = |text: &str| parse(text).unwrap_err()[0].to_string();
+        assert_eq!(
+            first("values:\n  n: $.x\nsync:\n  status:\n    a: {{ n }}\n"),
+            "r.yaml:5:8: a value that starts with `{{` must be quoted: YAML reads `{{ x }}` as a map; write \"{{ x }}\""
+        );
+        assert_eq!(
+            first("sync:\n  status:\n\ta: 1\n"),
+            "r.yaml:3:1: a tab in the indentation: YAML indents with spaces only"
+        );
+        assert_eq!(
+            first("sync:\n  status:\n    a: 1\n    b: 2\n    a: 3\n"),
+            "r.yaml:5:5: duplicate key `a` (first at line 3); remove one"
+        );
+        let indent = first("sync:\n  status:\n    a: 1\n   b: 2\n");
+        assert!(
+            indent.starts_with("r.yaml:4:4: ")
+                && indent.ends_with("check this line's indentation against the lines above"),
+            "{indent}"
+        );
     }
 }
