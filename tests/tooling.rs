@@ -272,3 +272,40 @@ fn check_counts_in_the_singular_and_points_at_an_unquoted_template() {
     );
     assert!(out.ends_with("\n1 problem in 1 file\n"), "{out}");
 }
+
+#[test]
+fn a_failed_case_lists_every_difference_and_names_missing_items() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("rules/hello.yaml"),
+        dir.path().join("hello.yaml"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("fixtures")).unwrap();
+    std::fs::copy(
+        repo().join("rules/fixtures/hello-sync.json"),
+        dir.path().join("fixtures/hello-sync.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("hello.test.yaml"),
+        "rule: hello\ncases:\n  - name: wrong twice\n    requestFile: fixtures/hello-sync.json\n    expect:\n      status: {pods: 7}\n      children: []\n",
+    )
+    .unwrap();
+    let out = rulehook(&["test", "."], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let block = |first: &str| {
+        let at = lines
+            .iter()
+            .position(|l| *l == first)
+            .unwrap_or_else(|| panic!("{text}"));
+        lines[at + 1..at + 3].join("|")
+    };
+    assert_eq!(block("at $.status.pods"), "expected: 7|actual:   1");
+    assert_eq!(
+        block("at $.children[0]"),
+        "expected: (nothing)|actual:   Pod your-name"
+    );
+}

@@ -52,62 +52,75 @@ pub struct Mismatch {
     pub actual: Option<Value>,
 }
 
-/// Compares `actual` with `expected`. With `partial`, keys the expectation leaves out are
-/// ignored; lists are always compared item by item, in order, and must have equal lengths.
+/// Compares `actual` with `expected`: the first difference, if any. See [`differences`].
 pub fn compare(expected: &Value, actual: &Value, partial: bool) -> Option<Mismatch> {
-    walk(expected, actual, partial, &mut "$".to_owned())
+    differences(expected, actual, partial).into_iter().next()
 }
 
-fn walk(expected: &Value, actual: &Value, partial: bool, path: &mut String) -> Option<Mismatch> {
-    let here = |path: &str, e: Option<&Value>, a: Option<&Value>| {
-        Some(Mismatch {
-            path: path.to_owned(),
-            expected: e.cloned(),
-            actual: a.cloned(),
-        })
-    };
+/// Most differences one comparison reports; a wholly different answer would otherwise
+/// print one line per leaf.
+pub const MAX_DIFFERENCES: usize = 50;
+
+/// Every place where `actual` differs from `expected`, in document order, at most
+/// [`MAX_DIFFERENCES`]. With `partial`, keys the expectation leaves out are ignored. Lists
+/// are compared item by item, in order; when their lengths differ, each missing or extra
+/// item is a difference of its own.
+pub fn differences(expected: &Value, actual: &Value, partial: bool) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    walk(expected, actual, partial, &mut "$".to_owned(), &mut out);
+    out
+}
+
+fn walk(
+    expected: &Value,
+    actual: &Value,
+    partial: bool,
+    path: &mut String,
+    out: &mut Vec<Mismatch>,
+) {
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {
             for (key, ev) in e {
                 let len = path.len();
                 push_key(path, key);
-                let found = match a.get(key) {
-                    Some(av) => walk(ev, av, partial, path),
-                    None => here(path, Some(ev), None),
-                };
-                path.truncate(len);
-                if found.is_some() {
-                    return found;
+                match a.get(key) {
+                    Some(av) => walk(ev, av, partial, path, out),
+                    None => push(out, path, Some(ev), None),
                 }
+                path.truncate(len);
             }
             if !partial {
-                if let Some((key, av)) = a.iter().find(|(k, _)| !e.contains_key(*k)) {
+                for (key, av) in a.iter().filter(|(k, _)| !e.contains_key(*k)) {
                     let mut at = path.clone();
                     push_key(&mut at, key);
-                    return here(&at, None, Some(av));
+                    push(out, &at, None, Some(av));
                 }
             }
-            None
         }
         (Value::Array(e), Value::Array(a)) => {
-            for (i, pair) in e.iter().zip(a.iter()).enumerate() {
+            for i in 0..e.len().max(a.len()) {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
-                let found = walk(pair.0, pair.1, partial, path);
-                path.truncate(len);
-                if found.is_some() {
-                    return found;
+                match (e.get(i), a.get(i)) {
+                    (Some(ev), Some(av)) => walk(ev, av, partial, path, out),
+                    (ev, av) => push(out, path, ev, av),
                 }
+                path.truncate(len);
             }
-            if e.len() != a.len() {
-                let i = e.len().min(a.len());
-                return here(&format!("{path}[{i}]"), e.get(i), a.get(i));
-            }
-            None
         }
-        _ if numbers_equal(expected, actual) => None,
-        _ if expected == actual => None,
-        _ => here(path, Some(expected), Some(actual)),
+        _ if numbers_equal(expected, actual) => {}
+        _ if expected == actual => {}
+        _ => push(out, path, Some(expected), Some(actual)),
+    }
+}
+
+fn push(out: &mut Vec<Mismatch>, path: &str, expected: Option<&Value>, actual: Option<&Value>) {
+    if out.len() < MAX_DIFFERENCES {
+        out.push(Mismatch {
+            path: path.to_owned(),
+            expected: expected.cloned(),
+            actual: actual.cloned(),
+        });
     }
 }
 

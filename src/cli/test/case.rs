@@ -5,7 +5,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use rulehook_engine::suite::{compare, merge_patch, CaseSpec, Mismatch, SuiteSpec};
+use rulehook_engine::suite::{
+    differences, merge_patch, CaseSpec, Mismatch, SuiteSpec, MAX_DIFFERENCES,
+};
 use rulehook_engine::{Hook, Limits, Rule};
 
 use super::rules::SuiteRules;
@@ -90,7 +92,8 @@ pub fn run_case(
             };
         }
     };
-    match compare(expected, &response, partial) {
+    let found = differences(expected, &response, partial);
+    match found.first() {
         None => (Outcome::Passed, None),
         Some(_) if update && !partial => (
             Outcome::Updated,
@@ -99,7 +102,7 @@ pub fn run_case(
                 value: response,
             }),
         ),
-        Some(mismatch) => (Outcome::Failed(describe(&mismatch)), None),
+        Some(_) => (Outcome::Failed(describe(&found)), None),
     }
 }
 
@@ -125,15 +128,42 @@ fn build_request(case: &CaseSpec, dir: &Path) -> Result<Value, String> {
     Ok(request)
 }
 
-fn describe(m: &Mismatch) -> String {
-    let show = |v: &Option<Value>| match v {
-        Some(v) => serde_json::to_string(v).unwrap_or_default(),
+/// Every difference, one block each; an item a list lacks or has too many of is shown by
+/// what it is (`Deployment web-canary`) rather than as one long line of JSON.
+fn describe(found: &[Mismatch]) -> String {
+    let show = |v: &Option<Value>, whole_item: bool| match v {
         None => "(nothing)".to_owned(),
+        Some(v) if whole_item => match object_identity(v) {
+            Some(identity) => identity,
+            None => serde_json::to_string(v).unwrap_or_default(),
+        },
+        Some(v) => serde_json::to_string(v).unwrap_or_default(),
     };
-    format!(
-        "at {}\n  expected: {}\n  actual:   {}",
-        m.path,
-        show(&m.expected),
-        show(&m.actual)
-    )
+    let mut blocks: Vec<String> = found
+        .iter()
+        .map(|m| {
+            let whole_item = m.expected.is_none() || m.actual.is_none();
+            format!(
+                "at {}\n  expected: {}\n  actual:   {}",
+                m.path,
+                show(&m.expected, whole_item),
+                show(&m.actual, whole_item)
+            )
+        })
+        .collect();
+    if found.len() == MAX_DIFFERENCES {
+        blocks.push(format!("(the first {MAX_DIFFERENCES} differences)"));
+    }
+    blocks.join("\n")
+}
+
+/// `Kind namespace/name` of a Kubernetes object, if it is one.
+fn object_identity(v: &Value) -> Option<String> {
+    let kind = v.get("kind")?.as_str()?;
+    let meta = v.get("metadata")?;
+    let name = meta.get("name")?.as_str()?;
+    Some(match meta.get("namespace").and_then(Value::as_str) {
+        Some(ns) => format!("{kind} {ns}/{name}"),
+        None => format!("{kind} {name}"),
+    })
 }
