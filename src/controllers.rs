@@ -7,6 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
+use rulehook_engine::metacontroller::resource_name;
 use rulehook_engine::{ControllerKind, HookVersion, Rule};
 
 /// The controller manifest for `rule`, with hook URLs under `base_url`.
@@ -31,7 +32,7 @@ pub fn manifest(rule: &Rule, base_url: &str) -> Result<Value, String> {
     let resources: Vec<Value> = rule
         .child_types
         .iter()
-        .map(|(api_version, kind)| json!({"apiVersion": api_version, "resource": plural(kind)}))
+        .map(|(api_version, kind)| json!({"apiVersion": api_version, "resource": resource_name(kind)}))
         .collect();
     let (kind, spec) = match rule.kind {
         ControllerKind::Composite => (
@@ -52,6 +53,19 @@ pub fn manifest(rule: &Rule, base_url: &str) -> Result<Value, String> {
     if let Some(overrides) = &rule.controller {
         merge(&mut manifest, overrides);
     }
+    let owned = match rule.kind {
+        ControllerKind::Composite => "childResources",
+        ControllerKind::Decorator => "attachments",
+    };
+    if let Some(Value::Array(resources)) = manifest["spec"].get_mut(owned) {
+        for resource in resources
+            .iter_mut()
+            .filter(|r| r.get("updateStrategy").is_none())
+        {
+            let method = default_update_method(resource);
+            resource["updateStrategy"] = json!({ "method": method });
+        }
+    }
     let required = match rule.kind {
         ControllerKind::Composite => "parentResource",
         ControllerKind::Decorator => "resources",
@@ -63,6 +77,20 @@ pub fn manifest(rule: &Rule, base_url: &str) -> Result<Value, String> {
         ));
     }
     Ok(manifest)
+}
+
+/// What Metacontroller does when a child differs from the answer, when the rule does not
+/// say: its own default, `OnDelete`, never updates a child, so a changed parent would never
+/// reach its children. Pods cannot be updated in place (their spec is immutable), so they
+/// are recreated; everything else is updated in place.
+pub const DEFAULT_UPDATE_METHODS: &str = "Recreate for Pods, InPlace otherwise";
+
+fn default_update_method(resource: &Value) -> &'static str {
+    let core = resource.get("apiVersion").and_then(Value::as_str) == Some("v1");
+    match resource.get("resource").and_then(Value::as_str) {
+        Some("pods") if core => "Recreate",
+        _ => "InPlace",
+    }
 }
 
 /// Deep merge; lists and scalars in `overrides` replace what is there, except resource
@@ -98,27 +126,6 @@ fn merge_resources(target: &mut Value, overrides: &Value) {
     }
 }
 
-/// The resource name of a kind, by the rules Kubernetes uses for its built-in kinds.
-fn plural(kind: &str) -> String {
-    let lower = kind.to_ascii_lowercase();
-    if lower.ends_with("endpoints") {
-        return lower;
-    }
-    if lower.ends_with('s')
-        || lower.ends_with('x')
-        || lower.ends_with("ch")
-        || lower.ends_with("sh")
-    {
-        return format!("{lower}es");
-    }
-    if let Some(stem) = lower.strip_suffix('y') {
-        if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) {
-            return format!("{stem}ies");
-        }
-    }
-    format!("{lower}s")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,7 +157,7 @@ mod tests {
         assert_eq!(m["kind"], "DecoratorController");
         assert_eq!(
             m["spec"]["attachments"],
-            json!([{"apiVersion": "v1", "resource": "services"}])
+            json!([{"apiVersion": "v1", "resource": "services", "updateStrategy": {"method": "InPlace"}}])
         );
         assert_eq!(
             m["spec"]["hooks"]["finalize"],
@@ -166,17 +173,27 @@ mod tests {
     }
 
     #[test]
-    fn plurals_follow_kubernetes() {
-        for (kind, resource) in [
-            ("Pod", "pods"),
-            ("Service", "services"),
-            ("Ingress", "ingresses"),
-            ("NetworkPolicy", "networkpolicies"),
-            ("Endpoints", "endpoints"),
-            ("ConfigMap", "configmaps"),
-            ("Gateway", "gateways"),
-        ] {
-            assert_eq!(plural(kind), resource);
-        }
+    fn children_without_an_update_strategy_get_one_that_updates_them() {
+        let r = rule(
+            "sync:\n  children:\n    - {apiVersion: v1, kind: Pod, metadata: {name: a}}\n    - {apiVersion: apps/v1, kind: Deployment, metadata: {name: b}}\n    - {apiVersion: v1, kind: Service, metadata: {name: c}}\ncontroller:\n  spec:\n    parentResource: {apiVersion: x/v1, resource: xs}\n    childResources:\n      - {apiVersion: v1, resource: services, updateStrategy: {method: OnDelete}}\n",
+        );
+        let m = manifest(&r, "http://x").unwrap();
+        let methods: Vec<(String, String)> = m["spec"]["childResources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["resource"].as_str().unwrap().to_owned(),
+                    c["updateStrategy"]["method"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let expected = [
+            ("deployments", "InPlace"),
+            ("pods", "Recreate"),
+            ("services", "OnDelete"),
+        ];
+        assert_eq!(methods, expected.map(|(r, m)| (r.to_owned(), m.to_owned())));
     }
 }

@@ -33,7 +33,10 @@ pub fn run(args: &Args) -> ExitCode {
     for loaded in rules.rules() {
         match controllers::manifest(&loaded.rule, &args.base_url) {
             Ok(manifest) => match serde_yaml_ng::to_string(&manifest) {
-                Ok(yaml) => documents.push(yaml),
+                Ok(yaml) => documents.push(format!(
+                    "# Child update strategies the rule's `controller:` section does not give are\n# defaults: {}.\n{yaml}",
+                    controllers::DEFAULT_UPDATE_METHODS
+                )),
                 Err(e) => {
                     eprintln!("error: {e}");
                     failed = true;

@@ -120,6 +120,15 @@ fn compile_spec(
     });
     child_types.sort();
     child_types.dedup();
+    if let Some(controller) = &spec.controller {
+        crate::controller_section::check_owned_resources(
+            file,
+            controller,
+            &child_types,
+            locator,
+            diagnostics,
+        );
+    }
     Rule {
         name,
         name_pos,

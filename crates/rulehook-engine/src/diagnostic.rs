@@ -1,6 +1,7 @@
 //! A problem in a rule file, pointed at its line and column.
 
-use super::locate::Pos;
+use super::locate::{join_key, Locator, Pos};
+use serde_json::Value;
 
 /// One problem found while loading a rule, printed as `file:line:column: message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,6 +63,33 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     rows[a.len()][b.len()]
+}
+
+/// Reports every key of `map` (at `path` in the file) that is not in `known`, with the
+/// closest known key when there is one.
+pub(crate) fn check_keys(
+    file: &str,
+    path: &str,
+    map: &serde_json::Map<String, Value>,
+    known: &[&str],
+    locator: &Locator,
+    out: &mut Vec<Diagnostic>,
+) {
+    for key in map.keys() {
+        if known.contains(&key.as_str()) {
+            continue;
+        }
+        let at = locator.key(&join_key(path, key));
+        let place = if path.is_empty() { "the rule" } else { path };
+        let message = match suggest(key, known.iter().copied()) {
+            Some(close) => format!("unknown key `{key}` in {place}; did you mean `{close}`?"),
+            None => format!(
+                "unknown key `{key}` in {place}; expected one of: {}",
+                known.join(", ")
+            ),
+        };
+        out.push(Diagnostic::at(file, at, message));
+    }
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@
 mod budget;
 mod clip;
 mod compile;
+mod controller_section;
 mod diagnostic;
 mod helpers;
 mod json;

@@ -206,6 +206,28 @@ pub fn object_key(
     }
 }
 
+/// The resource name of a kind (`Deployment` → `deployments`), by the rules Kubernetes uses
+/// for its built-in kinds; a controller manifest names resources, not kinds.
+pub fn resource_name(kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    if lower.ends_with("endpoints") {
+        return lower;
+    }
+    if lower.ends_with('s')
+        || lower.ends_with('x')
+        || lower.ends_with("ch")
+        || lower.ends_with("sh")
+    {
+        return format!("{lower}es");
+    }
+    if let Some(stem) = lower.strip_suffix('y') {
+        if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) {
+            return format!("{stem}ies");
+        }
+    }
+    format!("{lower}s")
+}
+
 /// `namespace/name` (or `name` when cluster-scoped) of the object a request is about, for
 /// logs and events; empty when the request names none.
 pub fn subject_name(request: &Value) -> String {
@@ -264,5 +286,20 @@ mod tests {
             assert_eq!(Hook::parse(hook.as_str()), Some(hook));
         }
         assert_eq!(Hook::parse("Sync"), None);
+    }
+
+    #[test]
+    fn plurals_follow_kubernetes() {
+        for (kind, resource) in [
+            ("Pod", "pods"),
+            ("Service", "services"),
+            ("Ingress", "ingresses"),
+            ("NetworkPolicy", "networkpolicies"),
+            ("Endpoints", "endpoints"),
+            ("ConfigMap", "configmaps"),
+            ("Gateway", "gateways"),
+        ] {
+            assert_eq!(resource_name(kind), resource);
+        }
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::diagnostic::{suggest, Diagnostic};
+use super::diagnostic::{check_keys, Diagnostic};
 use super::locate::{join_index, join_key, Locator};
 use crate::metacontroller::{self as mc, ControllerKind, HookVersion};
 
@@ -319,32 +319,11 @@ fn unknown_keys(file: &str, tree: &Value, locator: &Locator) -> Vec<Diagnostic> 
     if let Some(Value::Object(map)) = root.get("customize") {
         check_keys(file, "customize", map, CUSTOMIZE_KEYS, locator, &mut out);
     }
-    out
-}
-
-fn check_keys(
-    file: &str,
-    path: &str,
-    map: &serde_json::Map<String, Value>,
-    known: &[&str],
-    locator: &Locator,
-    out: &mut Vec<Diagnostic>,
-) {
-    for key in map.keys() {
-        if known.contains(&key.as_str()) {
-            continue;
-        }
-        let at = locator.key(&join_key(path, key));
-        let place = if path.is_empty() { "the rule" } else { path };
-        let message = match suggest(key, known.iter().copied()) {
-            Some(close) => format!("unknown key `{key}` in {place}; did you mean `{close}`?"),
-            None => format!(
-                "unknown key `{key}` in {place}; expected one of: {}",
-                known.join(", ")
-            ),
-        };
-        out.push(Diagnostic::at(file, at, message));
+    if let Some(Value::Object(map)) = root.get("controller") {
+        let decorator = root.get("kind").and_then(Value::as_str) == Some("decorator");
+        crate::controller_section::check_controller_keys(file, map, decorator, locator, &mut out);
     }
+    out
 }
 
 #[cfg(test)]

@@ -70,3 +70,26 @@ fn value_names_cannot_shadow_request_keys_or_helpers() {
         );
     }
 }
+
+#[test]
+fn the_controller_section_is_checked_key_by_key_and_a_misspelt_resource_is_named() {
+    let errors = compile_errors(
+        "sync:\n  children: [{apiVersion: apps/v1, kind: Deployment, metadata: {name: a}}]\ncontroller:\n  metdata: {name: x}\n  spec:\n    parentResource: {apiVersion: x/v1, resources: xs}\n    childResources:\n      - {apiVersion: apps/v1, resource: deployments, updateStratgy: {method: InPlace}}\n",
+    );
+    assert_eq!(
+        errors,
+        [
+            "r.yaml:4:3: unknown key `metdata` in controller; did you mean `metadata`?",
+            "r.yaml:6:40: unknown key `resources` in controller.spec.parentResource; did you mean `resource`?",
+            "r.yaml:8:54: unknown key `updateStratgy` in controller.spec.childResources[0]; did you mean `updateStrategy`?",
+        ]
+    );
+    let typo = compile_errors(
+        "sync:\n  children: [{apiVersion: apps/v1, kind: Deployment, metadata: {name: a}}]\ncontroller:\n  spec:\n    parentResource: {apiVersion: x/v1, resource: xs}\n    childResources: [{apiVersion: apps/v1, resource: deployment}]\n",
+    );
+    assert_eq!(typo.len(), 1, "{typo:?}");
+    assert!(
+        typo[0].starts_with("r.yaml:6:54: `deployment` is not a resource this rule creates; did you mean `deployments`?"),
+        "{typo:?}"
+    );
+}
