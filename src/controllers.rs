@@ -99,7 +99,7 @@ fn merge_resources(target: &mut Value, overrides: &Value) {
 }
 
 /// The resource name of a kind, by the rules Kubernetes uses for its built-in kinds.
-fn plural(kind: &str) -> String {
+pub(crate) fn plural(kind: &str) -> String {
     let lower = kind.to_ascii_lowercase();
     if lower.ends_with("endpoints") {
         return lower;
