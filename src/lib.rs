@@ -14,6 +14,7 @@
 //! - [`log_format`]: text logs that request data cannot forge.
 //! - `metrics`: Prometheus metrics; [`auth`] and [`tls`]: who may call.
 //! - [`controllers`]: Metacontroller manifests generated from rules.
+//! - [`fixture`]: hook requests built from `kubectl get` output, as Metacontroller sends them.
 //!
 //! The `rulehook` command line is the binary's own (`src/main.rs`), not part of this API.
 
@@ -24,6 +25,7 @@ pub mod auth;
 pub mod connection;
 pub mod controllers;
 mod digest;
+pub mod fixture;
 pub mod load;
 pub mod log_format;
 pub mod memory;

@@ -6,6 +6,7 @@ mod support;
 mod architecture;
 mod bad_input;
 mod examples;
+mod fixture;
 mod fuzz_regressions;
 mod hardening;
 mod hello;

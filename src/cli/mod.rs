@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod controllers;
+pub mod fixture;
 pub mod render;
 mod request_file;
 mod rule_lookup;
@@ -49,6 +50,8 @@ pub enum Command {
     Schema(schema::Args),
     /// Print the CompositeController or DecoratorController manifest of every rule.
     Controllers(controllers::Args),
+    /// Build the hook request Metacontroller would send, from `kubectl get -o yaml` output.
+    Fixture(fixture::Args),
 }
 
 /// Runs the parsed command.
@@ -60,6 +63,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Test(args) => test::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Controllers(args) => controllers::run(&args),
+        Command::Fixture(args) => fixture::run(&args),
     }
 }
 

@@ -31,6 +31,15 @@ pub struct CaseSpec {
     pub request: Option<Value>,
     /// The hook request from a JSON or YAML file, relative to the suite.
     pub request_file: Option<String>,
+    /// Instead of a request: the parent (for a decorator, the object) as `kubectl get -o yaml`
+    /// or `-o json` prints it, relative to the suite. The request is built as `rulehook
+    /// fixture` builds it, with the controller from the rule.
+    pub parent_file: Option<String>,
+    /// With `parentFile`: files of observed children (for a decorator, attachments), each one
+    /// object, a `kind: List` or several YAML documents, relative to the suite.
+    pub children_files: Option<Vec<String>>,
+    /// With `parentFile`: files of related objects, relative to the suite.
+    pub related_files: Option<Vec<String>>,
     /// A JSON merge patch (RFC 7386) applied to the request; `null` removes a field.
     pub patch: Option<Value>,
     /// The whole response, exactly.

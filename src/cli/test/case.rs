@@ -10,6 +10,7 @@ use rulehook_engine::suite::{
 };
 use rulehook_engine::{Hook, Limits, Rule};
 
+use super::objects::{from_object_files, has_object_files};
 use super::rules::SuiteRules;
 use super::update::Edit;
 use super::Outcome;
@@ -47,11 +48,11 @@ pub fn run_case(
         Ok(r) => r,
         Err(e) => return (Outcome::Failed(e), None),
     };
-    let request = match build_request(case, dir) {
+    let hook = case.hook.or(suite.hook).unwrap_or(Hook::Sync);
+    let request = match build_request(case, dir, &loaded.rule, hook) {
         Ok(r) => r,
         Err(e) => return (Outcome::Failed(e), None),
     };
-    let hook = case.hook.or(suite.hook).unwrap_or(Hook::Sync);
     let result = render(&loaded.rule, hook, request);
 
     if let Some(want) = &case.expect_error {
@@ -113,14 +114,17 @@ fn render(rule: &Rule, hook: Hook, mut request: Value) -> Result<Value, String> 
     serde_json::from_slice(&body).map_err(|e| e.to_string())
 }
 
-fn build_request(case: &CaseSpec, dir: &Path) -> Result<Value, String> {
+fn build_request(case: &CaseSpec, dir: &Path, rule: &Rule, hook: Hook) -> Result<Value, String> {
     let mut request = match (&case.request, &case.request_file) {
+        _ if has_object_files(case) => from_object_files(case, dir, rule, hook)?,
         (Some(_), Some(_)) => return Err("give `request` or `requestFile`, not both".to_owned()),
         (Some(r), None) => r.clone(),
         (None, Some(file)) => {
             request_file::read_path(&dir.join(file)).map_err(|e| e.to_string())?
         }
-        (None, None) => return Err("the case has no `request` or `requestFile`".to_owned()),
+        (None, None) => {
+            return Err("the case has no `request`, `requestFile` or `parentFile`".to_owned())
+        }
     };
     if let Some(patch) = &case.patch {
         merge_patch(&mut request, patch);

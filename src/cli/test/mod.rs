@@ -5,6 +5,7 @@
 //!
 //! - [`suite`]: reads a suite, runs its cases in order and prints each result.
 //! - [`case`]: what one case asks for, and whether the answer meets it.
+//! - [`objects`]: cases built from kubectl output (`parentFile`), as `rulehook fixture` does.
 //! - [`rules`]: the rules a suite's cases name, read once per suite.
 //! - [`update`]: `--update`, which rewrites `expect` blocks and leaves every other line be.
 //! - [`junit`]: the `--junit` report.
@@ -18,6 +19,7 @@ use rulehook::load;
 
 mod case;
 mod junit;
+mod objects;
 mod rules;
 mod suite;
 mod update;
