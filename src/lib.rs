@@ -14,6 +14,7 @@
 //! - [`log_format`]: text logs that request data cannot forge.
 //! - `metrics`: Prometheus metrics; [`auth`] and [`tls`]: who may call.
 //! - [`controllers`]: Metacontroller manifests generated from rules.
+//! - [`diff`]: what a rule change does to the answers, object by object.
 //!
 //! The `rulehook` command line is the binary's own (`src/main.rs`), not part of this API.
 
@@ -23,6 +24,7 @@ pub(crate) mod admission;
 pub mod auth;
 pub mod connection;
 pub mod controllers;
+pub mod diff;
 mod digest;
 pub mod load;
 pub mod log_format;

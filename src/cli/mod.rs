@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod controllers;
+pub mod diff;
 pub mod render;
 mod request_file;
 mod rule_lookup;
@@ -49,6 +50,9 @@ pub enum Command {
     Schema(schema::Args),
     /// Print the CompositeController or DecoratorController manifest of every rule.
     Controllers(controllers::Args),
+    /// Compare the answers of two rule sets to the same requests: what would be deleted,
+    /// created or changed.
+    Diff(diff::Args),
 }
 
 /// Runs the parsed command.
@@ -60,6 +64,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Test(args) => test::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Controllers(args) => controllers::run(&args),
+        Command::Diff(args) => diff::run(&args),
     }
 }
 
