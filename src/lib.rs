@@ -14,7 +14,8 @@
 //! - [`log_format`]: text logs that request data cannot forge.
 //! - `metrics`: Prometheus metrics; [`auth`] and [`tls`]: who may call.
 //! - [`controllers`]: Metacontroller manifests generated from rules.
-//! - [`diff`]: what a rule change does to the answers, object by object.
+//! - [`diff`]: what a rule change does to the answers, object by object; [`record`]: the
+//!   requests a server answered, kept for it.
 //!
 //! The `rulehook` command line is the binary's own (`src/main.rs`), not part of this API.
 
@@ -30,6 +31,7 @@ pub mod load;
 pub mod log_format;
 pub mod memory;
 pub(crate) mod metrics;
+pub mod record;
 pub(crate) mod render_pool;
 pub mod ruleset;
 pub mod server;
