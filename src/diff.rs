@@ -128,9 +128,16 @@ impl AnswerDiff {
 /// is then created or deleted). Objects sit under `children` (composite) or `attachments`
 /// (decorator), in any order; within each list, results follow identity order.
 pub fn compare(old: &Value, new: &Value) -> AnswerDiff {
+    compare_in("", old, new)
+}
+
+/// As [`compare`], for a parent in `namespace`: an object that names no namespace is in the
+/// parent's, as Metacontroller places it, so adding or dropping an explicit `namespace` equal
+/// to the parent's changes a field, not the object.
+pub fn compare_in(namespace: &str, old: &Value, new: &Value) -> AnswerDiff {
     let mut diff = AnswerDiff::default();
-    let old_objects = objects(old);
-    let mut new_objects = objects(new);
+    let old_objects = objects(old, namespace);
+    let mut new_objects = objects(new, namespace);
     for (id, before) in old_objects {
         match new_objects.remove(&id) {
             None => diff.deleted.push(id),
@@ -181,12 +188,18 @@ pub fn compare(old: &Value, new: &Value) -> AnswerDiff {
 }
 
 /// The objects of an answer by identity; a later duplicate wins, as it would in the cluster.
-fn objects(answer: &Value) -> BTreeMap<Identity, &Value> {
+fn objects<'a>(answer: &'a Value, namespace: &str) -> BTreeMap<Identity, &'a Value> {
     [CHILDREN, ATTACHMENTS]
         .into_iter()
         .filter_map(|key| answer.get(key).and_then(Value::as_array))
         .flatten()
-        .map(|object| (Identity::of(object), object))
+        .map(|object| {
+            let mut id = Identity::of(object);
+            if id.namespace.is_empty() {
+                namespace.clone_into(&mut id.namespace);
+            }
+            (id, object)
+        })
         .collect()
 }
 
@@ -292,6 +305,25 @@ mod tests {
             &json!({"children": [other]}),
         );
         assert_eq!((diff.deleted.len(), diff.created.len()), (1, 1));
+    }
+
+    #[test]
+    fn an_object_without_a_namespace_is_in_the_parents() {
+        let mut implicit = pod("a", "x");
+        implicit["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("namespace");
+        let diff = compare_in(
+            "ns",
+            &json!({"children": [implicit]}),
+            &json!({"children": [pod("a", "x")]}),
+        );
+        assert!(diff.deleted.is_empty() && diff.created.is_empty());
+        assert_eq!(
+            diff.changed[0].fields[0].to_string(),
+            r#"  + metadata.namespace: "ns""#
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{exit, request_file};
-use rulehook::diff::{compare, AnswerDiff};
+use rulehook::diff::{compare_in, AnswerDiff};
 use rulehook::load::CompiledRules;
 use rulehook::ruleset::RuleSet;
 use rulehook_engine::metacontroller::subject_name;
@@ -275,7 +275,8 @@ fn compare_one(
             Value::Null
         }),
     };
-    report.diff = compare(&old_answer, &new_answer);
+    let namespace = report.parent.split_once('/').map_or("", |(ns, _)| ns);
+    report.diff = compare_in(namespace, &old_answer, &new_answer);
     report
 }
 
