@@ -15,6 +15,8 @@
 //! - `metrics`: Prometheus metrics; [`auth`] and [`tls`]: who may call.
 //! - [`controllers`]: Metacontroller manifests generated from rules.
 //! - [`fixture`]: hook requests built from `kubectl get` output, as Metacontroller sends them.
+//! - [`diff`]: what a rule change does to the answers, object by object; [`record`]: the
+//!   requests a server answered, kept for it.
 //!
 //! The `rulehook` command line is the binary's own (`src/main.rs`), not part of this API.
 
@@ -24,12 +26,14 @@ pub(crate) mod admission;
 pub mod auth;
 pub mod connection;
 pub mod controllers;
+pub mod diff;
 mod digest;
 pub mod fixture;
 pub mod load;
 pub mod log_format;
 pub mod memory;
 pub(crate) mod metrics;
+pub mod record;
 pub(crate) mod render_pool;
 pub mod ruleset;
 pub mod server;

@@ -48,6 +48,7 @@ pub struct Metrics {
     reloads: Family<ResultLabels, Counter>,
     panics: Family<RuleLabels, Counter>,
     slow_readers: Counter,
+    records_dropped: Counter,
     memory_limit: Gauge,
     memory_reserved: Gauge,
     memory_unsent: Gauge,
@@ -115,6 +116,12 @@ impl Metrics {
             "Connections closed because the client did not read its answer within the write timeout",
             slow_readers.clone(),
         );
+        let records_dropped = Counter::default();
+        registry.register(
+            "rulehook_records_dropped",
+            "Answered requests `--record` did not store because its writer was behind",
+            records_dropped.clone(),
+        );
         let memory_limit = Gauge::default();
         registry.register(
             "rulehook_request_memory_limit_bytes",
@@ -145,6 +152,7 @@ impl Metrics {
             reloads,
             panics,
             slow_readers,
+            records_dropped,
             memory_limit,
             memory_reserved,
             memory_unsent,
@@ -163,6 +171,11 @@ impl Metrics {
     /// The counter of clients dropped for not reading their answers.
     pub fn slow_readers(&self) -> Counter {
         self.slow_readers.clone()
+    }
+
+    /// The counter of requests `--record` dropped.
+    pub fn records_dropped(&self) -> Counter {
+        self.records_dropped.clone()
     }
 
     /// Sets the memory gauges, at scrape time.

@@ -5,6 +5,7 @@ mod support;
 
 mod architecture;
 mod bad_input;
+mod diff;
 mod examples;
 mod fixture;
 mod fuzz_regressions;
@@ -13,6 +14,7 @@ mod hello;
 mod isolation;
 mod isolation_ops;
 mod limits;
+mod record;
 mod reload;
 mod security;
 mod soak;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod controllers;
+pub mod diff;
 pub mod fixture;
 pub mod render;
 mod request_file;
@@ -52,6 +53,9 @@ pub enum Command {
     Controllers(controllers::Args),
     /// Build the hook request Metacontroller would send, from `kubectl get -o yaml` output.
     Fixture(fixture::Args),
+    /// Compare the answers of two rule sets to the same requests: what would be deleted,
+    /// created or changed.
+    Diff(diff::Args),
 }
 
 /// Runs the parsed command.
@@ -64,6 +68,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Schema(args) => schema::run(&args),
         Command::Controllers(args) => controllers::run(&args),
         Command::Fixture(args) => fixture::run(&args),
+        Command::Diff(args) => diff::run(&args),
     }
 }
 

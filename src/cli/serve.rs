@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 
 use super::{exit, parse_duration, parse_size};
 use rulehook::auth::Auth;
+use rulehook::record::RecordConfig;
 use rulehook::ruleset::RuleSet;
 use rulehook::server::{self, AppState, ServerLimits};
 use rulehook::tls::{self, CertReloader};
@@ -108,6 +109,16 @@ pub struct Args {
     #[cfg(debug_assertions)]
     #[arg(long, hide = true)]
     pub debug_panic_rule: Option<String>,
+    /// Save each distinct request answered with 200 in `DIR/<rule>/<hook>/<sha256>.json`,
+    /// Secret data redacted, for `rulehook diff`.
+    #[arg(long, env = "RULEHOOK_RECORD", value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// Files `--record` keeps per rule; the oldest go first.
+    #[arg(long, env = "RULEHOOK_RECORD_MAX_FILES", default_value_t = RecordConfig::DEFAULT_MAX_FILES)]
+    pub record_max_files: usize,
+    /// Bytes `--record` keeps per rule; the oldest go first.
+    #[arg(long, env = "RULEHOOK_RECORD_MAX_BYTES", default_value = "64MiB", value_parser = parse_size)]
+    pub record_max_bytes: usize,
     /// On SIGTERM, how long in-flight requests get to finish.
     #[arg(long, env = "RULEHOOK_SHUTDOWN_TIMEOUT", default_value = "25s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
@@ -171,6 +182,15 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     )?;
     app_state.open_metrics = args.open_metrics;
     app_state.require_client_certificate = args.client_ca.is_some();
+    if let Some(dir) = &args.record {
+        app_state
+            .record(RecordConfig {
+                dir: dir.clone(),
+                max_files: args.record_max_files,
+                max_bytes: args.record_max_bytes,
+            })
+            .map_err(|e| anyhow::anyhow!("cannot record into {}: {e}", dir.display()))?;
+    }
     let state = web::Data::new(app_state);
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
@@ -265,5 +285,6 @@ mod tests {
             format!("{defaults:?}"),
             "the flags' defaults and ServerLimits disagree"
         );
+        assert_eq!(args.record_max_bytes, RecordConfig::DEFAULT_MAX_BYTES);
     }
 }

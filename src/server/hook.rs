@@ -93,6 +93,7 @@ async fn answer(
     .await?;
     let _slot = state.in_flight.admit(limits.max_in_flight)?;
     guard.reserve_or_refuse(body.len().saturating_mul(PARSE_FACTOR))?;
+    let recorded = state.recorder.as_ref().map(|_| body.clone());
     let (answer, parent) = match render_in_slice(state, &loaded, hook, &body, &guard)? {
         Some(done) => done,
         None => render_on_pool(state, &loaded, hook, body, &guard).await?,
@@ -101,7 +102,13 @@ async fn answer(
     if !guard.reservation().resize(answer.len()) {
         return Err(ApiError::OutOfMemory);
     }
-    Ok((respond(state, request, answer, guard), parent))
+    let response = respond(state, request, answer, guard);
+    if let (Some(recorder), Some(body)) = (&state.recorder, recorded) {
+        if response.status() == actix_web::http::StatusCode::OK {
+            recorder.offer(&loaded.rule.name, hook, body);
+        }
+    }
+    Ok((response, parent))
 }
 
 /// Why `rule` has no loaded rule: a file of that name failed to load, or there is none.

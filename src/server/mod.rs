@@ -45,6 +45,8 @@ pub struct AppState {
     pub require_client_certificate: bool,
     /// What requests may hold in memory at once.
     pub memory: Arc<MemoryBudget>,
+    /// Where answered requests are recorded (`--record`), if anywhere.
+    pub(crate) recorder: Option<crate::record::Recorder>,
     renders: RenderPool,
     shares: RuleShares,
     in_flight: InFlight,
@@ -131,6 +133,7 @@ impl AppState {
             auth: Auth::default(),
             open_metrics: false,
             require_client_certificate: false,
+            recorder: None,
             renders,
             shares,
             in_flight: InFlight::default(),
