@@ -307,7 +307,7 @@ step "inputs"
 mkdir -p "$TMP/rules100"
 "$BT" rules "$TMP/rules100" 100 >/dev/null
 cp rules/hello.yaml "$TMP/rules100/"
-note "1,000-Pod request: $(get bytes "$TMP/pods.gen") bytes; rule dir: $(ls "$TMP/rules100" | wc -l) rules (100 generated + pods + fanout + hello)"
+note "1,000-Pod request: $(get bytes "$TMP/pods.gen") bytes; rule dir: $(find "$TMP/rules100" -maxdepth 1 -type f | wc -l) rules (100 generated + pods + fanout + hello)"
 
 PORT_A=$(port)
 start rulehook "$RULEHOOK" serve --rules rules --listen "127.0.0.1:$PORT_A" --workers "$WORKERS" --log warn
@@ -468,7 +468,7 @@ stop "$PID_E"
 
 # ---------------------------------------------------------------------------------------------
 quiet startup
-step "start-up with $(ls "$TMP/rules100" | wc -l) rules ($RUNS runs)"
+step "start-up with $(find "$TMP/rules100" -maxdepth 1 -type f | wc -l) rules ($RUNS runs)"
 PORT_F=$(port)
 "$BT" startup --addr "127.0.0.1:$PORT_F" --runs "$RUNS" --log "$TMP/startup.log" -- \
   "$RULEHOOK" serve --rules "$TMP/rules100" --listen "127.0.0.1:$PORT_F" --workers "$WORKERS" --log warn \
