@@ -5,6 +5,11 @@ Usage: report.py RESULTS [RESULTS ...]
 
 Each RESULTS file holds the `key=value` lines that load.sh writes (BENCH_OUT=FILE). With
 several files, each run gets a column and the verdict is taken on the median.
+
+The fixed-rate latencies (p50/p99/p999/svc_p99) come from the tool the `ratetool` key names:
+`benchtool rate` (the default; files without the key are from it too) or oha
+(RATE_TOOL=oha). Their latencies are not comparable (oha sends in 1 ms bursts; see
+load.sh), so the table says so when the files mix the two.
 """
 
 import statistics
@@ -92,6 +97,10 @@ def cell(values, fmt, unit):
 
 def main(paths):
     runs = [load(p) for p in paths]
+    tools = sorted({r.get("ratetool", "benchtool rate") for r in runs})
+    if len(tools) > 1:
+        print("Note: the latency rows mix tools that are not comparable: " + "; ".join(tools))
+        print()
     many = len(runs) > 1
     head = ["figure", "target"]
     if many:

@@ -1,6 +1,10 @@
-//! `benchtool`: inputs and exact measurements for `bench/load.sh`.
+//! `benchtool`: what `bench/load.sh` needs and no maintained tool does. Where one does, the
+//! script uses it: wrk for the maximum throughput, oha (the version pinned in `load.sh`) for
+//! one request at a time. What is left here is specific to rulehook or to this machine, each
+//! with the reason no tool does it:
 //!
-//! Generators (the same code as the criterion benchmarks, from `bench/common`):
+//! Generators, the same code as the criterion benchmarks (`bench/common`), so that both
+//! measure the same inputs:
 //!
 //! - `pods N FILE`: a sync request observing N realistic Pods.
 //! - `fanout N FILE`: a sync request whose parent asks for N Services.
@@ -8,12 +12,8 @@
 //! - `configmap --src DIR --dir DIR`: lay rule files out as a ConfigMap volume does
 //!   (`..<timestamp>/` holding the files, `..data` linking to it, `name` linking through it).
 //!
-//! Measurements (all over HTTP/1.1 keep-alive on loopback, TCP_NODELAY):
+//! Measurements:
 //!
-//! - `port`: print a free loopback port.
-//! - `parse --body FILE [--n N]`: `serde_json::from_slice::<Value>` alone, median time.
-//! - `seq --addr A --path P --body FILE [--n N] [--warmup N]`: one request at a time on one
-//!   connection; end-to-end times.
 //! - `rate --addr A --path P --body FILE --rate R [--duration S] [--warmup S]
 //!   [--connections C]`: a fixed request rate with latency percentiles, corrected for
 //!   coordinated omission without charging the tool's own scheduling to the server. Request
@@ -23,24 +23,32 @@
 //!   full, every later request queued behind it on the connection, as with wrk2, but a late
 //!   wake-up of this tool (on a 2-CPU VM, sleeps overshoot by 0.1 ms typically and by
 //!   milliseconds at times) is not counted. `svc_*` are the raw response times,
-//!   `late_sends` the requests this tool sent over 1 ms late.
+//!   `late_sends` the requests this tool sent over 1 ms late. Debian has no wrk2, and oha's
+//!   `-q` schedule runs on tokio's 1 ms timer: at half of rulehook's maximum it sends a
+//!   millisecond's worth of requests (13 and more) at once, which on the same build raised
+//!   rulehook's p50 from 0.14 ms to 0.83-0.89 ms against a 1 ms target (`load.sh`, at the
+//!   fixed-rate phase, has the figures; `RATE_TOOL=oha` runs that phase with oha).
+//! - `parse --body FILE [--n N]`: `serde_json::from_slice::<Value>` alone, median time: the
+//!   baseline of the 1,000-Pod figure, which has to run with rulehook's allocator and
+//!   release profile, so in a program built like rulehook.
 //! - `startup --addr A [--runs N] [--log FILE] -- CMD...`: time from spawning CMD until
 //!   `GET /readyz` answers 200, polling every 200 µs; the server is killed after each run.
+//!   Command timers (hyperfine) time a command until it exits, and a server does not.
 //! - `reload --dir DIR --file F --addr A --path P --body FILE [--swaps N] [--gap-ms MS]`:
 //!   ConfigMap-style swaps of DIR (new timestamped directory, `..data_tmp` link renamed over
 //!   `..data`), each changing `image: busybox` in F; time from the rename until the server
-//!   answers with the new image.
-//!
+//!   answers with the new image (HTTP/1.1 keep-alive on loopback, TCP_NODELAY). The swap is
+//!   what the kubelet does to a mounted ConfigMap; no tool imitates it.
 //! - `hiccups [--threads N] [--seconds S]`: N threads spin reading the clock; reports the
 //!   share of time they did not run and the longest gap. On a VM this shows how much CPU
 //!   the "cores" really deliver, and how long the stalls are that every latency figure
-//!   inherits.
+//!   inherits. No packaged tool on this machine measures that.
 //!
 //! Results are printed as `key=value` lines, for the shell to read.
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -59,7 +67,7 @@ type Result<T> = std::result::Result<T, String>;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str =
-    "usage: benchtool pods|fanout|rules|configmap|port|parse|seq|rate|startup|reload ... \
+    "usage: benchtool pods|fanout|rules|configmap|parse|rate|startup|reload|hiccups ... \
 (see the comment at the top of bench/tools/src/main.rs)";
 
 fn main() -> ExitCode {
@@ -75,9 +83,7 @@ fn main() -> ExitCode {
         }),
         "rules" => rules(rest),
         "configmap" => configmap(&Opts::parse(rest)),
-        "port" => port(),
         "parse" => parse(&Opts::parse(rest)),
-        "seq" => seq(&Opts::parse(rest)),
         "rate" => rate(&Opts::parse(rest)),
         "startup" => startup(rest),
         "reload" => reload(&Opts::parse(rest)),
@@ -196,12 +202,6 @@ fn configmap(o: &Opts) -> Result<()> {
 
 fn symlink(target: &str, link: &Path) -> Result<()> {
     std::os::unix::fs::symlink(target, link).map_err(io(link))
-}
-
-fn port() -> Result<()> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    println!("{}", l.local_addr().map_err(|e| e.to_string())?.port());
-    Ok(())
 }
 
 fn parse(o: &Opts) -> Result<()> {
@@ -427,35 +427,6 @@ fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<usize
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn seq(o: &Opts) -> Result<()> {
-    let addr = o.addr()?;
-    let req = post_request(o.str("path")?, &o.body()?);
-    let n: usize = o.num("n", 30)?;
-    let warmup: usize = o.num("warmup", 3)?;
-    let mut conn = Conn::new(addr);
-    let mut times = Vec::with_capacity(n);
-    let mut bytes = 0;
-    for i in 0..warmup + n {
-        let t = Instant::now();
-        let r = conn.request(&req).map_err(|e| e.to_string())?;
-        let took = t.elapsed();
-        if r.status != 200 {
-            return Err(format!(
-                "status {}: {}",
-                r.status,
-                String::from_utf8_lossy(conn.body(&r))
-            ));
-        }
-        bytes = r.body.len();
-        if i >= warmup {
-            times.push(took);
-        }
-    }
-    println!("response_bytes={bytes}");
-    Stats::new(times).print("seq");
-    Ok(())
 }
 
 fn rate(o: &Opts) -> Result<()> {
