@@ -72,7 +72,8 @@ for r in $(seq "$ROUNDS"); do
     bin=$OLD; [[ $which == new ]] && bin=$NEW
     line=$(round "$bin")
     echo "$line" >>"$TMP/$which.txt"
-    printf 'round %d %-3s hello %10s req/s   1,000 Pods p50 %7s ms\n' "$r" "$which" $line
+    read -r rps pods <<<"$line"
+    printf 'round %d %-3s hello %10s req/s   1,000 Pods p50 %7s ms\n' "$r" "$which" "$rps" "$pods"
   done
 done
 
