@@ -331,8 +331,10 @@ fn walk_suites(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Whether YAML text holds Kubernetes objects (or a kustomization) rather than a rule: its
-/// first document has `apiVersion` and `kind`. Multi-document files count too.
+/// Whether YAML text holds something other than a rule, which every command skips alike:
+/// Kubernetes objects or a kustomization (the first document has `apiVersion` and `kind`),
+/// or a hook request kept as a test fixture (it has `parent` or `object`, which no rule
+/// has, and only request keys). Multi-document files count too.
 fn is_manifest(text: &str) -> bool {
     use serde::Deserialize;
     let Some(first) = serde_yaml_ng::Deserializer::from_str(text).next() else {
@@ -340,7 +342,14 @@ fn is_manifest(text: &str) -> bool {
     };
     match serde_yaml_ng::Value::deserialize(first) {
         Ok(serde_yaml_ng::Value::Mapping(map)) => {
-            map.contains_key("apiVersion") && map.contains_key("kind")
+            let has = |key: &str| map.contains_key(key);
+            let manifest = has("apiVersion") && has("kind");
+            let request = (has("parent") || has("object"))
+                && map.keys().all(|k| {
+                    k.as_str()
+                        .is_some_and(|k| rulehook_engine::metacontroller::REQUEST_KEYS.contains(&k))
+                });
+            manifest || request
         }
         _ => false,
     }
@@ -428,6 +437,11 @@ mod tests {
             "apiVersion: v1\nkind: ConfigMap\n---\napiVersion: v1\nkind: Secret\n"
         ));
         assert!(!is_manifest("name: hello\nsync: {}\n"));
+        // A hook request kept as a YAML fixture beside the rules is not a rule either.
+        assert!(is_manifest(
+            "parent: {metadata: {name: a}}\nchildren: {}\nfinalizing: false\n"
+        ));
+        assert!(!is_manifest("parent: {}\nsync: {}\n"));
         assert!(!is_manifest("a: [\n"));
     }
 }

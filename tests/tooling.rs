@@ -309,3 +309,39 @@ fn a_failed_case_lists_every_difference_and_names_missing_items() {
         "expected: (nothing)|actual:   Pod your-name"
     );
 }
+
+#[test]
+fn a_yaml_request_fixture_beside_the_rules_is_not_a_rule_for_any_command() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("rules/hello.yaml"),
+        dir.path().join("hello.yaml"),
+    )
+    .unwrap();
+    let request: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo().join("rules/fixtures/hello-sync.json")).unwrap(),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("fixtures")).unwrap();
+    std::fs::write(
+        dir.path().join("fixtures/hello-sync.yaml"),
+        serde_yaml_ng::to_string(&request).unwrap(),
+    )
+    .unwrap();
+    // Also directly beside the rule, where serve would see it.
+    std::fs::copy(
+        dir.path().join("fixtures/hello-sync.yaml"),
+        dir.path().join("request.yaml"),
+    )
+    .unwrap();
+    let out = rulehook(&["check", "."], dir.path());
+    assert_eq!(
+        stdout(&out),
+        "1 file, 1 rule, no problems\n",
+        "{}",
+        stderr(&out)
+    );
+    let server = crate::support::Server::start(dir.path(), &[]);
+    let listing = server.get("/rules").unwrap().json();
+    assert_eq!(listing["files"].as_array().unwrap().len(), 1, "{listing}");
+}

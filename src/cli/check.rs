@@ -23,6 +23,7 @@ pub fn run(args: &Args) -> ExitCode {
     };
     let (mut files, mut rules) = (0, 0);
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     // One set per directory, as a server given that directory would load it: a name defined
     // twice is a problem only within one directory.
     for CompiledRules {
@@ -33,12 +34,23 @@ pub fn run(args: &Args) -> ExitCode {
     {
         files += files_read;
         rules += set.len();
+        for loaded in set.rules() {
+            warnings.extend(loaded.rule.warnings.iter().cloned());
+        }
         problems.extend(report.errors);
         problems.extend(
             report
                 .transient
                 .iter()
                 .map(|t| rulehook_engine::Diagnostic::new(t, 1, 1, "cannot be read")),
+        );
+    }
+    // Warnings do not fail the check: the rule loads and serves as it is.
+    warnings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    for warning in &warnings {
+        println!(
+            "{}:{}:{}: warning: {}",
+            warning.file, warning.line, warning.column, warning.message
         );
     }
     for problem in &problems {

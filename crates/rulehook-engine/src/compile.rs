@@ -2,7 +2,7 @@
 //! name checked, once, when the rule loads. Every problem becomes a [`Diagnostic`] at its
 //! place in the file.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 use serde_json_path::JsonPath;
@@ -26,7 +26,10 @@ impl Rule {
     /// Every problem found, each with its line and column.
     pub fn compile(file: &str, text: &str) -> Result<Rule, Vec<Diagnostic>> {
         let locator = Locator::new(text);
-        let spec = RuleSpec::parse(file, text, &locator)?;
+        let spec = RuleSpec::parse(file, text, &locator).map_err(|mut diagnostics| {
+            diagnostics.sort_by_key(|d| (d.line, d.column));
+            diagnostics
+        })?;
         let mut diagnostics = Vec::new();
         let rule = compile_spec(file, spec, &locator, &mut diagnostics);
         if diagnostics.is_empty() {
@@ -52,7 +55,7 @@ fn compile_spec(
         Pos { line: 1, column: 1 }
     };
     let base = mc::request_shape(spec.kind, Hook::Sync).keys;
-    let mut types = BTreeSet::new();
+    let mut types = BTreeMap::new();
     // A customize hook sees `parent` even when the rule is a decorator's.
     let value_scope: Vec<&str> = base.iter().chain([mc::PARENT].iter()).copied().collect();
     let mut reads = Reads::minimal();
@@ -120,6 +123,13 @@ fn compile_spec(
     });
     child_types.sort();
     child_types.dedup();
+    let warnings = crate::controller_section::unknown_type_reads(
+        file,
+        &types,
+        &child_types,
+        spec.controller.as_ref(),
+        spec.customize.as_ref().map(|c| &c.related_resources),
+    );
     if let Some(controller) = &spec.controller {
         crate::controller_section::check_owned_resources(
             file,
@@ -137,11 +147,12 @@ fn compile_spec(
         hook_version: spec.hook_version.unwrap_or_default(),
         controller: spec.controller,
         child_types,
+        warnings,
         values,
         sync,
         finalize,
         customize,
-        types,
+        types: types.into_keys().collect(),
         reads,
     }
 }
@@ -198,7 +209,7 @@ fn compile_values(
     locator: &Locator,
     diagnostics: &mut Vec<Diagnostic>,
     builtins: &[&str],
-    types: &mut BTreeSet<(String, String)>,
+    types: &mut BTreeMap<(String, String), Pos>,
     reads: &mut Reads,
 ) -> Vec<NamedValue> {
     // In file order, so a computed value sees exactly the computed values above it.

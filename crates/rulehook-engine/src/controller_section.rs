@@ -115,3 +115,67 @@ pub(crate) fn check_owned_resources(
         }
     }
 }
+
+/// A template that reads `children.[Deployments.apps/v1]` (a typo) quietly sees an empty
+/// list. Every type a template reads that the rule neither creates (its child templates'
+/// literal `apiVersion`/`kind`) nor declares (`controller:`, or for `related` the customize
+/// hook's literal resources) is a warning, with the closest known type.
+pub(crate) fn unknown_type_reads(
+    file: &str,
+    reads: &std::collections::BTreeMap<(String, String), crate::locate::Pos>,
+    child_types: &[(String, String)],
+    controller: Option<&Value>,
+    related_resources: Option<&Value>,
+) -> Vec<Diagnostic> {
+    let declared = |list: Option<&Value>| -> Vec<(String, String)> {
+        list.and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                let api = r.get("apiVersion")?.as_str()?;
+                let resource = r.get("resource")?.as_str()?;
+                Some((api.to_owned(), resource.to_owned()))
+            })
+            .collect()
+    };
+    let owned = [
+        controller.and_then(|c| c.pointer("/spec/childResources")),
+        controller.and_then(|c| c.pointer("/spec/attachments")),
+    ];
+    let owned: Vec<(String, String)> = owned.into_iter().flat_map(declared).collect();
+    let related = declared(related_resources);
+    let created: Vec<String> = child_types
+        .iter()
+        .map(|(api, kind)| mc::type_key(api, kind))
+        .collect();
+    let mut out = Vec::new();
+    for ((collection, key), pos) in reads {
+        let resources = if collection == mc::RELATED {
+            &related
+        } else {
+            &owned
+        };
+        let Some((kind, api)) = key.split_once('.') else {
+            continue;
+        };
+        let known_resource = resources
+            .iter()
+            .any(|(a, r)| a == api && *r == mc::resource_name(kind));
+        let known_created = collection != mc::RELATED && created.iter().any(|c| c == key);
+        if known_resource || known_created {
+            continue;
+        }
+        let hint = match suggest(key, created.iter().map(String::as_str)) {
+            Some(close) => format!("; did you mean `{close}`?"),
+            None => String::new(),
+        };
+        out.push(Diagnostic::at(
+            file,
+            *pos,
+            format!(
+                "`{collection}.[{key}]` names a type the rule neither creates nor declares in `controller:`, so it is always empty{hint}"
+            ),
+        ));
+    }
+    out
+}

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
 
 use crate::budget;
+use crate::diagnostic::Diagnostic;
 use crate::locate::Pos;
 use crate::metacontroller::{self as mc, ControllerKind, Hook, HookVersion};
 use crate::request::{self, Reads};
@@ -31,6 +32,9 @@ pub struct Rule {
     pub controller: Option<Value>,
     /// `(apiVersion, kind)` of every child or attachment template that names them literally.
     pub child_types: Vec<(String, String)>,
+    /// Likely mistakes that do not stop the rule from loading, for `check` to show: a
+    /// template reading a type of object the rule neither creates nor declares.
+    pub warnings: Vec<Diagnostic>,
     pub(crate) values: Vec<NamedValue>,
     pub(crate) sync: Option<HookTemplates>,
     pub(crate) finalize: Option<HookTemplates>,

@@ -163,7 +163,9 @@ impl Compiler<'_> {
         self.reads.name(first);
         if let Some(PathSeg::Named(kind)) = segs.get(1) {
             if matches!(first.as_str(), "children" | "related" | "attachments") {
-                self.types.insert((first.clone(), kind.clone()));
+                self.types
+                    .entry((first.clone(), kind.clone()))
+                    .or_insert(pos);
             }
         }
         if !names_checked || self.names.contains(first) || helpers::lookup(first).is_some() {

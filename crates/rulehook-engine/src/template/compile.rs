@@ -1,7 +1,7 @@
 //! Compiling a template tree: YAML values in, [`Node`]s out, with every problem reported
 //! as a diagnostic at its place in the rule file.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use handlebars::template::{Parameter, Subexpression, TemplateElement};
 use handlebars::Template;
@@ -24,7 +24,7 @@ pub struct Compiler<'a> {
     pub names: Names,
     /// Collections and type keys that templates read (`children.[Pod.v1]`), so a type absent
     /// from the request can be shown to templates as an empty list.
-    pub types: &'a mut BTreeSet<(String, String)>,
+    pub types: &'a mut BTreeMap<(String, String), Pos>,
     /// The request keys templates read, so parsing can skip the others.
     pub reads: &'a mut crate::request::Reads,
     /// How many conditions (`$includeWhen`, `$forEach`, `{{#if}}` blocks) enclose what is
@@ -38,7 +38,7 @@ impl<'a> Compiler<'a> {
         locator: &'a Locator,
         diagnostics: &'a mut Vec<Diagnostic>,
         names: Names,
-        types: &'a mut BTreeSet<(String, String)>,
+        types: &'a mut BTreeMap<(String, String), Pos>,
         reads: &'a mut crate::request::Reads,
     ) -> Self {
         Compiler {

@@ -93,3 +93,19 @@ fn the_controller_section_is_checked_key_by_key_and_a_misspelt_resource_is_named
         "{typo:?}"
     );
 }
+
+#[test]
+fn reading_a_type_the_rule_neither_creates_nor_declares_is_a_warning() {
+    let rule = Rule::compile(
+        "r.yaml",
+        "sync:\n  status:\n    n: \"{{ length children.[Deployments.apps/v1] }}\"\n    ok: \"{{ length children.[Deployment.apps/v1] }}\"\n  children:\n    - {apiVersion: apps/v1, kind: Deployment, metadata: {name: a}}\n",
+    )
+    .expect("a warning does not stop the rule from loading");
+    let warnings: Vec<String> = rule.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("r.yaml:3:8: `children.[Deployments.apps/v1]` names a type")
+            && warnings[0].ends_with("did you mean `Deployment.apps/v1`?"),
+        "{warnings:?}"
+    );
+}
