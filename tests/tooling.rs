@@ -345,3 +345,50 @@ fn a_yaml_request_fixture_beside_the_rules_is_not_a_rule_for_any_command() {
     let listing = server.get("/rules").unwrap().json();
     assert_eq!(listing["files"].as_array().unwrap().len(), 1, "{listing}");
 }
+
+#[test]
+fn render_prints_yaml_in_kubernetes_order_shows_values_and_points_a_bare_object_at_fixture() {
+    let request = "rules/fixtures/hello-sync.json";
+    let yaml = rulehook(&["render", "hello", request, "-o", "yaml"], repo());
+    assert_eq!(yaml.status.code(), Some(0), "{}", stderr(&yaml));
+    let text = stdout(&yaml);
+    assert!(
+        text.contains("- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: your-name\n  spec:\n"),
+        "{text}"
+    );
+    let back: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let json = rulehook(&["render", "hello", request], repo());
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(back, json, "YAML and JSON give the same answer");
+
+    let values = rulehook(&["render", "hello", request, "--values"], repo());
+    let values: serde_json::Value = serde_json::from_slice(&values.stdout).unwrap();
+    assert_eq!(
+        values,
+        serde_json::json!({"name": "your-name", "who": "Your Name"})
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pod.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n",
+    )
+    .unwrap();
+    let rules = repo().join("rules");
+    let bare = rulehook(
+        &[
+            "render",
+            "hello",
+            "pod.yaml",
+            "--rules",
+            rules.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(
+        stderr(&bare).contains("rulehook fixture RULE --parent pod.yaml"),
+        "{}",
+        stderr(&bare)
+    );
+}

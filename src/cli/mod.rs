@@ -10,6 +10,7 @@ pub mod check;
 pub mod controllers;
 pub mod diff;
 pub mod fixture;
+mod output;
 pub mod render;
 mod request_file;
 mod rule_lookup;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use super::exit;
+use super::output::{to_text, Format};
 use super::request_file::{self, RequestFileError};
 use super::rule_lookup::{find_rule, FindRuleError};
 use rulehook_engine::{Hook, HookError, Limits};
@@ -23,6 +24,13 @@ pub struct Args {
     /// Where to look a rule name up.
     #[arg(long, env = "RULEHOOK_RULES", default_value = "rules")]
     pub rules: PathBuf,
+    /// How to print the answer.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "json")]
+    pub output: Format,
+    /// Print what every value of the rule evaluates to for this request, instead of the
+    /// answer (missing values show as `~missing`).
+    #[arg(long)]
+    pub values: bool,
 }
 
 /// Why there is no response to print.
@@ -34,6 +42,12 @@ enum RenderError {
     Rule(#[from] FindRuleError),
     #[error(transparent)]
     Request(#[from] RequestFileError),
+    #[error(
+        "{0} holds a Kubernetes object, not a hook request; build the request from it with `rulehook fixture RULE --parent {0}`"
+    )]
+    BareObject(String),
+    #[error("cannot print the answer: {0}")]
+    Print(String),
     /// The rule failed on this request, as the server would report it.
     #[error(transparent)]
     Hook(#[from] HookError),
@@ -53,12 +67,10 @@ impl RenderError {
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    match render(args) {
-        Ok(response) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&response).unwrap_or_default()
-            );
+    match render(args).and_then(|answer| to_text(&answer, args.output).map_err(RenderError::Print))
+    {
+        Ok(text) => {
+            print!("{text}");
             exit::ok()
         }
         Err(e) => e.report(),
@@ -69,6 +81,20 @@ fn render(args: &Args) -> Result<Value, RenderError> {
     let hook = Hook::parse(&args.hook).ok_or(RenderError::UnknownHook)?;
     let loaded = find_rule(&args.rule, &args.rules)?;
     let mut request = request_file::read(&args.request)?;
+    let object = |k: &str| request.get(k).is_some();
+    if object("apiVersion") && object("kind") && !object("parent") && !object("object") {
+        return Err(RenderError::BareObject(args.request.clone()));
+    }
+    if args.values {
+        let values = loaded
+            .rule
+            .evaluate_values(hook, request, &Limits::default())?;
+        let mut out = serde_json::Map::new();
+        for (name, value) in values {
+            out.insert(name, value.unwrap_or_else(|| Value::from("~missing")));
+        }
+        return Ok(Value::Object(out));
+    }
     let body = loaded
         .rule
         .render_body(hook, &mut request, &Limits::default())?;

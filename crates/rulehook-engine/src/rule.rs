@@ -173,6 +173,38 @@ impl Rule {
             .map_err(|e| self.stopped_or(e))
     }
 
+    /// What every value of the rule evaluates to for this request, in file order: the
+    /// rule's `print()`, for finding out why a template sees what it sees. `None` is a
+    /// missing value. Values are evaluated exactly as a render evaluates them.
+    ///
+    /// # Errors
+    ///
+    /// As [`Rule::render`], for the values alone.
+    pub fn evaluate_values(
+        &self,
+        hook: Hook,
+        request: Value,
+        limits: &Limits,
+    ) -> Result<Vec<(String, Option<Value>)>, HookError> {
+        let _meter = budget::install(limits);
+        let shape = mc::request_shape(self.kind, hook);
+        request::check_shape(&request, &shape).map_err(HookError::BadRequest)?;
+        let mut scope = Map::new();
+        self.evaluate_path_values(&request, &mut scope)?;
+        request::into_scope(request, &shape, &self.types, &mut scope);
+        let mut render = Render::new(scope, limits);
+        self.compute_values(&mut render)
+            .map_err(|e| self.stopped_or(e))?;
+        let Value::Object(mut scope) = render.into_data() else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .values
+            .iter()
+            .map(|v| (v.name.clone(), scope.remove(&v.name)))
+            .collect())
+    }
+
     /// A failure caused by the caller's guard (deadline, memory) says so, whatever the
     /// step that noticed it reported.
     fn stopped_or(&self, error: HookError) -> HookError {
@@ -197,7 +229,7 @@ impl Rule {
         request::check_shape(request, &shape).map_err(HookError::BadRequest)?;
 
         let mut scope = Map::new();
-        self.evaluate_values(request, &mut scope)?;
+        self.evaluate_path_values(request, &mut scope)?;
         if hook == Hook::Customize {
             let (node, pos) = self.customize.as_ref().ok_or_else(|| self.no_hook(hook))?;
             request::into_scope(std::mem::take(request), &shape, &self.types, &mut scope);
@@ -272,7 +304,7 @@ impl Rule {
     }
 
     /// Evaluates the JSONPath values, which read the request as Metacontroller sent it.
-    fn evaluate_values(
+    fn evaluate_path_values(
         &self,
         request: &Value,
         scope: &mut Map<String, Value>,
