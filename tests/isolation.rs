@@ -268,8 +268,10 @@ fn answers_nobody_reads_are_bounded_counted_and_dropped_after_the_write_timeout(
     assert!(unsent <= limit, "{unsent} > {limit}");
     assert!(metric(&server, "rulehook_request_memory_reserved_bytes") <= limit);
     assert_eq!(hello(&server).0, 200, "light hooks still fit");
-    // After the write timeout the non-readers are gone, and so is what they held.
-    server.wait_until(Duration::from_secs(6), |s| {
+    // After the write timeout the non-readers are gone, and so is what they held. Renders
+    // still queued finish first, each then waiting its own 2 s; on a loaded machine that
+    // takes a while, so the bound is generous (the point is that it reaches zero).
+    server.wait_until(Duration::from_secs(20), |s| {
         metric(s, "rulehook_unsent_response_bytes") == 0.0
     });
     assert!(metric(&server, "rulehook_slow_readers_dropped_total") >= 1.0);
