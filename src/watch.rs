@@ -158,6 +158,39 @@ fn log_outcome(outcome: &Reload, rules: &RuleSet) {
     }
 }
 
+/// Calls `changed` after every change under `paths` (files, or directories watched with
+/// everything below them), with the same debouncing as the rule-directory watch, until
+/// `changed` returns `false`. For `rulehook test --watch`.
+///
+/// # Errors
+///
+/// When the platform watcher cannot be set up on one of the paths.
+pub fn on_change(paths: &[PathBuf], mut changed: impl FnMut() -> bool) -> notify::Result<()> {
+    let (tx, rx) = mpsc::channel::<()>();
+    let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
+        let relevant = match result {
+            Ok(events) => events
+                .iter()
+                .any(|e| !matches!(e.event.kind, EventKind::Access(_))),
+            Err(_) => true,
+        };
+        if relevant {
+            let _ = tx.send(());
+        }
+    })?;
+    for path in paths {
+        debouncer.watch(path, RecursiveMode::Recursive)?;
+    }
+    while rx.recv().is_ok() {
+        // One run for a burst of changes: an editor's save is several events.
+        while rx.recv_timeout(DEBOUNCE).is_ok() {}
+        if !changed() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Keeps the watch alive; dropping it stops watching.
 pub struct WatchHandle {
     _debouncer: Option<Box<dyn std::any::Any + Send>>,

@@ -392,3 +392,68 @@ fn render_prints_yaml_in_kubernetes_order_shows_values_and_points_a_bare_object_
         stderr(&bare)
     );
 }
+
+#[test]
+fn test_watch_runs_again_when_a_rule_changes_and_completion_knows_every_command() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("r.yaml"),
+        "sync:\n  status: {n: \"{{ 1 }}\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("r.test.yaml"),
+        "rule: r\ncases:\n  - name: n is one\n    request: {parent: {}}\n    expect: {status: {n: 1}, children: []}\n",
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["test", ".", "--watch"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let output = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |text: &str| loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no `{text}` within 10 s"));
+        if line == text {
+            break;
+        }
+    };
+    wait_for("1 passed, 0 failed");
+    // The watch is set up once the first run is reported; give it a moment.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(
+        dir.path().join("r.yaml"),
+        "sync:\n  status: {n: \"{{ 2 }}\"}\n",
+    )
+    .unwrap();
+    wait_for("0 passed, 1 failed");
+    child.kill().unwrap();
+    let _ = child.wait();
+
+    let bash = rulehook(&["completion", "bash"], dir.path());
+    let script = stdout(&bash);
+    for command in [
+        "serve",
+        "check",
+        "test",
+        "render",
+        "fixture",
+        "diff",
+        "controllers",
+    ] {
+        assert!(
+            script.contains(command),
+            "{command} missing from the bash completion"
+        );
+    }
+}

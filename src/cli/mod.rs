@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod check;
+pub mod completion;
 pub mod controllers;
 pub mod diff;
 pub mod fixture;
@@ -54,6 +55,8 @@ pub enum Command {
     Controllers(controllers::Args),
     /// Build the hook request Metacontroller would send, from `kubectl get -o yaml` output.
     Fixture(fixture::Args),
+    /// Print a shell completion script (bash, zsh, fish, ...).
+    Completion(completion::Args),
     /// Compare the answers of two rule sets to the same requests: what would be deleted,
     /// created or changed.
     Diff(diff::Args),
@@ -70,6 +73,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Controllers(args) => controllers::run(&args),
         Command::Fixture(args) => fixture::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Completion(args) => completion::run(&args),
     }
 }
 

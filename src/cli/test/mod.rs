@@ -35,6 +35,9 @@ pub struct Args {
     /// Also write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Keep running: test again whenever a file under the given paths changes.
+    #[arg(long, conflicts_with = "update")]
+    pub watch: bool,
 }
 
 /// How one case ended.
@@ -56,6 +59,37 @@ pub struct CaseResult {
 }
 
 pub fn run(args: &Args) -> ExitCode {
+    let first = run_once(args);
+    if !args.watch {
+        return first;
+    }
+    println!(
+        "watching {} for changes (Ctrl-C to stop)",
+        shown(&args.paths)
+    );
+    let watched = rulehook::watch::on_change(&args.paths, || {
+        println!("\n--- change seen, testing again");
+        run_once(args);
+        true
+    });
+    match watched {
+        Ok(()) => exit::ok(),
+        Err(e) => {
+            eprintln!("error: cannot watch {}: {e}", shown(&args.paths));
+            exit::usage()
+        }
+    }
+}
+
+fn shown(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn run_once(args: &Args) -> ExitCode {
     let suites = match load::discover_suites(&args.paths) {
         Ok(s) => s,
         Err(e) => {
