@@ -19,3 +19,4 @@ mod reload;
 mod security;
 mod soak;
 mod tooling;
+mod walkthrough;
