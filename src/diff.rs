@@ -203,6 +203,27 @@ fn objects<'a>(answer: &'a Value, namespace: &str) -> BTreeMap<Identity, &'a Val
         .collect()
 }
 
+/// One entry present on either side: compared, added or removed.
+fn compare_entries(
+    path: &mut String,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    out: &mut Vec<FieldChange>,
+) {
+    match (old, new) {
+        (Some(x), Some(y)) => compare_values(path, x, y, out),
+        (Some(x), None) => out.push(FieldChange::Removed {
+            path: path.clone(),
+            old: x.clone(),
+        }),
+        (None, Some(y)) => out.push(FieldChange::Added {
+            path: path.clone(),
+            new: y.clone(),
+        }),
+        (None, None) => {}
+    }
+}
+
 /// Every path under which `old` and `new` differ, in key order; lists compared item by item.
 fn compare_values(path: &mut String, old: &Value, new: &Value, out: &mut Vec<FieldChange>) {
     match (old, new) {
@@ -213,18 +234,7 @@ fn compare_values(path: &mut String, old: &Value, new: &Value, out: &mut Vec<Fie
             for key in keys {
                 let len = path.len();
                 push_key(path, key);
-                match (a.get(key), b.get(key)) {
-                    (Some(x), Some(y)) => compare_values(path, x, y, out),
-                    (Some(x), None) => out.push(FieldChange::Removed {
-                        path: path.clone(),
-                        old: x.clone(),
-                    }),
-                    (None, Some(y)) => out.push(FieldChange::Added {
-                        path: path.clone(),
-                        new: y.clone(),
-                    }),
-                    (None, None) => {}
-                }
+                compare_entries(path, a.get(key), b.get(key), out);
                 path.truncate(len);
             }
         }
@@ -232,18 +242,7 @@ fn compare_values(path: &mut String, old: &Value, new: &Value, out: &mut Vec<Fie
             for i in 0..a.len().max(b.len()) {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
-                match (a.get(i), b.get(i)) {
-                    (Some(x), Some(y)) => compare_values(path, x, y, out),
-                    (Some(x), None) => out.push(FieldChange::Removed {
-                        path: path.clone(),
-                        old: x.clone(),
-                    }),
-                    (None, Some(y)) => out.push(FieldChange::Added {
-                        path: path.clone(),
-                        new: y.clone(),
-                    }),
-                    (None, None) => {}
-                }
+                compare_entries(path, a.get(i), b.get(i), out);
                 path.truncate(len);
             }
         }

@@ -2,24 +2,12 @@
 //! binary, over hand-written requests and over a directory written by `serve --record`.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
 use crate::record::wait_for_records;
-use crate::support::{hello_request, repo, Server, BIN};
-
-fn rulehook(args: &[&str], cwd: &Path) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run rulehook")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use crate::support::{hello_request, repo, rulehook, stdout, Server};
 
 /// A copy of `file` (from the repository) in a new directory, with `from` replaced by `to`.
 fn edited_copy(file: &str, from: &str, to: &str) -> tempfile::TempDir {

@@ -2,23 +2,14 @@
 //! kubectl output must be the ones Metacontroller sends, as the held fixtures record them.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{json, Value};
 
-use crate::support::{repo, BIN};
+use crate::support::{repo, rulehook, stderr, BIN};
 use rulehook_engine::suite::compare;
 
 const KUBECTL: &str = "tests/fixtures/kubectl";
-
-fn rulehook(args: &[&str], cwd: &Path) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run rulehook")
-}
 
 fn rulehook_stdin(args: &[&str], input: &[u8]) -> Output {
     let mut child = Command::new(BIN)
@@ -31,10 +22,6 @@ fn rulehook_stdin(args: &[&str], input: &[u8]) -> Output {
         .expect("run rulehook");
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The request `rulehook fixture` prints for `args`, which must succeed.

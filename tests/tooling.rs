@@ -1,25 +1,8 @@
 //! The offline commands: `check`, `render`, `test` and `schema`, run as the real binary.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use crate::support::{repo, BIN};
-
-fn rulehook(args: &[&str], cwd: &Path) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run rulehook")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::support::{repo, rulehook, stderr, stdout, BIN};
 
 #[test]
 fn check_reports_every_kind_of_problem_at_its_exact_position() {

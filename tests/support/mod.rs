@@ -303,3 +303,20 @@ pub fn hello_request(who: Option<&str>, pods: usize) -> Value {
     request["children"]["Pod.v1"] = Value::Object(children);
     request
 }
+
+/// Runs an offline `rulehook` command in `cwd` and waits for it.
+pub fn rulehook(args: &[&str], cwd: &Path) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run rulehook")
+}
+
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
