@@ -4,6 +4,7 @@
 #
 #   bash bench/compare.sh OLD_BINARY NEW_BINARY     # e.g. a build of main and of a branch
 #   ROUNDS=5 bash bench/compare.sh ...
+#   LOG=info bash bench/compare.sh ...              # with the access log on, written to a file
 #
 # Prints each round, then the medians and NEW/OLD for both figures. A restructuring that must
 # not cost speed is held to NEW/OLD ≥ 0.95 for throughput and ≤ 1.05 for the 1,000-Pod time.
@@ -16,6 +17,7 @@ NEW=$(realpath "$2")
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-8}
 SEQ_N=${SEQ_N:-30}
+LOG=${LOG:-warn}
 OHA_VERSION=1.16.0
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -47,7 +49,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 round() {
   local binary=$1 p pid rps pods
   p=$(port)
-  "$binary" serve --rules "$TMP/rules" --listen "127.0.0.1:$p" --workers 2 --log warn >/dev/null 2>&1 &
+  "$binary" serve --rules "$TMP/rules" --listen "127.0.0.1:$p" --workers 2 --log "$LOG" >"$TMP/serve.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$p/readyz" >/dev/null && break

@@ -18,13 +18,20 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli);
+    // Flushes the log writer's last lines when the command ends.
+    let _log_writer = init_tracing(&cli);
     cli::run(cli)
 }
 
+/// Lines the log writer may hold before it drops new ones (and counts them in
+/// `rulehook_log_lines_dropped_total`): a slow log sink never blocks a hook and never grows
+/// memory past about 4 MiB of lines.
+const LOG_BUFFER_LINES: usize = 16_384;
+
 /// Logs go to stderr for the offline commands and stdout for `serve`, as JSON unless a
-/// person is watching.
-fn init_tracing(cli: &Cli) {
+/// person is watching. `serve` formats each line on the thread that logs it but writes it
+/// from a thread of its own, so an access log costs a hook call no write system call.
+fn init_tracing(cli: &Cli) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let serving = matches!(cli.command, cli::Command::Serve(_));
     let filter = EnvFilter::try_new(if serving { cli.log.as_str() } else { "warn" })
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -34,18 +41,34 @@ fn init_tracing(cli: &Cli) {
         None => !std::io::stdout().is_terminal(),
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if serving && json {
-        builder.json().flatten_event(true).init();
-        return;
+    if !serving {
+        builder
+            .fmt_fields(rulehook::log_format::fields())
+            .with_ansi(false)
+            .with_writer(std::io::stderr)
+            .init();
+        return None;
     }
-    // Request and file data land in log fields: escape them, and leave colours off (see
-    // log_format).
-    let text = builder
-        .fmt_fields(rulehook::log_format::fields())
-        .with_ansi(false);
-    if serving {
-        text.init();
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LOG_BUFFER_LINES)
+        .thread_name("rulehook-log")
+        .finish(std::io::stdout());
+    rulehook::log_format::set_log_drops(writer.error_counter());
+    if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_writer(writer)
+            .init();
     } else {
-        text.with_writer(std::io::stderr).init();
+        // Request and file data land in log fields: escape them, and leave colours off (see
+        // log_format).
+        builder
+            .fmt_fields(rulehook::log_format::fields())
+            .with_ansi(false)
+            .with_writer(writer)
+            .init();
     }
+    Some(guard)
 }

@@ -49,6 +49,7 @@ pub struct Metrics {
     panics: Family<RuleLabels, Counter>,
     slow_readers: Counter,
     records_dropped: Counter,
+    log_lines_dropped: Counter,
     memory_limit: Gauge,
     memory_reserved: Gauge,
     memory_unsent: Gauge,
@@ -122,6 +123,12 @@ impl Metrics {
             "Answered requests `--record` did not store because its writer was behind",
             records_dropped.clone(),
         );
+        let log_lines_dropped = Counter::default();
+        registry.register(
+            "rulehook_log_lines_dropped",
+            "Log lines not written because the log writer was behind (its buffer was full)",
+            log_lines_dropped.clone(),
+        );
         let memory_limit = Gauge::default();
         registry.register(
             "rulehook_request_memory_limit_bytes",
@@ -153,6 +160,7 @@ impl Metrics {
             panics,
             slow_readers,
             records_dropped,
+            log_lines_dropped,
             memory_limit,
             memory_reserved,
             memory_unsent,
@@ -237,6 +245,12 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
+        // Catch the counter up with the log writer's own count, which it keeps outside.
+        let dropped = crate::log_format::log_lines_dropped();
+        let seen = self.log_lines_dropped.get();
+        if dropped > seen {
+            self.log_lines_dropped.inc_by(dropped - seen);
+        }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();

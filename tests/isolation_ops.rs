@@ -356,3 +356,28 @@ fn json_logs_cut_long_values_from_the_request_too() {
     assert!(!text.contains(&long_rule[..201]), "logged whole:\n{text}");
     assert!(text.contains("…(500 bytes)"), "{text}");
 }
+
+#[test]
+fn every_access_log_line_is_written_off_the_request_path_and_drops_would_be_counted() {
+    let rules = crate::support::repo().join("rules");
+    let (server, log) = Server::start_logged(&rules, &["--log-format", "json", "--log", "info"]);
+    let request = crate::support::hello_request(Some("log"), 1);
+    let per_thread = 250;
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..per_thread {
+                    assert_eq!(server.post_json("/hello/sync", &request).status, 200);
+                }
+            });
+        }
+    });
+    // One line per request, written by the log thread, none lost at the default buffer.
+    log.wait_for("\"hook request\"", 4 * per_thread, Duration::from_secs(10));
+    assert_eq!(log.count("\"hook request\""), 4 * per_thread);
+    let metrics = server.get("/metrics").unwrap().text();
+    assert!(
+        metrics.contains("\nrulehook_log_lines_dropped_total 0\n"),
+        "{metrics}"
+    );
+}
