@@ -4,6 +4,8 @@
 //! codes and file names. A request for a rule that is not loaded counts under `(unknown)`, so
 //! a client cannot grow the series without bound.
 
+use std::sync::{Arc, LazyLock};
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -15,17 +17,20 @@ use rulehook_engine::Hook;
 use crate::ruleset::RuleSet;
 use crate::watch::Reload;
 
+// The labels of the per-request metrics hold nothing that is allocated per request: the rule
+// name is the loaded rule's own shared label (`LoadedRule::metric_label`), the hook a static
+// string.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    rule: String,
-    hook: String,
+    rule: Arc<str>,
+    hook: &'static str,
     code: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HookLabels {
-    rule: String,
-    hook: String,
+    rule: Arc<str>,
+    hook: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -62,6 +67,12 @@ struct RuleLabels {
 
 /// The label for a rule name that is not loaded.
 pub const UNKNOWN: &str = "(unknown)";
+
+/// [`UNKNOWN`] as a shared label, made once.
+pub fn unknown_label() -> Arc<str> {
+    static LABEL: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(UNKNOWN));
+    LABEL.clone()
+}
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -194,21 +205,21 @@ impl Metrics {
         self.memory_unsent.set(as_i64(unsent));
     }
 
-    /// Records one hook request. `rule` must be a loaded rule's name or [`UNKNOWN`].
-    pub fn observe_request(&self, rule: &str, hook: &str, code: u16, seconds: f64) {
+    /// Records one hook request. `rule` must be a loaded rule's label or [`unknown_label`].
+    pub fn observe_request(&self, rule: &Arc<str>, hook: &str, code: u16, seconds: f64) {
         // The hook segment comes from the URL: only real hook names become label values.
         let hook = Hook::parse(hook).map_or(UNKNOWN, Hook::as_str);
         self.requests
             .get_or_create(&RequestLabels {
-                rule: rule.to_owned(),
-                hook: hook.to_owned(),
+                rule: rule.clone(),
+                hook,
                 code,
             })
             .inc();
         self.duration
             .get_or_create(&HookLabels {
-                rule: rule.to_owned(),
-                hook: hook.to_owned(),
+                rule: rule.clone(),
+                hook,
             })
             .observe(seconds);
     }

@@ -30,11 +30,9 @@ pub(super) async fn hook(
     // decides the metrics label.
     let rules = state.rules.load_full();
     let loaded = rules.get(&rule).cloned();
-    let rule_label = if loaded.is_some() {
-        rule.as_str()
-    } else {
-        metrics::UNKNOWN
-    };
+    let rule_label = loaded
+        .as_ref()
+        .map_or_else(metrics::unknown_label, |l| l.metric_label.clone());
     let result = answer(&state, loaded, &rule, &hook, &request, payload).await;
     let (status, parent) = match &result {
         Ok((response, parent)) => (response.status(), parent.as_str()),
@@ -43,7 +41,7 @@ pub(super) async fn hook(
     let elapsed = started.elapsed();
     state
         .metrics
-        .observe_request(rule_label, &hook, status.as_u16(), elapsed.as_secs_f64());
+        .observe_request(&rule_label, &hook, status.as_u16(), elapsed.as_secs_f64());
     // The names come from the URL and the request: cut, in JSON logs as in text ones.
     tracing::info!(
         rule = %clip(&rule),
