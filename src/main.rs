@@ -18,9 +18,23 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, cli::Command::Serve(_)) {
+        quiet_on_closed_pipe();
+    }
     // Flushes the log writer's last lines when the command ends.
     let _log_writer = init_tracing(&cli);
     cli::run(cli)
+}
+
+/// `rulehook render … | head` closes the pipe early; Rust ignores SIGPIPE, so the next
+/// print would panic. An offline command does what Unix tools do instead: it ends quietly.
+/// (`serve` keeps ignoring SIGPIPE: a client that goes away must not stop the server.)
+fn quiet_on_closed_pipe() {
+    // SAFETY: called first thing in `main`, before any other thread exists, and
+    // `SIG_DFL` is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// Lines the log writer may hold before it drops new ones (and counts them in

@@ -440,3 +440,29 @@ fn test_watch_runs_again_when_a_rule_changes_and_completion_knows_every_command(
         );
     }
 }
+
+#[test]
+fn an_offline_command_piped_into_head_ends_quietly() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    // An answer far larger than a pipe's buffer, so writing it meets the closed pipe.
+    std::fs::write(
+        dir.path().join("big.yaml"),
+        "sync:\n  status:\n    l:\n      - $forEach: \"{{ range 5000 }}\"\n        $template: \"a line of text to make the answer long: {{ item }}\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("req.json"), "{\"parent\": {}}").unwrap();
+    let mut child = Command::new(BIN)
+        .args(["render", "big.yaml", "req.json"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The reading end is closed here, as `head` closes it.
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
