@@ -158,6 +158,17 @@ fn log_outcome(outcome: &Reload, rules: &RuleSet) {
     }
 }
 
+/// Whether a batch of watcher events may mean changed content: anything but reads, and any
+/// watcher error (which may mean missed events: look again).
+fn is_change(result: &DebounceEventResult) -> bool {
+    match result {
+        Ok(events) => events
+            .iter()
+            .any(|e| !matches!(e.event.kind, EventKind::Access(_))),
+        Err(_) => true,
+    }
+}
+
 /// Calls `changed` after every change under `paths` (files, or directories watched with
 /// everything below them), with the same debouncing as the rule-directory watch, until
 /// `changed` returns `false`. For `rulehook test --watch`.
@@ -168,13 +179,7 @@ fn log_outcome(outcome: &Reload, rules: &RuleSet) {
 pub fn on_change(paths: &[PathBuf], mut changed: impl FnMut() -> bool) -> notify::Result<()> {
     let (tx, rx) = mpsc::channel::<()>();
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-        let relevant = match result {
-            Ok(events) => events
-                .iter()
-                .any(|e| !matches!(e.event.kind, EventKind::Access(_))),
-            Err(_) => true,
-        };
-        if relevant {
+        if is_change(&result) {
             let _ = tx.send(());
         }
     })?;
@@ -228,14 +233,7 @@ pub fn spawn(
                     lost_watch.store(true, Ordering::Release);
                 }
             }
-            let relevant = match result {
-                Ok(events) => events
-                    .iter()
-                    .any(|e| !matches!(e.event.kind, EventKind::Access(_))),
-                // A watcher error may mean missed events: look again.
-                Err(_) => true,
-            };
-            if relevant {
+            if is_change(&result) {
                 let _ = tx.send(());
             }
         })?;
