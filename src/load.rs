@@ -163,7 +163,7 @@ fn read_dir(dir: &Path) -> std::io::Result<Vec<FileRead>> {
     Ok(paths
         .iter()
         .filter_map(|p| read_file(p, &root))
-        .filter(|read| !matches!(&read.content, ReadResult::Text(text) if is_manifest(text)))
+        .filter(|read| !matches!(&read.content, ReadResult::Text(text) if is_not_a_rule(text)))
         .collect())
 }
 
@@ -335,7 +335,7 @@ fn walk_suites(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// Kubernetes objects or a kustomization (the first document has `apiVersion` and `kind`),
 /// or a hook request kept as a test fixture (it has `parent` or `object`, which no rule
 /// has, and only request keys). Multi-document files count too.
-fn is_manifest(text: &str) -> bool {
+fn is_not_a_rule(text: &str) -> bool {
     use serde::Deserialize;
     let Some(first) = serde_yaml_ng::Deserializer::from_str(text).next() else {
         return false;
@@ -432,16 +432,16 @@ mod tests {
 
     #[test]
     fn manifests_are_told_from_rules_even_with_several_documents() {
-        assert!(is_manifest("apiVersion: v1\nkind: ConfigMap\n"));
-        assert!(is_manifest(
+        assert!(is_not_a_rule("apiVersion: v1\nkind: ConfigMap\n"));
+        assert!(is_not_a_rule(
             "apiVersion: v1\nkind: ConfigMap\n---\napiVersion: v1\nkind: Secret\n"
         ));
-        assert!(!is_manifest("name: hello\nsync: {}\n"));
+        assert!(!is_not_a_rule("name: hello\nsync: {}\n"));
         // A hook request kept as a YAML fixture beside the rules is not a rule either.
-        assert!(is_manifest(
+        assert!(is_not_a_rule(
             "parent: {metadata: {name: a}}\nchildren: {}\nfinalizing: false\n"
         ));
-        assert!(!is_manifest("parent: {}\nsync: {}\n"));
-        assert!(!is_manifest("a: [\n"));
+        assert!(!is_not_a_rule("parent: {}\nsync: {}\n"));
+        assert!(!is_not_a_rule("a: [\n"));
     }
 }

@@ -228,6 +228,18 @@ pub fn resource_name(kind: &str) -> String {
     format!("{lower}s")
 }
 
+/// `Kind namespace/name` (or `Kind name` when cluster-scoped) of a Kubernetes object, as
+/// messages name one; `None` when `object` has no kind or name.
+pub fn describe_object(object: &Value) -> Option<String> {
+    let kind = object.get("kind")?.as_str()?;
+    let meta = object.get("metadata")?;
+    let name = meta.get("name")?.as_str()?;
+    Some(match meta.get("namespace").and_then(Value::as_str) {
+        Some(ns) if !ns.is_empty() => format!("{kind} {ns}/{name}"),
+        _ => format!("{kind} {name}"),
+    })
+}
+
 /// `namespace/name` (or `name` when cluster-scoped) of the object a request is about, for
 /// logs and events; empty when the request names none.
 pub fn subject_name(request: &Value) -> String {

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use rulehook_engine::metacontroller::describe_object;
 use rulehook_engine::suite::{
     differences, merge_patch, CaseSpec, Mismatch, SuiteSpec, MAX_DIFFERENCES,
 };
@@ -137,7 +138,7 @@ fn build_request(case: &CaseSpec, dir: &Path, rule: &Rule, hook: Hook) -> Result
 fn describe(found: &[Mismatch]) -> String {
     let show = |v: &Option<Value>, whole_item: bool| match v {
         None => "(nothing)".to_owned(),
-        Some(v) if whole_item => match object_identity(v) {
+        Some(v) if whole_item => match describe_object(v) {
             Some(identity) => identity,
             None => serde_json::to_string(v).unwrap_or_default(),
         },
@@ -159,15 +160,4 @@ fn describe(found: &[Mismatch]) -> String {
         blocks.push(format!("(the first {MAX_DIFFERENCES} differences)"));
     }
     blocks.join("\n")
-}
-
-/// `Kind namespace/name` of a Kubernetes object, if it is one.
-fn object_identity(v: &Value) -> Option<String> {
-    let kind = v.get("kind")?.as_str()?;
-    let meta = v.get("metadata")?;
-    let name = meta.get("name")?.as_str()?;
-    Some(match meta.get("namespace").and_then(Value::as_str) {
-        Some(ns) => format!("{kind} {ns}/{name}"),
-        None => format!("{kind} {name}"),
-    })
 }
