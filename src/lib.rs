@@ -9,9 +9,11 @@
 //!   [`load::CompiledRules`].
 //! - [`server`]: answers hooks over HTTP from a shared, swappable rule set; `admission`,
 //!   [`memory`], `render_pool` and [`connection`] bound what one request may take from it;
-//!   [`shutdown`] stops it without losing a request.
+//!   [`shutdown`] stops it without losing a request; [`answer_cache`] answers a repeated
+//!   request without rendering it again.
 //! - [`watch`]: reloads the rule set when its directory changes.
 //! - [`log_format`]: text logs that request data cannot forge.
+//! - [`log_writer`]: the server's log lines, written off the request path.
 //! - `metrics`: Prometheus metrics; [`auth`] and [`tls`]: who may call.
 //! - [`controllers`]: Metacontroller manifests generated from rules.
 //! - [`fixture`]: hook requests built from `kubectl get` output, as Metacontroller sends them.
@@ -23,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod admission;
+pub mod answer_cache;
 pub mod auth;
 pub mod connection;
 pub mod controllers;
@@ -31,6 +34,7 @@ mod digest;
 pub mod fixture;
 pub mod load;
 pub mod log_format;
+pub mod log_writer;
 pub mod memory;
 pub(crate) mod metrics;
 pub mod record;

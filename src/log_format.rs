@@ -73,23 +73,6 @@ pub fn fields() -> impl for<'w> FormatFields<'w> + Send + Sync + 'static {
     .delimited(" ")
 }
 
-/// The log writer's count of lines it dropped, once `serve` has set a non-blocking writer up.
-static LOG_DROPS: std::sync::OnceLock<tracing_appender::non_blocking::ErrorCounter> =
-    std::sync::OnceLock::new();
-
-/// Hands the non-blocking log writer's drop count to the metrics. The writer is made before
-/// the server (logging starts first), so the count is shared through here.
-pub fn set_log_drops(counter: tracing_appender::non_blocking::ErrorCounter) {
-    let _ = LOG_DROPS.set(counter);
-}
-
-/// How many log lines the writer has dropped so far.
-pub fn log_lines_dropped() -> u64 {
-    LOG_DROPS
-        .get()
-        .map_or(0, |c| u64::try_from(c.dropped_lines()).unwrap_or(u64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};

@@ -37,15 +37,10 @@ fn quiet_on_closed_pipe() {
     }
 }
 
-/// Lines the log writer may hold before it drops new ones (and counts them in
-/// `rulehook_log_lines_dropped_total`): a slow log sink never blocks a hook and never grows
-/// memory past about 4 MiB of lines.
-const LOG_BUFFER_LINES: usize = 16_384;
-
 /// Logs go to stderr for the offline commands and stdout for `serve`, as JSON unless a
-/// person is watching. `serve` formats each line on the thread that logs it but writes it
-/// from a thread of its own, so an access log costs a hook call no write system call.
-fn init_tracing(cli: &Cli) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+/// person is watching. `serve` writes from a thread of its own (see `log_writer`), so an
+/// access log costs a hook call no formatting and no write system call.
+fn init_tracing(cli: &Cli) -> Option<rulehook::log_writer::Guard> {
     let serving = matches!(cli.command, cli::Command::Serve(_));
     let filter = EnvFilter::try_new(if serving { cli.log.as_str() } else { "warn" })
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -63,12 +58,18 @@ fn init_tracing(cli: &Cli) -> Option<tracing_appender::non_blocking::WorkerGuard
             .init();
         return None;
     }
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(true)
-        .buffered_lines_limit(LOG_BUFFER_LINES)
-        .thread_name("rulehook-log")
-        .finish(std::io::stdout());
-    rulehook::log_format::set_log_drops(writer.error_counter());
+    let format = if json {
+        rulehook::log_writer::Format::Json
+    } else {
+        rulehook::log_writer::Format::Text
+    };
+    let (writer, guard) = match rulehook::log_writer::start(format, std::io::stdout()) {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("error: cannot start the log writer: {e}");
+            std::process::exit(1);
+        }
+    };
     if json {
         builder
             .json()

@@ -36,6 +36,8 @@ pub struct Budgets {
     pub max_body: usize,
     /// The most one render may build.
     pub max_output: usize,
+    /// What the answer cache may keep, out of the process's half.
+    pub answer_cache: usize,
 }
 
 impl Budgets {
@@ -50,6 +52,7 @@ impl Budgets {
             request_memory: memory_limit / 2,
             max_body: memory_limit / 32,
             max_output: memory_limit / 32,
+            answer_cache: memory_limit / 32,
         }
     }
 }

@@ -58,6 +58,9 @@ pub struct Metrics {
     memory_limit: Gauge,
     memory_reserved: Gauge,
     memory_unsent: Gauge,
+    answer_cache_hits: Counter,
+    answer_cache_misses: Counter,
+    answer_cache_bytes: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -158,6 +161,24 @@ impl Metrics {
             "Answers waiting for their clients to read them",
             memory_unsent.clone(),
         );
+        let answer_cache_hits = Counter::default();
+        registry.register(
+            "rulehook_answer_cache_hits",
+            "Hook requests answered from the answer cache: the same bytes, rule version and hook as an earlier 200",
+            answer_cache_hits.clone(),
+        );
+        let answer_cache_misses = Counter::default();
+        registry.register(
+            "rulehook_answer_cache_misses",
+            "Hook requests small enough for the answer cache that were rendered",
+            answer_cache_misses.clone(),
+        );
+        let answer_cache_bytes = Gauge::default();
+        registry.register(
+            "rulehook_answer_cache_bytes",
+            "What the answer cache keeps now: requests, answers and overhead",
+            answer_cache_bytes.clone(),
+        );
         for result in ["unchanged", "swapped", "swapped_with_errors", "failed"] {
             drop(reloads.get_or_create(&ResultLabels { result }));
         }
@@ -175,6 +196,9 @@ impl Metrics {
             memory_limit,
             memory_reserved,
             memory_unsent,
+            answer_cache_hits,
+            answer_cache_misses,
+            answer_cache_bytes,
         }
     }
 
@@ -203,6 +227,20 @@ impl Metrics {
         self.memory_limit.set(as_i64(limit));
         self.memory_reserved.set(as_i64(reserved));
         self.memory_unsent.set(as_i64(unsent));
+    }
+
+    /// Sets the answer cache's figures, at scrape time: its own counts are the truth.
+    pub fn observe_answer_cache(&self, hits: u64, misses: u64, bytes: usize) {
+        let catch_up = |counter: &Counter, total: u64| {
+            let seen = counter.get();
+            if total > seen {
+                counter.inc_by(total - seen);
+            }
+        };
+        catch_up(&self.answer_cache_hits, hits);
+        catch_up(&self.answer_cache_misses, misses);
+        self.answer_cache_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// Records one hook request. `rule` must be a loaded rule's label or [`unknown_label`].
@@ -257,7 +295,7 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
         // Catch the counter up with the log writer's own count, which it keeps outside.
-        let dropped = crate::log_format::log_lines_dropped();
+        let dropped = crate::log_writer::lines_dropped();
         let seen = self.log_lines_dropped.get();
         if dropped > seen {
             self.log_lines_dropped.inc_by(dropped - seen);

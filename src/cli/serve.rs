@@ -42,6 +42,10 @@ pub struct Args {
     /// Most one render may build, its answer included. Default: memory limit / 32.
     #[arg(long, env = "RULEHOOK_MAX_OUTPUT_BYTES", value_parser = parse_size)]
     pub max_output_bytes: Option<usize>,
+    /// What the cache of answers to repeated requests may keep (requests and answers of up
+    /// to 64 KiB); `0` turns it off. Default: memory limit / 32.
+    #[arg(long, env = "RULEHOOK_ANSWER_CACHE", value_parser = parse_size)]
+    pub answer_cache: Option<usize>,
     /// Most template evaluations in one render.
     #[arg(long, env = "RULEHOOK_MAX_RENDER_STEPS", default_value_t = Limits::DEFAULT_MAX_STEPS)]
     pub max_render_steps: u64,
@@ -142,6 +146,7 @@ fn server_limits(args: &Args) -> ServerLimits {
         .unwrap_or(memory::DEFAULT_MEMORY_LIMIT);
     let mut limits = ServerLimits::for_memory(memory_limit);
     limits.max_body_bytes = args.max_body.unwrap_or(limits.max_body_bytes);
+    limits.answer_cache_bytes = args.answer_cache.unwrap_or(limits.answer_cache_bytes);
     limits.max_in_flight = args.max_in_flight;
     limits.body_timeout = args.body_timeout;
     limits.render_timeout = args.render_timeout;
@@ -165,6 +170,7 @@ fn server_limits(args: &Args) -> ServerLimits {
         request_memory = limits.request_memory,
         max_body = limits.max_body_bytes,
         max_output = limits.engine.max_output_bytes,
+        answer_cache = limits.answer_cache_bytes,
         render_threads = limits.render_threads,
         "limits"
     );

@@ -2,7 +2,7 @@
 //! thread, and answer with an ETag. Handlers never branch on what a rule contains.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -10,7 +10,9 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use super::status::authorize;
 use super::{ApiError, AppState};
 use crate::admission::{self, RequestGuard};
+use crate::answer_cache::Answer;
 use crate::connection::{HeldBody, Socket};
+use crate::log_writer::{self, AccessRecord};
 use crate::memory::PARSE_FACTOR;
 use crate::metrics;
 use crate::ruleset::LoadedRule;
@@ -18,22 +20,74 @@ use rulehook_engine::clip;
 use rulehook_engine::metacontroller::subject_name;
 use rulehook_engine::{Hook, HookError, Limits};
 
-pub(super) async fn hook(
+/// One line per hook call, queued for the log writer, which formats and writes it.
+fn access_log(rule: &str, hook: &str, status: u16, elapsed: Duration, parent: &str) {
+    let record = AccessRecord {
+        at: SystemTime::now(),
+        rule: rule.to_owned(),
+        hook: hook.to_owned(),
+        status,
+        duration_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        parent: parent.to_owned(),
+    };
+    if let Err(r) = log_writer::access(record) {
+        // No writer runs (the library embedded elsewhere): the same line through `tracing`.
+        // The names come from the URL and the request: cut, in JSON logs as in text ones.
+        tracing::info!(
+            rule = %clip(&r.rule),
+            hook = %clip(&r.hook),
+            status = r.status,
+            duration_us = r.duration_us,
+            parent = %clip(&r.parent),
+            "hook request"
+        );
+    }
+}
+
+/// Every path the other routes do not take: `POST /{rule}/{hook}` is a hook call, another
+/// method on such a path is 405, and any other path is 404.
+pub(super) async fn dispatch(
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let Some((rule, hook)) = rule_and_hook(request.path()) else {
+        return Ok(HttpResponse::NotFound().finish());
+    };
+    if request.method() != actix_web::http::Method::POST {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let (rule, hook) = (decode(rule).into_owned(), decode(hook).into_owned());
+    call(state, &rule, &hook, request, payload).await
+}
+
+/// The two segments of `/{rule}/{hook}`, both non-empty.
+fn rule_and_hook(path: &str) -> Option<(&str, &str)> {
+    let (rule, hook) = path.strip_prefix('/')?.split_once('/')?;
+    (!rule.is_empty() && !hook.is_empty() && !hook.contains('/')).then_some((rule, hook))
+}
+
+/// A path segment with its percent-escapes decoded, as actix's own path matching gives it.
+fn decode(segment: &str) -> std::borrow::Cow<'_, str> {
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy()
+}
+
+async fn call(
+    state: web::Data<AppState>,
+    rule: &str,
+    hook: &str,
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
-    let (rule, hook) = path.into_inner();
     // One snapshot serves the whole request, whatever reloads happen meanwhile, and also
     // decides the metrics label.
     let rules = state.rules.load_full();
-    let loaded = rules.get(&rule).cloned();
+    let loaded = rules.get(rule).cloned();
     let rule_label = loaded
         .as_ref()
         .map_or_else(metrics::unknown_label, |l| l.metric_label.clone());
-    let result = answer(&state, loaded, &rule, &hook, &request, payload).await;
+    let result = answer(&state, loaded, rule, hook, &request, payload).await;
     let (status, parent) = match &result {
         Ok((response, parent)) => (response.status(), parent.as_str()),
         Err(e) => (e.status_code(), ""),
@@ -41,20 +95,14 @@ pub(super) async fn hook(
     let elapsed = started.elapsed();
     state
         .metrics
-        .observe_request(&rule_label, &hook, status.as_u16(), elapsed.as_secs_f64());
-    // The names come from the URL and the request: cut, in JSON logs as in text ones.
-    tracing::info!(
-        rule = %clip(&rule),
-        hook = %clip(&hook),
-        status = status.as_u16(),
-        duration_us = elapsed.as_micros() as u64,
-        parent = %clip(parent),
-        "hook request"
-    );
+        .observe_request(&rule_label, hook, status.as_u16(), elapsed.as_secs_f64());
+    if tracing::enabled!(tracing::Level::INFO) {
+        access_log(rule, hook, status.as_u16(), elapsed, parent);
+    }
     if let Err(e @ ApiError::Hook(HookError::Render { .. } | HookError::Interrupted { .. })) =
         &result
     {
-        tracing::warn!(rule = %clip(&rule), hook = %clip(&hook), error = %e, "rule failed");
+        tracing::warn!(rule = %clip(rule), hook = %clip(hook), error = %e, "rule failed");
     }
     result.map(|(response, _)| response)
 }
@@ -90,8 +138,12 @@ async fn answer(
     )
     .await?;
     let _slot = state.in_flight.admit(limits.max_in_flight)?;
+    if let Some(kept) = state.answers.get(&loaded, hook, &body) {
+        return Ok((respond_kept(request, &kept), kept.parent.clone()));
+    }
     guard.reserve_or_refuse(body.len().saturating_mul(PARSE_FACTOR))?;
     let recorded = state.recorder.as_ref().map(|_| body.clone());
+    let kept_request = state.answers.keeps(&body).then(|| body.clone());
     let (answer, parent) = match render_in_slice(state, &loaded, hook, &body, &guard)? {
         Some(done) => done,
         None => render_on_pool(state, &loaded, hook, body, &guard).await?,
@@ -100,7 +152,17 @@ async fn answer(
     if !guard.reservation().resize(answer.len()) {
         return Err(ApiError::OutOfMemory);
     }
-    let response = respond(state, request, answer, guard);
+    let answer = web::Bytes::from(answer);
+    let tag = etag_header(&answer);
+    if let Some(request_body) = kept_request {
+        let kept = Answer {
+            body: answer.clone(),
+            etag: tag.clone(),
+            parent: parent.clone(),
+        };
+        state.answers.put(&loaded, hook, &request_body, kept);
+    }
+    let response = respond(state, request, answer, tag, guard);
     if let (Some(recorder), Some(body)) = (&state.recorder, recorded) {
         if response.status() == actix_web::http::StatusCode::OK {
             recorder.offer(&loaded.rule.name, hook, body);
@@ -291,43 +353,61 @@ pub fn etag(body: &[u8]) -> String {
     tag
 }
 
+fn etag_header(body: &[u8]) -> HeaderValue {
+    HeaderValue::from_str(&etag(body)).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+/// Whether the client already holds the answer tagged `tag` (`If-None-Match`).
+fn client_holds(request: &HttpRequest, tag: &HeaderValue) -> bool {
+    let tag = tag.to_str().unwrap_or_default();
+    request
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == tag || t == "*")
+}
+
+fn not_modified(tag: HeaderValue) -> HttpResponse {
+    HttpResponse::NotModified()
+        .insert_header((header::ETAG, tag))
+        .finish()
+}
+
 /// 200 with an ETag, or 304 when the client already holds this exact body. The body keeps
 /// the request's memory reservation until it is written, and a client that does not read a
 /// large one within the write deadline is disconnected.
 fn respond(
     state: &AppState,
     request: &HttpRequest,
-    body: Vec<u8>,
+    body: web::Bytes,
+    tag: HeaderValue,
     guard: Arc<RequestGuard>,
 ) -> HttpResponse {
-    let tag = etag(&body);
-    let matches = request
-        .headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == tag || t == "*");
-    let tag_header = HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\""));
-    if matches {
-        return HttpResponse::NotModified()
-            .insert_header((header::ETAG, tag_header))
-            .finish();
+    if client_holds(request, &tag) {
+        return not_modified(tag);
     }
     guard.reservation().mark_unsent();
     let socket = request.conn_data::<Socket>().cloned();
     let metrics = state.metrics.slow_readers();
-    let body = HeldBody::new(
-        body.into(),
-        guard,
-        socket,
-        state.limits.write_timeout,
-        move || {
-            metrics.inc();
-        },
-    );
+    let body = HeldBody::new(body, guard, socket, state.limits.write_timeout, move || {
+        metrics.inc();
+    });
     HttpResponse::Ok()
         .content_type("application/json")
-        .insert_header((header::ETAG, tag_header))
+        .insert_header((header::ETAG, tag))
         .body(body)
+}
+
+/// A kept answer, as [`respond`] sent it the first time. It is small and the cache holds
+/// it, so it needs neither a reservation nor a watchdog.
+fn respond_kept(request: &HttpRequest, kept: &Answer) -> HttpResponse {
+    if client_holds(request, &kept.etag) {
+        return not_modified(kept.etag.clone());
+    }
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::ETAG, kept.etag.clone()))
+        .body(kept.body.clone())
 }

@@ -122,11 +122,11 @@ pub(super) async fn metrics_text(
         state.memory.reserved(),
         state.memory.unsent(),
     );
+    let (hits, misses) = state.answers.counts();
+    state
+        .metrics
+        .observe_answer_cache(hits, misses, state.answers.bytes());
     Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.encode()))
-}
-
-pub(super) async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
 }
