@@ -3,6 +3,7 @@
 
 mod support;
 
+mod answer_cache;
 mod architecture;
 mod bad_input;
 mod diff;
