@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
-# End-to-end benchmarks of rulehook against the physical limit and a hand-written hook.
+# End-to-end benchmarks of rulehook against the physical limit, a jsonnet hook and a
+# hand-written Python hook.
 #
-#   bash bench/load.sh                            # full run (about 5 minutes after the builds)
+#   bash bench/load.sh                            # full run (about 8 minutes after the builds)
 #   QUICK=1 bash bench/load.sh                    # short run, for checking the script
 #   BENCH_OUT=r1.txt bash bench/load.sh           # also keep the key=value results
 #   python3 bench/report.py r1.txt r2.txt r3.txt  # the table over several runs, with medians
 #
 # Servers, all on 127.0.0.1 (free ports), all stopped on exit:
-#   (a) rulehook serve --rules rules --workers 2 --log warn
-#   (b) bench/limit: bare actix-web, 2 workers, reads the body and answers (a)'s exact bytes
-#   (c) bench/seed_hook.py: the hello hook hand-written with Python's http.server
+#   (a)  rulehook serve --rules rules --workers 2, otherwise the default flags: the access log
+#        at info, as JSON, to a file (one line per request, counted at the end)
+#   (a0) the same with --answer-cache 0, so every request is parsed and rendered
+#   (b)  bench/limit: bare actix-web, 2 workers, reads the body and answers (a)'s exact bytes
+#   (c)  bench/seed_hook.py: the hello hook hand-written with Python's http.server
+#   (d)  bench/peers/jsonnet: the hello hook in jsonnet, evaluated per request (jrsonnet)
 #   then rulehook on 100 generated rules (+ pods, fanout, hello) for memory, large requests,
 #   start-up and reload.
 #
+# Two requests: tests/fixtures/hello-sync-first.json (913 bytes: a new parent, no Pods yet)
+# and tests/fixtures/hello-sync-v1.json (3.9 KB: the parent with its Pod, as a resync sends
+# it). wrk posts the same bytes again and again, which for (a) is a resync of an unchanged
+# parent: answered from the answer cache after the first request. (a0) is the figure for
+# requests that all differ.
+#
 # Figures and targets:
-#   throughput (a)/(b) >= 0.80       wrk, the same settings for all, POST of
-#                                    tests/fixtures/hello-sync-v1.json; (a) and (b) run in
+#   throughput (a)/(b) >= 0.80 small, >= 0.70 large
+#                                    wrk, the same settings for all; (a) and (b) run in
 #                                    the order a b b a and each takes the mean of its two runs
-#   throughput (a)/(c) >= 20x
+#   throughput (a)/(d) >= 3x         both sizes; (a0)/(d) reported beside it
+#   access log lines / requests = 100 % (or the drop counter says how many were not written)
 #   p99 at half of (a)'s max < 1 ms  fixed-rate load, corrected for coordinated omission
 #                                    (benchtool rate, see bench/tools/src/fixed_rate.rs and
 #                                    the comment at the fixed-rate phase below for why not oha)
@@ -73,6 +84,7 @@ RATE_TOOL=${RATE_TOOL:-benchtool}
 [[ $RATE_TOOL == benchtool || $RATE_TOOL == oha ]] || { echo "error: RATE_TOOL is benchtool or oha" >&2; exit 2; }
 WORKERS=2
 HELLO_BODY=$ROOT/tests/fixtures/hello-sync-v1.json
+SMALL_BODY=$ROOT/tests/fixtures/hello-sync-first.json
 TOOLS_TARGET=$ROOT/target/bench-limit
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -83,9 +95,11 @@ step "building rulehook (release), the limit server and the bench tools"
 cargo build --release --quiet
 CARGO_TARGET_DIR=$TOOLS_TARGET cargo build --release --quiet --manifest-path bench/limit/Cargo.toml
 CARGO_TARGET_DIR=$TOOLS_TARGET cargo build --release --quiet --manifest-path bench/tools/Cargo.toml
+CARGO_TARGET_DIR=$TOOLS_TARGET cargo build --release --quiet --manifest-path bench/peers/jsonnet/Cargo.toml
 RULEHOOK=$ROOT/target/release/rulehook
 LIMIT=$TOOLS_TARGET/release/limit
 BT=$TOOLS_TARGET/release/benchtool
+JSONNET=$TOOLS_TARGET/release/jsonnet-hook
 PYTHON=$(python3 -c 'import sys; print(sys.executable)')
 
 OHA=$(command -v oha || true)
@@ -309,78 +323,121 @@ mkdir -p "$TMP/rules100"
 cp rules/hello.yaml "$TMP/rules100/"
 note "1,000-Pod request: $(get bytes "$TMP/pods.gen") bytes; rule dir: $(find "$TMP/rules100" -maxdepth 1 -type f | wc -l) rules (100 generated + pods + fanout + hello)"
 
+# The servers, all on WORKERS workers where they have workers:
+#   (a)  rulehook serve with the default flags (access log at info, JSON, to a file)
+#   (a0) the same with --answer-cache 0: every request parsed and rendered
+#   (b)  the limit server answering (a)'s bytes (one per request size)
+#   (c)  the Python seed hook
+#   (d)  the jsonnet peer: the same hook in jsonnet, evaluated per request
 PORT_A=$(port)
-start rulehook "$RULEHOOK" serve --rules rules --listen "127.0.0.1:$PORT_A" --workers "$WORKERS" --log warn
+start rulehook "$RULEHOOK" serve --rules rules --listen "127.0.0.1:$PORT_A" --workers "$WORKERS"
 PID_A=$LAST_PID
 wait_http GET "http://127.0.0.1:$PORT_A/readyz"
-curl -sf -H 'Content-Type: application/json' --data-binary "@$HELLO_BODY" \
-  "http://127.0.0.1:$PORT_A/hello/sync" -o "$TMP/hello-response.json"
-note "rulehook's hello answer: $(cat "$TMP/hello-response.json")"
 
-PORT_B=$(port)
-start limit "$LIMIT" --listen "127.0.0.1:$PORT_B" --workers "$WORKERS" --response "$TMP/hello-response.json"
-PID_B=$LAST_PID
-wait_http GET "http://127.0.0.1:$PORT_B/"
+PORT_A0=$(port)
+start rulehook-uncached "$RULEHOOK" serve --rules rules --listen "127.0.0.1:$PORT_A0" --workers "$WORKERS" --answer-cache 0
+PID_A0=$LAST_PID
+wait_http GET "http://127.0.0.1:$PORT_A0/readyz"
+
+declare -A BODY=([small]=$SMALL_BODY [large]=$HELLO_BODY)
+declare -A PORT_B PID_B
+for size in small large; do
+  curl -sf -H 'Content-Type: application/json' --data-binary "@${BODY[$size]}" \
+    "http://127.0.0.1:$PORT_A/hello/sync" -o "$TMP/hello-response-$size.json"
+  note "rulehook's hello answer to the $size request ($(wc -c <"${BODY[$size]}") bytes): $(cat "$TMP/hello-response-$size.json")"
+  PORT_B[$size]=$(port)
+  start "limit-$size" "$LIMIT" --listen "127.0.0.1:${PORT_B[$size]}" --workers "$WORKERS" --response "$TMP/hello-response-$size.json"
+  PID_B[$size]=$LAST_PID
+  wait_http GET "http://127.0.0.1:${PORT_B[$size]}/"
+done
+cp "$TMP/hello-response-large.json" "$TMP/hello-response.json"
 
 PORT_C=$(port)
 start seed "$PYTHON" bench/seed_hook.py --listen "127.0.0.1:$PORT_C"
 PID_C=$LAST_PID
 wait_http POST "http://127.0.0.1:$PORT_C/sync" "$HELLO_BODY"
 
-for s in B C; do
-  port_var=PORT_$s
-  path=/hello/sync
-  [[ $s == C ]] && path=/sync
-  curl -sf -H 'Content-Type: application/json' --data-binary "@$HELLO_BODY" \
-    "http://127.0.0.1:${!port_var}$path" -o "$TMP/answer-$s.json"
-  if ! cmp -s "$TMP/hello-response.json" "$TMP/answer-$s.json"; then
-    echo "error: server ($s) does not answer rulehook's bytes: $(cat "$TMP/answer-$s.json")" >&2
-    exit 1
-  fi
+PORT_D=$(port)
+start jsonnet "$JSONNET" --listen "127.0.0.1:$PORT_D" --workers "$WORKERS" --file bench/peers/jsonnet/hello.jsonnet
+PID_D=$LAST_PID
+wait_http POST "http://127.0.0.1:$PORT_D/hello/sync" "$HELLO_BODY"
+
+# `url SERVER SIZE`: where SERVER takes the hello hook.
+url() {
+  case $1 in
+    a) echo "http://127.0.0.1:$PORT_A/hello/sync" ;;
+    a0) echo "http://127.0.0.1:$PORT_A0/hello/sync" ;;
+    b) echo "http://127.0.0.1:${PORT_B[$2]}/hello/sync" ;;
+    c) echo "http://127.0.0.1:$PORT_C/sync" ;;
+    d) echo "http://127.0.0.1:$PORT_D/hello/sync" ;;
+  esac
+}
+declare -A PID=([a]=$PID_A [a0]=$PID_A0 [c]=$PID_C [d]=$PID_D)
+
+for size in small large; do
+  for s in a0 b c d; do
+    curl -sf -H 'Content-Type: application/json' --data-binary "@${BODY[$size]}" "$(url "$s" "$size")" \
+      -o "$TMP/answer-$s-$size.json"
+    if ! cmp -s "$TMP/hello-response-$size.json" "$TMP/answer-$s-$size.json"; then
+      echo "error: server ($s) does not answer rulehook's bytes to the $size request: $(cat "$TMP/answer-$s-$size.json")" >&2
+      exit 1
+    fi
+  done
 done
-note "all three servers answer the same $(wc -c <"$TMP/hello-response.json") bytes"
+note "all five servers answer the same bytes to each request"
 
 sleep 0.5
 result rss_idle_kb_a "$(rss_kb "$PID_A")"
-result rss_idle_kb_b "$(rss_kb "$PID_B")"
+result rss_idle_kb_b "$(rss_kb "${PID_B[large]}")"
 result rss_idle_kb_c "$(rss_kb "$PID_C")"
+result rss_idle_kb_d "$(rss_kb "$PID_D")"
 
 # ---------------------------------------------------------------------------------------------
-quiet throughput
-step "throughput: $LOADGEN -t $THREADS -c $CONNECTIONS -d ${DURATION}s (after ${WARMUP}s warm-up)"
-# (a) and (b) in the order a b b a, each figure the mean of its two runs, so that a drift in
-# what the VM's CPUs deliver over the minute does not favour either.
 mean() { awk -v x="$1" -v y="$2" 'BEGIN {printf "%.0f", (x + y) / 2}'; }
 max() { awk -v x="$1" -v y="$2" 'BEGIN {print (x > y) ? x : y}'; }
-throughput "http://127.0.0.1:$PORT_A/hello/sync" "$HELLO_BODY" "$PID_A" a
-RPS_A1=$RPS RSS_A1=$RSS_LOAD
-throughput "http://127.0.0.1:$PORT_B/hello/sync" "$HELLO_BODY" "$PID_B" b
-RPS_B1=$RPS RSS_B1=$RSS_LOAD
-throughput "http://127.0.0.1:$PORT_B/hello/sync" "$HELLO_BODY" "$PID_B" b
-RPS_B2=$RPS RSS_B2=$RSS_LOAD
-throughput "http://127.0.0.1:$PORT_A/hello/sync" "$HELLO_BODY" "$PID_A" a
-RPS_A2=$RPS RSS_A2=$RSS_LOAD
-note "(a) $RPS_A1 and $RPS_A2 req/s; (b) $RPS_B1 and $RPS_B2 req/s"
-RPS_A=$(mean "$RPS_A1" "$RPS_A2")
-RPS_B=$(mean "$RPS_B1" "$RPS_B2")
-result rps_a "$RPS_A"
-result rss_load_kb_a "$(max "$RSS_A1" "$RSS_A2")"
-result rps_b "$RPS_B"
-result rss_load_kb_b "$(max "$RSS_B1" "$RSS_B2")"
-throughput "http://127.0.0.1:$PORT_C/sync" "$HELLO_BODY" "$PID_C" c
-RPS_C=$RPS
-result rps_c "$RPS_C"
-result rss_load_kb_c "$RSS_LOAD"
-result ratio_ab "$(ratio "$RPS_A" "$RPS_B")"
-result ratio_ac "$(ratio "$RPS_A" "$RPS_C")"
+for size in small large; do
+  quiet "throughput_$size"
+  step "throughput, $size request ($(wc -c <"${BODY[$size]}") bytes): $LOADGEN -t $THREADS -c $CONNECTIONS -d ${DURATION}s (after ${WARMUP}s warm-up)"
+  # (a) and (b) in the order a b b a, each figure the mean of its two runs, so that a drift
+  # in what the VM's CPUs deliver over the minute does not favour either.
+  throughput "$(url a "$size")" "${BODY[$size]}" "$PID_A" "a-$size"
+  RPS_A1=$RPS RSS_A1=$RSS_LOAD
+  throughput "$(url b "$size")" "${BODY[$size]}" "${PID_B[$size]}" "b-$size"
+  RPS_B1=$RPS RSS_B1=$RSS_LOAD
+  throughput "$(url b "$size")" "${BODY[$size]}" "${PID_B[$size]}" "b-$size"
+  RPS_B2=$RPS RSS_B2=$RSS_LOAD
+  throughput "$(url a "$size")" "${BODY[$size]}" "$PID_A" "a-$size"
+  RPS_A2=$RPS RSS_A2=$RSS_LOAD
+  note "(a) $RPS_A1 and $RPS_A2 req/s; (b) $RPS_B1 and $RPS_B2 req/s"
+  result "rps_a_$size" "$(mean "$RPS_A1" "$RPS_A2")"
+  result "rps_b_$size" "$(mean "$RPS_B1" "$RPS_B2")"
+  result "rss_load_kb_a_$size" "$(max "$RSS_A1" "$RSS_A2")"
+  result "rss_load_kb_b_$size" "$(max "$RSS_B1" "$RSS_B2")"
+  for s in a0 d c; do
+    throughput "$(url "$s" "$size")" "${BODY[$size]}" "${PID[$s]}" "$s-$size"
+    result "rps_${s}_$size" "$RPS"
+    result "rss_load_kb_${s}_$size" "$RSS_LOAD"
+  done
+  rps() { sed -n "s/^rps_$1_$size=//p" < <(printf '%s\n' "${RESULTS[@]}") | tail -n 1; }
+  result "ratio_ab_$size" "$(ratio "$(rps a)" "$(rps b)")"
+  result "ratio_ad_$size" "$(ratio "$(rps a)" "$(rps d)")"
+  result "ratio_ac_$size" "$(ratio "$(rps a)" "$(rps c)")"
+  result "ratio_a0b_$size" "$(ratio "$(rps a0)" "$(rps b)")"
+  result "ratio_a0d_$size" "$(ratio "$(rps a0)" "$(rps d)")"
+done
+RPS_A=$(sed -n 's/^rps_a_large=//p' < <(printf '%s\n' "${RESULTS[@]}"))
+RPS_A0=$(sed -n 's/^rps_a0_large=//p' < <(printf '%s\n' "${RESULTS[@]}"))
+RPS_C=$(sed -n 's/^rps_c_large=//p' < <(printf '%s\n' "${RESULTS[@]}"))
 
 # ---------------------------------------------------------------------------------------------
 RATE=$(half "$RPS_A")
+RATE_A0=$(half "$RPS_A0")
 RATE_C=$(half "$RPS_C")
 result rate_ab "$RATE"
+result rate_a0 "$RATE_A0"
 result rate_c "$RATE_C"
 quiet rate
-step "latency at a fixed rate: $RATE req/s for (a) and (b) (half of (a)'s max), $RATE_C req/s for (c); $RATE_TOOL, $RATE_CONNECTIONS connections, ${DURATION}s"
+step "latency at a fixed rate, large request: $RATE req/s for (a) and (b) (half of (a)'s max), $RATE_A0 for (a0), $RATE_C req/s for (c); $RATE_TOOL, $RATE_CONNECTIONS connections, ${DURATION}s"
 # `fixed_rate PORT PATH RATE NAME`: RATE requests/s on RATE_CONNECTIONS keep-alive
 # connections, WARMUP s unrecorded and then DURATION s, each latency taken from the request's
 # turn in the schedule rather than from its send, so that a slow answer is charged to every
@@ -416,28 +473,56 @@ fixed_rate() {
   result "rate_errors_$4" "$(get errors "$out.txt")"
 }
 fixed_rate "$PORT_A" /hello/sync "$RATE" a
-fixed_rate "$PORT_B" /hello/sync "$RATE" b
+fixed_rate "${PORT_B[large]}" /hello/sync "$RATE" b
+fixed_rate "$PORT_A0" /hello/sync "$RATE_A0" a0
 fixed_rate "$PORT_C" /sync "$RATE_C" c
-stop "$PID_A"
-stop "$PID_B"
-stop "$PID_C"
+
+# ---------------------------------------------------------------------------------------------
+step "access log of (a): one line per hook request, every one of the runs above"
+# The writer drains its queue every few milliseconds; a second is plenty.
+sleep 1
+requests_counted() {
+  curl -sf "http://127.0.0.1:$1/metrics" | awk '/^rulehook_requests_total\{/ {n += $NF} END {printf "%.0f", n}'
+}
+dropped_counted() {
+  curl -sf "http://127.0.0.1:$1/metrics" | awk '/^rulehook_log_lines_dropped_total / {printf "%.0f", $NF}'
+}
+for s in a a0; do
+  port_var=PORT_${s^^}
+  log=$TMP/rulehook.log
+  [[ $s == a0 ]] && log=$TMP/rulehook-uncached.log
+  requests=$(requests_counted "${!port_var}")
+  lines=$(grep -c '"message":"hook request"' "$log" || true)
+  dropped=$(dropped_counted "${!port_var}")
+  result "log_requests_$s" "$requests"
+  result "log_lines_$s" "$lines"
+  result "log_dropped_$s" "$dropped"
+  result "log_written_pct_$s" "$(awk -v l="$lines" -v r="$requests" 'BEGIN {printf "%.3f", 100 * l / r}')"
+  result "log_bytes_$s" "$(wc -c <"$log")"
+done
+result "answer_cache_hits_a" "$(curl -sf "http://127.0.0.1:$PORT_A/metrics" | awk '/^rulehook_answer_cache_hits_total / {printf "%.0f", $NF}')"
+result "answer_cache_misses_a" "$(curl -sf "http://127.0.0.1:$PORT_A/metrics" | awk '/^rulehook_answer_cache_misses_total / {printf "%.0f", $NF}')"
+
+for pid in "$PID_A" "$PID_A0" "${PID_B[small]}" "${PID_B[large]}" "$PID_C" "$PID_D"; do
+  stop "$pid"
+done
 
 # ---------------------------------------------------------------------------------------------
 quiet large
 step "100 rules: memory and large requests"
-PORT_D=$(port)
-start rulehook100 "$RULEHOOK" serve --rules "$TMP/rules100" --listen "127.0.0.1:$PORT_D" --workers "$WORKERS" --log warn
-PID_D=$LAST_PID
-wait_http GET "http://127.0.0.1:$PORT_D/readyz"
-note "$(curl -s "http://127.0.0.1:$PORT_D/readyz")"
+PORT_R=$(port)
+start rulehook100 "$RULEHOOK" serve --rules "$TMP/rules100" --listen "127.0.0.1:$PORT_R" --workers "$WORKERS" --log warn
+PID_R=$LAST_PID
+wait_http GET "http://127.0.0.1:$PORT_R/readyz"
+note "$(curl -s "http://127.0.0.1:$PORT_R/readyz")"
 sleep 1
-result rss100_idle_kb "$(rss_kb "$PID_D")"
-throughput "http://127.0.0.1:$PORT_D/hello/sync" "$HELLO_BODY" "$PID_D" d
+result rss100_idle_kb "$(rss_kb "$PID_R")"
+throughput "http://127.0.0.1:$PORT_R/hello/sync" "$HELLO_BODY" "$PID_R" r100
 result rss100_load_kb "$RSS_LOAD"
 result rps_100rules "$RPS"
 
 curl -sf -H 'Content-Type: application/json' --data-binary "@$TMP/pods.json" \
-  "http://127.0.0.1:$PORT_D/pods/sync" -o "$TMP/pods-response.json"
+  "http://127.0.0.1:$PORT_R/pods/sync" -o "$TMP/pods-response.json"
 grep -q '"running":250' "$TMP/pods-response.json" || {
   echo "error: unexpected answer to the 1,000-Pod request: $(cat "$TMP/pods-response.json")" >&2
   exit 1
@@ -445,17 +530,17 @@ grep -q '"running":250' "$TMP/pods-response.json" || {
 note "1,000-Pod answer: $(cat "$TMP/pods-response.json")"
 "$BT" parse --body "$TMP/pods.json" --n "$SEQ_N" >"$TMP/parse.txt"
 result parse_pods_ms "$(get parse_p50_ms "$TMP/parse.txt")"
-sample_rss "$PID_D" "$TMP/d-large.rss"
-one_at_a_time "$PORT_D" /pods/sync "$TMP/pods.json" pods
+sample_rss "$PID_R" "$TMP/r100-large.rss"
+one_at_a_time "$PORT_R" /pods/sync "$TMP/pods.json" pods
 kill "$SAMPLER" 2>/dev/null || true
 wait "$SAMPLER" 2>/dev/null || true
 result e2e_pods_ms "$(get lat_p50_ms "$TMP/seq-pods.txt")"
-result rss100_large_kb "$(cat "$TMP/d-large.rss")"
+result rss100_large_kb "$(cat "$TMP/r100-large.rss")"
 result ratio_pods "$(ratio "$(get lat_p50_ms "$TMP/seq-pods.txt")" "$(get parse_p50_ms "$TMP/parse.txt")")"
-one_at_a_time "$PORT_D" /fanout/sync "$TMP/fanout.json" fanout
+one_at_a_time "$PORT_R" /fanout/sync "$TMP/fanout.json" fanout
 result e2e_fanout_ms "$(get lat_p50_ms "$TMP/seq-fanout.txt")"
 note "fan-out answer: $(get response_bytes "$TMP/seq-fanout.txt") bytes for 1,000 Services"
-stop "$PID_D"
+stop "$PID_R"
 
 # The same 3 MB POST against the limit server: what HTTP alone costs for it.
 PORT_E=$(port)

@@ -10,7 +10,6 @@
 //! call pays for a queue push and nothing else (no futex, no system call). When the queue is
 //! full, new lines are dropped and counted in `rulehook_log_lines_dropped_total`.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -238,20 +237,20 @@ fn format_access(out: &mut Vec<u8>, r: &AccessRecord, format: Format) {
     let (rule, hook, parent) = (clip(&r.rule), clip(&r.hook), clip(&r.parent));
     match format {
         Format::Json => {
-            let string = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
-            let mut line = String::with_capacity(256);
             let _ = write!(
-                line,
-                "{{\"timestamp\":\"{at}\",\"level\":\"INFO\",\"message\":\"hook request\",\
-                 \"rule\":{},\"hook\":{},\"status\":{},\"duration_us\":{},\"parent\":{},\
-                 \"target\":\"{ACCESS_TARGET}\"}}",
-                string(&rule),
-                string(&hook),
-                r.status,
-                r.duration_us,
-                string(&parent),
+                out,
+                "{{\"timestamp\":\"{at}\",\"level\":\"INFO\",\"message\":\"hook request\",\"rule\":"
             );
-            out.extend_from_slice(line.as_bytes());
+            json_string(out, &rule);
+            out.extend_from_slice(b",\"hook\":");
+            json_string(out, &hook);
+            let _ = write!(
+                out,
+                ",\"status\":{},\"duration_us\":{},\"parent\":",
+                r.status, r.duration_us
+            );
+            json_string(out, &parent);
+            let _ = write!(out, ",\"target\":\"{ACCESS_TARGET}\"}}");
         }
         Format::Text => {
             let _ = write!(
@@ -267,6 +266,20 @@ fn format_access(out: &mut Vec<u8>, r: &AccessRecord, format: Format) {
         }
     }
     out.push(b'\n');
+}
+
+/// `text` as a JSON string. Names are nearly always plain, and then copied as they are.
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    let plain = text
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f);
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, text);
+    }
 }
 
 #[cfg(test)]
