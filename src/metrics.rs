@@ -45,6 +45,7 @@ struct ResultLabels {
 
 /// Every metric rulehook exports.
 pub struct Metrics {
+    id: u64,
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     duration: Family<HookLabels, Histogram>,
@@ -67,6 +68,27 @@ pub struct Metrics {
 struct RuleLabels {
     rule: String,
 }
+
+/// One thread's handle on the series of one (rule, hook, code).
+struct Series {
+    /// Which [`Metrics`] they belong to (tests make several).
+    metrics: u64,
+    /// Compared by address: the `Weak` keeps the address from being reused meanwhile.
+    rule: std::sync::Weak<str>,
+    hook: &'static str,
+    code: u16,
+    counter: Counter,
+    histogram: Histogram,
+}
+
+const MAX_SERIES_PER_THREAD: usize = 1024;
+
+thread_local! {
+    static SERIES: std::cell::RefCell<Vec<Series>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Tells [`Metrics`] instances apart in the per-thread tables.
+static NEXT_METRICS_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The label for a rule name that is not loaded.
 pub const UNKNOWN: &str = "(unknown)";
@@ -183,6 +205,7 @@ impl Metrics {
             drop(reloads.get_or_create(&ResultLabels { result }));
         }
         Metrics {
+            id: NEXT_METRICS_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             registry,
             requests,
             duration,
@@ -247,19 +270,56 @@ impl Metrics {
     pub fn observe_request(&self, rule: &Arc<str>, hook: &str, code: u16, seconds: f64) {
         // The hook segment comes from the URL: only real hook names become label values.
         let hook = Hook::parse(hook).map_or(UNKNOWN, Hook::as_str);
-        self.requests
-            .get_or_create(&RequestLabels {
-                rule: rule.clone(),
+        let (counter, histogram) = self.handles(rule, hook, code);
+        counter.inc();
+        histogram.observe(seconds);
+    }
+
+    /// The series of one (rule, hook, code), from this thread's own table when it has them.
+    /// Looking them up in the families takes their locks and clones the label, on every
+    /// request, on atomics every worker shares; the table is the thread's alone.
+    fn handles(&self, rule: &Arc<str>, hook: &'static str, code: u16) -> (Counter, Histogram) {
+        SERIES.with(|table| {
+            let mut table = table.borrow_mut();
+            let found = table.iter().find(|s| {
+                s.metrics == self.id
+                    && std::ptr::eq(s.rule.as_ptr(), Arc::as_ptr(rule))
+                    && s.hook == hook
+                    && s.code == code
+            });
+            if let Some(s) = found {
+                return (s.counter.clone(), s.histogram.clone());
+            }
+            let counter = self
+                .requests
+                .get_or_create(&RequestLabels {
+                    rule: rule.clone(),
+                    hook,
+                    code,
+                })
+                .clone();
+            let histogram = self
+                .duration
+                .get_or_create(&HookLabels {
+                    rule: rule.clone(),
+                    hook,
+                })
+                .clone();
+            // Bounded: rules × hooks × codes seen by this thread, cleared when it grows past
+            // what any real rule set needs (labels of replaced rules linger until then).
+            if table.len() >= MAX_SERIES_PER_THREAD {
+                table.clear();
+            }
+            table.push(Series {
+                metrics: self.id,
+                rule: Arc::downgrade(rule),
                 hook,
                 code,
-            })
-            .inc();
-        self.duration
-            .get_or_create(&HookLabels {
-                rule: rule.clone(),
-                hook,
-            })
-            .observe(seconds);
+                counter: counter.clone(),
+                histogram: histogram.clone(),
+            });
+            (counter, histogram)
+        })
     }
 
     /// Records a reload attempt and the rule set it left serving.
@@ -305,5 +365,46 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn requests(metrics: &Metrics) -> Vec<String> {
+        let text = metrics.encode();
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("rulehook_requests_total{"))
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    #[test]
+    fn each_metrics_and_each_rule_version_counts_its_own_requests() {
+        let (one, two) = (Metrics::new(), Metrics::new());
+        let hello: Arc<str> = Arc::from("hello");
+        one.observe_request(&hello, "sync", 200, 0.001);
+        one.observe_request(&hello, "sync", 200, 0.001);
+        one.observe_request(&hello, "sync", 500, 0.001);
+        two.observe_request(&hello, "nope", 200, 0.001);
+        // A reloaded rule has a new label of the same name: the same series.
+        let reloaded: Arc<str> = Arc::from("hello");
+        drop(hello);
+        one.observe_request(&reloaded, "sync", 200, 0.001);
+        assert_eq!(
+            requests(&one),
+            [
+                r#"rulehook_requests_total{rule="hello",hook="sync",code="200"} 3"#,
+                r#"rulehook_requests_total{rule="hello",hook="sync",code="500"} 1"#,
+            ]
+        );
+        assert_eq!(
+            requests(&two),
+            [r#"rulehook_requests_total{rule="hello",hook="(unknown)",code="200"} 1"#]
+        );
     }
 }

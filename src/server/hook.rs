@@ -57,8 +57,8 @@ pub(super) async fn dispatch(
     if request.method() != actix_web::http::Method::POST {
         return Err(ApiError::MethodNotAllowed);
     }
-    let (rule, hook) = (decode(rule).into_owned(), decode(hook).into_owned());
-    call(state, &rule, &hook, request, payload).await
+    let (rule, hook) = (decode(rule), decode(hook));
+    call(state, &rule, &hook, &request, payload).await
 }
 
 /// The two segments of `/{rule}/{hook}`, both non-empty.
@@ -76,18 +76,24 @@ async fn call(
     state: web::Data<AppState>,
     rule: &str,
     hook: &str,
-    request: HttpRequest,
+    request: &HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     // One snapshot serves the whole request, whatever reloads happen meanwhile, and also
     // decides the metrics label.
-    let rules = state.rules.load_full();
-    let loaded = rules.get(rule).cloned();
-    let rule_label = loaded
-        .as_ref()
-        .map_or_else(metrics::unknown_label, |l| l.metric_label.clone());
-    let result = answer(&state, loaded, rule, hook, &request, payload).await;
+    let rules = state.rules.load();
+    let found = rules.get(rule);
+    let loaded = found.cloned();
+    let unknown;
+    let rule_label = match found {
+        Some(loaded) => &loaded.metric_label,
+        None => {
+            unknown = metrics::unknown_label();
+            &unknown
+        }
+    };
+    let result = answer(&state, loaded, rule, hook, request, payload).await;
     let (status, parent) = match &result {
         Ok((response, parent)) => (response.status(), parent.as_str()),
         Err(e) => (e.status_code(), ""),
@@ -95,7 +101,7 @@ async fn call(
     let elapsed = started.elapsed();
     state
         .metrics
-        .observe_request(&rule_label, hook, status.as_u16(), elapsed.as_secs_f64());
+        .observe_request(rule_label, hook, status.as_u16(), elapsed.as_secs_f64());
     if tracing::enabled!(tracing::Level::INFO) {
         access_log(rule, hook, status.as_u16(), elapsed, parent);
     }
@@ -330,18 +336,19 @@ fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {
         return Ok(());
     };
     let text = value.to_str().unwrap_or("");
-    let mime = text
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if mime == "application/json" || mime.ends_with("+json") {
+    let mime = text.split(';').next().unwrap_or("").trim();
+    let suffix = mime.len().checked_sub(5).and_then(|at| mime.get(at..));
+    if mime.eq_ignore_ascii_case("application/json")
+        || suffix.is_some_and(|s| s.eq_ignore_ascii_case("+json"))
+    {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType(text.to_owned()))
     }
 }
+
+/// Made once: from a `&str`, actix would check the header value's bytes on every answer.
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// A strong ETag: the hash of the exact body bytes.
 pub fn etag(body: &[u8]) -> String {
@@ -395,7 +402,7 @@ fn respond(
         metrics.inc();
     });
     HttpResponse::Ok()
-        .content_type("application/json")
+        .insert_header((header::CONTENT_TYPE, JSON))
         .insert_header((header::ETAG, tag))
         .body(body)
 }
@@ -407,7 +414,7 @@ fn respond_kept(request: &HttpRequest, kept: &Answer) -> HttpResponse {
         return not_modified(kept.etag.clone());
     }
     HttpResponse::Ok()
-        .content_type("application/json")
+        .insert_header((header::CONTENT_TYPE, JSON))
         .insert_header((header::ETAG, kept.etag.clone()))
         .body(kept.body.clone())
 }
