@@ -1,5 +1,7 @@
-//! The hook route: admit the request, read its body, parse and render it on a render
-//! thread, and answer with an ETag. Handlers never branch on what a rule contains.
+//! The hook route: admit the request, read its body, answer it from the answer cache when
+//! the same bytes were answered before, else parse and render it (on the I/O thread within a
+//! slice, or on a render thread), and answer with an ETag. Handlers never branch on what a
+//! rule contains.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
