@@ -142,3 +142,44 @@ fn the_engine_depends_on_no_server_runtime() {
         );
     }
 }
+
+/// The answer cache sends a kept answer again for the same request bytes, which is right
+/// only while a render reads nothing but the rule and the request: no clock, no randomness,
+/// no environment, no files. A helper that needs one of them must first take its rules out
+/// of the cache (`src/answer_cache.rs`).
+#[test]
+fn the_engine_reads_no_clock_randomness_environment_or_files() {
+    let mut files = Vec::new();
+    rust_files(&repo().join("crates/rulehook-engine/src"), &mut files);
+    let forbidden = [
+        "SystemTime",
+        "Instant::now",
+        "std::env",
+        "env::var",
+        "rand::",
+        "std::fs",
+        "File::open",
+        "getrandom",
+    ];
+    let mut found = Vec::new();
+    for file in files
+        .iter()
+        .filter(|f| !f.components().any(|c| c.as_os_str() == "tests"))
+    {
+        let text = std::fs::read_to_string(file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (n, line) in code.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for word in forbidden.iter().filter(|w| line.contains(**w)) {
+                found.push(format!("{}:{}: {word}", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "impure engine code:\n{}",
+        found.join("\n")
+    );
+}
