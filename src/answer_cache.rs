@@ -2,9 +2,10 @@
 //! instead of a parse and a render.
 //!
 //! A render is a pure function of the rule, the hook and the request bytes: the engine reads
-//! no clock, no randomness and no files (`tests/architecture.rs` keeps it so). And Metacontroller sends the same bytes again and
-//! again: every resync of a parent whose objects have not changed is a byte-identical
-//! request (it serializes objects with sorted keys). So the answer to such a request is
+//! no clock, no randomness and no files (`tests/architecture.rs` keeps it so). And
+//! Metacontroller sends the same bytes again and again: every resync of a parent whose
+//! objects have not changed is a byte-identical request (it serializes objects with sorted
+//! keys). So the answer to such a request is
 //! kept and sent again, with its ETag.
 //!
 //! What is kept is bounded in bytes (`--answer-cache`, requests and answers counted), and
