@@ -5,6 +5,10 @@
 #   bash bench/compare.sh OLD_BINARY NEW_BINARY     # e.g. a build of main and of a branch
 #   ROUNDS=5 bash bench/compare.sh ...
 #   LOG=info bash bench/compare.sh ...              # with the access log on, written to a file
+#   FLAGS="--answer-cache 0" bash bench/compare.sh ...
+#                                                   # extra serve flags for both builds; wrk
+#                                                   # repeats one request, which builds with
+#                                                   # the answer cache answer without rendering
 #
 # Prints each round, then the medians and NEW/OLD for both figures. A restructuring that must
 # not cost speed is held to NEW/OLD ≥ 0.95 for throughput and ≤ 1.05 for the 1,000-Pod time.
@@ -18,6 +22,7 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-8}
 SEQ_N=${SEQ_N:-30}
 LOG=${LOG:-warn}
+FLAGS=${FLAGS:-}
 OHA_VERSION=1.16.0
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -49,7 +54,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 round() {
   local binary=$1 p pid rps pods
   p=$(port)
-  "$binary" serve --rules "$TMP/rules" --listen "127.0.0.1:$p" --workers 2 --log "$LOG" >"$TMP/serve.log" 2>&1 &
+  "$binary" serve --rules "$TMP/rules" --listen "127.0.0.1:$p" --workers 2 --log "$LOG" $FLAGS >"$TMP/serve.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$p/readyz" >/dev/null && break
