@@ -30,7 +30,8 @@ pub const QUEUE_LINES: usize = 16_384;
 const BUSY_PAUSE: Duration = Duration::from_millis(2);
 const IDLE_PAUSE: Duration = Duration::from_millis(50);
 
-/// The `target` access lines carry, as the `tracing` event they replace did.
+/// The `target` access lines carry: the hook handler's module, where `tracing` events of the
+/// access log came from (and where the filter is checked).
 const ACCESS_TARGET: &str = "rulehook::server::hook";
 
 /// One hook call, as its access-log line shows it. Names come from the URL and the
@@ -178,6 +179,20 @@ pub fn access(record: AccessRecord) -> Result<(), AccessRecord> {
     }
 }
 
+/// The access line through `tracing` instead, for when no writer runs. The same line as
+/// [`format_access`] writes: names cut, and escaped by the subscriber's formatter.
+pub fn via_tracing(r: &AccessRecord) {
+    tracing::info!(
+        target: ACCESS_TARGET,
+        rule = %clip(&r.rule),
+        hook = %clip(&r.hook),
+        status = r.status,
+        duration_us = r.duration_us,
+        parent = %clip(&r.parent),
+        "hook request"
+    );
+}
+
 /// Lines dropped so far because the queue was full or the output failed.
 pub fn lines_dropped() -> u64 {
     WRITER
@@ -307,17 +322,7 @@ mod tests {
         let builder = tracing_subscriber::fmt()
             .with_ansi(false)
             .with_writer(writer);
-        let log = || {
-            tracing::info!(
-                target: ACCESS_TARGET,
-                rule = %clip(&r.rule),
-                hook = %clip(&r.hook),
-                status = r.status,
-                duration_us = r.duration_us,
-                parent = %clip(&r.parent),
-                "hook request"
-            );
-        };
+        let log = || via_tracing(r);
         match format {
             Format::Json => {
                 let subscriber = builder.json().flatten_event(true).finish();

@@ -69,6 +69,15 @@ struct RuleLabels {
     rule: String,
 }
 
+/// Raises `counter` to `total`, a count kept elsewhere (the log writer, the answer cache)
+/// and read at scrape time.
+fn catch_up(counter: &Counter, total: u64) {
+    let seen = counter.get();
+    if total > seen {
+        counter.inc_by(total - seen);
+    }
+}
+
 /// One thread's handle on the series of one (rule, hook, code).
 struct Series {
     /// Which [`Metrics`] they belong to (tests make several).
@@ -254,12 +263,6 @@ impl Metrics {
 
     /// Sets the answer cache's figures, at scrape time: its own counts are the truth.
     pub fn observe_answer_cache(&self, hits: u64, misses: u64, bytes: usize) {
-        let catch_up = |counter: &Counter, total: u64| {
-            let seen = counter.get();
-            if total > seen {
-                counter.inc_by(total - seen);
-            }
-        };
         catch_up(&self.answer_cache_hits, hits);
         catch_up(&self.answer_cache_misses, misses);
         self.answer_cache_bytes
@@ -354,12 +357,8 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
-        // Catch the counter up with the log writer's own count, which it keeps outside.
-        let dropped = crate::log_writer::lines_dropped();
-        let seen = self.log_lines_dropped.get();
-        if dropped > seen {
-            self.log_lines_dropped.inc_by(dropped - seen);
-        }
+        // The log writer keeps its own count, outside.
+        catch_up(&self.log_lines_dropped, crate::log_writer::lines_dropped());
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();

@@ -32,17 +32,9 @@ fn access_log(rule: &str, hook: &str, status: u16, elapsed: Duration, parent: &s
         duration_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         parent: parent.to_owned(),
     };
-    if let Err(r) = log_writer::access(record) {
+    if let Err(record) = log_writer::access(record) {
         // No writer runs (the library embedded elsewhere): the same line through `tracing`.
-        // The names come from the URL and the request: cut, in JSON logs as in text ones.
-        tracing::info!(
-            rule = %clip(&r.rule),
-            hook = %clip(&r.hook),
-            status = r.status,
-            duration_us = r.duration_us,
-            parent = %clip(&r.parent),
-            "hook request"
-        );
+        log_writer::via_tracing(&record);
     }
 }
 
