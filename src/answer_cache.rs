@@ -135,19 +135,26 @@ impl<R> AnswerCache<R> {
             used: false,
         };
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(old) = entries.by_hash.remove(&hash) {
-            // Another request with the same hash, or the same one answered twice at once.
-            entries.bytes -= old.cost;
-            entries.order.retain(|h| *h != hash);
+        let entries = &mut *entries;
+        if let Some(existing) = entries.by_hash.get_mut(&hash) {
+            // The same request answered twice at once (both missed): the first one stays.
+            if existing.matches(rule, hook, request) {
+                return;
+            }
+            // A replaced rule's answer to the same bytes, or another request with the same
+            // hash: replaced where it stands in the order.
+            entries.bytes = entries.bytes - existing.cost + cost;
+            *existing = entry;
+        } else {
+            entries.bytes += cost;
+            entries.order.push_back(hash);
+            entries.by_hash.insert(hash, entry);
         }
-        while entries.bytes + cost > self.limit {
+        while entries.bytes > self.limit {
             if !entries.evict_one() {
                 break;
             }
         }
-        entries.bytes += cost;
-        entries.order.push_back(hash);
-        entries.by_hash.insert(hash, entry);
     }
 
     /// Hits and misses so far, for the metrics.
@@ -301,5 +308,20 @@ mod tests {
         for i in 1..=4 {
             assert!(get(&live, i).is_some(), "entry {i}");
         }
+    }
+
+    #[test]
+    fn a_second_answer_to_the_same_request_keeps_the_first_and_a_new_rule_version_replaces_it() {
+        let cache = AnswerCache::new(1 << 20);
+        let (old, new) = (Arc::new(0), Arc::new(1));
+        cache.put(&old, Hook::Sync, b"{}", answer("first"));
+        let one = cache.bytes();
+        cache.put(&old, Hook::Sync, b"{}", answer("again"));
+        assert_eq!(body(&cache.get(&old, Hook::Sync, b"{}").unwrap()), b"first");
+        assert_eq!(cache.bytes(), one);
+        cache.put(&new, Hook::Sync, b"{}", answer("newer"));
+        assert!(cache.get(&old, Hook::Sync, b"{}").is_none());
+        assert_eq!(body(&cache.get(&new, Hook::Sync, b"{}").unwrap()), b"newer");
+        assert_eq!(cache.bytes(), one);
     }
 }
