@@ -73,10 +73,33 @@ pub fn fields() -> impl for<'w> FormatFields<'w> + Send + Sync + 'static {
     .delimited(" ")
 }
 
+/// A log destination that keeps what it is given; clones share it. For tests of log lines:
+/// `.with_writer(move || captured.clone())`.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub(crate) struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl Captured {
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+#[cfg(test)]
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
 
     #[test]
@@ -101,12 +124,12 @@ mod tests {
 
     #[test]
     fn every_field_of_events_and_spans_is_cleaned() {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
+        let captured = Captured::default();
+        let sink = captured.clone();
         let subscriber = tracing_subscriber::fmt()
             .fmt_fields(fields())
             .with_ansi(false)
-            .with_writer(move || Sink(sink.clone()))
+            .with_writer(move || sink.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("request", path = "/a\nb");
@@ -114,7 +137,7 @@ mod tests {
             let who = "x\n\u{1b}[31mFORGED";
             tracing::info!(parent = %who, debug = ?who, "said {who}");
         });
-        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+        let text = captured.text();
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(!text.contains('\u{1b}'), "{text}");
         assert!(text.contains(r#"path="/a\nb""#), "{text}");
@@ -122,18 +145,5 @@ mod tests {
             text.contains("said x\\n\\u{1b}[31mFORGED parent=x\\n"),
             "{text}"
         );
-    }
-
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Sink {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
     }
 }

@@ -299,8 +299,6 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use super::*;
 
     fn record(rule: &str, parent: &str) -> AccessRecord {
@@ -316,9 +314,9 @@ mod tests {
 
     /// The line `tracing` writes for the same event, with the subscriber `serve` sets up.
     fn tracing_line(r: &AccessRecord, format: Format) -> String {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
-        let writer = move || Capture(sink.clone());
+        let captured = crate::log_format::Captured::default();
+        let sink = captured.clone();
+        let writer = move || sink.clone();
         let builder = tracing_subscriber::fmt()
             .with_ansi(false)
             .with_writer(writer);
@@ -333,21 +331,7 @@ mod tests {
                 tracing::subscriber::with_default(subscriber, log);
             }
         }
-        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
-        text
-    }
-
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Capture {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+        captured.text()
     }
 
     fn ours(r: &AccessRecord, format: Format) -> String {
