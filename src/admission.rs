@@ -6,9 +6,9 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::http::header;
 use actix_web::web::{self, Bytes, BytesMut};
@@ -77,6 +77,45 @@ impl RenderGuard for RequestGuard {
 
     fn cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Relaxed)
+    }
+}
+
+/// The guard of a render tried on an HTTP I/O thread: the request's own guard, plus a time
+/// limit. Once the time is up the render stops at its next step and starts over on a render
+/// thread; the request itself is not cancelled.
+#[derive(Debug)]
+pub struct SliceGuard {
+    request: Arc<RequestGuard>,
+    until: Instant,
+    /// Polls since the clock was last read: reading it at every step would cost more than
+    /// a light step.
+    polls: AtomicU32,
+}
+
+/// The clock is read on every this many polls.
+const CLOCK_EVERY: u32 = 8;
+
+impl SliceGuard {
+    pub fn new(request: Arc<RequestGuard>, time: Duration) -> SliceGuard {
+        SliceGuard {
+            request,
+            until: Instant::now() + time,
+            polls: AtomicU32::new(0),
+        }
+    }
+}
+
+impl RenderGuard for SliceGuard {
+    fn reserve(&self, bytes: usize) -> bool {
+        self.request.reserve(bytes)
+    }
+
+    fn cancelled(&self) -> bool {
+        if self.request.cancelled() {
+            return true;
+        }
+        let polls = self.polls.fetch_add(1, Ordering::Relaxed);
+        polls % CLOCK_EVERY == CLOCK_EVERY - 1 && Instant::now() >= self.until
     }
 }
 

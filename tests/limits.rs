@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::support::configmap::ConfigMapDir;
-use crate::support::{repo, Server};
+use crate::support::{peak_rss_kib, repo, Server};
 
 /// A globalconfigmap request whose answer would be `namespaces` copies of a `blob`-sized
 /// ConfigMap.
@@ -41,15 +41,6 @@ fn amplification(namespaces: usize, blob: usize) -> Value {
     })
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn an_answer_that_would_be_gigabytes_fails_fast_naming_the_limit() {
     let server = Server::start(&repo().join("examples/globalconfigmap"), &[]);
@@ -81,7 +72,7 @@ fn an_answer_that_would_be_gigabytes_fails_fast_naming_the_limit() {
         assert!(took < Duration::from_secs(1), "{took:?}");
     }
     // Four 1.5 GB answers were refused before they were built.
-    let peak_mib = rss_kib(server.pid()) / 1024;
+    let peak_mib = peak_rss_kib(server.pid()) / 1024;
     assert!(peak_mib < 128, "peak RSS {peak_mib} MiB");
     // A small source still copies into every namespace.
     let r = server.post_json("/globalconfigmap/sync", &amplification(50, 100));
@@ -109,7 +100,7 @@ fn helpers_that_grow_strings_are_charged_before_they_allocate() {
     assert_eq!(r.status, 500, "{}", r.text());
     assert!(r.text().contains("limit max-output-bytes"), "{}", r.text());
     assert!(started.elapsed() < Duration::from_secs(1));
-    assert!(rss_kib(server.pid()) / 1024 < 64);
+    assert!(peak_rss_kib(server.pid()) / 1024 < 64);
     // The same helper on sane input.
     let r = server.post_json(
         "/grow/sync",

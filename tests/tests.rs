@@ -14,6 +14,7 @@ mod hardening;
 mod hello;
 mod isolation;
 mod isolation_ops;
+mod isolation_work;
 mod limits;
 mod record;
 mod reload;

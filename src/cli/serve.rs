@@ -73,6 +73,11 @@ pub struct Args {
     /// threads, at about half the throughput of light hooks.
     #[arg(long, env = "RULEHOOK_SLICE_STEPS", default_value_t = ServerLimits::DEFAULT_SLICE_STEPS)]
     pub slice_steps: u64,
+    /// Work units (about a nanosecond of the costliest work each) a render may spend on an
+    /// HTTP I/O thread before it moves to a render thread; a step that would pass it never
+    /// starts there. Renders on a render thread may spend what fits in --render-timeout.
+    #[arg(long, env = "RULEHOOK_SLICE_WORK", default_value_t = ServerLimits::DEFAULT_SLICE_WORK)]
+    pub slice_work: u64,
     /// How rule changes are noticed.
     #[arg(long, env = "RULEHOOK_WATCH", value_enum, default_value = "auto")]
     pub watch: WatchMode,
@@ -153,6 +158,7 @@ fn server_limits(args: &Args) -> ServerLimits {
     limits.write_timeout = args.write_timeout;
     limits.render_threads = args.render_threads.unwrap_or(limits.render_threads);
     limits.slice_steps = args.slice_steps;
+    limits.slice_work = args.slice_work;
     #[cfg(debug_assertions)]
     {
         limits.panic_rule.clone_from(&args.debug_panic_rule);
@@ -163,6 +169,7 @@ fn server_limits(args: &Args) -> ServerLimits {
             .max_output_bytes
             .unwrap_or(limits.engine.max_output_bytes),
         max_steps: args.max_render_steps,
+        max_work: server::work_within(args.render_timeout),
         ..Limits::default()
     };
     tracing::info!(

@@ -11,7 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use super::status::authorize;
 use super::{ApiError, AppState};
-use crate::admission::{self, RequestGuard};
+use crate::admission::{self, RequestGuard, SliceGuard};
 use crate::answer_cache::Answer;
 use crate::connection::{HeldBody, Socket};
 use crate::log_writer::{self, AccessRecord};
@@ -188,8 +188,13 @@ const SLICE_BODY_BYTES: usize = 64 * 1024;
 /// What a render may build on the I/O thread before it is moved to a render thread.
 const SLICE_OUTPUT_BYTES: usize = 256 * 1024;
 
-/// Tries the render on the I/O thread within a small, fixed slice of work (`--slice-steps`
-/// steps, 256 KiB built, bodies up to 64 KiB), and gives up at the slice's end.
+/// How long a render may run on an I/O thread, whatever its work units said: a backstop for
+/// work that was priced too low. Ten times the slice's work at a nanosecond a unit.
+const SLICE_TIME: Duration = Duration::from_millis(10);
+
+/// Tries the render on the I/O thread within a small, fixed slice of work (`--slice-work`
+/// units, `--slice-steps` steps, 256 KiB built, bodies up to 64 KiB, 10 ms), and gives up
+/// before the step that would pass it.
 ///
 /// Handing a request to a render thread and back costs two cross-thread wake-ups; on a
 /// small VM that is ~140 µs of latency and half the throughput of light hooks, which are
@@ -218,7 +223,8 @@ fn render_in_slice(
         max_steps: steps.min(full.max_steps),
         max_output_bytes: SLICE_OUTPUT_BYTES.min(full.max_output_bytes),
         max_loop_items: full.max_loop_items,
-        guard: Some(guard.clone()),
+        max_work: state.limits.slice_work.min(full.max_work),
+        guard: Some(Arc::new(SliceGuard::new(guard.clone(), SLICE_TIME))),
     };
     let rule = &loaded.rule;
     let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -72,6 +72,8 @@ pub struct ServerLimits {
     /// Steps a render may take on an I/O thread before it moves to a render thread; 0 sends
     /// every render to the render threads.
     pub slice_steps: u64,
+    /// Work units a render may spend on an I/O thread before it moves to a render thread.
+    pub slice_work: u64,
     /// What all requests together may hold in memory.
     pub request_memory: usize,
     /// What the answer cache may keep; 0 turns it off.
@@ -85,6 +87,9 @@ pub struct ServerLimits {
 impl ServerLimits {
     pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
     pub const DEFAULT_SLICE_STEPS: u64 = 2_000;
+    /// About a millisecond: a light hook takes a few hundred units, and an I/O thread stays
+    /// free for probes and other light hooks.
+    pub const DEFAULT_SLICE_WORK: u64 = 1_000_000;
 
     /// The limits that fit a container limited to `memory_limit` bytes.
     pub fn for_memory(memory_limit: usize) -> Self {
@@ -94,14 +99,16 @@ impl ServerLimits {
             max_in_flight: ServerLimits::DEFAULT_MAX_IN_FLIGHT,
             // Metacontroller's own hook timeout: after it, nobody waits for the answer.
             body_timeout: Duration::from_secs(10),
-            render_timeout: Duration::from_secs(5),
+            render_timeout: DEFAULT_RENDER_TIMEOUT,
             write_timeout: Duration::from_secs(10),
             render_threads: default_render_threads(),
             slice_steps: ServerLimits::DEFAULT_SLICE_STEPS,
+            slice_work: ServerLimits::DEFAULT_SLICE_WORK,
             request_memory: budgets.request_memory,
             answer_cache_bytes: budgets.answer_cache,
             engine: Limits {
                 max_output_bytes: budgets.max_output,
+                max_work: work_within(DEFAULT_RENDER_TIMEOUT),
                 ..Limits::default()
             },
             panic_rule: None,
@@ -113,6 +120,15 @@ impl Default for ServerLimits {
     fn default() -> Self {
         ServerLimits::for_memory(DEFAULT_MEMORY_LIMIT)
     }
+}
+
+/// The time a render may take, queueing included.
+pub const DEFAULT_RENDER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The work units that fit in `time`, at about a nanosecond each: no step may start that
+/// would take a render past its deadline.
+pub fn work_within(time: Duration) -> u64 {
+    u64::try_from(time.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Twice the CPUs, at least four: a light hook always finds a thread while heavy renders

@@ -2,8 +2,6 @@
 //! name checked, once, when the rule loads. Every problem becomes a [`Diagnostic`] at its
 //! place in the file.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
@@ -12,11 +10,12 @@ use crate::helpers;
 use crate::json::is_identifier;
 use crate::locate::{join_key, Locator, Pos};
 use crate::metacontroller::{self as mc, ControllerKind, Hook};
+use crate::query_cost::{self, QueryCost};
 use crate::request::Reads;
 use crate::response::HookTemplates;
 use crate::rule::{NamedValue, Rule, Source};
 use crate::spec::{HookSpec, RuleSpec, ValueSpec};
-use crate::template::{Compiler, Names, NullPolicy};
+use crate::template::{Compiler, Gathered, Names, NullPolicy};
 
 impl Rule {
     /// Compiles rule text. `file` only labels diagnostics; nothing is read.
@@ -55,18 +54,16 @@ fn compile_spec(
         Pos { line: 1, column: 1 }
     };
     let base = mc::request_shape(spec.kind, Hook::Sync).keys;
-    let mut types = BTreeMap::new();
     // A customize hook sees `parent` even when the rule is a decorator's.
     let value_scope: Vec<&str> = base.iter().chain([mc::PARENT].iter()).copied().collect();
-    let mut reads = Reads::minimal();
+    let mut gathered = Gathered::new(Reads::minimal());
     let values = compile_values(
         file,
         &spec,
         locator,
         diagnostics,
         &value_scope,
-        &mut types,
-        &mut reads,
+        &mut gathered,
     );
     let names_for = |builtins: &[&str]| {
         Names::new(
@@ -87,14 +84,8 @@ fn compile_spec(
     let mut hook =
         |section: Hook, hook_spec: Option<&HookSpec>, diagnostics: &mut Vec<Diagnostic>| {
             let hook_spec = hook_spec?;
-            let mut compiler = Compiler::new(
-                file,
-                locator,
-                diagnostics,
-                names_for(base),
-                &mut types,
-                &mut reads,
-            );
+            let mut compiler =
+                Compiler::new(file, locator, diagnostics, names_for(base), &mut gathered);
             Some(compile_hook(
                 section,
                 spec.kind,
@@ -111,8 +102,7 @@ fn compile_spec(
             locator,
             diagnostics,
             names_for(mc::request_shape(spec.kind, Hook::Customize).keys),
-            &mut types,
-            &mut reads,
+            &mut gathered,
         );
         let node = compiler.node(
             &c.related_resources,
@@ -123,6 +113,11 @@ fn compile_spec(
     });
     child_types.sort();
     child_types.dedup();
+    let Gathered {
+        types,
+        reads,
+        patterns,
+    } = gathered;
     let warnings = crate::controller_section::unknown_type_reads(
         file,
         &types,
@@ -154,6 +149,7 @@ fn compile_spec(
         customize,
         types: types.into_keys().collect(),
         reads,
+        patterns: (!patterns.is_empty()).then(|| std::sync::Arc::new(patterns)),
     }
 }
 
@@ -209,8 +205,7 @@ fn compile_values(
     locator: &Locator,
     diagnostics: &mut Vec<Diagnostic>,
     builtins: &[&str],
-    types: &mut BTreeMap<(String, String), Pos>,
-    reads: &mut Reads,
+    gathered: &mut Gathered,
 ) -> Vec<NamedValue> {
     // In file order, so a computed value sees exactly the computed values above it.
     let mut entries: Vec<(&String, &ValueSpec)> = spec.values.iter().collect();
@@ -301,18 +296,17 @@ fn compile_values(
                     .chain(path_names.iter().cloned())
                     .chain(computed_names.iter().cloned()),
             ),
-            &mut *types,
-            &mut *reads,
+            &mut *gathered,
         );
         let source = if let Some(text) = path_text {
-            compiler.reads.query(&text);
+            compiler.gathered.reads.query(&text);
             let at = if matches!(value, ValueSpec::Path(_)) {
                 path.clone()
             } else {
                 join_key(&path, "path")
             };
             compile_path(file, &text, locator.value(&at), compiler.diagnostics)
-                .map(|q| Source::Path(q, text))
+                .map(|(query, cost)| Source::Path(query, text, cost))
         } else if let Some(text) = expr_text {
             compiler
                 .expr_at(&Value::String(text), &join_key(&path, "expr"))
@@ -352,9 +346,19 @@ fn compile_path(
     source: &str,
     pos: Pos,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Option<JsonPath> {
+) -> Option<(JsonPath, QueryCost)> {
     match JsonPath::parse(source) {
-        Ok(query) => Some(query),
+        Ok(query) => match query_cost::of(&query.to_string()) {
+            Ok(cost) => Some((query, cost)),
+            Err(why) => {
+                diagnostics.push(Diagnostic::at(
+                    file,
+                    pos,
+                    format!("JSONPath `{source}` refused: {why}"),
+                ));
+                None
+            }
+        },
         Err(e) => {
             let hint = if source.trim_start().starts_with('$') {
                 String::new()

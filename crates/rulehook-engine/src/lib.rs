@@ -43,6 +43,8 @@ mod helpers;
 mod json;
 mod locate;
 pub mod metacontroller;
+mod pattern;
+mod query_cost;
 mod request;
 mod response;
 mod rule;
@@ -72,6 +74,11 @@ pub struct Limits {
     /// Most template evaluations in one render. Bounds nested loops whose items are all
     /// filtered out, which the output size alone would not catch.
     pub max_steps: u64,
+    /// Work units (about a nanosecond of the costliest work each) one render may spend. Each
+    /// step, and each helper whose cost grows with its input, charges its work before it
+    /// starts, so a step that would pass this limit never runs: a deadline that is only
+    /// checked between steps then bounds the render in time.
+    pub max_work: u64,
     /// The caller's share of process-wide resources for this render, if it has one.
     pub guard: Option<std::sync::Arc<dyn RenderGuard>>,
 }
@@ -90,6 +97,8 @@ impl Limits {
     /// Far above any sane object list, far below what would hurt the server.
     pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
     pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
+    /// Five seconds of work, the server's default render timeout.
+    pub const DEFAULT_MAX_WORK: u64 = 5_000_000_000;
 }
 
 impl Default for Limits {
@@ -98,6 +107,7 @@ impl Default for Limits {
             max_loop_items: Limits::DEFAULT_MAX_LOOP_ITEMS,
             max_output_bytes: Limits::DEFAULT_MAX_OUTPUT_BYTES,
             max_steps: Limits::DEFAULT_MAX_STEPS,
+            max_work: Limits::DEFAULT_MAX_WORK,
             guard: None,
         }
     }

@@ -43,6 +43,8 @@ pub struct Rule {
     pub(crate) types: BTreeSet<(String, String)>,
     /// The request keys the rule reads.
     pub(crate) reads: Reads,
+    /// The patterns its templates write literally, compiled at load.
+    pub(crate) patterns: Option<std::sync::Arc<crate::pattern::RulePatterns>>,
 }
 
 #[derive(Debug)]
@@ -57,13 +59,17 @@ pub(crate) struct NamedValue {
 
 #[derive(Debug)]
 pub(crate) enum Source {
-    /// A JSONPath query over the request, and its text for messages.
-    Path(JsonPath, String),
+    /// A JSONPath query over the request, its text for messages, and how its cost grows.
+    Path(JsonPath, String, crate::query_cost::QueryCost),
     /// A whole expression over earlier values.
     Expr(Expr),
     /// A template over earlier values, with everything a response template has.
     Template(Node),
 }
+
+/// Work per byte of request a JSONPath value that is not a fixed walk may visit: following
+/// a node, testing a filter on it.
+const QUERY_WORK: u64 = 2;
 
 /// Why a hook call did not produce a response.
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +152,7 @@ impl Rule {
         mut request: Value,
         limits: &Limits,
     ) -> Result<Value, HookError> {
-        let _meter = budget::install(limits);
+        let _render = self.start_render(limits);
         self.render_inner(hook, &mut request, limits)
             .map_err(|e| self.stopped_or(e))
     }
@@ -167,7 +173,7 @@ impl Rule {
         request: &mut Value,
         limits: &Limits,
     ) -> Result<Vec<u8>, HookError> {
-        let _meter = budget::install(limits);
+        let _render = self.start_render(limits);
         self.render_inner(hook, request, limits)
             .and_then(|response| self.encode(&response, limits))
             .map_err(|e| self.stopped_or(e))
@@ -186,7 +192,7 @@ impl Rule {
         request: Value,
         limits: &Limits,
     ) -> Result<Vec<(String, Option<Value>)>, HookError> {
-        let _meter = budget::install(limits);
+        let _render = self.start_render(limits);
         let shape = mc::request_shape(self.kind, hook);
         request::check_shape(&request, &shape).map_err(HookError::BadRequest)?;
         let mut scope = Map::new();
@@ -203,6 +209,15 @@ impl Rule {
             .iter()
             .map(|v| (v.name.clone(), scope.remove(&v.name)))
             .collect())
+    }
+
+    /// What lasts exactly as long as one render on this thread: its meter, and its table of
+    /// patterns with their matching caches.
+    fn start_render(&self, limits: &Limits) -> (budget::Installed, crate::pattern::Installed) {
+        (
+            budget::install(limits),
+            crate::pattern::install(self.patterns.clone()),
+        )
     }
 
     /// A failure caused by the caller's guard (deadline, memory) says so, whatever the
@@ -309,10 +324,20 @@ impl Rule {
         request: &Value,
         scope: &mut Map<String, Value>,
     ) -> Result<(), HookError> {
+        let mut request_size: Option<u64> = None;
         for value in &self.values {
-            let Source::Path(query, text) = &value.source else {
+            let Source::Path(query, text, cost) = &value.source else {
                 continue;
             };
+            if *cost == crate::query_cost::QueryCost::Request {
+                // Measured once, on the first query that needs it.
+                let size = *request_size.get_or_insert_with(|| {
+                    let room = usize::try_from(budget::work_left()).unwrap_or(usize::MAX);
+                    budget::size_within(request, room).map_or(u64::MAX, |s| s as u64)
+                });
+                budget::work(size.saturating_mul(QUERY_WORK))
+                    .map_err(|e| self.fail(value.pos, e.message()))?;
+            }
             let nodes = query.query(request).all();
             for node in &nodes {
                 budget::charge_copy(node).map_err(|e| self.fail(value.pos, e.message()))?;
@@ -372,7 +397,7 @@ impl Rule {
 
     fn missing(&self, value: &NamedValue) -> HookError {
         let from = match &value.source {
-            Source::Path(_, text) => format!("`{text}` matched nothing"),
+            Source::Path(_, text, _) => format!("`{text}` matched nothing"),
             Source::Expr(_) => "its expression gave nothing".to_owned(),
             Source::Template(_) => "its template gave nothing".to_owned(),
         };

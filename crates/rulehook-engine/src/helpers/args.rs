@@ -1,26 +1,66 @@
 //! What every helper shares: its arguments, the budget checks made before anything is
-//! built, and the small value walks several themes use.
+//! built or scanned, and the small value walks several themes use.
+//!
+//! A helper charges its work before doing it (see [`crate::budget`]): building `n` bytes
+//! ([`room_for`]) and reading `n` bytes ([`scan`]) cost about `n` work units, and a helper
+//! that does more per byte (parsing, hashing, a regex) charges a factor more.
 
 use serde_json::{Map, Value};
 
 use super::HelperError;
 use crate::budget;
 
-/// Checks that building `bytes` fits the render's budget, before anything is built.
+/// Checks that building `bytes` fits the render's budget, and charges building them, before
+/// anything is built.
 pub(super) fn room_for(bytes: usize) -> Result<(), HelperError> {
-    Ok(budget::fits(bytes)?)
+    budget::fits(bytes)?;
+    Ok(budget::work(bytes as u64)?)
 }
 
-/// The total size of `values`, checked against the render's budget as it is measured.
+/// The total size of `values`, checked against the render's budget as it is measured, and
+/// charged as work once: copying them costs about their size.
 pub(super) fn room_for_all<'v>(
     values: impl IntoIterator<Item = &'v Value>,
 ) -> Result<usize, HelperError> {
     let mut total = 0usize;
     for v in values {
         total = total.saturating_add(budget::measure(v)?);
-        room_for(total)?;
+        budget::fits(total)?;
     }
+    budget::work(total as u64)?;
     Ok(total)
+}
+
+/// Charges reading `bytes` without building anything.
+pub(super) fn scan(bytes: usize) -> Result<(), HelperError> {
+    Ok(budget::work(bytes as u64)?)
+}
+
+/// Charges `units` of work for every byte of `values` (measured no further than the work
+/// left).
+pub(super) fn scan_all<'v>(
+    values: impl IntoIterator<Item = &'v Value>,
+    units: u64,
+) -> Result<(), HelperError> {
+    Ok(budget::work_per_byte(values, units)?)
+}
+
+/// A copy of the value a helper chose to return (one of its arguments, or part of one),
+/// charged before it is made.
+pub(super) fn chosen(value: Option<&Value>) -> Result<Option<Value>, HelperError> {
+    if let Some(v) = value {
+        room_for_all([v])?;
+    }
+    Ok(value.cloned())
+}
+
+/// Work a helper spends per list item besides what it reads or builds: following a short
+/// field path, a comparison of scalars.
+pub(super) const ITEM_WORK: u64 = 50;
+
+/// Charges [`ITEM_WORK`] for each of `n` items.
+pub(super) fn per_item(n: usize, units: u64) -> Result<(), HelperError> {
+    Ok(budget::work((n as u64).saturating_mul(units))?)
 }
 
 /// A helper's arguments; `None` is a missing value.

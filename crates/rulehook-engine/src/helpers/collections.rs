@@ -4,8 +4,9 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::args::{dig, room_for, room_for_all};
+use super::args::{dig, per_item, room_for, room_for_all, scan, scan_all, ITEM_WORK};
 use super::{Args, HelperError};
+use crate::budget;
 use crate::json::type_name;
 
 pub(super) fn length(a: &Args) -> Result<Option<Value>, HelperError> {
@@ -13,7 +14,10 @@ pub(super) fn length(a: &Args) -> Result<Option<Value>, HelperError> {
         None | Some(Value::Null) => 0,
         Some(Value::Array(l)) => l.len(),
         Some(Value::Object(m)) => m.len(),
-        Some(Value::String(s)) => s.chars().count(),
+        Some(Value::String(s)) => {
+            scan(s.len())?;
+            s.chars().count()
+        }
         Some(other) => return Err(HelperError::NoLength(type_name(other))),
     };
     Ok(Some(Value::from(n)))
@@ -34,7 +38,12 @@ pub(super) fn compare(x: &Value, y: &Value) -> std::cmp::Ordering {
 /// `sort list [field.path]`.
 pub(super) fn sort(a: &Args) -> Result<Option<Value>, HelperError> {
     let items = a.list(0)?;
-    room_for_all(items)?;
+    let size = room_for_all(items)?;
+    // About n·log n comparisons, each of which may read a whole item (lists and maps
+    // compare by their JSON text).
+    let rounds = usize::BITS - items.len().leading_zeros();
+    scan(size.saturating_mul(rounds as usize))?;
+    per_item(items.len().saturating_mul(rounds as usize), ITEM_WORK)?;
     let mut list: Vec<Value> = items.iter().cloned().collect();
     match a.get(1) {
         Some(Value::String(path)) => list.sort_by(|x, y| {
@@ -60,7 +69,10 @@ pub(super) fn sort(a: &Args) -> Result<Option<Value>, HelperError> {
 /// long list costs linear time rather than comparing every pair.
 pub(super) fn unique(a: &Args) -> Result<Option<Value>, HelperError> {
     let list = a.list(0)?;
-    room_for(room_for_all(list)?.saturating_mul(2))?;
+    let size = room_for_all(list)?;
+    room_for(size.saturating_mul(2))?;
+    // Each item's text is hashed as well as built.
+    scan(size)?;
     let mut seen = HashSet::new();
     let out = list
         .iter()
@@ -79,9 +91,20 @@ pub(super) fn extreme(a: &Args, want: std::cmp::Ordering) -> Result<Option<Value
         items.reduce(|best, v| if compare(v, best) == want { v } else { best })
     }
     let found = match (a.params.len(), a.get(0)) {
-        (1, Some(Value::Array(_) | Value::Object(_))) => best(a.list(0)?.iter(), want),
-        _ => best(a.present(), want),
+        (1, Some(Value::Array(_) | Value::Object(_))) => {
+            let list = a.list(0)?;
+            scan_all(list.iter(), 1)?;
+            per_item(list.len(), ITEM_WORK)?;
+            best(list.iter(), want)
+        }
+        _ => {
+            scan_all(a.present(), 1)?;
+            best(a.present(), want)
+        }
     };
+    if let Some(v) = found {
+        room_for_all([v])?;
+    }
     Ok(found.cloned())
 }
 
@@ -119,7 +142,10 @@ pub(super) fn without(a: &Args) -> Result<Option<Value>, HelperError> {
     // The set holds the text of every excluded item; the result is at most `list`, and the
     // text of one item is made at a time to look it up.
     let excluded = room_for_all(other)?;
-    room_for(excluded.saturating_add(room_for_all(list)?.saturating_mul(2)))?;
+    let size = room_for_all(list)?;
+    room_for(excluded.saturating_add(size.saturating_mul(2)))?;
+    // Both lists' texts are hashed as well as built.
+    scan(excluded.saturating_add(size))?;
     let excluded: HashSet<String> = other.iter().map(Value::to_string).collect();
     let out = list
         .iter()
@@ -132,6 +158,9 @@ pub(super) fn without(a: &Args) -> Result<Option<Value>, HelperError> {
 /// `indexOf list value`: the position of the first item equal to the value, or -1.
 pub(super) fn index_of(a: &Args) -> Result<Option<Value>, HelperError> {
     let list = a.list(0)?;
+    // Each comparison stops at the wanted value's size at most.
+    let want_size = a.get(1).map_or(Ok(0), budget::measure)? as u64;
+    per_item(list.len(), ITEM_WORK.saturating_add(want_size))?;
     let position = a
         .get(1)
         .and_then(|want| list.iter().position(|v| v == want))

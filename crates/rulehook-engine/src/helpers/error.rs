@@ -36,10 +36,8 @@ pub(crate) enum HelperError {
     CannotSearchIn(&'static str),
     #[error("{0} has no length")]
     NoLength(&'static str),
-    #[error("the pattern is {bytes} bytes; patterns may have at most {limit}")]
-    PatternTooLong { bytes: usize, limit: usize },
-    #[error("bad regular expression: {0}")]
-    BadRegex(String),
+    #[error(transparent)]
+    Pattern(crate::pattern::PatternError),
     #[error("the group must be a whole number")]
     GroupNotWhole,
     #[error("the format ends in the middle of a `%` verb")]
@@ -127,5 +125,14 @@ impl HelperError {
 impl From<Exceeded> for HelperError {
     fn from(e: Exceeded) -> Self {
         HelperError::Exceeded(e)
+    }
+}
+
+impl From<crate::pattern::PatternError> for HelperError {
+    fn from(e: crate::pattern::PatternError) -> Self {
+        match e {
+            crate::pattern::PatternError::Exceeded(e) => HelperError::Exceeded(e),
+            other => HelperError::Pattern(other),
+        }
     }
 }

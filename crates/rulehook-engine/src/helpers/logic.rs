@@ -3,12 +3,13 @@
 
 use serde_json::Value;
 
+use super::args::{chosen, scan_all};
 use super::{Args, HelperError};
 use crate::clip::{clip, clip_json};
 use crate::json::truthy;
 
 pub(super) fn default(a: &Args) -> Result<Option<Value>, HelperError> {
-    Ok(a.present().find(|v| !v.is_null()).cloned())
+    chosen(a.present().find(|v| !v.is_null()))
 }
 
 pub(super) fn exists(a: &Args) -> Result<Option<Value>, HelperError> {
@@ -16,15 +17,20 @@ pub(super) fn exists(a: &Args) -> Result<Option<Value>, HelperError> {
 }
 
 pub(super) fn ternary(a: &Args) -> Result<Option<Value>, HelperError> {
-    Ok(if truthy(a.get(0)) { a.get(1) } else { a.get(2) }.cloned())
+    chosen(if truthy(a.get(0)) { a.get(1) } else { a.get(2) })
 }
 
 pub(super) fn when(a: &Args) -> Result<Option<Value>, HelperError> {
-    Ok(if truthy(a.get(0)) {
-        a.get(1).cloned()
-    } else {
-        None
-    })
+    chosen(if truthy(a.get(0)) { a.get(1) } else { None })
+}
+
+/// `eq a b` and `ne a b`: whether two values are equal, as JSON. Comparing reads both, up
+/// to where they differ, so both are charged. Replaces handlebars' own, which charged
+/// nothing however large the values.
+pub(super) fn equal(a: &Args) -> Result<bool, HelperError> {
+    let (x, y) = (a.required(0)?, a.required(1)?);
+    scan_all([x, y], 1)?;
+    Ok(x == y)
 }
 
 /// `fail message`: stops the render with the rule's own message, cut short if long.

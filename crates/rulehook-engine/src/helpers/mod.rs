@@ -79,8 +79,12 @@ static HELPERS: &[HelperInfo] = &[
     builtin("unless", 1, 1),
     builtin("each", 1, 1),
     builtin("with", 1, 1),
-    builtin("eq", 2, 2),
-    builtin("ne", 2, 2),
+    catalogue("eq", 2, 2, |a| {
+        logic::equal(a).map(|same| Some(Value::Bool(same)))
+    }),
+    catalogue("ne", 2, 2, |a| {
+        logic::equal(a).map(|same| Some(Value::Bool(!same)))
+    }),
     builtin("gt", 2, 2),
     builtin("gte", 2, 2),
     builtin("lt", 2, 2),
@@ -147,8 +151,8 @@ static HELPERS: &[HelperInfo] = &[
     catalogue("max", 1, MANY, |a| {
         collections::extreme(a, std::cmp::Ordering::Greater)
     }),
-    catalogue("first", 1, 1, |a| Ok(a.list(0)?.first().cloned())),
-    catalogue("last", 1, 1, |a| Ok(a.list(0)?.last().cloned())),
+    catalogue("first", 1, 1, |a| args::chosen(a.list(0)?.first())),
+    catalogue("last", 1, 1, |a| args::chosen(a.list(0)?.last())),
     catalogue("slice", 2, 3, collections::slice),
     catalogue("without", 2, 2, collections::without),
     catalogue("indexOf", 2, 2, collections::index_of),
@@ -190,6 +194,7 @@ pub fn registry() -> &'static Handlebars<'static> {
         for name in ["log", "raw", "len"] {
             hb.unregister_helper(name);
         }
+        hb.register_helper(EACH_ITEM, Box::new(EachItem));
         for info in HELPERS {
             if let Some(body) = info.body {
                 hb.register_helper(
@@ -203,6 +208,31 @@ pub fn registry() -> &'static Handlebars<'static> {
         }
         hb
     })
+}
+
+/// The helper the compiler puts first in every `{{#each}}` body: it charges the work of one
+/// item before the item renders, and writes nothing. Its name is not in [`HELPERS`], so no
+/// template can call it.
+pub(crate) const EACH_ITEM: &str = "__each_item";
+
+/// Work one `{{#each}}` item costs besides what its body charges: setting up the block's
+/// context and locals. Measured at about 0.1 µs.
+const EACH_ITEM_WORK: u64 = 200;
+
+struct EachItem;
+
+impl HelperDef for EachItem {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        _: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        _: &mut dyn handlebars::Output,
+    ) -> handlebars::HelperResult {
+        crate::budget::work(EACH_ITEM_WORK)
+            .map_err(|e| RenderErrorReason::Other(e.message()).into())
+    }
 }
 
 /// One catalogue helper as handlebars calls it: arguments in, typed error out as text.

@@ -13,11 +13,13 @@ pub(super) fn to_int(a: &Args) -> Result<Option<Value>, HelperError> {
     match a.required(0)? {
         Value::Number(n) if n.is_i64() || n.is_u64() => Ok(Some(Value::Number(n.clone()))),
         Value::Number(n) => Ok(n.as_f64().map(|f| Value::from(f.trunc() as i64))),
-        Value::String(s) => s
-            .trim()
-            .parse::<i64>()
-            .map(|i| Some(Value::from(i)))
-            .map_err(|_| HelperError::NotAWholeNumber(clip(s).into_owned())),
+        Value::String(s) => {
+            super::args::scan(s.len())?;
+            s.trim()
+                .parse::<i64>()
+                .map(|i| Some(Value::from(i)))
+                .map_err(|_| HelperError::NotAWholeNumber(clip(s).into_owned()))
+        }
         Value::Bool(b) => Ok(Some(Value::from(i64::from(*b)))),
         other => Err(HelperError::CannotMakeNumber(type_name(other))),
     }
@@ -111,6 +113,7 @@ pub(super) fn range(a: &Args) -> Result<Option<Value>, HelperError> {
 /// float anywhere makes the sum a float; an empty list sums to 0.
 pub(super) fn sum(a: &Args) -> Result<Option<Value>, HelperError> {
     let list = a.list(0)?;
+    super::args::per_item(list.len(), super::args::ITEM_WORK)?;
     let mut whole = true;
     for (index, v) in list.iter().enumerate() {
         let n = v.as_number().ok_or(HelperError::NotANumberItem {

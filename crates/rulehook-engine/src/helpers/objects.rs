@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::args::{dig, plain_string, room_for, room_for_all};
+use super::args::{chosen, dig, per_item, plain_string, room_for, room_for_all, ITEM_WORK};
 use super::{Args, HelperError};
 use crate::budget;
 
@@ -85,17 +85,19 @@ pub(super) fn get(a: &Args) -> Result<Option<Value>, HelperError> {
         .and_then(|v| dig(v, a.str(1).unwrap_or_default()))
         .filter(|v| !v.is_null());
     a.str(1)?;
-    Ok(found.or(a.get(2)).cloned())
+    chosen(found.or(a.get(2)))
 }
 
 pub(super) fn pluck(a: &Args) -> Result<Option<Value>, HelperError> {
     let path = a.str(1)?;
-    Ok(Some(Value::Array(
-        a.list(0)?
-            .iter()
-            .filter_map(|v| dig(v, path).filter(|v| !v.is_null()).cloned())
-            .collect(),
-    )))
+    let list = a.list(0)?;
+    per_item(list.len(), ITEM_WORK)?;
+    let found: Vec<&Value> = list
+        .iter()
+        .filter_map(|v| dig(v, path).filter(|v| !v.is_null()))
+        .collect();
+    room_for_all(found.iter().copied())?;
+    Ok(Some(Value::Array(found.into_iter().cloned().collect())))
 }
 
 /// `lookup container key`: a map's entry by its key, a list's item by a whole-number index;

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::args::{dig, plain_string};
+use super::args::{chosen, dig, per_item, plain_string, room_for_all, ITEM_WORK};
 use super::{Args, HelperError};
 use crate::json::type_name;
 
@@ -10,9 +10,11 @@ pub(super) fn filtered(
     a: &Args,
     keep: impl Fn(&Value) -> bool,
 ) -> Result<Option<Value>, HelperError> {
-    Ok(Some(Value::Array(
-        a.list(0)?.iter().filter(|v| keep(v)).cloned().collect(),
-    )))
+    let list = a.list(0)?;
+    per_item(list.len(), ITEM_WORK)?;
+    let kept: Vec<&Value> = list.iter().filter(|v| keep(v)).collect();
+    room_for_all(kept.iter().copied())?;
+    Ok(Some(Value::Array(kept.into_iter().cloned().collect())))
 }
 
 /// `where list "field.path" value`: the items whose field equals the value.
@@ -74,6 +76,9 @@ pub(super) fn has_condition(a: &Args) -> Result<Option<Value>, HelperError> {
 /// `count list "field" value` counts items where it equals the value.
 pub(super) fn count(a: &Args) -> Result<Option<Value>, HelperError> {
     let list = a.list(0)?;
+    if a.params.len() > 1 {
+        per_item(list.len(), ITEM_WORK)?;
+    }
     let n = match a.params.len() {
         1 => list.len(),
         2 => {
@@ -93,9 +98,12 @@ pub(super) fn count(a: &Args) -> Result<Option<Value>, HelperError> {
 /// `countBy list "status.phase"`: a map from each value of the field to how many items have it.
 pub(super) fn count_by(a: &Args) -> Result<Option<Value>, HelperError> {
     let path = a.str(1)?;
+    let list = a.list(0)?;
+    per_item(list.len(), ITEM_WORK)?;
     let mut counts = Map::new();
-    for v in a.list(0)? {
+    for v in list {
         if let Some(field) = dig(v, path).filter(|f| !f.is_null()) {
+            room_for_all([field])?;
             let key = plain_string(field);
             let n = counts.get(&key).and_then(Value::as_u64).unwrap_or(0);
             counts.insert(key, Value::from(n + 1));
@@ -118,16 +126,16 @@ pub(super) fn find(a: &Args) -> Result<Option<Value>, HelperError> {
             })
         }
     };
-    Ok(a.list(0)?
-        .iter()
-        .find(|v| {
-            let meta = v.get("metadata");
-            meta.and_then(|m| m.get("name")).and_then(Value::as_str) == Some(name)
-                && namespace.is_none_or(|ns| {
-                    meta.and_then(|m| m.get("namespace"))
-                        .and_then(Value::as_str)
-                        == Some(ns)
-                })
-        })
-        .cloned())
+    let list = a.list(0)?;
+    per_item(list.len(), ITEM_WORK)?;
+    let found = list.iter().find(|v| {
+        let meta = v.get("metadata");
+        meta.and_then(|m| m.get("name")).and_then(Value::as_str) == Some(name)
+            && namespace.is_none_or(|ns| {
+                meta.and_then(|m| m.get("namespace"))
+                    .and_then(Value::as_str)
+                    == Some(ns)
+            })
+    });
+    chosen(found)
 }

@@ -3,23 +3,26 @@
 
 use serde_json::Value;
 
-use super::args::{plain_string, room_for, room_for_all};
+use super::args::{per_item, plain_string, room_for, room_for_all, scan, ITEM_WORK};
 use super::{Args, HelperError};
 use crate::budget;
 use crate::json::type_name;
 
 pub(super) fn trim_prefix(a: &Args) -> Result<Option<Value>, HelperError> {
     let (s, p) = (a.str(0)?, a.str(1)?);
+    room_for(s.len())?;
     Ok(Some(Value::from(s.strip_prefix(p).unwrap_or(s))))
 }
 
 pub(super) fn trim_suffix(a: &Args) -> Result<Option<Value>, HelperError> {
     let (s, p) = (a.str(0)?, a.str(1)?);
+    room_for(s.len())?;
     Ok(Some(Value::from(s.strip_suffix(p).unwrap_or(s))))
 }
 
 pub(super) fn replace(a: &Args) -> Result<Option<Value>, HelperError> {
     let (s, from, to) = (a.str(0)?, a.str(1)?, a.str(2)?);
+    scan(s.len())?;
     // The result's size, counted before it is built: an empty pattern matches between every
     // character.
     let count = if from.is_empty() {
@@ -38,6 +41,7 @@ pub(super) fn split(a: &Args) -> Result<Option<Value>, HelperError> {
     if s.is_empty() {
         return Ok(Some(Value::Array(Vec::new())));
     }
+    scan(s.len())?;
     let pieces = if sep.is_empty() {
         s.chars().count() + 2
     } else {
@@ -73,18 +77,28 @@ pub(super) fn concat(a: &Args) -> Result<Option<Value>, HelperError> {
 }
 
 pub(super) fn has_prefix(a: &Args) -> Result<Option<Value>, HelperError> {
+    scan(a.str(1)?.len())?;
     Ok(Some(Value::Bool(a.str(0)?.starts_with(a.str(1)?))))
 }
 
 pub(super) fn has_suffix(a: &Args) -> Result<Option<Value>, HelperError> {
+    scan(a.str(1)?.len())?;
     Ok(Some(Value::Bool(a.str(0)?.ends_with(a.str(1)?))))
 }
 
 pub(super) fn contains(a: &Args) -> Result<Option<Value>, HelperError> {
     let needle = a.required(1)?;
     let found = match a.required(0)? {
-        Value::String(s) => s.contains(needle.as_str().ok_or(HelperError::NotAString(1))?),
-        Value::Array(list) => list.contains(needle),
+        Value::String(s) => {
+            scan(s.len())?;
+            s.contains(needle.as_str().ok_or(HelperError::NotAString(1))?)
+        }
+        Value::Array(list) => {
+            // Each comparison stops at the needle's size at most.
+            let needle_size = budget::measure(needle)? as u64;
+            per_item(list.len(), ITEM_WORK.saturating_add(needle_size))?;
+            list.contains(needle)
+        }
         Value::Object(map) => map.contains_key(needle.as_str().ok_or(HelperError::NotAString(1))?),
         other => return Err(HelperError::CannotSearchIn(type_name(other))),
     };
@@ -107,6 +121,9 @@ pub(super) fn to_json(a: &Args) -> Result<Option<Value>, HelperError> {
 /// may measure a whole [`budget::SCALAR`] more.
 pub(super) const PARSED_GROWTH: usize = 5;
 
+/// Work per byte of JSON text parsed, besides building the value: measured at 2–4 ns.
+const PARSE_WORK: usize = 5;
+
 /// `fromJson s`: the value `s` holds as JSON text. Its size is checked before parsing, from
 /// the text's length (the render charges the value where it is kept); serde_json refuses
 /// nesting deeper than 128.
@@ -117,6 +134,8 @@ pub(super) fn from_json(a: &Args) -> Result<Option<Value>, HelperError> {
             .saturating_mul(PARSED_GROWTH)
             .saturating_add(budget::SCALAR),
     )?;
+    // Parsing reads every byte and decides on each, besides building the value.
+    scan(s.len().saturating_mul(PARSE_WORK))?;
     let value: Value = serde_json::from_str(s).map_err(|e| HelperError::bad_json(&e))?;
     Ok(Some(value))
 }

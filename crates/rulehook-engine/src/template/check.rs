@@ -15,6 +15,9 @@ use crate::locate::Pos;
 /// only where it does not run on every call.
 const FAIL: &str = "fail";
 
+/// The helpers whose second argument is a pattern.
+const REGEX_HELPERS: [&str; 3] = ["regexMatch", "regexCapture", "regexReplace"];
+
 /// The helper a call names, if it names one plainly.
 fn helper_name(name: &Parameter) -> Option<&str> {
     match name {
@@ -48,6 +51,7 @@ impl Compiler<'_> {
                     || matches!(&ht.name, Parameter::Name(_));
                 if is_call || path_names_helper(&ht.name) {
                     self.check_helper(&ht.name, ht.params.len(), pos);
+                    self.compile_literal_pattern(ht, pos);
                     if helper_name(&ht.name) == Some(FAIL) && self.guards == 0 {
                         self.error(
                             pos,
@@ -96,6 +100,23 @@ impl Compiler<'_> {
                 self.error(pos, "handlebars decorators are not supported")
             }
             _ => self.error(pos, "this template construct is not supported"),
+        }
+    }
+
+    /// A regex helper's pattern written in the template is compiled now, once, and a bad
+    /// one is a load error rather than a failure of every call.
+    fn compile_literal_pattern(&mut self, call: &handlebars::template::HelperTemplate, pos: Pos) {
+        if !helper_name(&call.name).is_some_and(|n| REGEX_HELPERS.contains(&n)) {
+            return;
+        }
+        let Some(Parameter::Literal(serde_json::Value::String(text))) = call.params.get(1) else {
+            return;
+        };
+        if let Err(e) = self.gathered.patterns.add(text) {
+            self.error(
+                pos,
+                format!("{}: {e}", helper_name(&call.name).unwrap_or("")),
+            );
         }
     }
 
@@ -156,14 +177,15 @@ impl Compiler<'_> {
             // `this`, `../` or `@root` outside a block may reach any part of the request.
             if names_checked || path_text(path).contains("..") || path_text(path).contains("@root")
             {
-                self.reads.all();
+                self.gathered.reads.all();
             }
             return;
         };
-        self.reads.name(first);
+        self.gathered.reads.name(first);
         if let Some(PathSeg::Named(kind)) = segs.get(1) {
             if matches!(first.as_str(), "children" | "related" | "attachments") {
-                self.types
+                self.gathered
+                    .types
                     .entry((first.clone(), kind.clone()))
                     .or_insert(pos);
             }

@@ -16,17 +16,35 @@ use crate::helpers;
 use crate::json::is_identifier;
 use crate::locate::{join_index, join_key, Locator, Pos};
 
+/// What compiling a rule's templates finds out about the rule as a whole.
+#[derive(Debug)]
+pub struct Gathered {
+    /// Collections and type keys that templates read (`children.[Pod.v1]`), so a type absent
+    /// from the request can be shown to templates as an empty list.
+    pub types: BTreeMap<(String, String), Pos>,
+    /// The request keys templates read, so parsing can skip the others.
+    pub reads: crate::request::Reads,
+    /// The patterns templates pass to regex helpers literally, compiled once.
+    pub patterns: crate::pattern::RulePatterns,
+}
+
+impl Gathered {
+    pub fn new(reads: crate::request::Reads) -> Self {
+        Gathered {
+            types: BTreeMap::new(),
+            reads,
+            patterns: crate::pattern::RulePatterns::default(),
+        }
+    }
+}
+
 /// Compile-time state: where diagnostics go and which names are in scope.
 pub struct Compiler<'a> {
     pub file: &'a str,
     pub locator: &'a Locator,
     pub diagnostics: &'a mut Vec<Diagnostic>,
     pub names: Names,
-    /// Collections and type keys that templates read (`children.[Pod.v1]`), so a type absent
-    /// from the request can be shown to templates as an empty list.
-    pub types: &'a mut BTreeMap<(String, String), Pos>,
-    /// The request keys templates read, so parsing can skip the others.
-    pub reads: &'a mut crate::request::Reads,
+    pub gathered: &'a mut Gathered,
     /// How many conditions (`$includeWhen`, `$forEach`, `{{#if}}` blocks) enclose what is
     /// being compiled: `fail` outside all of them would fail every call.
     pub(super) guards: usize,
@@ -38,16 +56,14 @@ impl<'a> Compiler<'a> {
         locator: &'a Locator,
         diagnostics: &'a mut Vec<Diagnostic>,
         names: Names,
-        types: &'a mut BTreeMap<(String, String), Pos>,
-        reads: &'a mut crate::request::Reads,
+        gathered: &'a mut Gathered,
     ) -> Self {
         Compiler {
             file,
             locator,
             diagnostics,
             names,
-            types,
-            reads,
+            gathered,
             guards: 0,
         }
     }
@@ -331,12 +347,55 @@ fn piece(element: TemplateElement) -> Option<Piece> {
         TemplateElement::Expression(ht) | TemplateElement::HtmlExpression(ht) => {
             Some(Piece::Value(value_param(*ht)))
         }
-        block => {
+        mut block => {
+            meter_each_items(&mut block);
             let mut template = Template::new();
             template.elements.push(block);
             Some(Piece::Block(template))
         }
     }
+}
+
+/// Makes every `{{#each}}` inside `element` charge each item's work as it starts it.
+///
+/// handlebars runs a block's loop by itself, so a render could otherwise spend any time in
+/// `{{#each a}}{{#each ../a}}{{/each}}{{/each}}` without a step or a byte being counted.
+/// The first element of each loop body becomes a call of [`helpers::EACH_ITEM`], which
+/// writes nothing; templates cannot name it themselves.
+fn meter_each_items(element: &mut TemplateElement) {
+    let TemplateElement::HelperBlock(block) = element else {
+        return;
+    };
+    let is_each = matches!(&block.name, Parameter::Name(n) if n == "each")
+        || matches!(&block.name, Parameter::Path(p) if path_first(p) == Some("each"));
+    for template in [&mut block.template, &mut block.inverse]
+        .into_iter()
+        .flatten()
+    {
+        for inner in &mut template.elements {
+            meter_each_items(inner);
+        }
+    }
+    if let (true, Some(body)) = (is_each, &mut block.template) {
+        if let Some(tick) = each_item_call() {
+            body.elements.insert(0, tick);
+            let first = body.mapping.first().cloned();
+            if let Some(mapping) = first {
+                body.mapping.insert(0, mapping);
+            }
+        }
+    }
+}
+
+/// `{{__each_item}}`, parsed once.
+fn each_item_call() -> Option<TemplateElement> {
+    static CALL: std::sync::OnceLock<Option<TemplateElement>> = std::sync::OnceLock::new();
+    CALL.get_or_init(|| {
+        Template::compile(&format!("{{{{{}}}}}", helpers::EACH_ITEM))
+            .ok()
+            .and_then(|mut t| (!t.elements.is_empty()).then(|| t.elements.remove(0)))
+    })
+    .clone()
 }
 
 /// The common template mistakes, named plainly before handlebars' parser gets to them.

@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::locate::Pos;
 
-pub(crate) use compile::Compiler;
+pub(crate) use compile::{Compiler, Gathered};
 pub(crate) use render::Render;
 
 /// Keys that control a list item rather than being part of it.

@@ -13,6 +13,10 @@ use crate::json::{truthy, type_name};
 use crate::locate::Pos;
 use crate::Limits;
 
+/// The work a step does besides what it charges itself: looking values up, building a
+/// node. Measured at 0.1–0.5 µs for the steps of the bundled rules.
+pub(crate) const STEP_WORK: u64 = 500;
+
 /// Per-render state: the template scope and the step budget. Bytes are metered in
 /// [`budget`], which helpers reach too.
 pub struct Render<'l> {
@@ -50,10 +54,8 @@ impl<'l> Render<'l> {
                 ),
             ));
         }
-        if budget::interrupted() {
-            return Err(Failure::new(pos, budget::Exceeded::Interrupted.message()));
-        }
-        Ok(())
+        // Also asks the caller's guard whether the render was stopped.
+        budget::work(STEP_WORK).map_err(|e| Failure::new(pos, e.message()))
     }
 
     /// Charges `bytes` about to be built at the current position.

@@ -7,6 +7,7 @@ mod language;
 mod limits;
 mod loading;
 mod reshape;
+mod work;
 
 use serde_json::{json, Value};
 

@@ -1,9 +1,19 @@
-//! The work budget of one render: steps, and bytes charged *before* they are built.
+//! The work budget of one render: steps, bytes charged *before* they are built, work charged
+//! *before* it is done, and memory helpers hold for their own use.
 //!
 //! A render builds values (rendered nodes, values copied from the request, interpolated
 //! strings, helper results) and finally its encoded answer. Each is charged here first, so a
 //! rule that would copy a 1 MB value into 1,500 children fails at the fifth copy, in
 //! microseconds, instead of building 1.5 GB and failing afterwards.
+//!
+//! Work is charged the same way. A step counts the same whether it adds two numbers or runs
+//! a regular expression over 30 KB, so a step limit bounds nothing in time; and one step,
+//! once started, cannot be interrupted. So every helper whose cost grows with its input
+//! charges that cost up front, in *work units* (about a nanosecond of this machine's slowest
+//! work for it, per unit: bytes touched times a factor for what is done with each byte), and
+//! a step that would pass the render's work limit never starts. The server gives a render on
+//! an HTTP I/O thread a small limit, so a render that would take longer moves to a render
+//! thread before it starts the expensive step.
 //!
 //! The meter lives in a thread-local for the length of one render because handlebars calls
 //! helpers with no way to hand them per-render state. A render runs on one thread from start
@@ -28,6 +38,10 @@ const UNMETERED_BYTES: usize = 64 * 1024 * 1024;
 pub enum Exceeded {
     /// The render's own byte budget.
     Bytes { limit: usize },
+    /// The render's work limit.
+    Work { limit: u64 },
+    /// What helpers may hold for their own use (compiled patterns and their caches).
+    Held { limit: usize },
     /// The caller's guard refused memory or cancelled the render.
     Interrupted,
 }
@@ -38,6 +52,12 @@ impl Exceeded {
             Exceeded::Bytes { limit } => {
                 format!("the render would build more than {limit} bytes (limit max-output-bytes)")
             }
+            Exceeded::Work { limit } => format!(
+                "the render would do more than {limit} units of work, about a nanosecond each (the limit follows render-timeout)"
+            ),
+            Exceeded::Held { limit } => format!(
+                "the render's regular expressions would take more than {limit} bytes (limit max-output-bytes)"
+            ),
             Exceeded::Interrupted => "the render was stopped by the server".to_owned(),
         }
     }
@@ -50,8 +70,13 @@ struct Meter {
     charged: usize,
     /// What the answer's encoding has written; it has a limit of its own, the same number.
     encoded: usize,
-    /// Bytes the guard has granted so far, for both.
+    /// Bytes helpers hold for their own use; limited to `limit` too.
+    held: usize,
+    /// Bytes the guard has granted so far, for all three.
     granted: usize,
+    /// Work units spent, and the most the render may spend.
+    work: u64,
+    work_limit: u64,
     guard: Option<Arc<dyn RenderGuard>>,
     /// Set once the guard stopped the render; a stopped render stays stopped.
     interrupted: bool,
@@ -79,7 +104,10 @@ pub fn install(limits: &Limits) -> Installed {
         limit: limits.max_output_bytes,
         charged: 0,
         encoded: 0,
+        held: 0,
         granted: 0,
+        work: 0,
+        work_limit: limits.max_work,
         guard: limits.guard.clone(),
         interrupted: false,
     };
@@ -152,6 +180,76 @@ pub fn charge_copy(value: &Value) -> Result<(), Exceeded> {
     }
 }
 
+/// Charges `units` of work about to be done, before doing it.
+///
+/// # Errors
+///
+/// When the work would pass the render's work limit, or the caller's guard stopped the
+/// render.
+pub fn work(units: u64) -> Result<(), Exceeded> {
+    METER.with(|m| match m.borrow_mut().as_mut() {
+        Some(meter) => meter.work(units),
+        None => Ok(()),
+    })
+}
+
+/// The work units the render has left: how far a helper may go measuring what it would cost.
+pub fn work_left() -> u64 {
+    METER.with(|m| {
+        m.borrow().as_ref().map_or(u64::MAX, |meter| {
+            meter.work_limit.saturating_sub(meter.work)
+        })
+    })
+}
+
+/// Charges `units` of work for each byte of `values`, measuring no further than the work
+/// left: the measuring walks what the work will touch, so it is bounded by the same number.
+///
+/// # Errors
+///
+/// As [`work`].
+pub fn work_per_byte<'v>(
+    values: impl IntoIterator<Item = &'v Value>,
+    units: u64,
+) -> Result<(), Exceeded> {
+    let units = units.max(1);
+    let room = usize::try_from(work_left() / units).unwrap_or(usize::MAX);
+    let mut total = 0usize;
+    for value in values {
+        match size_within(value, room.saturating_sub(total)) {
+            Some(size) => total = total.saturating_add(size),
+            None => return work(u64::MAX),
+        }
+    }
+    work((total as u64).saturating_mul(units))
+}
+
+/// Reserves `bytes` that a helper keeps for the rest of the render (a compiled pattern, a
+/// matcher's cache), within the same limit as the render's output.
+///
+/// # Errors
+///
+/// When they do not fit, or the caller's guard refuses them.
+pub fn hold(bytes: usize) -> Result<(), Exceeded> {
+    METER.with(|m| match m.borrow_mut().as_mut() {
+        Some(meter) => meter.hold(bytes),
+        None if bytes > UNMETERED_BYTES => Err(Exceeded::Held {
+            limit: UNMETERED_BYTES,
+        }),
+        None => Ok(()),
+    })
+}
+
+/// Gives back part of what [`hold`] took, once the real size is known to be smaller than
+/// the reserve. The guard's grant stays, for the rest of the render to reuse.
+pub fn release(bytes: usize) {
+    METER.with(|m| {
+        if let Some(meter) = m.borrow_mut().as_mut() {
+            meter.held = meter.held.saturating_sub(bytes);
+        }
+    });
+}
+
 /// Whether the caller's guard has stopped the render; polled at every step.
 pub fn interrupted() -> bool {
     METER.with(|m| {
@@ -165,10 +263,12 @@ pub fn interrupted() -> bool {
 }
 
 impl Meter {
+    /// Building a byte is about a unit of work, so charged bytes are work too.
     fn charge(&mut self, bytes: usize) -> Result<(), Exceeded> {
         let after = self.charged.saturating_add(bytes);
         self.check(after)?;
-        self.reserve(after.saturating_add(self.encoded))?;
+        self.work(bytes as u64)?;
+        self.reserve(after.saturating_add(self.encoded).saturating_add(self.held))?;
         self.charged = after;
         Ok(())
     }
@@ -176,8 +276,39 @@ impl Meter {
     fn charge_encoded(&mut self, bytes: usize) -> Result<(), Exceeded> {
         let after = self.encoded.saturating_add(bytes);
         self.check(after)?;
-        self.reserve(after.saturating_add(self.charged))?;
+        self.work(bytes as u64)?;
+        self.reserve(after.saturating_add(self.charged).saturating_add(self.held))?;
         self.encoded = after;
+        Ok(())
+    }
+
+    fn hold(&mut self, bytes: usize) -> Result<(), Exceeded> {
+        let after = self.held.saturating_add(bytes);
+        self.check(0)?;
+        if after > self.limit {
+            return Err(Exceeded::Held { limit: self.limit });
+        }
+        self.reserve(
+            after
+                .saturating_add(self.charged)
+                .saturating_add(self.encoded),
+        )?;
+        self.held = after;
+        Ok(())
+    }
+
+    fn work(&mut self, units: u64) -> Result<(), Exceeded> {
+        if self.interrupted || self.guard.as_ref().is_some_and(|g| g.cancelled()) {
+            self.interrupted = true;
+            return Err(Exceeded::Interrupted);
+        }
+        let after = self.work.saturating_add(units);
+        if after > self.work_limit {
+            return Err(Exceeded::Work {
+                limit: self.work_limit,
+            });
+        }
+        self.work = after;
         Ok(())
     }
 
@@ -304,88 +435,4 @@ pub fn key_size(len: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-    fn limits(bytes: usize) -> Limits {
-        Limits {
-            max_output_bytes: bytes,
-            ..Limits::default()
-        }
-    }
-
-    #[test]
-    fn charges_past_the_limit_fail_and_the_meter_goes_with_its_guard() {
-        {
-            let _meter = install(&limits(100));
-            assert_eq!(charge(60), Ok(()));
-            assert_eq!(charge(41), Err(Exceeded::Bytes { limit: 100 }));
-            assert_eq!(charge(40), Ok(()));
-        }
-        // Outside a render only the generous default applies.
-        assert_eq!(charge(1000), Ok(()));
-    }
-
-    #[test]
-    fn measuring_stops_at_the_room_left() {
-        let big = json!({"data": {"blob": "x".repeat(10_000)}, "n": [1, 2, 3]});
-        assert!(size_within(&big, 1_000).is_none());
-        let size = size_within(&big, usize::MAX).unwrap();
-        assert!(size > 10_000 && size < 10_100, "{size}");
-        let text = serde_json::to_vec(&big).unwrap().len();
-        assert!(
-            size.abs_diff(text) < 100,
-            "close to the JSON text: {size} vs {text}"
-        );
-        let _meter = install(&limits(50_000));
-        for _ in 0..4 {
-            assert_eq!(charge_copy(&big), Ok(()));
-        }
-        assert!(charge_copy(&big).is_err(), "the fifth copy is over 50,000");
-    }
-
-    #[derive(Debug, Default)]
-    struct Stingy {
-        granted: AtomicUsize,
-        cancelled: AtomicBool,
-    }
-
-    impl RenderGuard for Stingy {
-        fn reserve(&self, bytes: usize) -> bool {
-            self.granted.fetch_add(bytes, Ordering::Relaxed) + bytes <= 2 * GRANT
-        }
-        fn cancelled(&self) -> bool {
-            self.cancelled.load(Ordering::Relaxed)
-        }
-    }
-
-    #[test]
-    fn the_guard_is_asked_in_grants_and_can_stop_the_render() {
-        let guard = Arc::new(Stingy::default());
-        let limits = Limits {
-            guard: Some(guard.clone()),
-            ..limits(usize::MAX)
-        };
-        let _meter = install(&limits);
-        assert_eq!(charge(10), Ok(()));
-        assert_eq!(guard.granted.load(Ordering::Relaxed), GRANT, "one grant");
-        assert_eq!(charge(GRANT), Ok(()));
-        assert_eq!(charge(GRANT), Err(Exceeded::Interrupted));
-        assert!(interrupted(), "a refusal stops the render for good");
-        assert_eq!(charge(1), Err(Exceeded::Interrupted));
-    }
-
-    #[test]
-    fn cancelling_is_seen_at_the_next_step() {
-        let guard = Arc::new(Stingy::default());
-        let _meter = install(&Limits {
-            guard: Some(guard.clone()),
-            ..limits(usize::MAX)
-        });
-        assert!(!interrupted());
-        guard.cancelled.store(true, Ordering::Relaxed);
-        assert!(interrupted());
-    }
-}
+mod tests;
