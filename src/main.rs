@@ -13,8 +13,9 @@ mod cli;
 /// mimalloc halves the cost of parsing and dropping request JSON, which is most of a hook
 /// call's work (measured: 25 µs -> 12 µs per hello sync, parse included). Built with
 /// `no_thp`: transparent huge pages made its arenas count 20 MB of idle RSS instead of 9 MB.
+/// Wrapped to count what compiling a rule keeps, which is charged to the rules' memory.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: rulehook::allocation::CountingAlloc = rulehook::allocation::CountingAlloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

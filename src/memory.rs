@@ -38,6 +38,10 @@ pub struct Budgets {
     pub max_output: usize,
     /// What the answer cache may keep, out of the process's half.
     pub answer_cache: usize,
+    /// What every served rule's compiled form may take together, out of the process's half.
+    pub rules: usize,
+    /// The largest rule file read at all.
+    pub max_rule_file: usize,
 }
 
 impl Budgets {
@@ -53,6 +57,10 @@ impl Budgets {
             max_body: memory_limit / 32,
             max_output: memory_limit / 32,
             answer_cache: memory_limit / 32,
+            rules: memory_limit / 8,
+            // Compiling takes up to ~60 times a file's size on the way (measured: 30–56×
+            // for rules of 250–570 KB), before the share is checked between templates.
+            max_rule_file: memory_limit / 512,
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct Metrics {
     duration: Family<HookLabels, Histogram>,
     rules_loaded: Gauge,
     rule_errors: Family<FileLabels, Gauge>,
+    rule_memory: Family<RuleLabels, Gauge>,
+    rules_memory_limit: Gauge,
     reloads: Family<ResultLabels, Counter>,
     panics: Family<RuleLabels, Counter>,
     slow_readers: Counter,
@@ -145,6 +147,18 @@ impl Metrics {
             "Problems in each rule file's current content",
             rule_errors.clone(),
         );
+        let rule_memory = Family::<RuleLabels, Gauge>::default();
+        registry.register(
+            "rulehook_rule_memory_bytes",
+            "What each served rule's compiled form takes, charged to the rules' share",
+            rule_memory.clone(),
+        );
+        let rules_memory_limit = Gauge::default();
+        registry.register(
+            "rulehook_rules_memory_limit_bytes",
+            "What all served rules together may take (memory limit / 8)",
+            rules_memory_limit.clone(),
+        );
         registry.register(
             "rulehook_reloads",
             "Re-reads of the rule directory, by result",
@@ -220,6 +234,8 @@ impl Metrics {
             duration,
             rules_loaded,
             rule_errors,
+            rule_memory,
+            rules_memory_limit,
             reloads,
             panics,
             slow_readers,
@@ -340,6 +356,16 @@ impl Metrics {
     /// Sets the gauges from the rule set being served.
     pub fn observe_rules(&self, rules: &RuleSet) {
         self.rules_loaded.set(rules.len() as i64);
+        self.rules_memory_limit
+            .set(i64::try_from(rules.limits().memory).unwrap_or(i64::MAX));
+        self.rule_memory.clear();
+        for loaded in rules.rules() {
+            self.rule_memory
+                .get_or_create(&RuleLabels {
+                    rule: loaded.rule.name.clone(),
+                })
+                .set(i64::try_from(loaded.memory).unwrap_or(i64::MAX));
+        }
         // Every loaded rule has its panic series from the start, at 0, so an alert on its
         // increase works from the first panic.
         for loaded in rules.rules() {

@@ -4,12 +4,68 @@
 //! Merging is pure: it takes the previous set and what the files say now, and returns the
 //! next set. A file that fails keeps its last good rule serving; a file that disappeared stops
 //! serving; a name defined twice stays with the file that had it first.
+//!
+//! Rules pay for their own memory: each compile is counted by the allocator
+//! ([`crate::allocation`]) and stopped once it passes what the rules' share of the memory
+//! limit has left beside every other file's serving rule. A rule that does not fit is a load
+//! error at its file, and its last good version, if any, keeps serving.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use rulehook_engine::{Diagnostic, Rule};
+use rulehook_engine::{CompileGuard, Diagnostic, Rule};
+
+use crate::allocation;
+use crate::memory::{Budgets, DEFAULT_MEMORY_LIMIT};
+
+/// What rules may take: their share of the memory limit, and the largest rule file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleLimits {
+    /// What every served rule's compiled form may take together.
+    pub memory: usize,
+    /// The largest rule file that is read at all: compiling takes up to ~60 times a file's
+    /// size on the way, before the share is checked.
+    pub max_file_bytes: usize,
+}
+
+impl RuleLimits {
+    pub fn for_memory(memory_limit: usize) -> RuleLimits {
+        let budgets = Budgets::derive(memory_limit);
+        RuleLimits {
+            memory: budgets.rules,
+            max_file_bytes: budgets.max_rule_file,
+        }
+    }
+}
+
+impl Default for RuleLimits {
+    fn default() -> Self {
+        RuleLimits::for_memory(DEFAULT_MEMORY_LIMIT)
+    }
+}
+
+/// Stops a compile once what it holds passes what the rules' share has left for it.
+struct Allowance {
+    bytes: usize,
+    share: usize,
+}
+
+impl CompileGuard for Allowance {
+    fn stop(&self) -> Option<String> {
+        let held = allocation::held_now()?;
+        (held > self.bytes).then(|| self.message(held))
+    }
+}
+
+impl Allowance {
+    fn message(&self, held: usize) -> String {
+        format!(
+            "the rule takes more than {held} bytes compiled, and the rules' share of memory ({} bytes, memory limit / 8) has {} left beside the other rules; make it smaller, split it, or raise --memory-limit",
+            self.share, self.bytes
+        )
+    }
+}
 
 /// A compiled rule and where it came from.
 #[derive(Debug)]
@@ -21,6 +77,8 @@ pub struct LoadedRule {
     /// The rule's name as a metrics label, made once so counting a request allocates
     /// nothing.
     pub(crate) metric_label: Arc<str>,
+    /// The bytes its compiled form takes, charged to the rules' share.
+    pub memory: usize,
 }
 
 /// What is known about one rule file.
@@ -63,6 +121,8 @@ pub struct RuleSet {
     files: BTreeMap<String, FileState>,
     /// Counts applied changes, so observers can tell one set from the next.
     pub(crate) generation: u64,
+    /// What rules may take; carried from one set to the next.
+    limits: RuleLimits,
 }
 
 /// What an update did.
@@ -81,6 +141,27 @@ fn content_hash(text: &str) -> String {
 }
 
 impl RuleSet {
+    /// An empty set whose rules will be held to `limits`.
+    pub fn with_limits(limits: RuleLimits) -> RuleSet {
+        RuleSet {
+            limits,
+            ..RuleSet::default()
+        }
+    }
+
+    pub fn limits(&self) -> RuleLimits {
+        self.limits
+    }
+
+    /// What the served rules' compiled forms take together.
+    pub fn memory(&self) -> usize {
+        self.files
+            .values()
+            .filter_map(|f| f.serving.as_ref())
+            .map(|r| r.memory)
+            .sum()
+    }
+
     pub fn get(&self, name: &str) -> Option<&Arc<LoadedRule>> {
         self.by_name.get(name)
     }
@@ -130,6 +211,9 @@ impl RuleSet {
     pub(crate) fn update(&self, reads: Vec<FileRead>, now: SystemTime) -> (RuleSet, UpdateReport) {
         let mut report = UpdateReport::default();
         let mut files: BTreeMap<String, FileState> = BTreeMap::new();
+        // What serving rules take, the old versions of files about to change included: a new
+        // version is allowed what is left beside every other file's rule.
+        let mut committed = self.memory();
         for read in reads {
             let previous = self.files.get(&read.file);
             let text = match read.content {
@@ -161,17 +245,28 @@ impl RuleSet {
                 continue;
             }
             report.changed = true;
-            let state = match Rule::compile(&read.file, &text) {
-                Ok(rule) => FileState {
-                    hash: hash.clone(),
-                    serving: Some(Arc::new(LoadedRule {
-                        metric_label: Arc::from(rule.name.as_str()),
-                        rule,
-                        hash,
-                        loaded_at: now,
-                    })),
-                    errors: Vec::new(),
-                },
+            let old = previous
+                .and_then(|p| p.serving.as_ref())
+                .map_or(0, |r| r.memory);
+            let allowance = Allowance {
+                bytes: self.limits.memory.saturating_sub(committed - old),
+                share: self.limits.memory,
+            };
+            let state = match compile_within(&read.file, &text, &allowance) {
+                Ok((rule, memory)) => {
+                    committed = committed - old + memory;
+                    FileState {
+                        hash: hash.clone(),
+                        serving: Some(Arc::new(LoadedRule {
+                            metric_label: Arc::from(rule.name.as_str()),
+                            rule,
+                            hash,
+                            loaded_at: now,
+                            memory,
+                        })),
+                        errors: Vec::new(),
+                    }
+                }
                 Err(errors) => FileState {
                     hash,
                     serving: previous.and_then(|p| p.serving.clone()),
@@ -236,10 +331,31 @@ impl RuleSet {
                 by_name,
                 files,
                 generation,
+                limits: self.limits,
             },
             report,
         )
     }
+}
+
+/// Compiles `text` counting what it allocates, stopped by `allowance` between templates and
+/// refused when what it keeps passes it. Returns the rule and the bytes it keeps.
+fn compile_within(
+    file: &str,
+    text: &str,
+    allowance: &Allowance,
+) -> Result<(Rule, usize), Vec<Diagnostic>> {
+    let (compiled, measured) = allocation::measure(|| Rule::compile_guarded(file, text, allowance));
+    let rule = compiled?;
+    if measured.kept > allowance.bytes {
+        return Err(vec![Diagnostic::new(
+            file,
+            1,
+            1,
+            allowance.message(measured.kept),
+        )]);
+    }
+    Ok((rule, measured.kept))
 }
 
 /// The state of a file that could not be used: one error at its start, and `serving`.

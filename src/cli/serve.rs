@@ -178,6 +178,7 @@ fn server_limits(args: &Args) -> ServerLimits {
         max_body = limits.max_body_bytes,
         max_output = limits.engine.max_output_bytes,
         answer_cache = limits.answer_cache_bytes,
+        rules_memory = limits.rules.memory,
         render_threads = limits.render_threads,
         "limits"
     );
@@ -186,7 +187,7 @@ fn server_limits(args: &Args) -> ServerLimits {
 
 async fn serve(args: Args) -> anyhow::Result<()> {
     let limits = server_limits(&args);
-    let rules = Arc::new(ArcSwap::from_pointee(RuleSet::default()));
+    let rules = Arc::new(ArcSwap::from_pointee(RuleSet::with_limits(limits.rules)));
     let mut app_state = AppState::new(rules.clone(), limits)
         .map_err(|e| anyhow::anyhow!("cannot start the render threads: {e}"))?;
     app_state.auth = Auth::from_files(

@@ -78,6 +78,8 @@ pub struct ServerLimits {
     pub request_memory: usize,
     /// What the answer cache may keep; 0 turns it off.
     pub answer_cache_bytes: usize,
+    /// What rules may take: their memory share and the largest rule file.
+    pub rules: crate::ruleset::RuleLimits,
     pub engine: Limits,
     /// Renders of the rule with this name panic: a fault injected by tests, to show the
     /// recovery path over HTTP. Only debug builds have a flag that sets it.
@@ -106,6 +108,7 @@ impl ServerLimits {
             slice_work: ServerLimits::DEFAULT_SLICE_WORK,
             request_memory: budgets.request_memory,
             answer_cache_bytes: budgets.answer_cache,
+            rules: crate::ruleset::RuleLimits::for_memory(memory_limit),
             engine: Limits {
                 max_output_bytes: budgets.max_output,
                 max_work: work_within(DEFAULT_RENDER_TIMEOUT),

@@ -75,6 +75,7 @@ pub(super) async fn list_rules(
                 "hooks": rule.hooks().iter().map(|h| h.as_str()).collect::<Vec<_>>(),
                 "hash": loaded.hash,
                 "loadedAt": rfc3339(loaded.loaded_at),
+                "memoryBytes": loaded.memory,
                 "error": error,
             })
         })
@@ -93,6 +94,7 @@ pub(super) async fn list_rules(
     Ok(HttpResponse::Ok().json(json!({
         "generation": rules.generation,
         "reloadChecks": state.reload_checks.load(Ordering::Relaxed),
+        "memory": {"bytes": rules.memory(), "limitBytes": rules.limits().memory},
         "rules": rule_list,
         "files": file_list,
     })))

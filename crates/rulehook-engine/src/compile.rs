@@ -24,13 +24,30 @@ impl Rule {
     ///
     /// Every problem found, each with its line and column.
     pub fn compile(file: &str, text: &str) -> Result<Rule, Vec<Diagnostic>> {
+        Self::compile_guarded(file, text, &crate::Unbounded)
+    }
+
+    /// As [`Rule::compile`], asking `guard` between templates whether to go on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Rule::compile`]; a stopped compile has the guard's reason as its one error.
+    pub fn compile_guarded(
+        file: &str,
+        text: &str,
+        guard: &dyn crate::CompileGuard,
+    ) -> Result<Rule, Vec<Diagnostic>> {
         let locator = Locator::new(text);
         let spec = RuleSpec::parse(file, text, &locator).map_err(|mut diagnostics| {
             diagnostics.sort_by_key(|d| (d.line, d.column));
             diagnostics
         })?;
         let mut diagnostics = Vec::new();
-        let rule = compile_spec(file, spec, &locator, &mut diagnostics);
+        let rule = match compile_spec(file, spec, &locator, &mut diagnostics, guard) {
+            Ok(rule) => rule,
+            // Stopped: its other diagnostics are about templates it skipped.
+            Err(why) => return Err(vec![Diagnostic::at(file, Pos { line: 1, column: 1 }, why)]),
+        };
         if diagnostics.is_empty() {
             Ok(rule)
         } else {
@@ -46,7 +63,8 @@ fn compile_spec(
     spec: RuleSpec,
     locator: &Locator,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Rule {
+    guard: &dyn crate::CompileGuard,
+) -> Result<Rule, String> {
     let name = rule_name(file, spec.name.as_deref(), locator, diagnostics);
     let name_pos = if spec.name.is_some() {
         locator.value("name")
@@ -64,6 +82,7 @@ fn compile_spec(
         diagnostics,
         &value_scope,
         &mut gathered,
+        guard,
     );
     let names_for = |builtins: &[&str]| {
         Names::new(
@@ -84,8 +103,14 @@ fn compile_spec(
     let mut hook =
         |section: Hook, hook_spec: Option<&HookSpec>, diagnostics: &mut Vec<Diagnostic>| {
             let hook_spec = hook_spec?;
-            let mut compiler =
-                Compiler::new(file, locator, diagnostics, names_for(base), &mut gathered);
+            let mut compiler = Compiler::new(
+                file,
+                locator,
+                diagnostics,
+                names_for(base),
+                &mut gathered,
+                guard,
+            );
             Some(compile_hook(
                 section,
                 spec.kind,
@@ -103,6 +128,7 @@ fn compile_spec(
             diagnostics,
             names_for(mc::request_shape(spec.kind, Hook::Customize).keys),
             &mut gathered,
+            guard,
         );
         let node = compiler.node(
             &c.related_resources,
@@ -113,10 +139,14 @@ fn compile_spec(
     });
     child_types.sort();
     child_types.dedup();
+    if let Some(why) = gathered.stopped.take() {
+        return Err(why);
+    }
     let Gathered {
         types,
         reads,
         patterns,
+        ..
     } = gathered;
     let warnings = crate::controller_section::unknown_type_reads(
         file,
@@ -134,7 +164,7 @@ fn compile_spec(
             diagnostics,
         );
     }
-    Rule {
+    Ok(Rule {
         name,
         name_pos,
         file: file.to_owned(),
@@ -150,7 +180,7 @@ fn compile_spec(
         types: types.into_keys().collect(),
         reads,
         patterns: (!patterns.is_empty()).then(|| std::sync::Arc::new(patterns)),
-    }
+    })
 }
 
 /// A rule name is a URL path segment, so it must be a DNS label: no `/`, no `..`.
@@ -206,6 +236,7 @@ fn compile_values(
     diagnostics: &mut Vec<Diagnostic>,
     builtins: &[&str],
     gathered: &mut Gathered,
+    guard: &dyn crate::CompileGuard,
 ) -> Vec<NamedValue> {
     // In file order, so a computed value sees exactly the computed values above it.
     let mut entries: Vec<(&String, &ValueSpec)> = spec.values.iter().collect();
@@ -297,6 +328,7 @@ fn compile_values(
                     .chain(computed_names.iter().cloned()),
             ),
             &mut *gathered,
+            guard,
         );
         let source = if let Some(text) = path_text {
             compiler.gathered.reads.query(&text);

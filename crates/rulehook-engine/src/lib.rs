@@ -83,6 +83,22 @@ pub struct Limits {
     pub guard: Option<std::sync::Arc<dyn RenderGuard>>,
 }
 
+/// Asked as a rule compiles, between its templates, whether to go on: how a caller bounds
+/// the memory a rule may take while it is being built.
+pub trait CompileGuard {
+    /// `Some(why)` stops the compile; the rule then fails to load with `why` as its error.
+    fn stop(&self) -> Option<String>;
+}
+
+/// The guard of a compile that nothing bounds.
+pub struct Unbounded;
+
+impl CompileGuard for Unbounded {
+    fn stop(&self) -> Option<String> {
+        None
+    }
+}
+
 /// Per-request controls the caller hands to a render: a share of the process-wide memory
 /// budget, and cancellation (for a wall-clock deadline the engine itself never reads).
 pub trait RenderGuard: Send + Sync + std::fmt::Debug {

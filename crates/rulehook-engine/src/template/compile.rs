@@ -16,7 +16,8 @@ use crate::helpers;
 use crate::json::is_identifier;
 use crate::locate::{join_index, join_key, Locator, Pos};
 
-/// What compiling a rule's templates finds out about the rule as a whole.
+/// What compiling a rule's templates finds out about the rule as a whole, and whether the
+/// caller stopped the compile.
 #[derive(Debug)]
 pub struct Gathered {
     /// Collections and type keys that templates read (`children.[Pod.v1]`), so a type absent
@@ -26,6 +27,8 @@ pub struct Gathered {
     pub reads: crate::request::Reads,
     /// The patterns templates pass to regex helpers literally, compiled once.
     pub patterns: crate::pattern::RulePatterns,
+    /// Why the caller's guard stopped the compile, once it has.
+    pub stopped: Option<String>,
 }
 
 impl Gathered {
@@ -34,6 +37,7 @@ impl Gathered {
             types: BTreeMap::new(),
             reads,
             patterns: crate::pattern::RulePatterns::default(),
+            stopped: None,
         }
     }
 }
@@ -45,6 +49,8 @@ pub struct Compiler<'a> {
     pub diagnostics: &'a mut Vec<Diagnostic>,
     pub names: Names,
     pub gathered: &'a mut Gathered,
+    /// Asked between templates whether to go on.
+    guard: &'a dyn crate::CompileGuard,
     /// How many conditions (`$includeWhen`, `$forEach`, `{{#if}}` blocks) enclose what is
     /// being compiled: `fail` outside all of them would fail every call.
     pub(super) guards: usize,
@@ -57,6 +63,7 @@ impl<'a> Compiler<'a> {
         diagnostics: &'a mut Vec<Diagnostic>,
         names: Names,
         gathered: &'a mut Gathered,
+        guard: &'a dyn crate::CompileGuard,
     ) -> Self {
         Compiler {
             file,
@@ -64,8 +71,17 @@ impl<'a> Compiler<'a> {
             diagnostics,
             names,
             gathered,
+            guard,
             guards: 0,
         }
+    }
+
+    /// Asks the caller's guard whether to go on; once stopped, stays stopped.
+    fn stop(&mut self) -> bool {
+        if self.gathered.stopped.is_none() {
+            self.gathered.stopped = self.guard.stop();
+        }
+        self.gathered.stopped.is_some()
     }
 }
 
@@ -254,6 +270,10 @@ impl Compiler<'_> {
 
     /// Compiles a string leaf.
     pub fn leaf(&mut self, s: &str, pos: Pos) -> Node {
+        // The one place every template passes: what the rule keeps grows leaf by leaf.
+        if self.stop() {
+            return Node::Literal(Value::Null);
+        }
         if !s.contains("{{") {
             return Node::Literal(Value::String(s.to_owned()));
         }

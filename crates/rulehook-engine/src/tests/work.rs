@@ -154,3 +154,32 @@ fn a_wide_jsonpath_is_charged_by_the_request_size() {
     let error = work_error(&rule, json!({"items": items}), 50_000);
     assert!(error.contains("units of work"), "{error}");
 }
+
+#[test]
+fn a_compile_its_guard_stops_fails_with_the_guards_reason_alone() {
+    struct StopAfter(std::cell::Cell<usize>);
+    impl crate::CompileGuard for StopAfter {
+        fn stop(&self) -> Option<String> {
+            self.0.set(self.0.get() + 1);
+            (self.0.get() > 3).then(|| "the rule is too large".to_owned())
+        }
+    }
+    let mut text = String::from("sync:\n  status:\n");
+    for i in 0..10 {
+        text.push_str(&format!("    k{i}: \"{{{{ nope{i} }}}}\"\n"));
+    }
+    let guard = StopAfter(std::cell::Cell::new(0));
+    let errors = Rule::compile_guarded("r.yaml", &text, &guard).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        (errors[0].line, errors[0].message.as_str()),
+        (1, "the rule is too large")
+    );
+    assert_eq!(
+        guard.0.get(),
+        4,
+        "the guard is not asked again once it said stop"
+    );
+    // Unstopped, the same text has its ten real errors.
+    assert_eq!(Rule::compile("r.yaml", &text).unwrap_err().len(), 10);
+}

@@ -1,0 +1,119 @@
+//! Counting what a piece of work leaves allocated: a rule's compiled size.
+//!
+//! A compiled rule holds parsed templates, JSONPaths and patterns whose sizes no type
+//! reports, so the allocator counts instead. [`CountingAlloc`] wraps mimalloc and, only on a
+//! thread inside [`measure`], adds every allocation and subtracts every free. What is still
+//! allocated when the work ends is what it kept; the highest the count went is what it
+//! needed on the way.
+//!
+//! Outside a measurement the cost is one thread-local read per allocation.
+
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::cell::Cell;
+
+/// The global allocator of the `rulehook` binary: mimalloc, counted where asked.
+pub struct CountingAlloc;
+
+thread_local! {
+    /// Net bytes allocated by this thread since the measurement began, and the highest it
+    /// reached; `None` outside a measurement. Const-initialised with no destructor, so the
+    /// allocator may touch it at any time.
+    static COUNT: Cell<Option<(isize, isize)>> = const { Cell::new(None) };
+}
+
+fn add(bytes: isize) {
+    // `try_with`: a thread being torn down has no thread-locals left to count in.
+    let _ = COUNT.try_with(|count| {
+        if let Some((net, peak)) = count.get() {
+            let net = net.saturating_add(bytes);
+            count.set(Some((net, peak.max(net))));
+        }
+    });
+}
+
+// SAFETY: every call is passed to mimalloc unchanged; counting touches only a
+// thread-local `Cell` that never allocates.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        add(layout.size() as isize);
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        add(layout.size() as isize);
+        // SAFETY: as above.
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        add(-(layout.size() as isize));
+        // SAFETY: as above.
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        add(new_size as isize - layout.size() as isize);
+        // SAFETY: as above.
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// What a measured piece of work allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Measured {
+    /// Still allocated when it ended: what its result keeps.
+    pub kept: usize,
+    /// The most it held at once.
+    pub peak: usize,
+}
+
+/// Runs `work` and counts what it allocates on this thread. Zero when the process does
+/// not use [`CountingAlloc`] (a library embedding rulehook with its own allocator).
+pub fn measure<R>(work: impl FnOnce() -> R) -> (R, Measured) {
+    let outer = COUNT.with(|c| c.replace(Some((0, 0))));
+    let result = work();
+    let (net, peak) = COUNT.with(|c| c.replace(outer)).unwrap_or((0, 0));
+    // A measurement inside another counts toward the outer one too.
+    if let Some((outer_net, outer_peak)) = outer {
+        let net_total = outer_net.saturating_add(net);
+        COUNT.with(|c| {
+            c.set(Some((
+                net_total,
+                outer_peak.max(outer_net.saturating_add(peak)),
+            )))
+        });
+    }
+    let measured = Measured {
+        kept: usize::try_from(net).unwrap_or(0),
+        peak: usize::try_from(peak).unwrap_or(0),
+    };
+    (result, measured)
+}
+
+/// What the work being measured on this thread holds right now, if any is.
+pub fn held_now() -> Option<usize> {
+    COUNT
+        .with(Cell::get)
+        .map(|(net, _)| usize::try_from(net).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_kept_and_the_peak_on_the_way() {
+        let (kept, measured) = measure(|| {
+            let scratch = vec![0u8; 100_000];
+            drop(scratch);
+            vec![1u8; 10_000]
+        });
+        assert_eq!(kept.len(), 10_000);
+        assert_eq!(measured.kept, 10_000);
+        assert!(measured.peak >= 100_000, "{measured:?}");
+        assert_eq!(held_now(), None, "nothing is counted afterwards");
+    }
+}
