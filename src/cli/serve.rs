@@ -103,7 +103,7 @@ pub struct Args {
     /// File holding the bearer token hook calls must carry.
     #[arg(long, env = "RULEHOOK_AUTH_TOKEN_FILE")]
     pub auth_token_file: Option<PathBuf>,
-    /// File of `user:password` lines accepted as basic auth.
+    /// File of `user:password` lines accepted as basic auth; neither part may be empty.
     #[arg(long, env = "RULEHOOK_BASIC_AUTH_FILE")]
     pub basic_auth_file: Option<PathBuf>,
     /// Serve `/metrics` without authentication even when it is configured.
