@@ -1,7 +1,15 @@
-//! Reading one rule file: where its link may lead (see the module above), and its text.
+//! Reading one rule file: where its link may lead (see the module above), and its text as
+//! of one moment.
+//!
+//! A file written in place may change while it is read, and a reading that overlapped a
+//! write holds part of each version. So a reading is taken only when the file's size,
+//! modification time and inode are the same after it as before; otherwise the file is read
+//! again.
 
+use std::fs::Metadata;
 use std::io::ErrorKind;
 use std::path::{Component, Path};
+use std::time::SystemTime;
 
 use crate::ruleset::{FileRead, ReadResult};
 
@@ -10,7 +18,7 @@ use crate::ruleset::{FileRead, ReadResult};
 pub(super) fn read_file(path: &Path, root: &Path) -> Option<FileRead> {
     let file = path.display().to_string();
     let content = match follow(path, root) {
-        Link::Usable => read_text(path),
+        Link::Usable => read_whole(path, |p: &Path| std::fs::read(p)),
         Link::Gone => return None,
         Link::Swapping(why) => ReadResult::Transient(why),
         Link::Refused(why) => ReadResult::Refused(why),
@@ -65,15 +73,174 @@ fn goes_through_data(target: &Path) -> bool {
     matches!(target.components().next(), Some(Component::Normal(first)) if first == "..data")
 }
 
-fn read_text(path: &Path) -> ReadResult {
-    match std::fs::read(path) {
-        Ok(bytes) => ReadResult::Text(match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        }),
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            ReadResult::Transient(format!("vanished while being read: {e}"))
+/// Readings in a row that a write may overlap before the file is reported as transient and
+/// read again at the watcher's next look. A write overlaps one reading for as long as the
+/// write takes; three in a row mean something keeps writing.
+const READ_ATTEMPTS: usize = 3;
+
+/// What tells one version of a file from the next without reading it: a write changes its
+/// size or modification time, a rename over it its inode.
+#[derive(Debug, PartialEq, Eq)]
+struct Version {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: (u64, u64),
+}
+
+impl Version {
+    fn of(meta: &Metadata) -> Version {
+        Version {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            inode: inode(meta),
         }
-        Err(e) => ReadResult::Unreadable(format!("cannot be read: {e}")),
+    }
+}
+
+#[cfg(unix)]
+fn inode(meta: &Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn inode(_: &Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+/// The text of `path`, read with `read` (a parameter so that tests can write during it), from
+/// a reading that no write overlapped.
+///
+/// # Guarantees
+///
+/// The text returned is what the file held while its version stood still: never a mix of two
+/// versions. A file that kept changing over [`READ_ATTEMPTS`] readings is
+/// [`ReadResult::Transient`], which keeps its previous state.
+fn read_whole(path: &Path, mut read: impl FnMut(&Path) -> std::io::Result<Vec<u8>>) -> ReadResult {
+    for _ in 0..READ_ATTEMPTS {
+        let before = match std::fs::metadata(path) {
+            Ok(meta) => Version::of(&meta),
+            Err(e) => return failed(&e),
+        };
+        let bytes = match read(path) {
+            Ok(bytes) => bytes,
+            Err(e) => return failed(&e),
+        };
+        match std::fs::metadata(path) {
+            Ok(after) if Version::of(&after) == before => return ReadResult::Text(text(bytes)),
+            Ok(_) => {}
+            Err(e) => return failed(&e),
+        }
+    }
+    ReadResult::Transient(format!(
+        "changed while being read, {READ_ATTEMPTS} times in a row"
+    ))
+}
+
+fn text(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+fn failed(e: &std::io::Error) -> ReadResult {
+    if e.kind() == ErrorKind::NotFound {
+        ReadResult::Transient(format!("vanished while being read: {e}"))
+    } else {
+        ReadResult::Unreadable(format!("cannot be read: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// Appends `more` to the file at `path`: a write that lands during a reading.
+    fn append(path: &Path, more: &str) {
+        let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        file.write_all(more.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn a_file_written_during_its_reading_is_read_again_whole() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.yaml");
+        std::fs::write(&path, "sync:\n").unwrap();
+        let mut readings = 0;
+        let result = read_whole(&path, |p: &Path| {
+            let bytes = std::fs::read(p);
+            readings += 1;
+            if readings == 1 {
+                append(p, "  status: {n: 1}\n");
+            }
+            bytes
+        });
+        assert_eq!(readings, 2);
+        assert!(
+            matches!(&result, ReadResult::Text(t) if t == "sync:\n  status: {n: 1}\n"),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_that_keeps_changing_is_transient() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.yaml");
+        std::fs::write(&path, "sync:\n").unwrap();
+        let mut readings = 0;
+        let result = read_whole(&path, |p: &Path| {
+            readings += 1;
+            let bytes = std::fs::read(p);
+            append(p, "# more\n");
+            bytes
+        });
+        assert_eq!(readings, READ_ATTEMPTS);
+        assert!(matches!(result, ReadResult::Transient(_)), "{result:?}");
+    }
+
+    #[test]
+    fn a_file_replaced_by_a_rename_during_its_reading_is_read_again() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.yaml");
+        // Same size and modification time, so only the inode tells the versions apart.
+        let next = temp.path().join(".a.yaml.tmp");
+        let written = SystemTime::now() - std::time::Duration::from_secs(60);
+        for (file, text) in [
+            (&path, "sync: {status: {n: 1}}\n"),
+            (&next, "sync: {status: {n: 2}}\n"),
+        ] {
+            std::fs::write(file, text).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(file)
+                .unwrap()
+                .set_modified(written)
+                .unwrap();
+        }
+        let mut readings = 0;
+        let result = read_whole(&path, |p: &Path| {
+            let bytes = std::fs::read(p);
+            readings += 1;
+            if readings == 1 {
+                std::fs::rename(&next, p).unwrap();
+            }
+            bytes
+        });
+        assert_eq!(readings, 2);
+        assert!(
+            matches!(&result, ReadResult::Text(t) if t.contains("n: 2")),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_deleted_before_its_reading_is_transient() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.yaml");
+        let result = read_whole(&path, |p: &Path| std::fs::read(p));
+        assert!(matches!(result, ReadResult::Transient(_)), "{result:?}");
     }
 }

@@ -47,7 +47,7 @@ pub struct ReadDirError {
 }
 
 /// What a reading does with a file that could not be read for a moment (a `..data/` link
-/// while the kubelet swaps it, a file that vanished while being read).
+/// while the kubelet swaps it, a file that vanished or changed while being read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TransientFiles {
     /// Keep the file's previous state, and report it in [`UpdateReport::transient`] so that
