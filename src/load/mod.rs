@@ -17,9 +17,13 @@
 //!
 //! A link whose target is gone counts as a deleted file, except a `..data/` link, which
 //! dangles for a moment while the kubelet swaps `..data`: that one is reported as transient.
+//!
+//! Each file is read as of one moment, never half of one write and half of the next; the
+//! watching server also leaves a plain file (not a `..data/` link) unread until it has not
+//! been modified for a quiet period ([`file`]).
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::ruleset::{FileRead, ReadResult, RuleSet, UpdateReport};
 
@@ -59,18 +63,25 @@ pub(crate) enum TransientFiles {
 
 impl CompiledRules {
     /// The rule files directly inside `dir` (see the module documentation), compiled from
-    /// nothing.
+    /// nothing. Files are read as they are now, however recently modified: the quiet period
+    /// belongs to the watching server, and the offline commands must not wait.
     ///
     /// # Errors
     ///
     /// Only when the directory itself cannot be listed. A file that cannot be used is an
     /// error in the report.
     pub fn from_dir(dir: &Path) -> Result<Self, ReadDirError> {
-        Self::merge_dir(dir, &RuleSet::default(), TransientFiles::KeepPrevious)
+        Self::merge_dir(
+            dir,
+            &RuleSet::default(),
+            TransientFiles::KeepPrevious,
+            Duration::ZERO,
+        )
     }
 
     /// `dir` read again and merged into `current`, the set serving now: [`RuleSet::update`]
-    /// says what is kept.
+    /// says what is kept. A plain file modified less than `quiet_period` ago is not read yet
+    /// and keeps its state ([`UpdateReport::settling`]); `ZERO` reads every file as it is.
     ///
     /// # Errors
     ///
@@ -79,8 +90,9 @@ impl CompiledRules {
         dir: &Path,
         current: &RuleSet,
         transient: TransientFiles,
+        quiet_period: Duration,
     ) -> Result<Self, ReadDirError> {
-        let mut reads = read_dir(dir).map_err(|error| ReadDirError {
+        let mut reads = read_dir(dir, quiet_period).map_err(|error| ReadDirError {
             dir: dir.to_path_buf(),
             error,
         })?;
@@ -150,7 +162,7 @@ fn is_rule_file(name: &str) -> bool {
 ///
 /// Only when the directory itself cannot be listed. A file that cannot be used becomes a
 /// [`ReadResult`] that says why.
-fn read_dir(dir: &Path) -> std::io::Result<Vec<FileRead>> {
+fn read_dir(dir: &Path, quiet_period: Duration) -> std::io::Result<Vec<FileRead>> {
     let root = dir.canonicalize()?;
     let mut paths: Vec<PathBuf> = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -165,7 +177,7 @@ fn read_dir(dir: &Path) -> std::io::Result<Vec<FileRead>> {
     paths.sort();
     Ok(paths
         .iter()
-        .filter_map(|p| read_file(p, &root))
+        .filter_map(|p| read_file(p, &root, quiet_period))
         .filter(|read| !matches!(&read.content, ReadResult::Text(text) if is_not_a_rule(text)))
         .collect())
 }
@@ -182,7 +194,7 @@ fn read_trees(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
             let mut dirs = vec![path.clone()];
             walk_dirs(path, &mut dirs)?;
             for dir in dirs {
-                let reads = read_dir(&dir).map_err(|e| with_path(&dir, e))?;
+                let reads = read_dir(&dir, Duration::ZERO).map_err(|e| with_path(&dir, e))?;
                 if !reads.is_empty() {
                     groups.entry(dir).or_default().extend(reads);
                 }
@@ -193,7 +205,7 @@ fn read_trees(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
             let root = parent.canonicalize().map_err(|e| with_path(parent, e))?;
-            if let Some(read) = read_file(path, &root) {
+            if let Some(read) = read_file(path, &root, Duration::ZERO) {
                 groups.entry(parent.to_path_buf()).or_default().push(read);
             }
         }
@@ -300,7 +312,7 @@ mod tests {
     }
 
     fn contents(dir: &Path) -> Vec<(String, String)> {
-        read_dir(dir)
+        read_dir(dir, Duration::ZERO)
             .unwrap()
             .into_iter()
             .map(|read| {
@@ -308,6 +320,7 @@ mod tests {
                 let what = match read.content {
                     ReadResult::Text(text) => text,
                     ReadResult::Transient(_) => "transient".to_owned(),
+                    ReadResult::Settling(_) => "settling".to_owned(),
                     ReadResult::Unreadable(why) | ReadResult::Refused(why) => why,
                 };
                 (name, what)

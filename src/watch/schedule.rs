@@ -1,5 +1,6 @@
 //! When the watch loop looks again: at a signal from the watcher, soon after a file it could
-//! not read, every half second while the directory is missing, and at the re-check.
+//! not read, when a plain file's quiet period is over, every half second while the directory
+//! is missing, and at the re-check.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{Reload, Reloader, Rewatch};
 use crate::load::TransientFiles;
+use crate::ruleset::UpdateReport;
 
 /// How soon to look again after a file could not be read (a link mid-swap); doubled at each
 /// retry in a row.
@@ -23,6 +25,25 @@ const MISSING_POLL: Duration = Duration::from_millis(500);
 
 /// How often a directory that stays unreadable is reported again.
 const MISSING_LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// Why to look again before the re-check, as one reading found it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct LookAgain {
+    /// A file (or the directory) could not be read for a moment: retried with a doubling
+    /// delay.
+    pub transient: bool,
+    /// How soon a plain file not read yet will have been quiet for the quiet period.
+    pub quiet_in: Option<Duration>,
+}
+
+impl LookAgain {
+    pub(super) fn after(report: &UpdateReport) -> LookAgain {
+        LookAgain {
+            transient: !report.transient.is_empty(),
+            quiet_in: report.quiet_in,
+        }
+    }
+}
 
 /// What the watch loop remembers from one reload to the next.
 pub(super) struct LoopState {
@@ -40,8 +61,14 @@ pub(super) struct LoopState {
     failure_logged: Option<Instant>,
 }
 
-pub(super) fn watch_loop(reloader: &Reloader, signals: &mpsc::Receiver<()>, state: &mut LoopState) {
-    let mut wait = state.recheck;
+/// Reloads at every signal and whenever `state` says to, starting after `first_wait`.
+pub(super) fn watch_loop(
+    reloader: &Reloader,
+    signals: &mpsc::Receiver<()>,
+    state: &mut LoopState,
+    first_wait: Duration,
+) {
+    let mut wait = first_wait;
     loop {
         match signals.recv_timeout(wait) {
             Ok(()) => while signals.try_recv().is_ok() {},
@@ -55,8 +82,8 @@ pub(super) fn watch_loop(reloader: &Reloader, signals: &mpsc::Receiver<()>, stat
         } else {
             TransientFiles::KeepPrevious
         };
-        let (outcome, retry) = reloader.reload(transient);
-        wait = state.next_wait(&outcome, retry, &reloader.dir);
+        let (outcome, look_again) = reloader.reload(transient);
+        wait = state.next_wait(&outcome, look_again, &reloader.dir);
     }
 }
 
@@ -105,7 +132,12 @@ impl LoopState {
     }
 
     /// How long to wait before the next reload, and the failure log at its bounded rate.
-    fn next_wait(&mut self, outcome: &Reload, retry: bool, dir: &Path) -> Duration {
+    pub(super) fn next_wait(
+        &mut self,
+        outcome: &Reload,
+        look_again: LookAgain,
+        dir: &Path,
+    ) -> Duration {
         if let Reload::Failed(why) = outcome {
             let now = Instant::now();
             let since = *self.failing_since.get_or_insert(now);
@@ -130,14 +162,20 @@ impl LoopState {
             self.failure_logged = None;
             tracing::info!(dir = %dir.display(), "the rule directory can be read again");
         }
-        if !retry {
+        let wait = if look_again.transient {
+            self.transient_rounds += 1;
+            let doubled = TRANSIENT_RETRY
+                .saturating_mul(1 << self.transient_rounds.min(16).saturating_sub(1));
+            doubled.min(self.recheck)
+        } else {
             self.transient_rounds = 0;
-            return self.recheck;
-        }
-        self.transient_rounds += 1;
-        let doubled =
-            TRANSIENT_RETRY.saturating_mul(1 << self.transient_rounds.min(16).saturating_sub(1));
-        doubled.min(self.recheck)
+            self.recheck
+        };
+        // A plain file is read as soon as its quiet period is over; waiting for it is no
+        // failed round, so it never counts a file as deleted.
+        look_again
+            .quiet_in
+            .map_or(wait, |quiet_in| wait.min(quiet_in))
     }
 }
 
@@ -151,4 +189,36 @@ pub(super) fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
 #[cfg(not(unix))]
 pub(super) fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(dir).ok().map(|_| (0, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_in_its_quiet_period_shortens_the_wait_and_is_no_failed_round() {
+        let recheck = Duration::from_secs(30);
+        let mut state = LoopState::new(recheck, None, Arc::new(AtomicBool::new(false)), None);
+        let dir = Path::new("rules");
+        let ms = Duration::from_millis;
+        let settling = LookAgain {
+            transient: false,
+            quiet_in: Some(ms(700)),
+        };
+        for _ in 0..2 * TRANSIENT_RETRIES {
+            assert_eq!(state.next_wait(&Reload::Unchanged, settling, dir), ms(700));
+        }
+        assert_eq!(
+            state.transient_rounds, 0,
+            "a settling file is never counted as deleted"
+        );
+        let both = LookAgain {
+            transient: true,
+            quiet_in: Some(ms(50)),
+        };
+        assert_eq!(state.next_wait(&Reload::Unchanged, both, dir), ms(50));
+        assert_eq!(state.transient_rounds, 1);
+        let nothing = LookAgain::default();
+        assert_eq!(state.next_wait(&Reload::Unchanged, nothing, dir), recheck);
+    }
 }
