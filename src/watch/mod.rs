@@ -42,9 +42,9 @@ const DEBOUNCE: Duration = Duration::from_millis(250);
 /// server reads it. A script or an editor that writes a file in parts leaves a shorter file
 /// in between, often a valid rule with fewer children, which Metacontroller would act on by
 /// deleting the rest. One second outlasts the pauses of such writers (half a second between
-/// two writes is served whole) and keeps an edit in a plain directory served within about a
-/// second and a half. A writer that pauses longer must write atomically (a temporary file,
-/// then a rename), as the kubelet does.
+/// two writes is served whole) and keeps an edit in a plain directory served about a second
+/// after its last write. A writer that pauses longer must write atomically (a temporary
+/// file, then a rename), as the kubelet does.
 pub const QUIET_PERIOD: Duration = Duration::from_secs(1);
 
 /// How long the first load waits for plain files still within their quiet period. Start-up
