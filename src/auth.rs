@@ -30,6 +30,12 @@ pub enum Error {
     EmptyToken { path: String },
     #[error("{path}:{line}: expected `user:password`")]
     BadLine { path: String, line: usize },
+    /// `user:` would let in anyone who knows the user name.
+    #[error("{path}:{line}: the password is empty; write `user:password` with a password, or remove the line")]
+    EmptyPassword { path: String, line: usize },
+    /// `:password` would let in anyone who knows the password, under no name.
+    #[error("{path}:{line}: the user name is empty; write `user:password` with a user name before the `:`")]
+    EmptyUser { path: String, line: usize },
     /// A file of comments only would otherwise turn authentication off without a word.
     #[error("{path}: no `user:password` line; add a user or drop --basic-auth-file")]
     NoUsers { path: String },
@@ -48,7 +54,8 @@ fn same(a: &Digest32, b: &Digest32) -> bool {
 
 impl Auth {
     /// Reads the token file (one token, surrounding whitespace ignored) and the basic-auth
-    /// file (`user:password` per line; `#` comments and blank lines ignored).
+    /// file (`user:password` per line, neither part empty; `#` comments and blank lines
+    /// ignored).
     ///
     /// A file that was given must hold a credential: an empty one is an error rather than
     /// "no authentication", since the operator asked for authentication.
@@ -75,24 +82,7 @@ impl Auth {
             auth.bearer = Some(digest(token.as_bytes()));
         }
         if let Some(path) = basic {
-            for (i, line) in read(path)?.lines().enumerate() {
-                let line = line.trim();
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                if !line.contains(':') {
-                    return Err(Error::BadLine {
-                        path: path.display().to_string(),
-                        line: i + 1,
-                    });
-                }
-                auth.basic.push(digest(line.as_bytes()));
-            }
-            if auth.basic.is_empty() {
-                return Err(Error::NoUsers {
-                    path: path.display().to_string(),
-                });
-            }
+            auth.basic = parse_users(&path.display().to_string(), &read(path)?)?;
         }
         Ok(auth)
     }
@@ -135,6 +125,42 @@ impl Auth {
             "Basic realm=\"rulehook\""
         }
     }
+}
+
+/// The accepted `user:password` lines of a basic-auth file, as digests of the whole line.
+/// `path` only labels the errors.
+///
+/// # Errors
+///
+/// At the first line that is not `user:password` with both parts non-empty (the password may
+/// itself hold `:`), and when no line is left besides comments and blanks.
+fn parse_users(path: &str, text: &str) -> Result<Vec<Digest32>, Error> {
+    let mut users = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once(':') {
+            Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+                users.push(digest(line.as_bytes()));
+            }
+            found => {
+                let (path, line) = (path.to_owned(), i + 1);
+                return Err(match found {
+                    None => Error::BadLine { path, line },
+                    Some(("", _)) => Error::EmptyUser { path, line },
+                    Some(_) => Error::EmptyPassword { path, line },
+                });
+            }
+        }
+    }
+    if users.is_empty() {
+        return Err(Error::NoUsers {
+            path: path.to_owned(),
+        });
+    }
+    Ok(users)
 }
 
 /// Standard base64 with padding, as HTTP basic auth uses.
@@ -213,6 +239,38 @@ mod tests {
         assert!(matches!(err, Error::NoUsers { .. }), "{err}");
         std::fs::write(&path, "# ops\nmeta:secret\n").unwrap();
         assert!(Auth::from_files(None, Some(&path)).unwrap().is_enabled());
+    }
+
+    #[test]
+    fn an_empty_password_is_refused_with_its_line() {
+        let err = parse_users("users", "# ops\nmeta:secret\nnobody:\n").unwrap_err();
+        assert!(matches!(err, Error::EmptyPassword { line: 3, .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "users:3: the password is empty; write `user:password` with a password, or remove the line"
+        );
+        // Trailing blanks are no password either.
+        let err = parse_users("users", "nobody:   \n").unwrap_err();
+        assert!(matches!(err, Error::EmptyPassword { line: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn an_empty_user_is_refused_with_its_line() {
+        let err = parse_users("users", "meta:secret\n:secret\n").unwrap_err();
+        assert!(matches!(err, Error::EmptyUser { line: 2, .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("users:2: the user name is empty;"),
+            "{err}"
+        );
+        let err = parse_users("users", ":\n").unwrap_err();
+        assert!(matches!(err, Error::EmptyUser { line: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_password_may_hold_a_colon() {
+        let users = parse_users("users", "meta:pa:ss\n").unwrap();
+        assert_eq!(users, vec![digest(b"meta:pa:ss")]);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use rulehook_engine::{CompileGuard, Diagnostic, Rule};
 
@@ -106,6 +106,9 @@ pub(crate) enum ReadResult {
     /// The entry exists but could not be read right now (e.g. a ConfigMap link mid-swap);
     /// keep what we had.
     Transient(String),
+    /// A plain file modified within the watching server's quiet period, perhaps still being
+    /// written: keep what we had, and read it once it has been quiet, this long from now.
+    Settling(Duration),
     /// The file exists but cannot be read (e.g. permissions): an error, and its last good
     /// rule keeps serving, as after a bad edit.
     Unreadable(String),
@@ -134,6 +137,10 @@ pub struct UpdateReport {
     pub errors: Vec<Diagnostic>,
     /// Files that could not be read this time and should be retried soon.
     pub transient: Vec<String>,
+    /// Files not read yet because they were modified within the quiet period.
+    pub settling: Vec<String>,
+    /// How soon the first of `settling` will have been quiet for the quiet period.
+    pub quiet_in: Option<Duration>,
 }
 
 fn content_hash(text: &str) -> String {
@@ -206,6 +213,7 @@ impl RuleSet {
     /// - A file whose content did not change is not recompiled.
     /// - A file that now fails keeps its last good rule serving, and records its errors.
     /// - A file absent from `reads` stops serving.
+    /// - A file read as transient or settling keeps its previous state, serving or not.
     /// - When two files define one name, the file that served it before keeps it; between
     ///   two new files, the first in path order wins. The other gets an error.
     pub(crate) fn update(&self, reads: Vec<FileRead>, now: SystemTime) -> (RuleSet, UpdateReport) {
@@ -220,6 +228,14 @@ impl RuleSet {
                 ReadResult::Text(text) => text,
                 ReadResult::Transient(why) => {
                     report.transient.push(format!("{}: {why}", read.file));
+                    if let Some(prev) = previous {
+                        files.insert(read.file, prev.clone());
+                    }
+                    continue;
+                }
+                ReadResult::Settling(quiet_in) => {
+                    report.settling.push(read.file.clone());
+                    report.quiet_in = Some(report.quiet_in.map_or(quiet_in, |q| q.min(quiet_in)));
                     if let Some(prev) = previous {
                         files.insert(read.file, prev.clone());
                     }
@@ -519,5 +535,28 @@ mod tests {
         assert_eq!(served_n(&set, "a"), Some(1));
         assert_eq!(report.transient.len(), 1);
         assert!(!report.changed);
+    }
+
+    #[test]
+    fn a_settling_file_keeps_serving_its_last_version_and_says_when_to_look_again() {
+        let now = SystemTime::now();
+        let (set, _) = RuleSet::default().update(vec![read("r/a.yaml", &status(1))], now);
+        let settling = |file: &str, ms: u64| FileRead {
+            file: file.to_owned(),
+            content: ReadResult::Settling(Duration::from_millis(ms)),
+        };
+        let (set, report) = set.update(
+            vec![settling("r/a.yaml", 700), settling("r/b.yaml", 300)],
+            now,
+        );
+        assert_eq!(served_n(&set, "a"), Some(1));
+        assert!(
+            set.get("b").is_none(),
+            "a new file is not served before it is quiet"
+        );
+        assert!(!report.changed);
+        assert_eq!(report.settling, ["r/a.yaml", "r/b.yaml"]);
+        assert_eq!(report.quiet_in, Some(Duration::from_millis(300)));
+        assert!(report.transient.is_empty());
     }
 }

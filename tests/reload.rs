@@ -1,5 +1,7 @@
 //! Hot reload against a directory laid out and updated like a ConfigMap volume.
 
+use std::io::Write;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -189,4 +191,113 @@ fn a_hundred_swaps_under_load_fail_no_request() {
     eprintln!("100 swaps: {sent} requests, {} failed", failures.len());
     assert!(sent > 100, "the clients ran: {sent}");
     assert_eq!(failures, Vec::<Result<u64, u16>>::new());
+}
+
+/// A rule answering with `status.version` and `children` ConfigMaps. Its text up to any
+/// child is itself a valid rule with fewer children, as a file caught mid-write would be.
+fn rule_with_children(version: u64, children: usize) -> String {
+    let mut text = format!("sync:\n  status:\n    version: {version}\n  children:\n");
+    for i in 1..=children {
+        text.push_str(&format!(
+            "    - apiVersion: v1\n      kind: ConfigMap\n      metadata:\n        name: child-{i}\n"
+        ));
+    }
+    text
+}
+
+/// `rule_with_children(version, 3)` cut before its third child, as two writes: the first
+/// part a valid rule with two children, then the rest.
+fn in_two_parts(version: u64) -> (String, String) {
+    let mut whole = rule_with_children(version, 3);
+    let third = rule_with_children(version, 2).len();
+    let rest = whole.split_off(third);
+    (whole, rest)
+}
+
+fn append(path: &Path, text: &str) {
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+/// The `status.version` a rule answers and how many children, or the HTTP status.
+fn version_and_children(server: &Server, rule: &str) -> Result<(u64, usize), u16> {
+    let r = server
+        .request(
+            "POST",
+            &format!("/{rule}/sync"),
+            &[("Content-Type", "application/json")],
+            b"{\"parent\":{}}",
+        )
+        .map_err(|_| 0u16)?;
+    if r.status != 200 {
+        return Err(r.status);
+    }
+    let body = r.json();
+    let children = body["children"].as_array().map_or(0, Vec::len);
+    Ok((
+        body["status"]["version"].as_u64().unwrap_or(u64::MAX),
+        children,
+    ))
+}
+
+#[test]
+fn a_plain_file_written_in_two_parts_is_never_served_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.yaml");
+    std::fs::write(&file, rule_with_children(1, 3)).unwrap();
+    let server = Arc::new(Server::start(dir.path(), &[]));
+    assert_eq!(version_and_children(&server, "a"), Ok((1, 3)));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let prober = {
+        let (server, stop) = (server.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                answers.push(version_and_children(&server, "a"));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            answers
+        })
+    };
+    for version in 2..=4 {
+        let (first, rest) = in_two_parts(version);
+        std::fs::write(&file, first).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        append(&file, &rest);
+        server.wait_until(Duration::from_secs(5), |s| {
+            version_and_children(s, "a") == Ok((version, 3))
+        });
+    }
+    stop.store(true, Ordering::Relaxed);
+    let answers = prober.join().unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for answer in &answers {
+        *seen.entry(*answer).or_insert(0usize) += 1;
+    }
+    eprintln!("two-part writes, answers (version, children) and how often: {seen:?}");
+    assert!(answers.len() > 100, "the prober ran: {}", answers.len());
+    assert!(
+        seen.keys().all(|answer| matches!(answer, Ok((_, 3)))),
+        "a probe got other than three children: {seen:?}"
+    );
+}
+
+#[test]
+fn a_plain_file_being_written_at_start_up_is_served_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.yaml");
+    let (first, rest) = in_two_parts(1);
+    std::fs::write(&file, first).unwrap();
+    let finishing = {
+        let file = file.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            append(&file, &rest);
+        })
+    };
+    let server = Server::start(dir.path(), &[]);
+    let first_answer = version_and_children(&server, "a");
+    finishing.join().unwrap();
+    assert_eq!(first_answer, Ok((1, 3)), "the first answer after start-up");
 }

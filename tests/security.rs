@@ -315,3 +315,66 @@ fn bearer_token_and_basic_auth_guard_hooks_but_not_probes() {
         metrics.text()
     );
 }
+
+/// Starts `rulehook serve` with `extra` flags and waits for it to exit. One still running
+/// after 5 s is asked `probe` over HTTP, then killed; the answer is the error.
+fn serve_until_exit(
+    extra: &[&str],
+    probe: impl FnOnce(&str) -> String,
+) -> Result<std::process::Output, String> {
+    let addr = format!("127.0.0.1:{}", crate::support::free_port());
+    let mut child = std::process::Command::new(crate::support::BIN)
+        .arg("serve")
+        .arg("--rules")
+        .arg(repo().join("rules"))
+        .args(["--listen", &addr])
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let answer = probe(&addr);
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(answer);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn a_basic_auth_line_with_an_empty_password_or_user_stops_the_server_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    // Each line with the credential it would let in: base64 of the line.
+    for (line, credential, says) in [
+        (
+            "metacontroller:",
+            "Basic bWV0YWNvbnRyb2xsZXI6",
+            "the password is empty",
+        ),
+        (":pa55", "Basic OnBhNTU=", "the user name is empty"),
+    ] {
+        std::fs::write(&users, format!("# user:password\n{line}\n")).unwrap();
+        let output = serve_until_exit(&["--basic-auth-file", users.to_str().unwrap()], |addr| {
+            let status = crate::support::http(
+                addr,
+                "POST",
+                "/hello/sync",
+                &[JSON, ("Authorization", credential)],
+                &hello_body(),
+            )
+            .map(|r| r.status);
+            format!("`{line}` was accepted; a hook call with {credential} got {status:?}")
+        })
+        .unwrap_or_else(|why| panic!("{why}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{line}: {stderr}");
+        let at = format!("{}:2: {says}", users.display());
+        assert!(stderr.contains(&at), "{line}: expected `{at}` in: {stderr}");
+    }
+}

@@ -108,7 +108,7 @@ pub struct Args {
     /// File holding the bearer token hook calls must carry.
     #[arg(long, env = "RULEHOOK_AUTH_TOKEN_FILE")]
     pub auth_token_file: Option<PathBuf>,
-    /// File of `user:password` lines accepted as basic auth.
+    /// File of `user:password` lines accepted as basic auth; neither part may be empty.
     #[arg(long, env = "RULEHOOK_BASIC_AUTH_FILE")]
     pub basic_auth_file: Option<PathBuf>,
     /// Serve `/metrics` without authentication even when it is configured.
@@ -223,6 +223,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             observed.reload_checks.fetch_add(1, Ordering::Relaxed);
             observed.metrics.observe_reload(outcome, rules);
         })),
+        quiet_period: watch::QUIET_PERIOD,
     };
     let report = reloader
         .load_first()
@@ -230,13 +231,20 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     for error in &report.errors {
         tracing::warn!("{error}");
     }
+    for file in &report.settling {
+        tracing::warn!(
+            file,
+            "still being written; not loaded (the watch loop reads it once it has gone unmodified for {})",
+            humantime::format_duration(watch::QUIET_PERIOD)
+        );
+    }
     {
         let loaded = reloader.rules.load();
         tracing::info!(rules = loaded.len(), errors = report.errors.len(), dir = %args.rules.display(), "rules loaded");
         state.metrics.observe_rules(&loaded);
     }
     state.loaded.store(true, Ordering::Release);
-    let _watch = watch::spawn(reloader, args.watch, args.recheck_interval)
+    let _watch = watch::spawn(reloader, args.watch, args.recheck_interval, &report)
         .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", args.rules.display()))?;
 
     let workers = args

@@ -17,12 +17,19 @@
 //!
 //! A link whose target is gone counts as a deleted file, except a `..data/` link, which
 //! dangles for a moment while the kubelet swaps `..data`: that one is reported as transient.
+//!
+//! Each file is read as of one moment, never half of one write and half of the next; the
+//! watching server also leaves a plain file (not a `..data/` link) unread until it has not
+//! been modified for a quiet period ([`file`]).
 
-use std::io::ErrorKind;
-use std::path::{Component, Path, PathBuf};
-use std::time::SystemTime;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use crate::ruleset::{FileRead, ReadResult, RuleSet, UpdateReport};
+
+mod file;
+
+use file::read_file;
 
 /// Rules compiled from files, as `serve` would answer with them, and every problem found on
 /// the way. Every command gets its rules as one of these, read and merged the same way.
@@ -44,7 +51,7 @@ pub struct ReadDirError {
 }
 
 /// What a reading does with a file that could not be read for a moment (a `..data/` link
-/// while the kubelet swaps it, a file that vanished while being read).
+/// while the kubelet swaps it, a file that vanished or changed while being read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TransientFiles {
     /// Keep the file's previous state, and report it in [`UpdateReport::transient`] so that
@@ -56,18 +63,25 @@ pub(crate) enum TransientFiles {
 
 impl CompiledRules {
     /// The rule files directly inside `dir` (see the module documentation), compiled from
-    /// nothing.
+    /// nothing. Files are read as they are now, however recently modified: the quiet period
+    /// belongs to the watching server, and the offline commands must not wait.
     ///
     /// # Errors
     ///
     /// Only when the directory itself cannot be listed. A file that cannot be used is an
     /// error in the report.
     pub fn from_dir(dir: &Path) -> Result<Self, ReadDirError> {
-        Self::merge_dir(dir, &RuleSet::default(), TransientFiles::KeepPrevious)
+        Self::merge_dir(
+            dir,
+            &RuleSet::default(),
+            TransientFiles::KeepPrevious,
+            Duration::ZERO,
+        )
     }
 
     /// `dir` read again and merged into `current`, the set serving now: [`RuleSet::update`]
-    /// says what is kept.
+    /// says what is kept. A plain file modified less than `quiet_period` ago is not read yet
+    /// and keeps its state ([`UpdateReport::settling`]); `ZERO` reads every file as it is.
     ///
     /// # Errors
     ///
@@ -76,8 +90,9 @@ impl CompiledRules {
         dir: &Path,
         current: &RuleSet,
         transient: TransientFiles,
+        quiet_period: Duration,
     ) -> Result<Self, ReadDirError> {
-        let mut reads = read_dir(dir).map_err(|error| ReadDirError {
+        let mut reads = read_dir(dir, quiet_period).map_err(|error| ReadDirError {
             dir: dir.to_path_buf(),
             error,
         })?;
@@ -147,7 +162,7 @@ fn is_rule_file(name: &str) -> bool {
 ///
 /// Only when the directory itself cannot be listed. A file that cannot be used becomes a
 /// [`ReadResult`] that says why.
-fn read_dir(dir: &Path) -> std::io::Result<Vec<FileRead>> {
+fn read_dir(dir: &Path, quiet_period: Duration) -> std::io::Result<Vec<FileRead>> {
     let root = dir.canonicalize()?;
     let mut paths: Vec<PathBuf> = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -162,82 +177,9 @@ fn read_dir(dir: &Path) -> std::io::Result<Vec<FileRead>> {
     paths.sort();
     Ok(paths
         .iter()
-        .filter_map(|p| read_file(p, &root))
+        .filter_map(|p| read_file(p, &root, quiet_period))
         .filter(|read| !matches!(&read.content, ReadResult::Text(text) if is_not_a_rule(text)))
         .collect())
-}
-
-/// Reads one rule file that lives in the directory `root` (canonical). `None` when there is
-/// nothing to load: not a regular file, or a link whose target is gone.
-fn read_file(path: &Path, root: &Path) -> Option<FileRead> {
-    let file = path.display().to_string();
-    let content = match follow(path, root) {
-        Link::Usable => read_text(path),
-        Link::Gone => return None,
-        Link::Swapping(why) => ReadResult::Transient(why),
-        Link::Refused(why) => ReadResult::Refused(why),
-        Link::NotAFile => return None,
-    };
-    Some(FileRead { file, content })
-}
-
-/// What a directory entry leads to.
-enum Link {
-    /// A regular file we may read.
-    Usable,
-    /// A link to nothing: as if the file were deleted.
-    Gone,
-    /// A `..data/` link to nothing, mid-swap.
-    Swapping(String),
-    /// A link out of the directory; the message names the target, never its content.
-    Refused(String),
-    /// A directory, socket, FIFO or device: never read (a FIFO would block the reader).
-    NotAFile,
-}
-
-fn follow(path: &Path, root: &Path) -> Link {
-    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    let through_data = is_link && std::fs::read_link(path).is_ok_and(|t| goes_through_data(&t));
-    let target = match path.canonicalize() {
-        Ok(target) => target,
-        Err(e) if e.kind() == ErrorKind::NotFound && through_data => {
-            return Link::Swapping(e.to_string())
-        }
-        Err(e) if e.kind() == ErrorKind::NotFound => return Link::Gone,
-        // A loop or a component that is not a directory: a link that leads nowhere usable.
-        Err(e) => return Link::Refused(format!("cannot follow the link: {e}")),
-    };
-    if is_link && !through_data && !target.starts_with(root) {
-        return Link::Refused(format!(
-            "links to {}, outside the rule directory; copy the file in, or link within the directory",
-            target.display()
-        ));
-    }
-    match std::fs::metadata(&target) {
-        Ok(meta) if meta.is_file() => Link::Usable,
-        Ok(_) => Link::NotAFile,
-        Err(e) if e.kind() == ErrorKind::NotFound && through_data => Link::Swapping(e.to_string()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Link::Gone,
-        Err(_) => Link::Usable,
-    }
-}
-
-/// Whether a link's own target starts with `..data/`, as a ConfigMap volume's links do.
-fn goes_through_data(target: &Path) -> bool {
-    matches!(target.components().next(), Some(Component::Normal(first)) if first == "..data")
-}
-
-fn read_text(path: &Path) -> ReadResult {
-    match std::fs::read(path) {
-        Ok(bytes) => ReadResult::Text(match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        }),
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            ReadResult::Transient(format!("vanished while being read: {e}"))
-        }
-        Err(e) => ReadResult::Unreadable(format!("cannot be read: {e}")),
-    }
 }
 
 /// The rule files under `paths`, grouped by directory, for [`CompiledRules::from_trees`].
@@ -252,7 +194,7 @@ fn read_trees(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
             let mut dirs = vec![path.clone()];
             walk_dirs(path, &mut dirs)?;
             for dir in dirs {
-                let reads = read_dir(&dir).map_err(|e| with_path(&dir, e))?;
+                let reads = read_dir(&dir, Duration::ZERO).map_err(|e| with_path(&dir, e))?;
                 if !reads.is_empty() {
                     groups.entry(dir).or_default().extend(reads);
                 }
@@ -263,7 +205,7 @@ fn read_trees(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
             let root = parent.canonicalize().map_err(|e| with_path(parent, e))?;
-            if let Some(read) = read_file(path, &root) {
+            if let Some(read) = read_file(path, &root, Duration::ZERO) {
                 groups.entry(parent.to_path_buf()).or_default().push(read);
             }
         }
@@ -370,7 +312,7 @@ mod tests {
     }
 
     fn contents(dir: &Path) -> Vec<(String, String)> {
-        read_dir(dir)
+        read_dir(dir, Duration::ZERO)
             .unwrap()
             .into_iter()
             .map(|read| {
@@ -378,6 +320,7 @@ mod tests {
                 let what = match read.content {
                     ReadResult::Text(text) => text,
                     ReadResult::Transient(_) => "transient".to_owned(),
+                    ReadResult::Settling(_) => "settling".to_owned(),
                     ReadResult::Unreadable(why) | ReadResult::Refused(why) => why,
                 };
                 (name, what)

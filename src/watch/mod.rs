@@ -6,15 +6,20 @@
 //! again", and the content hash decides whether anything changed. A timer re-checks as a
 //! backstop, and `--watch poll` relies on the timer alone for volumes without inotify.
 //!
+//! A plain file is read only once it has not been modified for [`QUIET_PERIOD`], so that a
+//! file written in parts is never served half written; until then it keeps serving its last
+//! good version, and the loop looks again when the period is over. A ConfigMap volume's files
+//! are swapped in whole and are read at once.
+//!
 //! Two things must not make the loop spin: a `..data/` link that keeps dangling is retried
 //! with a doubling delay and then counted as deleted, and a directory that cannot be read is
 //! looked at every half second and reported once, then every 5 seconds (`MISSING_POLL`,
 //! `MISSING_LOG_EVERY`). A directory deleted and created again is a new inode that inotify
 //! does not follow, so the watch is set up again whenever the directory's identity changes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,23 +30,27 @@ use notify_debouncer_full::{new_debouncer, DebounceEventResult};
 use crate::load::{CompiledRules, ReadDirError, TransientFiles};
 use crate::ruleset::{RuleSet, UpdateReport};
 
+mod schedule;
+
+use schedule::{dir_identity, watch_loop, LookAgain, LoopState};
+
 /// Long enough to fold the kubelet's four swap steps into one event, short enough to keep
 /// edit-to-answer latency well under a second.
 const DEBOUNCE: Duration = Duration::from_millis(250);
 
-/// How soon to look again after a file could not be read (a link mid-swap); doubled at each
-/// retry in a row.
-const TRANSIENT_RETRY: Duration = Duration::from_millis(100);
+/// How long a plain file (not a ConfigMap's `..data/` link) must go unmodified before the
+/// server reads it. A script or an editor that writes a file in parts leaves a shorter file
+/// in between, often a valid rule with fewer children, which Metacontroller would act on by
+/// deleting the rest. One second outlasts the pauses of such writers (half a second between
+/// two writes is served whole) and keeps an edit in a plain directory served about a second
+/// after its last write. A writer that pauses longer must write atomically (a temporary
+/// file, then a rename), as the kubelet does.
+pub const QUIET_PERIOD: Duration = Duration::from_secs(1);
 
-/// Retries in a row (about 3 s with doubling) after which a `..data/` link that still
-/// dangles counts as deleted: a kubelet swap takes milliseconds.
-const TRANSIENT_RETRIES: u32 = 5;
-
-/// How often to look for a rule directory that cannot be read, e.g. deleted and not yet back.
-const MISSING_POLL: Duration = Duration::from_millis(500);
-
-/// How often a directory that stays unreadable is reported again.
-const MISSING_LOG_EVERY: Duration = Duration::from_secs(5);
+/// How long the first load waits for plain files still within their quiet period. Start-up
+/// waits only when a file was modified in the last second; a file still being written after
+/// this is left to the watch loop, so that it cannot hold every other rule back.
+const FIRST_LOAD_PATIENCE: Duration = Duration::from_secs(5);
 
 /// How changes are noticed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -80,6 +89,9 @@ pub struct Reloader {
     /// Called after every reload attempt, e.g. to count it in metrics; not after the first
     /// load, which is no reload.
     pub observe: Option<Observer>,
+    /// How long a plain file must go unmodified before it is read: [`QUIET_PERIOD`] for a
+    /// server; `ZERO` reads every file as it is.
+    pub quiet_period: Duration,
 }
 
 impl Reloader {
@@ -88,26 +100,42 @@ impl Reloader {
     /// nothing yet to keep serving; and the caller logs and counts the outcome as the start-up
     /// load, so it is neither logged here nor observed.
     ///
+    /// Plain files modified within the quiet period are waited for, for up to
+    /// [`FIRST_LOAD_PATIENCE`], so that start-up serves no file caught mid-write; old files
+    /// (the normal case) are read at once. Files still being written after that are in the
+    /// report's `settling`, for [`spawn`] to look at again.
+    ///
     /// # Errors
     ///
     /// When the directory cannot be listed.
     pub fn load_first(&self) -> Result<UpdateReport, ReadDirError> {
-        self.read_and_swap(TransientFiles::KeepPrevious)
-            .map(|(report, _)| report)
+        let started = Instant::now();
+        loop {
+            let (report, _) = self.read_and_swap(TransientFiles::KeepPrevious)?;
+            match report.quiet_in {
+                Some(wait) if started.elapsed() + wait <= FIRST_LOAD_PATIENCE => {
+                    std::thread::sleep(wait);
+                }
+                _ => return Ok(report),
+            }
+        }
     }
 
     /// Reads the directory again and swaps the new set in if anything changed, then logs the
-    /// outcome and tells the observer. Also says whether to look again soon: when a file or
-    /// the directory could not be read.
-    fn reload(&self, transient: TransientFiles) -> (Reload, bool) {
-        let (outcome, retry) = match self.read_and_swap(transient) {
-            Err(e) => (Reload::Failed(e), true),
+    /// outcome and tells the observer. Also says when to look again before the re-check.
+    fn reload(&self, transient: TransientFiles) -> (Reload, LookAgain) {
+        let (outcome, look_again) = match self.read_and_swap(transient) {
+            // The loop's wait after a failure is its own (MISSING_POLL).
+            Err(e) => (Reload::Failed(e), LookAgain::default()),
             Ok((report, generation)) => {
-                let retry = !report.transient.is_empty();
+                let look_again = LookAgain::after(&report);
+                if !report.settling.is_empty() {
+                    tracing::debug!(files = ?report.settling, "modified within the quiet period; not read yet");
+                }
                 if report.changed {
-                    (Reload::Swapped { generation, report }, retry)
+                    (Reload::Swapped { generation, report }, look_again)
                 } else {
-                    (Reload::Unchanged, retry)
+                    (Reload::Unchanged, look_again)
                 }
             }
         };
@@ -115,7 +143,7 @@ impl Reloader {
         if let Some(observe) = &self.observe {
             observe(&outcome, &self.rules.load());
         }
-        (outcome, retry)
+        (outcome, look_again)
     }
 
     /// Reads the directory, merges it into the set serving now, and swaps the result in if
@@ -130,7 +158,7 @@ impl Reloader {
         transient: TransientFiles,
     ) -> Result<(UpdateReport, u64), ReadDirError> {
         let current = self.rules.load_full();
-        let compiled = CompiledRules::merge_dir(&self.dir, &current, transient)?;
+        let compiled = CompiledRules::merge_dir(&self.dir, &current, transient, self.quiet_period)?;
         let generation = compiled.rules.generation;
         if compiled.report.changed {
             self.rules.store(Arc::new(compiled.rules));
@@ -205,6 +233,8 @@ pub struct WatchHandle {
 type Rewatch = Box<dyn FnMut() -> notify::Result<()> + Send>;
 
 /// Starts watching. `recheck` is the backstop period (and the poll period in poll mode).
+/// `first` is the report of [`Reloader::load_first`]: a file it could not read yet is looked
+/// at again as soon as after any reload, not at the first re-check.
 ///
 /// # Errors
 ///
@@ -213,6 +243,7 @@ pub fn spawn(
     reloader: Reloader,
     mode: WatchMode,
     recheck: Duration,
+    first: &UpdateReport,
 ) -> notify::Result<WatchHandle> {
     if mode == WatchMode::Off {
         return Ok(WatchHandle { _debouncer: None });
@@ -254,138 +285,21 @@ pub fn spawn(
         drop(tx);
         (None, None)
     };
-    let mut state = LoopState {
-        recheck,
-        identity,
-        lost,
-        rewatch,
-        transient_rounds: 0,
-        failing_since: None,
-        failure_logged: None,
-    };
+    let mut state = LoopState::new(recheck, identity, lost, rewatch);
+    let first_wait = state.next_wait(&Reload::Unchanged, LookAgain::after(first), &reloader.dir);
     std::thread::Builder::new()
         .name("rule-watch".to_owned())
-        .spawn(move || watch_loop(&reloader, &rx, &mut state))
+        .spawn(move || watch_loop(&reloader, &rx, &mut state, first_wait))
         .map_err(|e| notify::Error::generic(&e.to_string()))?;
     Ok(WatchHandle {
         _debouncer: debouncer,
     })
 }
 
-/// What the watch loop remembers from one reload to the next.
-struct LoopState {
-    recheck: Duration,
-    /// The identity of the directory being watched, to notice a new one under its name.
-    identity: Option<(u64, u64)>,
-    /// Set when the watcher saw the directory itself removed.
-    lost: Arc<AtomicBool>,
-    /// `None` in poll mode.
-    rewatch: Option<Rewatch>,
-    /// Reloads in a row that met a file mid-swap.
-    transient_rounds: u32,
-    /// Since when the directory cannot be read, and when that was last logged.
-    failing_since: Option<Instant>,
-    failure_logged: Option<Instant>,
-}
-
-fn watch_loop(reloader: &Reloader, signals: &mpsc::Receiver<()>, state: &mut LoopState) {
-    let mut wait = state.recheck;
-    loop {
-        match signals.recv_timeout(wait) {
-            Ok(()) => while signals.try_recv().is_ok() {},
-            Err(RecvTimeoutError::Timeout) => {}
-            // Poll mode has no sender: the timer alone drives it.
-            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
-        }
-        state.follow_directory(&reloader.dir);
-        let transient = if state.transient_rounds >= TRANSIENT_RETRIES {
-            TransientFiles::CountAsDeleted
-        } else {
-            TransientFiles::KeepPrevious
-        };
-        let (outcome, retry) = reloader.reload(transient);
-        wait = state.next_wait(&outcome, retry, &reloader.dir);
-    }
-}
-
-impl LoopState {
-    /// Watches the directory again when a new one stands under its name.
-    fn follow_directory(&mut self, dir: &Path) {
-        let identity = dir_identity(dir);
-        if self.lost.swap(false, Ordering::AcqRel) {
-            self.identity = None;
-        }
-        if identity.is_none() || identity == self.identity {
-            return;
-        }
-        let Some(rewatch) = self.rewatch.as_mut() else {
-            self.identity = identity;
-            return;
-        };
-        match rewatch() {
-            Ok(()) => {
-                self.identity = identity;
-                tracing::info!(dir = %dir.display(), "watching the rule directory again");
-            }
-            Err(e) => tracing::warn!(
-                dir = %dir.display(),
-                error = %e,
-                "cannot watch the rule directory; changes are seen at the re-check interval"
-            ),
-        }
-    }
-
-    /// How long to wait before the next reload, and the failure log at its bounded rate.
-    fn next_wait(&mut self, outcome: &Reload, retry: bool, dir: &Path) -> Duration {
-        if let Reload::Failed(why) = outcome {
-            let now = Instant::now();
-            let since = *self.failing_since.get_or_insert(now);
-            let due = self
-                .failure_logged
-                .is_none_or(|at| now.duration_since(at) >= MISSING_LOG_EVERY);
-            if due {
-                self.failure_logged = Some(now);
-                tracing::error!(
-                    error = %why,
-                    failing_for_s = now.duration_since(since).as_secs(),
-                    "cannot read the rule directory; keeping the current rules, looking again every {}",
-                    humantime::format_duration(MISSING_POLL)
-                );
-            }
-            self.transient_rounds = 0;
-            // A file system may give the next directory the same inode: watch whatever comes.
-            self.identity = None;
-            return MISSING_POLL.min(self.recheck);
-        }
-        if self.failing_since.take().is_some() {
-            self.failure_logged = None;
-            tracing::info!(dir = %dir.display(), "the rule directory can be read again");
-        }
-        if !retry {
-            self.transient_rounds = 0;
-            return self.recheck;
-        }
-        self.transient_rounds += 1;
-        let doubled =
-            TRANSIENT_RETRY.saturating_mul(1 << self.transient_rounds.min(16).saturating_sub(1));
-        doubled.min(self.recheck)
-    }
-}
-
-/// Device and inode of the directory, to tell a recreated directory from the one watched.
-#[cfg(unix)]
-fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
-}
-
-#[cfg(not(unix))]
-fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
-    std::fs::metadata(dir).ok().map(|_| (0, 0))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn reloader(dir: &Path) -> Reloader {
@@ -393,7 +307,15 @@ mod tests {
             dir: dir.to_path_buf(),
             rules: Arc::new(ArcSwap::from_pointee(RuleSet::default())),
             observe: None,
+            quiet_period: Duration::ZERO,
         }
+    }
+
+    /// Sets the modification time of `path` to `ago` before now.
+    fn modified_ago(path: &Path, ago: Duration) {
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(std::time::SystemTime::now() - ago)
+            .unwrap();
     }
 
     #[test]
@@ -406,9 +328,9 @@ mod tests {
         assert!(reloader.rules.load().get("a").is_some());
         let generation = reloader.rules.load().generation;
 
-        let (outcome, retry) = reloader.reload(TransientFiles::KeepPrevious);
+        let (outcome, look_again) = reloader.reload(TransientFiles::KeepPrevious);
         assert!(matches!(outcome, Reload::Unchanged), "{outcome:?}");
-        assert!(!retry);
+        assert_eq!(look_again, LookAgain::default());
 
         std::fs::write(temp.path().join("b.yaml"), "sync:\n  status: {n: 2}\n").unwrap();
         let (outcome, _) = reloader.reload(TransientFiles::KeepPrevious);
@@ -429,8 +351,55 @@ mod tests {
         let reloader = reloader(&temp.path().join("missing"));
         let error = reloader.load_first().unwrap_err();
         assert!(error.to_string().contains("missing"), "{error}");
-        let (outcome, retry) = reloader.reload(TransientFiles::KeepPrevious);
+        let (outcome, _) = reloader.reload(TransientFiles::KeepPrevious);
         assert!(matches!(outcome, Reload::Failed(_)), "{outcome:?}");
-        assert!(retry);
+    }
+
+    #[test]
+    fn a_plain_file_is_read_once_quiet_and_meanwhile_its_last_version_serves() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.yaml");
+        std::fs::write(&path, "sync:\n  status: {n: 1}\n").unwrap();
+        modified_ago(&path, QUIET_PERIOD);
+        let reloader = Reloader {
+            quiet_period: QUIET_PERIOD,
+            ..reloader(temp.path())
+        };
+        reloader.load_first().unwrap();
+        let first = reloader.rules.load().get("a").cloned().unwrap();
+
+        std::fs::write(&path, "sync:\n  status: {n: 2}\n").unwrap();
+        let (outcome, look_again) = reloader.reload(TransientFiles::KeepPrevious);
+        assert!(matches!(outcome, Reload::Unchanged), "{outcome:?}");
+        assert!(Arc::ptr_eq(reloader.rules.load().get("a").unwrap(), &first));
+        assert!(!look_again.transient);
+        assert!(
+            look_again.quiet_in.is_some_and(|q| q <= QUIET_PERIOD),
+            "{look_again:?}"
+        );
+
+        modified_ago(&path, QUIET_PERIOD);
+        let (outcome, look_again) = reloader.reload(TransientFiles::KeepPrevious);
+        assert!(matches!(outcome, Reload::Swapped { .. }), "{outcome:?}");
+        assert!(!Arc::ptr_eq(
+            reloader.rules.load().get("a").unwrap(),
+            &first
+        ));
+        assert_eq!(look_again, LookAgain::default());
+    }
+
+    #[test]
+    fn the_first_load_waits_for_a_file_modified_within_the_quiet_period() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.yaml");
+        std::fs::write(&path, "sync:\n  status: {n: 1}\n").unwrap();
+        modified_ago(&path, QUIET_PERIOD - Duration::from_millis(200));
+        let reloader = Reloader {
+            quiet_period: QUIET_PERIOD,
+            ..reloader(temp.path())
+        };
+        let report = reloader.load_first().unwrap();
+        assert!(report.settling.is_empty(), "{report:?}");
+        assert!(reloader.rules.load().get("a").is_some());
     }
 }
