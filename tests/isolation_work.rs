@@ -182,3 +182,102 @@ fn patterns_from_the_request_stay_inside_the_memory_limit() {
         json!([false, false, true])
     );
 }
+
+/// A rule of about `bytes` whose templates compile large: block helpers and nested calls.
+fn heavy_rule(name: &str, bytes: usize) -> String {
+    let mut text = format!("name: {name}\nvalues:\n  who: {{path: $.parent.metadata.name, default: x}}\nsync:\n  status:\n");
+    let mut i = 0;
+    loop {
+        let entry = format!(
+            "    k{i}: \"{{{{#if who}}}}{{{{concat who '-' (lower (toString {i}))}}}}{{{{else}}}}none{{{{/if}}}}\"\n"
+        );
+        if text.len() + entry.len() > bytes {
+            return text;
+        }
+        text.push_str(&entry);
+        i += 1;
+    }
+}
+
+fn rules_listing(server: &Server) -> serde_json::Value {
+    let listing = server.get("/rules").unwrap();
+    assert_eq!(listing.status, 200);
+    listing.json()
+}
+
+fn file_error(listing: &serde_json::Value, file: &str) -> Option<String> {
+    listing["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"].as_str().is_some_and(|f| f.ends_with(file)))
+        .and_then(|f| f["error"].as_str().map(str::to_owned))
+}
+
+#[test]
+fn a_rule_too_large_for_the_rules_share_is_refused_and_its_last_version_serves() {
+    // At 12 MiB the rules' share is 1.5 MiB and a rule file may have 24 KiB.
+    let hello = std::fs::read_to_string(repo().join("rules/hello.yaml")).unwrap();
+    let first = heavy_rule("first", 23_000);
+    let small = "name: second\nsync:\n  status:\n    n: 1\n";
+    let mut dir = ConfigMapDir::new(&[
+        ("hello.yaml", hello.as_str()),
+        ("first.yaml", first.as_str()),
+        ("second.yaml", small),
+    ]);
+    let server = Server::start(&dir.path, &["--memory-limit", "12MiB"]);
+    let listing = rules_listing(&server);
+    let limit = listing["memory"]["limitBytes"].as_u64().unwrap();
+    assert_eq!(limit, 1536 * 1024);
+    let first_bytes = listing["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "first")
+        .map(|r| r["memoryBytes"].as_u64().unwrap())
+        .unwrap();
+    assert!(
+        first_bytes > limit / 2,
+        "the heavy rule takes {first_bytes} bytes compiled; the test needs more than half the share"
+    );
+    assert!(listing["memory"]["bytes"].as_u64().unwrap() > first_bytes);
+    let metrics = server.get("/metrics").unwrap().text();
+    assert!(metrics.contains(&format!(
+        "rulehook_rule_memory_bytes{{rule=\"first\"}} {first_bytes}"
+    )));
+
+    // A second heavy rule would take the rules past their share: refused at its file, and
+    // the version already loaded keeps answering.
+    let second = heavy_rule("second", 23_000);
+    let too_large_file = heavy_rule("third", 30_000);
+    dir.update(&[
+        ("hello.yaml", hello.as_str()),
+        ("first.yaml", first.as_str()),
+        ("second.yaml", second.as_str()),
+        ("third.yaml", too_large_file.as_str()),
+    ]);
+    server.wait_until(Duration::from_secs(10), |s| {
+        file_error(&rules_listing(s), "second.yaml").is_some()
+    });
+    let listing = rules_listing(&server);
+    let error = file_error(&listing, "second.yaml").unwrap();
+    assert!(error.contains("rules' share of memory"), "{error}");
+    let served = server.post_json(
+        "/second/sync",
+        &json!({"parent": {"metadata": {"name": "p"}}}),
+    );
+    assert_eq!(served.status, 200, "{}", served.text());
+    assert_eq!(
+        served.json()["status"]["n"],
+        1,
+        "the last good version serves"
+    );
+    let error = file_error(&listing, "third.yaml").unwrap();
+    assert!(
+        error.contains("a rule file may have at most 24576"),
+        "{error}"
+    );
+    assert!(listing["memory"]["bytes"].as_u64().unwrap() <= limit);
+    let metrics = server.get("/metrics").unwrap().text();
+    assert!(metrics.contains("rulehook_rule_errors{file="), "{metrics}");
+}

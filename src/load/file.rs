@@ -23,7 +23,12 @@ use crate::ruleset::{FileRead, ReadResult};
 /// nothing to load: not a regular file, or a link whose target is gone. A plain file modified
 /// less than `quiet_period` ago is not read yet ([`ReadResult::Settling`]); `ZERO` reads
 /// every file as it is.
-pub(super) fn read_file(path: &Path, root: &Path, quiet_period: Duration) -> Option<FileRead> {
+pub(super) fn read_file(
+    path: &Path,
+    root: &Path,
+    quiet_period: Duration,
+    max_bytes: usize,
+) -> Option<FileRead> {
     let file = path.display().to_string();
     let content = match follow(path, root) {
         Link::Usable { swapped_whole } => {
@@ -32,7 +37,9 @@ pub(super) fn read_file(path: &Path, root: &Path, quiet_period: Duration) -> Opt
             } else {
                 quiet_period
             };
-            read_whole(path, quiet_period, |p: &Path| std::fs::read(p))
+            read_whole(path, quiet_period, max_bytes, |p: &Path| {
+                read_at_most(p, max_bytes)
+            })
         }
         Link::Gone => return None,
         Link::Swapping(why) => ReadResult::Transient(why),
@@ -142,6 +149,7 @@ fn inode(_: &Metadata) -> (u64, u64) {
 fn read_whole(
     path: &Path,
     quiet_period: Duration,
+    max_bytes: usize,
     mut read: impl FnMut(&Path) -> std::io::Result<Vec<u8>>,
 ) -> ReadResult {
     for _ in 0..READ_ATTEMPTS {
@@ -149,6 +157,9 @@ fn read_whole(
             Ok(meta) => Version::of(&meta),
             Err(e) => return failed(&e),
         };
+        if usize::try_from(before.len).map_or(true, |len| len > max_bytes) {
+            return too_large(before.len, max_bytes);
+        }
         let quiet_in = before
             .modified
             .and_then(|modified| quiet_in(modified, SystemTime::now(), quiet_period));
@@ -160,6 +171,7 @@ fn read_whole(
             Err(e) => return failed(&e),
         };
         match std::fs::metadata(path) {
+            Ok(_) if bytes.len() > max_bytes => return too_large(bytes.len() as u64, max_bytes),
             Ok(after) if Version::of(&after) == before => return ReadResult::Text(text(bytes)),
             Ok(_) => {}
             Err(e) => return failed(&e),
@@ -167,6 +179,28 @@ fn read_whole(
     }
     ReadResult::Transient(format!(
         "changed while being read, {READ_ATTEMPTS} times in a row"
+    ))
+}
+
+/// Reads at most one byte more than `max_bytes`, so that a file that grew past the limit
+/// after it was measured is still never read whole.
+fn read_at_most(path: &Path, max_bytes: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(
+            u64::try_from(max_bytes)
+                .unwrap_or(u64::MAX)
+                .saturating_add(1),
+        )
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// A file too large to be a rule: an error, and its last good rule keeps serving.
+fn too_large(len: u64, max_bytes: usize) -> ReadResult {
+    ReadResult::Unreadable(format!(
+        "the file is {len} bytes; a rule file may have at most {max_bytes} (memory limit / 512), since compiling takes up to 60 times its size: split it into several rules"
     ))
 }
 
@@ -220,7 +254,7 @@ mod tests {
         let path = temp.path().join("a.yaml");
         std::fs::write(&path, "sync:\n").unwrap();
         let mut readings = 0;
-        let result = read_whole(&path, Duration::ZERO, |p: &Path| {
+        let result = read_whole(&path, Duration::ZERO, usize::MAX, |p: &Path| {
             let bytes = std::fs::read(p);
             readings += 1;
             if readings == 1 {
@@ -241,7 +275,7 @@ mod tests {
         let path = temp.path().join("a.yaml");
         std::fs::write(&path, "sync:\n").unwrap();
         let mut readings = 0;
-        let result = read_whole(&path, Duration::ZERO, |p: &Path| {
+        let result = read_whole(&path, Duration::ZERO, usize::MAX, |p: &Path| {
             readings += 1;
             let bytes = std::fs::read(p);
             append(p, "# more\n");
@@ -271,7 +305,7 @@ mod tests {
                 .unwrap();
         }
         let mut readings = 0;
-        let result = read_whole(&path, Duration::ZERO, |p: &Path| {
+        let result = read_whole(&path, Duration::ZERO, usize::MAX, |p: &Path| {
             let bytes = std::fs::read(p);
             readings += 1;
             if readings == 1 {
@@ -290,7 +324,9 @@ mod tests {
     fn a_file_deleted_before_its_reading_is_transient() {
         let temp = tempfile::tempdir().unwrap();
         let path = temp.path().join("a.yaml");
-        let result = read_whole(&path, Duration::ZERO, |p: &Path| std::fs::read(p));
+        let result = read_whole(&path, Duration::ZERO, usize::MAX, |p: &Path| {
+            std::fs::read(p)
+        });
         assert!(matches!(result, ReadResult::Transient(_)), "{result:?}");
     }
 
@@ -321,19 +357,21 @@ mod tests {
         let path = root.join("a.yaml");
         std::fs::write(&path, "sync: {status: {n: 1}}\n").unwrap();
         let period = Duration::from_secs(1);
-        let read = read_file(&path, &root, period).unwrap();
+        let read = read_file(&path, &root, period, usize::MAX).unwrap();
         assert!(
             matches!(read.content, ReadResult::Settling(left) if left <= period && !left.is_zero()),
             "{:?}",
             read.content
         );
         assert!(matches!(
-            read_file(&path, &root, Duration::ZERO).unwrap().content,
+            read_file(&path, &root, Duration::ZERO, usize::MAX)
+                .unwrap()
+                .content,
             ReadResult::Text(_)
         ));
         modified_ago(&path, period);
         assert!(matches!(
-            read_file(&path, &root, period).unwrap().content,
+            read_file(&path, &root, period, usize::MAX).unwrap().content,
             ReadResult::Text(_)
         ));
     }
@@ -351,7 +389,13 @@ mod tests {
         .unwrap();
         symlink("..2026_11_22_10_00_00.1", root.join("..data")).unwrap();
         symlink("..data/a.yaml", root.join("a.yaml")).unwrap();
-        let read = read_file(&root.join("a.yaml"), &root, Duration::from_secs(1)).unwrap();
+        let read = read_file(
+            &root.join("a.yaml"),
+            &root,
+            Duration::from_secs(1),
+            usize::MAX,
+        )
+        .unwrap();
         assert!(
             matches!(read.content, ReadResult::Text(_)),
             "{:?}",
@@ -366,11 +410,35 @@ mod tests {
         std::fs::write(&path, "sync:\n").unwrap();
         let period = Duration::from_secs(1);
         modified_ago(&path, period);
-        let result = read_whole(&path, period, |p: &Path| {
+        let result = read_whole(&path, period, usize::MAX, |p: &Path| {
             let bytes = std::fs::read(p);
             append(p, "  status: {n: 1}\n");
             bytes
         });
         assert!(matches!(result, ReadResult::Settling(_)), "{result:?}");
+    }
+
+    #[test]
+    fn a_file_over_the_size_limit_is_not_read() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().canonicalize().unwrap();
+        let path = root.join("a.yaml");
+        std::fs::write(&path, "x".repeat(2000)).unwrap();
+        let read = read_file(&path, &root, Duration::ZERO, 1000).unwrap();
+        match read.content {
+            ReadResult::Unreadable(why) => {
+                assert!(
+                    why.contains("2000 bytes") && why.contains("at most 1000"),
+                    "{why}"
+                )
+            }
+            other => panic!("read anyway: {other:?}"),
+        }
+        // A file that grows past the limit between the measuring and the reading.
+        let grown = read_whole(&path, Duration::ZERO, 2500, |p: &Path| {
+            std::fs::write(p, "x".repeat(3000))?;
+            read_at_most(p, 2500)
+        });
+        assert!(matches!(grown, ReadResult::Unreadable(_)), "{grown:?}");
     }
 }

@@ -25,7 +25,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::ruleset::{FileRead, ReadResult, RuleSet, UpdateReport};
+use crate::ruleset::{FileRead, ReadResult, RuleLimits, RuleSet, UpdateReport};
 
 mod file;
 
@@ -92,7 +92,8 @@ impl CompiledRules {
         transient: TransientFiles,
         quiet_period: Duration,
     ) -> Result<Self, ReadDirError> {
-        let mut reads = read_dir(dir, quiet_period).map_err(|error| ReadDirError {
+        let max_bytes = current.limits().max_file_bytes;
+        let mut reads = read_dir(dir, quiet_period, max_bytes).map_err(|error| ReadDirError {
             dir: dir.to_path_buf(),
             error,
         })?;
@@ -109,6 +110,13 @@ impl CompiledRules {
     ///
     /// When the file cannot be read as UTF-8 text.
     pub fn from_file(path: &Path) -> std::io::Result<Self> {
+        let max_bytes = RuleLimits::default().max_file_bytes;
+        let len = std::fs::metadata(path)?.len();
+        if usize::try_from(len).map_or(true, |len| len > max_bytes) {
+            return Err(std::io::Error::other(format!(
+                "the file is {len} bytes; a rule file may have at most {max_bytes}"
+            )));
+        }
         let text = std::fs::read_to_string(path)?;
         let read = FileRead {
             file: path.display().to_string(),
@@ -162,7 +170,11 @@ fn is_rule_file(name: &str) -> bool {
 ///
 /// Only when the directory itself cannot be listed. A file that cannot be used becomes a
 /// [`ReadResult`] that says why.
-fn read_dir(dir: &Path, quiet_period: Duration) -> std::io::Result<Vec<FileRead>> {
+fn read_dir(
+    dir: &Path,
+    quiet_period: Duration,
+    max_bytes: usize,
+) -> std::io::Result<Vec<FileRead>> {
     let root = dir.canonicalize()?;
     let mut paths: Vec<PathBuf> = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -177,7 +189,7 @@ fn read_dir(dir: &Path, quiet_period: Duration) -> std::io::Result<Vec<FileRead>
     paths.sort();
     Ok(paths
         .iter()
-        .filter_map(|p| read_file(p, &root, quiet_period))
+        .filter_map(|p| read_file(p, &root, quiet_period, max_bytes))
         .filter(|read| !matches!(&read.content, ReadResult::Text(text) if is_not_a_rule(text)))
         .collect())
 }
@@ -187,6 +199,7 @@ fn read_trees(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
     let with_path = |path: &Path, e: std::io::Error| {
         std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
     };
+    let max_bytes = RuleLimits::default().max_file_bytes;
     let mut groups: std::collections::BTreeMap<PathBuf, Vec<FileRead>> = Default::default();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| with_path(path, e))?;
@@ -194,7 +207,8 @@ fn read_trees(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
             let mut dirs = vec![path.clone()];
             walk_dirs(path, &mut dirs)?;
             for dir in dirs {
-                let reads = read_dir(&dir, Duration::ZERO).map_err(|e| with_path(&dir, e))?;
+                let reads =
+                    read_dir(&dir, Duration::ZERO, max_bytes).map_err(|e| with_path(&dir, e))?;
                 if !reads.is_empty() {
                     groups.entry(dir).or_default().extend(reads);
                 }
@@ -205,7 +219,7 @@ fn read_trees(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
             let root = parent.canonicalize().map_err(|e| with_path(parent, e))?;
-            if let Some(read) = read_file(path, &root, Duration::ZERO) {
+            if let Some(read) = read_file(path, &root, Duration::ZERO, max_bytes) {
                 groups.entry(parent.to_path_buf()).or_default().push(read);
             }
         }
@@ -312,7 +326,7 @@ mod tests {
     }
 
     fn contents(dir: &Path) -> Vec<(String, String)> {
-        read_dir(dir, Duration::ZERO)
+        read_dir(dir, Duration::ZERO, usize::MAX)
             .unwrap()
             .into_iter()
             .map(|read| {
