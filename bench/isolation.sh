@@ -13,13 +13,19 @@
 #             /healthz probed every 20 ms                         raised, so renders are heavy
 #   noread    200 clients that ask for 15 MB and never read       --memory-limit 512MiB, so that
 #                                                                 15 MB answers are allowed
+#   regex     4 at once, repeatedly: 600 matches of request-      defaults
+#             supplied patterns over a 30 KB subject, distinct
+#             bytes; /healthz probed every 20 ms
+#   patterns  4 at once, repeatedly: 300 distinct request-        defaults
+#             supplied patterns, half near the old 1 MiB cap
 #
 # Targets (BENCHMARKS.md): peak RSS < 128 MiB and every call < 1 s during amplify; 0
-# failures and p99 < 50 ms for the stream in every phase; /healthz < 100 ms during heavy;
+# failures and p99 < 50 ms for the stream in every phase; /healthz < 100 ms during heavy
+# and regex; peak RSS < 128 MiB in every phase run with the default 128 MiB limit;
 # hello throughput >= 0.95x the baseline.
 #
 # Environment: PHASE_SECONDS (default 15), RATE (steady stream, req/s, default 200),
-# PHASES (default "amplify slowbody heavy noread"),
+# PHASES (default "amplify slowbody heavy noread regex patterns"),
 # BASELINE_REV (default 63c169d, the last commit before these limits; empty to skip).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -68,6 +74,16 @@ sync:
       kind: ConfigMap
       metadata: {name: "c-{{ item }}"}
       data: {text: "{{ text }}"}
+EOF
+cat >"$RULES/matcher.yaml" <<'EOF'
+values:
+  subject: {path: $.parent.spec.subject, default: ""}
+  patterns: {path: $.parent.spec.patterns, default: []}
+sync:
+  status:
+    matched:
+      - $forEach: "{{ patterns }}"
+        $template: "{{ regexMatch subject item }}"
 EOF
 HELLO=tests/fixtures/hello-sync-v1.json
 
@@ -119,9 +135,11 @@ declare -A FLAGS=(
   [slowbody]=""
   [heavy]="--max-render-steps 1000000000 --max-loop-items 100000"
   [noread]="--memory-limit 512MiB"
+  [regex]=""
+  [patterns]=""
 )
 ROWS=()
-for phase in ${PHASES:-amplify slowbody heavy noread}; do
+for phase in ${PHASES:-amplify slowbody heavy noread regex patterns}; do
   step "phase $phase (${PHASE_SECONDS}s)"
   # shellcheck disable=SC2086
   start "$BIN" ${FLAGS[$phase]}

@@ -10,6 +10,11 @@ Scenarios:
   heavy     2 at once, repeatedly: renders that run until the render timeout. Also probes
             /healthz every 20 ms and prints the slowest answer.
   noread    200 clients that ask for a 15 MB answer and never read it.
+  regex     4 at once, repeatedly: 600 matches of request-supplied patterns (10 distinct ones,
+            new in every request) against a 30 KB subject: milliseconds of PikeVM work each.
+            Also probes /healthz every 20 ms.
+  patterns  4 at once, repeatedly: 300 distinct request-supplied patterns, half of which
+            compiled near the old 1 MiB size cap.
 Prints one JSON object on its last line.
 """
 
@@ -167,10 +172,79 @@ def noread(addr, seconds):
     return {"clients": len(held)}
 
 
+def matcher_body(salt, subject, patterns):
+    return json.dumps({"parent": {"metadata": {"name": f"m{salt}"},
+                                  "spec": {"subject": subject, "patterns": patterns}}}).encode()
+
+
+def prober(addr, stop, probes):
+    """Probes /healthz every 20 ms until `stop`, recording (ok, seconds)."""
+    host, port = addr.split(":")
+    while time.monotonic() < stop:
+        started = time.monotonic()
+        try:
+            with socket.create_connection((host, int(port)), timeout=5) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                ok = s.recv(64).startswith(b"HTTP/1.1 200")
+        except OSError:
+            ok = False
+        probes.append((ok, time.monotonic() - started))
+        time.sleep(0.02)
+
+
+def repeatedly(addr, seconds, body_for, probe=False):
+    """4 clients sending body_for(n) for the n-th request until the time is up."""
+    stop = time.monotonic() + seconds
+    probes, calls, lock = [], [], threading.Lock()
+    counter = iter(range(1 << 40))
+
+    def client():
+        while time.monotonic() < stop:
+            with lock:
+                n = next(counter)
+            try:
+                result = call(addr, "/matcher/sync", body_for(n))
+            except OSError as e:
+                result = (0, repr(e))
+            with lock:
+                calls.append(result)
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    if probe:
+        threads.append(threading.Thread(target=prober, args=(addr, stop, probes)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result = {"calls": len(calls), "statuses": sorted({c[0] for c in calls})}
+    if probes:
+        times = sorted(t for _, t in probes)
+        result.update({"probes": len(probes),
+                       "probe_failures": sum(1 for ok, _ in probes if not ok),
+                       "probe_p99_ms": round(1000 * times[len(times) * 99 // 100], 2),
+                       "probe_max_ms": round(1000 * times[-1], 2)})
+    return result
+
+
+def regex(addr, seconds):
+    subject = "".join("1" if i % 3 == 0 else "0" for i in range(30000))
+    return repeatedly(addr, seconds, lambda n: matcher_body(
+        n, subject, [f"[01]*1[01]{{{10 + i % 10}}}|z{n}q{i % 10}" for i in range(600)]),
+        probe=True)
+
+
+def patterns(addr, seconds):
+    def body(n):
+        listed = [rf"\w{{12}}[a-z]{{{i % 50}}}|z{n}q{i}" if i % 2 == 0
+                  else f"^[a-z]{{{1 + i % 40}}}[0-9]+$|z{n}q{i}" for i in range(300)]
+        return matcher_body(n, "abc", listed)
+    return repeatedly(addr, seconds, body)
+
+
 def main():
     addr, scenario, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    result = {"amplify": amplify, "slowbody": slowbody, "heavy": heavy, "noread": noread}[
-        scenario](addr, seconds)
+    result = {"amplify": amplify, "slowbody": slowbody, "heavy": heavy, "noread": noread,
+              "regex": regex, "patterns": patterns}[scenario](addr, seconds)
     print(json.dumps(result))
 
 

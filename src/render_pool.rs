@@ -37,7 +37,10 @@ impl RenderPool {
             let rx = rx.clone();
             std::thread::Builder::new()
                 .name(format!("render-{i}"))
-                .spawn(move || rx.into_iter().for_each(|job| job()))?;
+                .spawn(move || {
+                    lower_priority();
+                    rx.into_iter().for_each(|job| job());
+                })?;
         }
         Ok(RenderPool { queue: tx })
     }
@@ -68,6 +71,24 @@ impl RenderPool {
             Ok(()) => Ok(rx),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(Busy),
         }
+    }
+}
+
+/// How much lower than the HTTP I/O threads a render thread runs. Renders that take
+/// seconds on every CPU would otherwise make a probe or a light hook wait its turn behind
+/// them for tens or hundreds of milliseconds; at nice 10 the scheduler gives a waking I/O
+/// thread the CPU at once, and renders still get every cycle the I/O threads leave.
+const RENDER_NICENESS: libc::c_int = 10;
+
+/// Lowers this thread's scheduling priority (Linux sets niceness per thread). Lowering it
+/// needs no privilege; when it fails anyway, the thread runs at the normal priority.
+#[allow(unsafe_code)]
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take no pointers and only affect this thread.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, RENDER_NICENESS);
     }
 }
 

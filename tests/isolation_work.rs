@@ -30,8 +30,8 @@ fn rules() -> ConfigMapDir {
     ConfigMapDir::new(&[("hello.yaml", hello.as_str()), ("matcher.yaml", MATCHER)])
 }
 
-/// A request with `count` patterns, each distinct in this request and across requests
-/// (`salt`), so neither a pattern cache nor the answer cache can help.
+/// A request with `count` patterns, `pattern(i)` each made new to this request (`salt`), so
+/// neither a pattern cache nor the answer cache can help.
 fn matcher_request(
     salt: u64,
     subject: &str,
@@ -39,7 +39,7 @@ fn matcher_request(
     pattern: impl Fn(usize) -> String,
 ) -> Vec<u8> {
     let patterns: Vec<String> = (0..count)
-        .map(|i| format!("{}|z{salt}q{i}", pattern(i)))
+        .map(|i| format!("{}|z{salt}q{}", pattern(i), i % 10))
         .collect();
     serde_json::to_vec(&json!({
         "parent": {"metadata": {"name": format!("m{salt}")},
@@ -83,16 +83,17 @@ fn p99(mut samples: Vec<Duration>) -> Duration {
 fn regex_work_on_every_io_thread_leaves_probes_and_other_rules_fast() {
     let dir = rules();
     let server = Server::start(&dir.path, &[]);
-    // 30 KB of subject and 600 patterns per request: each search is priced by the subject's
-    // length and the pattern's shape, so the first one already costs more than an I/O
-    // thread's slice, and the whole request goes to a render thread.
+    // 30 KB of subject and 600 matches per request, of 10 patterns new in every request:
+    // milliseconds of PikeVM work per match. Each search is priced by the subject's length
+    // and the pattern's shape, so the first one already costs more than an I/O thread's
+    // slice, and the whole request goes to a render thread.
     let subject: String = (0..30_000)
         .map(|i| if i % 3 == 0 { '1' } else { '0' })
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
     let attackers = attack(&server.addr, 4, &stop, move |n| {
         matcher_request(n, &subject, 600, |i| {
-            format!("[01]*1[01]{{{}}}", 10 + i % 20)
+            format!("[01]*1[01]{{{}}}", 10 + i % 10)
         })
     });
     std::thread::sleep(Duration::from_millis(300));
