@@ -14,58 +14,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use rulehook_engine::{CompileGuard, Diagnostic, Rule};
+use rulehook_engine::{Diagnostic, Rule};
 
-use crate::allocation;
-use crate::memory::{Budgets, DEFAULT_MEMORY_LIMIT};
+mod memory;
 
-/// What rules may take: their share of the memory limit, and the largest rule file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RuleLimits {
-    /// What every served rule's compiled form may take together.
-    pub memory: usize,
-    /// The largest rule file that is read at all: compiling takes up to ~60 times a file's
-    /// size on the way, before the share is checked.
-    pub max_file_bytes: usize,
-}
-
-impl RuleLimits {
-    pub fn for_memory(memory_limit: usize) -> RuleLimits {
-        let budgets = Budgets::derive(memory_limit);
-        RuleLimits {
-            memory: budgets.rules,
-            max_file_bytes: budgets.max_rule_file,
-        }
-    }
-}
-
-impl Default for RuleLimits {
-    fn default() -> Self {
-        RuleLimits::for_memory(DEFAULT_MEMORY_LIMIT)
-    }
-}
-
-/// Stops a compile once what it holds passes what the rules' share has left for it.
-struct Allowance {
-    bytes: usize,
-    share: usize,
-}
-
-impl CompileGuard for Allowance {
-    fn stop(&self) -> Option<String> {
-        let held = allocation::held_now()?;
-        (held > self.bytes).then(|| self.message(held))
-    }
-}
-
-impl Allowance {
-    fn message(&self, held: usize) -> String {
-        format!(
-            "the rule takes more than {held} bytes compiled, and the rules' share of memory ({} bytes, memory limit / 8) has {} left beside the other rules; make it smaller, split it, or raise --memory-limit",
-            self.share, self.bytes
-        )
-    }
-}
+pub use memory::RuleLimits;
+use memory::{compile_within, Allowance, Refused};
 
 /// A compiled rule and where it came from.
 #[derive(Debug)]
@@ -219,9 +173,13 @@ impl RuleSet {
     pub(crate) fn update(&self, reads: Vec<FileRead>, now: SystemTime) -> (RuleSet, UpdateReport) {
         let mut report = UpdateReport::default();
         let mut files: BTreeMap<String, FileState> = BTreeMap::new();
-        // What serving rules take, the old versions of files about to change included: a new
-        // version is allowed what is left beside every other file's rule.
-        let mut committed = self.memory();
+        // What the rules of the files still there take, the old versions of files about to
+        // change included: a new version is allowed what is left beside every other file's.
+        let mut committed: usize = reads
+            .iter()
+            .filter_map(|read| self.files.get(&read.file)?.serving.as_ref())
+            .map(|rule| rule.memory)
+            .sum();
         for read in reads {
             let previous = self.files.get(&read.file);
             let text = match read.content {
@@ -260,7 +218,6 @@ impl RuleSet {
                 files.insert(read.file, prev.clone());
                 continue;
             }
-            report.changed = true;
             let old = previous
                 .and_then(|p| p.serving.as_ref())
                 .map_or(0, |r| r.memory);
@@ -283,12 +240,15 @@ impl RuleSet {
                         errors: Vec::new(),
                     }
                 }
-                Err(errors) => FileState {
-                    hash,
+                Err(Refused { errors, for_memory }) => FileState {
+                    // Refused for want of memory, the same content is tried again at the next
+                    // reading: another rule may have made room meanwhile.
+                    hash: if for_memory { String::new() } else { hash },
                     serving: previous.and_then(|p| p.serving.clone()),
                     errors,
                 },
             };
+            report.changed |= previous.is_none_or(|p| !same_state(p, &state));
             files.insert(read.file, state);
         }
         if self.files.keys().any(|f| !files.contains_key(f)) {
@@ -354,26 +314,6 @@ impl RuleSet {
     }
 }
 
-/// Compiles `text` counting what it allocates, stopped by `allowance` between templates and
-/// refused when what it keeps passes it. Returns the rule and the bytes it keeps.
-fn compile_within(
-    file: &str,
-    text: &str,
-    allowance: &Allowance,
-) -> Result<(Rule, usize), Vec<Diagnostic>> {
-    let (compiled, measured) = allocation::measure(|| Rule::compile_guarded(file, text, allowance));
-    let rule = compiled?;
-    if measured.kept > allowance.bytes {
-        return Err(vec![Diagnostic::new(
-            file,
-            1,
-            1,
-            allowance.message(measured.kept),
-        )]);
-    }
-    Ok((rule, measured.kept))
-}
-
 /// The state of a file that could not be used: one error at its start, and `serving`.
 fn unusable(file: &str, why: String, serving: Option<Arc<LoadedRule>>) -> FileState {
     FileState {
@@ -394,169 +334,4 @@ fn same_state(a: &FileState, b: &FileState) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn read(file: &str, text: &str) -> FileRead {
-        FileRead {
-            file: file.to_owned(),
-            content: ReadResult::Text(text.to_owned()),
-        }
-    }
-
-    fn status(n: u64) -> String {
-        format!("sync:\n  status:\n    n: {n}\n")
-    }
-
-    const BAD: &str = "sync:\n  status:\n    n: \"{{ nope }}\"\n";
-
-    fn served_n(set: &RuleSet, name: &str) -> Option<u64> {
-        let rule = &set.get(name)?.rule;
-        let r = rule
-            .render(
-                rulehook_engine::Hook::Sync,
-                serde_json::json!({"parent": {}}),
-                &Default::default(),
-            )
-            .ok()?;
-        r["status"]["n"].as_u64()
-    }
-
-    #[test]
-    fn a_bad_edit_keeps_the_last_good_rule_and_records_the_error() {
-        let now = SystemTime::now();
-        let (set, _) = RuleSet::default().update(vec![read("r/a.yaml", &status(1))], now);
-        let (set, report) = set.update(vec![read("r/a.yaml", BAD)], now);
-        assert_eq!(served_n(&set, "a"), Some(1));
-        assert_eq!(report.errors.len(), 1);
-        assert_eq!(set.files()["r/a.yaml"].errors.len(), 1);
-        let (set, report) = set.update(vec![read("r/a.yaml", &status(2))], now);
-        assert_eq!(served_n(&set, "a"), Some(2));
-        assert!(report.errors.is_empty());
-    }
-
-    #[test]
-    fn a_new_bad_file_is_not_served_and_others_are_untouched() {
-        let now = SystemTime::now();
-        let (set, report) = RuleSet::default().update(
-            vec![read("r/a.yaml", &status(1)), read("r/b.yaml", BAD)],
-            now,
-        );
-        assert_eq!(served_n(&set, "a"), Some(1));
-        assert!(set.get("b").is_none());
-        assert_eq!(report.errors.len(), 1);
-    }
-
-    #[test]
-    fn unchanged_content_is_not_a_change() {
-        let now = SystemTime::now();
-        let (set, _) = RuleSet::default().update(
-            vec![read("r/a.yaml", &status(1)), read("r/b.yaml", BAD)],
-            now,
-        );
-        let (next, report) = set.update(
-            vec![read("r/a.yaml", &status(1)), read("r/b.yaml", BAD)],
-            now,
-        );
-        assert!(!report.changed);
-        assert_eq!(next.generation, set.generation);
-        assert!(Arc::ptr_eq(next.get("a").unwrap(), set.get("a").unwrap()));
-    }
-
-    #[test]
-    fn a_deleted_file_stops_serving() {
-        let now = SystemTime::now();
-        let (set, _) = RuleSet::default().update(
-            vec![read("r/a.yaml", &status(1)), read("r/b.yaml", &status(2))],
-            now,
-        );
-        let (set, report) = set.update(vec![read("r/a.yaml", &status(1))], now);
-        assert!(report.changed);
-        assert!(set.get("b").is_none());
-        assert_eq!(served_n(&set, "a"), Some(1));
-    }
-
-    #[test]
-    fn a_duplicate_name_stays_with_the_file_that_had_it() {
-        let now = SystemTime::now();
-        let named = |n: u64| format!("name: x\n{}", status(n));
-        let (set, _) = RuleSet::default().update(vec![read("r/b.yaml", &named(1))], now);
-        let (set, report) = set.update(
-            vec![read("r/a.yaml", &named(2)), read("r/b.yaml", &named(1))],
-            now,
-        );
-        assert_eq!(served_n(&set, "x"), Some(1));
-        assert_eq!(report.errors.len(), 1);
-        assert!(report.errors[0]
-            .to_string()
-            .starts_with("r/a.yaml:1:7: rule name `x` is already defined by r/b.yaml"));
-    }
-
-    #[test]
-    fn an_unreadable_file_keeps_its_rule_and_shows_the_error_once() {
-        let now = SystemTime::now();
-        let (set, _) = RuleSet::default().update(vec![read("r/a.yaml", &status(1))], now);
-        let unreadable = || FileRead {
-            file: "r/a.yaml".to_owned(),
-            content: ReadResult::Unreadable("cannot be read: permission denied".to_owned()),
-        };
-        let (set, report) = set.update(vec![unreadable()], now);
-        assert!(report.changed);
-        assert_eq!(served_n(&set, "a"), Some(1));
-        assert_eq!(set.errors().count(), 1);
-        let (again, report) = set.update(vec![unreadable()], now);
-        assert!(!report.changed, "the same error is not a new change");
-        assert_eq!(again.generation, set.generation);
-    }
-
-    #[test]
-    fn a_refused_file_serves_nothing() {
-        let now = SystemTime::now();
-        let (set, _) = RuleSet::default().update(vec![read("r/a.yaml", &status(1))], now);
-        let refused = FileRead {
-            file: "r/a.yaml".to_owned(),
-            content: ReadResult::Refused("links outside the rule directory".to_owned()),
-        };
-        let (set, report) = set.update(vec![refused], now);
-        assert!(report.changed);
-        assert!(set.get("a").is_none());
-        assert_eq!(report.errors.len(), 1);
-    }
-
-    #[test]
-    fn a_transient_read_keeps_the_previous_state() {
-        let now = SystemTime::now();
-        let (set, _) = RuleSet::default().update(vec![read("r/a.yaml", &status(1))], now);
-        let transient = FileRead {
-            file: "r/a.yaml".to_owned(),
-            content: ReadResult::Transient("dangling link".to_owned()),
-        };
-        let (set, report) = set.update(vec![transient], now);
-        assert_eq!(served_n(&set, "a"), Some(1));
-        assert_eq!(report.transient.len(), 1);
-        assert!(!report.changed);
-    }
-
-    #[test]
-    fn a_settling_file_keeps_serving_its_last_version_and_says_when_to_look_again() {
-        let now = SystemTime::now();
-        let (set, _) = RuleSet::default().update(vec![read("r/a.yaml", &status(1))], now);
-        let settling = |file: &str, ms: u64| FileRead {
-            file: file.to_owned(),
-            content: ReadResult::Settling(Duration::from_millis(ms)),
-        };
-        let (set, report) = set.update(
-            vec![settling("r/a.yaml", 700), settling("r/b.yaml", 300)],
-            now,
-        );
-        assert_eq!(served_n(&set, "a"), Some(1));
-        assert!(
-            set.get("b").is_none(),
-            "a new file is not served before it is quiet"
-        );
-        assert!(!report.changed);
-        assert_eq!(report.settling, ["r/a.yaml", "r/b.yaml"]);
-        assert_eq!(report.quiet_in, Some(Duration::from_millis(300)));
-        assert!(report.transient.is_empty());
-    }
-}
+mod tests;
