@@ -25,6 +25,8 @@
 # hello throughput >= 0.95x the baseline.
 #
 # Environment: PHASE_SECONDS (default 15), RATE (steady stream, req/s, default 200),
+# RULEHOOK_BIN (a binary to measure instead of this checkout's release build, e.g. an
+# older one for "before" figures),
 # PHASES (default "amplify slowbody heavy noread regex patterns"),
 # BASELINE_REV (default 63c169d, the last commit before these limits; empty to skip).
 set -euo pipefail
@@ -38,9 +40,13 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 command -v oha >/dev/null || { step "installing oha"; cargo install oha --locked --quiet; }
-step "building the release binary"
-cargo build --release --quiet
-BIN=$PWD/target/release/rulehook
+if [[ -n ${RULEHOOK_BIN:-} ]]; then
+  BIN=$(realpath "$RULEHOOK_BIN")
+else
+  step "building the release binary"
+  cargo build --release --quiet
+  BIN=$PWD/target/release/rulehook
+fi
 
 # The rules under attack, beside hello.
 RULES=$TMP/rules
