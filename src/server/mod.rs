@@ -14,6 +14,7 @@ use arc_swap::ArcSwap;
 use crate::admission::{InFlight, RuleShares};
 use crate::answer_cache::AnswerCache;
 use crate::auth::Auth;
+use crate::connection::Connections;
 use crate::memory::{Budgets, MemoryBudget, DEFAULT_MEMORY_LIMIT};
 use crate::metrics::Metrics;
 use crate::render_pool::RenderPool;
@@ -22,6 +23,7 @@ use rulehook_engine::Limits;
 
 mod error;
 mod hook;
+pub mod http;
 mod status;
 
 pub use error::ApiError;
@@ -50,6 +52,8 @@ pub struct AppState {
     pub(crate) recorder: Option<crate::record::Recorder>,
     /// Answers to requests seen before.
     pub answers: AnswerCache<LoadedRule>,
+    /// The hook port's connections, per peer.
+    pub connections: Arc<Connections>,
     renders: RenderPool,
     shares: RuleShares,
     in_flight: InFlight,
@@ -76,6 +80,10 @@ pub struct ServerLimits {
     pub request_memory: usize,
     /// What the answer cache may keep; 0 turns it off.
     pub answer_cache_bytes: usize,
+    /// The container's memory limit, which every memory limit here follows from.
+    pub memory_limit: usize,
+    /// Connections one peer address may hold on the hook port; 0 for no limit.
+    pub max_connections_per_peer: usize,
     pub engine: Limits,
     /// Renders of the rule with this name panic: a fault injected by tests, to show the
     /// recovery path over HTTP. Only debug builds have a flag that sets it.
@@ -84,6 +92,10 @@ pub struct ServerLimits {
 
 impl ServerLimits {
     pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+    /// Metacontroller opens one connection per hook call in flight: a few per controller
+    /// (its `--workers`, 5 by default), so 128 serve two dozen busy controllers from one
+    /// Metacontroller, while one client alone can never hold every connection.
+    pub const DEFAULT_MAX_CONNECTIONS_PER_PEER: usize = 128;
     pub const DEFAULT_SLICE_STEPS: u64 = 2_000;
 
     /// The limits that fit a container limited to `memory_limit` bytes.
@@ -100,6 +112,8 @@ impl ServerLimits {
             slice_steps: ServerLimits::DEFAULT_SLICE_STEPS,
             request_memory: budgets.request_memory,
             answer_cache_bytes: budgets.answer_cache,
+            memory_limit,
+            max_connections_per_peer: ServerLimits::DEFAULT_MAX_CONNECTIONS_PER_PEER,
             engine: Limits {
                 max_output_bytes: budgets.max_output,
                 ..Limits::default()
@@ -130,6 +144,7 @@ impl AppState {
         let renders = RenderPool::new(limits.render_threads, limits.max_in_flight)?;
         let shares = RuleShares::new(limits.render_threads);
         let answers = AnswerCache::new(limits.answer_cache_bytes);
+        let connections = Connections::new(limits.max_connections_per_peer);
         Ok(AppState {
             rules,
             memory: MemoryBudget::new(limits.request_memory),
@@ -142,6 +157,7 @@ impl AppState {
             require_client_certificate: false,
             recorder: None,
             answers,
+            connections,
             renders,
             shares,
             in_flight: InFlight::default(),
@@ -149,8 +165,8 @@ impl AppState {
     }
 }
 
-/// Registers every route of the server.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Registers the probes, which the hook port and the probe port both answer.
+pub fn probe_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/healthz")
             .route(web::get().to(status::healthz))
@@ -160,10 +176,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/readyz")
             .route(web::get().to(status::readyz))
             .route(web::head().to(status::readyz)),
-    )
-    .route("/rules", web::get().to(status::list_rules))
-    .route("/metrics", web::get().to(status::metrics_text))
-    // `/{rule}/{hook}` is split by hand: actix matches a dynamic segment with a regex,
-    // which cost about 1 µs of every hook call, more than the ETag.
-    .default_service(web::to(hook::dispatch));
+    );
+}
+
+/// Registers every route of the hook server.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    probe_routes(cfg);
+    cfg.route("/rules", web::get().to(status::list_rules))
+        .route("/metrics", web::get().to(status::metrics_text))
+        // `/{rule}/{hook}` is split by hand: actix matches a dynamic segment with a regex,
+        // which cost about 1 µs of every hook call, more than the ETag.
+        .default_service(web::to(hook::dispatch));
 }
