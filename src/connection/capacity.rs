@@ -8,12 +8,12 @@
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 
 /// What one plain connection can hold at its worst, outside the request budget: actix's read
-/// buffer (a head of at most [`super::MAX_HEAD_BYTES`], read in rounds of
-/// [`super::READ_ROUND_BYTES`]), its write buffer (what one round of pipelined requests is
-/// answered with; [`super::MAX_UNSENT_BYTES`] closes it), the requests decoded from one round
-/// and queued, the dispatcher and the stream's state. Measured at 1,000 connections each
-/// holding a 15 KiB unfinished head: 27 KB each (pipelining and never reading: 21 KB; idle:
-/// 11 KB); rounded up with room to spare (see SECURITY.md and `bench/connection_memory.sh`).
+/// buffer (a head of at most [`super::MAX_HEAD_BYTES`]), its write buffer (one answer's
+/// worth; [`super::MAX_UNSENT_BYTES`] closes it), at most one decoded request, bytes held
+/// back from the dispatcher (one read, [`super::READ_ROUND_BYTES`]), the dispatcher and the
+/// stream's state. Measured with `bench/connection_memory.sh`, 1,000 connections each: 25 KB
+/// holding a 15 KiB unfinished head, 15 KB pipelining and reading nothing, 10 KB idle;
+/// rounded up with room to spare (see SECURITY.md).
 pub const CONNECTION_BYTES: usize = 48 * 1024;
 
 /// What TLS adds to a connection: rustls' session and its buffers, a record being received
@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn descriptors_bound_the_connections_under_a_low_open_file_limit() {
-        let capacity = Capacity::derive(1024, 128 * MIB, 6, false);
+        let capacity = Capacity::derive(1024, 1024 * MIB, 6, false);
         assert_eq!(capacity.by_descriptors, 1024 - 64 - 12);
         assert!(capacity.by_memory > capacity.by_descriptors);
         assert_eq!(capacity.connections(), capacity.by_descriptors);

@@ -5,6 +5,7 @@
 //! - [`accept`]: the per-peer share, the TLS handshake, the wrapping;
 //! - [`stream`]: the wrapped stream, where the bounds on bytes and time are kept, and the
 //!   switch a watchdog closes a connection with;
+//! - [`heads`]: where heads end in what is read, so requests are handed over one at a time;
 //! - [`requests`]: where each request begins and ends, for the head deadline;
 //! - [`body`]: answers handed to actix in pieces, and held with their memory until read;
 //! - [`peers`]: the counts per peer, and of connections refused and closed;
@@ -17,6 +18,7 @@ use actix_web::dev::Extensions;
 pub mod accept;
 pub mod body;
 pub mod capacity;
+pub mod heads;
 pub mod peers;
 pub mod requests;
 pub mod stream;

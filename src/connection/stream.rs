@@ -6,9 +6,9 @@
 //! to `poll_write` whole (`&write_buf[written..]`). It throttles only streamed bodies: answers
 //! with no body (404, 304, HEAD) or pipelined requests go on being answered while the client
 //! reads nothing. So `poll_write` sees exactly what a connection holds unsent, and refuses it
-//! past [`MAX_UNSENT_BYTES`]. Reads come in rounds of at most [`READ_ROUND_BYTES`], so one
-//! read never turns into thousands of decoded, queued requests, and no request is read while
-//! answers wait for the client.
+//! past [`MAX_UNSENT_BYTES`]. On the read side, the dispatcher is handed one request at a
+//! time (see `heads`), and nothing is read while a request is being answered or answers wait
+//! for the client: pipelined requests wait in the kernel, not decoded in a queue.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future as _;
@@ -24,6 +24,7 @@ use actix_web::rt::time::Sleep;
 use futures_util::ready;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::heads::Heads;
 use super::peers::{Closed, Connections, PeerSlot};
 
 /// A TLS stream as actix-tls hands it over after the handshake.
@@ -31,17 +32,16 @@ pub type TlsStream = actix_tls::accept::rustls_0_23::TlsStream<TcpStream>;
 
 /// What one connection may hold answered but unsent. actix fills its write buffer up to
 /// [`super::WRITE_BUFFER_BYTES`] and then adds one more piece of a body (at most
-/// [`super::CHUNK`]) and a response head, so a client that reads never comes near this; one
-/// that pipelines requests and reads nothing reaches it within a round and is disconnected.
+/// [`super::CHUNK`]) and a response head, so a client that reads never comes near this. As a
+/// connection reads no request while its answers wait, this is the last line, should actix
+/// ever answer more at once than that.
 pub const MAX_UNSENT_BYTES: usize = 64 * 1024;
 
-/// What a connection reads of request heads before the dispatcher decodes them. actix would
-/// read up to 128 KiB at once and decode every request in it, thousands of small pipelined
-/// ones, each a kilobyte or two of memory once decoded, into a queue behind an answer the
-/// client does not read. A round of 4 KiB holds a whole ordinary request (head and a small
-/// body) and at most ~200 of the smallest possible ones. Bodies of known length are read
-/// without rounds.
-pub const READ_ROUND_BYTES: usize = 4 * 1024;
+/// The most one read takes while a head is read (with what follows it), and what a chunked
+/// body is read in before the dispatcher decodes it. actix would read up to 128 KiB at once.
+/// 16 KiB holds a whole ordinary hook request (the hello example's is 4 KB) in one read;
+/// bodies of known length are read as they come.
+pub const READ_ROUND_BYTES: usize = 16 * 1024;
 
 /// The most a request head may take. Metacontroller's, Prometheus' and the kubelet's heads
 /// are well under 2 KiB; actix alone would read 128 KiB of head before answering 431.
@@ -59,8 +59,9 @@ enum Phase {
     /// Before the first request has reached the application: heads, in rounds. actix's own
     /// head timer (`--client-timeout` from the connection's start) bounds this one.
     First,
-    /// A request has reached the application and this many bytes of its body are still to
-    /// come: read as they come.
+    /// A request has reached the application and at most this many bytes of its body are
+    /// still to come: read as they come. Counted from its `Content-Length`, so it errs high
+    /// by what arrived with the head, which is at most a round.
     Body(u64),
     /// A request with a chunked body has reached the application: read in rounds.
     Chunked,
@@ -97,9 +98,9 @@ pub struct ConnState {
     closed: Cell<Option<Closed>>,
     waker: RefCell<Option<Waker>>,
     phase: Cell<Phase>,
-    /// Bytes read since the head now being read began (first and `Between` phases).
-    head_bytes: Cell<usize>,
-    /// Bytes read in the current round (reads until one would block).
+    /// Where heads end in what is read, and what is held back.
+    heads: RefCell<Heads>,
+    /// Bytes of a chunked body read in the current round (reads until one would block).
     round_bytes: Cell<usize>,
     /// A read was refused because writes were blocked: wake the task when they drain.
     read_refused: Cell<bool>,
@@ -119,7 +120,7 @@ impl ConnState {
             closed: Cell::new(None),
             waker: RefCell::new(None),
             phase: Cell::new(Phase::First),
-            head_bytes: Cell::new(0),
+            heads: RefCell::new(Heads::default()),
             round_bytes: Cell::new(0),
             read_refused: Cell::new(false),
             write_blocked: Cell::new(false),
@@ -142,27 +143,35 @@ impl ConnState {
 
     /// A request has reached the application: its head is complete.
     pub(super) fn request_arrived(&self, body: BodyToCome) {
+        let read_with_head = self.heads.borrow().body_bytes();
         self.phase.set(match body {
-            BodyToCome::Length(0) => Phase::Answering,
-            BodyToCome::Length(n) => Phase::Body(n),
+            BodyToCome::Length(n) => match n.saturating_sub(read_with_head) {
+                0 => Phase::Answering,
+                left => Phase::Body(left),
+            },
             BodyToCome::Chunked => Phase::Chunked,
         });
-        self.head_bytes.set(0);
         self.head_deadline.set(None);
+        self.wake_for_more();
     }
 
     /// The answer's body is written (or dropped): the next bytes begin the next head, unless
-    /// the request's body was not all read: actix then drains what is left and closes.
+    /// the request's body has not all arrived (actix then reads and drops it, and closes).
     pub(super) fn response_done(&self) {
         if !matches!(self.phase.get(), Phase::Body(_)) {
             self.phase.set(Phase::Between);
+            self.heads.borrow_mut().next_head();
         }
-        self.head_bytes.set(0);
-        self.wake_refused_read();
+        self.wake_for_more();
     }
 
-    fn reading_head(&self) -> bool {
-        matches!(self.phase.get(), Phase::First | Phase::Between)
+    /// Wakes the connection's task when it may now read what it was refused, or what is held
+    /// back (no socket event would wake it for those).
+    fn wake_for_more(&self) {
+        if !self.heads.borrow().held().is_empty() {
+            self.read_refused.set(true);
+        }
+        self.wake_refused_read();
     }
 
     /// Wakes the connection's task if a read was refused, so it reads again.
@@ -233,12 +242,9 @@ impl ConnState {
         }
     }
 
-    /// Bytes of a head just read: counted, and the first of a later head starts its clock.
-    fn head_read(&self, read: usize) {
-        self.head_bytes.set(self.head_bytes.get() + read);
-        let starts_a_head =
-            self.phase.get() == Phase::Between && read > 0 && self.head_deadline.get().is_none();
-        if starts_a_head {
+    /// The first byte of a later head that does not arrive whole starts its clock.
+    fn head_started(&self) {
+        if self.phase.get() == Phase::Between && self.head_deadline.get().is_none() {
             self.head_deadline
                 .set(Some(Instant::now() + self.deadlines.head));
         }
@@ -272,21 +278,33 @@ impl Conn {
 }
 
 impl Conn {
-    /// Reads into `buf`, at most `limit` bytes.
+    /// Hands over at most `limit` bytes: those held back first, else from the socket.
     fn read_at_most(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
         limit: usize,
     ) -> Poll<io::Result<usize>> {
+        {
+            let mut heads = self.state.heads.borrow_mut();
+            heads.release_drained();
+            let held = heads.held();
+            if !held.is_empty() {
+                let n = held.len().min(limit).min(buf.remaining());
+                buf.put_slice(&held[..n]);
+                heads.take_held(n);
+                return Poll::Ready(Ok(n));
+            }
+        }
         let before = buf.filled().len();
         if limit >= buf.remaining() {
             ready!(self.read_into(cx, buf))?;
             return Poll::Ready(Ok(buf.filled().len() - before));
         }
-        // Through a small buffer of our own: `ReadBuf::take` would need unsafe code.
-        let mut bounce = [0u8; BOUNCE_BYTES];
-        let mut limited = ReadBuf::new(&mut bounce[..limit.min(BOUNCE_BYTES)]);
+        // Through a small buffer of our own, left uninitialized (`ReadBuf::uninit` is safe):
+        // limiting `buf` itself would need unsafe code.
+        let mut bounce = [std::mem::MaybeUninit::<u8>::uninit(); BOUNCE_BYTES];
+        let mut limited = ReadBuf::uninit(&mut bounce[..limit.min(BOUNCE_BYTES)]);
         ready!(self.read_into(cx, &mut limited))?;
         buf.put_slice(limited.filled());
         Poll::Ready(Ok(limited.filled().len()))
@@ -298,10 +316,39 @@ impl Conn {
             Transport::Tls(tls) => Pin::new(&mut **tls).poll_read(cx, buf),
         }
     }
+
+    /// Reads part of a head (and what follows it), handing over at most one complete head.
+    fn read_head(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let state = self.state.clone();
+        if state.heads.borrow().head_bytes() >= MAX_HEAD_BYTES {
+            state.close(Closed::HeadTooLarge);
+            return Poll::Ready(Err(Closed::HeadTooLarge.into()));
+        }
+        let from_held = !state.heads.borrow().held().is_empty();
+        let before = buf.filled().len();
+        let read = ready!(self.read_at_most(cx, buf, READ_ROUND_BYTES))?;
+        let mut heads = state.heads.borrow_mut();
+        let keep = heads.handed_over(&buf.filled()[before..]);
+        if keep < read {
+            if from_held {
+                heads.untake_held(read - keep);
+            } else {
+                heads.hold_back(&buf.filled()[before + keep..]);
+            }
+            buf.set_filled(before + keep);
+        }
+        // A head handed over whole needs no clock: it is decoded before the next read.
+        let incomplete = keep > 0 && !heads.head_complete();
+        drop(heads);
+        if incomplete {
+            state.head_started();
+        }
+        Poll::Ready(Ok(()))
+    }
 }
 
 /// The most one limited read takes (a round, or the end of a body).
-const BOUNCE_BYTES: usize = 4 * 1024;
+const BOUNCE_BYTES: usize = READ_ROUND_BYTES;
 
 impl AsyncRead for Conn {
     fn poll_read(
@@ -314,56 +361,43 @@ impl AsyncRead for Conn {
         state.remember_waker(cx);
         state.check()?;
         let phase = state.phase.get();
-        if state.write_blocked.get() || phase == Phase::Answering {
-            // Answers wait for the client, or the request is in: read nothing until the
-            // answer is out. A drained write or a finished answer wakes the task again.
+        let reading_head = matches!(phase, Phase::First | Phase::Between);
+        let refused = state.write_blocked.get()
+            || phase == Phase::Answering
+            || (reading_head && state.heads.borrow().waiting_for_arrival());
+        if refused {
+            // Answers wait for the client, or a request is in: read nothing until it is
+            // answered. A drained write, an arrival or a finished answer wakes the task.
             state.read_refused.set(true);
             return Poll::Pending;
         }
-        let limit = if let Phase::Body(remaining) = phase {
-            usize::try_from(remaining).unwrap_or(usize::MAX)
-        } else {
-            let round = state.round_bytes.get();
-            if round >= READ_ROUND_BYTES {
-                // Let the dispatcher decode this round before reading the next.
-                state.round_bytes.set(0);
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            if round == 0 && state.reading_head() && state.head_bytes.get() >= MAX_HEAD_BYTES {
-                // A whole round went by and the head is still not complete.
-                state.close(Closed::HeadTooLarge);
-                return Poll::Ready(Err(Closed::HeadTooLarge.into()));
-            }
-            READ_ROUND_BYTES - round
-        };
-        match this.read_at_most(cx, buf, limit) {
-            Poll::Ready(Ok(read)) => {
-                match phase {
-                    Phase::Body(remaining) => {
-                        let left = remaining.saturating_sub(read as u64);
-                        state.phase.set(if left == 0 {
-                            Phase::Answering
-                        } else {
-                            Phase::Body(left)
-                        });
-                    }
-                    _ => {
-                        state.round_bytes.set(state.round_bytes.get() + read);
-                        if state.reading_head() {
-                            state.head_read(read);
-                        }
-                    }
+        let polled = match phase {
+            Phase::Body(left) => this
+                .read_at_most(cx, buf, usize::try_from(left).unwrap_or(usize::MAX))
+                .map_ok(|read| {
+                    state.phase.set(match left.saturating_sub(read as u64) {
+                        0 => Phase::Answering,
+                        left => Phase::Body(left),
+                    });
+                }),
+            Phase::Chunked => {
+                let round = state.round_bytes.get();
+                if round >= READ_ROUND_BYTES {
+                    // Let the dispatcher decode this round before reading the next.
+                    state.round_bytes.set(0);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
                 }
-                Poll::Ready(Ok(()))
+                this.read_at_most(cx, buf, READ_ROUND_BYTES - round)
+                    .map_ok(|read| state.round_bytes.set(round + read))
             }
-            Poll::Pending => {
-                state.round_bytes.set(0);
-                state.watch_deadlines(cx)?;
-                Poll::Pending
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            _ => this.read_head(cx, buf),
+        };
+        if polled.is_pending() {
+            state.round_bytes.set(0);
+            state.watch_deadlines(cx)?;
         }
+        polled
     }
 }
 
@@ -411,5 +445,70 @@ impl AsyncWrite for Conn {
             Transport::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
             Transport::Tls(tls) => Pin::new(&mut **tls).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use super::*;
+
+    /// A wrapped server side of a loopback connection, its client side, and their counts.
+    fn pair() -> (Conn, std::net::TcpStream, Arc<Connections>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let connections = Connections::new(0);
+        let slot = connections.admit(None).unwrap();
+        let deadlines = Deadlines {
+            head: Duration::from_secs(1),
+            write: Duration::from_secs(1),
+        };
+        let state = ConnState::new(deadlines, connections.clone());
+        let tcp = TcpStream::from_std(server).unwrap();
+        (
+            Conn::new(Transport::Plain(tcp), state, slot),
+            client,
+            connections,
+        )
+    }
+
+    async fn write(conn: &mut Conn, bytes: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| Pin::new(&mut *conn).poll_write(cx, bytes)).await
+    }
+
+    #[actix_web::test]
+    async fn more_unsent_bytes_than_the_bound_close_the_connection_for_good() {
+        let (mut conn, _client, connections) = pair();
+        assert!(write(&mut conn, &[b'a'; MAX_UNSENT_BYTES]).await.is_ok());
+        let refused = write(&mut conn, &[b'a'; MAX_UNSENT_BYTES + 1]).await;
+        assert_eq!(
+            refused.unwrap_err().kind(),
+            io::ErrorKind::ConnectionAborted
+        );
+        assert!(write(&mut conn, b"x").await.is_err(), "closed for good");
+        assert_eq!(connections.closed(Closed::UnsentBound), 1);
+        drop(conn);
+        assert_eq!(connections.open(), 0, "its place is given back");
+    }
+
+    #[actix_web::test]
+    async fn the_close_switch_fails_a_read_already_waiting() {
+        let (mut conn, _client, connections) = pair();
+        let state = conn.state().clone();
+        let mut buf = [0u8; 16];
+        let read = poll_fn(|cx| {
+            let mut buf = ReadBuf::new(&mut buf);
+            Pin::new(&mut conn).poll_read(cx, &mut buf)
+        });
+        let closer = async {
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+            state.close(Closed::SlowReader);
+        };
+        let (read, ()) = tokio::join!(read, closer);
+        assert_eq!(read.unwrap_err().kind(), io::ErrorKind::TimedOut);
+        assert_eq!(connections.closed(Closed::SlowReader), 1);
     }
 }
