@@ -249,3 +249,40 @@ fn a_trickled_later_head_is_closed_by_the_header_deadline() {
     eprintln!("trickled head closed after {closed_after:?}");
     assert!(closed_after < Duration::from_secs(4), "{closed_after:?}");
 }
+
+#[test]
+fn hook_calls_one_after_another_on_a_kept_alive_connection_are_all_answered() {
+    let server = Server::bundled();
+    let body = serde_json::to_vec(&hello_request(Some("again"), 1)).unwrap();
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    for call in 0..20 {
+        let head = format!(
+            "POST /hello/sync HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&body).unwrap();
+        // One answer: its head, then as many body bytes as it announces.
+        let mut raw = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let complete = loop {
+            let n = stream.read(&mut chunk).unwrap_or(0);
+            assert!(n > 0, "call {call}: no answer");
+            raw.extend_from_slice(&chunk[..n]);
+            let Ok(response) = crate::support::parse_response(&raw) else {
+                continue;
+            };
+            let length: usize = response
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap();
+            if response.body.len() >= length {
+                break response;
+            }
+        };
+        assert_eq!(complete.status, 200, "call {call}");
+    }
+}
