@@ -6,8 +6,9 @@
 #      a fixed Kubernetes version with kubernetes-validate (strict mode);
 #   3. check what schemas cannot: the CRD's structural schema, the
 #      CompositeController (a custom resource), the HelloWorld example against
-#      the CRD, the rules ConfigMap against rules/, and the Deployment's
-#      probes and rules mount;
+#      the CRD, the rules ConfigMap against rules/, the Deployment's probes
+#      (on their own port) and rules mount, and the optional NetworkPolicy
+#      component (manifests/networkpolicy/) as an overlay adds it;
 #   4. validate examples/*/ the same way: crd.yaml and example.yaml against the
 #      schemas, CRDs structural, and every controller.yaml hook URL pointing at
 #      http://rulehook.rulehook/<rule>/<hook> for a rule of the same folder.
@@ -101,6 +102,13 @@ log "$("$KUBECTL" version --client 2>&1 | tr '\n' ' ')($KUBECTL)"
     || die "kubectl kustomize manifests failed"
 "$KUBECTL" kustomize manifests/examples/hello > "$tmp/hello-example.yaml" \
     || die "kubectl kustomize manifests/examples/hello failed"
+# The optional NetworkPolicy is a kustomize component: render it as an overlay adds it.
+mkdir -p "$tmp/restricted"
+cp -r manifests "$tmp/restricted/base"
+printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
+    'resources: [base]' 'components: [base/networkpolicy]' > "$tmp/restricted/kustomization.yaml"
+"$KUBECTL" kustomize "$tmp/restricted" > "$tmp/restricted.yaml" \
+    || die "kubectl kustomize of the base with manifests/networkpolicy failed"
 
 # -------------------------------------------------- schema validation ---
 # Built-in kinds (and the CRD object itself) are validated strictly against
@@ -108,18 +116,19 @@ log "$("$KUBECTL" version --client 2>&1 | tr '\n' ' ')($KUBECTL)"
 # HelloWorld) have no schema there and only draw a warning; they are checked
 # by the python below.
 "$PY" -m kubernetes_validate -k "$KUBERNETES_VERSION" --strict --quiet \
-    "$tmp/all.yaml" "$tmp/hello-example.yaml" manifests/examples/hello/hello.yaml \
+    "$tmp/all.yaml" "$tmp/hello-example.yaml" "$tmp/restricted.yaml" \
+    manifests/examples/hello/hello.yaml \
     || die "kubernetes-validate failed (Kubernetes $KUBERNETES_VERSION, strict)"
 
 # ------------------------------------------------------- content checks ---
-"$PY" - "$tmp/all.yaml" "$tmp/hello-example.yaml" <<'PYEOF'
+"$PY" - "$tmp/all.yaml" "$tmp/hello-example.yaml" "$tmp/restricted.yaml" <<'PYEOF'
 import pathlib
 import sys
 
 import jsonschema
 import yaml
 
-all_path, example_path = sys.argv[1], sys.argv[2]
+all_path, example_path, restricted_path = sys.argv[1], sys.argv[2], sys.argv[3]
 errors = []
 
 
@@ -185,15 +194,18 @@ if check(dep is not None, "Deployment rulehook missing"):
     check(c.get("imagePullPolicy") == "IfNotPresent", "imagePullPolicy != IfNotPresent")
     check(c.get("args") == ["serve", "--rules", "/etc/rulehook/rules"],
           f"container args wrong: {c.get('args')}")
-    check({"name": "http", "containerPort": 8080}.items()
-          <= next(iter(c.get("ports") or [{}])).items(),
-          f"container port must be 8080 named http: {c.get('ports')}")
+    ports = {p.get("name"): p.get("containerPort") for p in c.get("ports") or []}
+    check(ports == {"http": 8080, "probes": 8081},
+          f"container ports must be http 8080 and probes 8081: {c.get('ports')}")
+    # Probes go to the probe port, whose connections clients of the hook port cannot take.
     for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
         get = (c.get(probe) or {}).get("httpGet") or {}
-        check(get.get("path") == path and get.get("port") == "http",
-              f"{probe}: expected httpGet {path} on port http, got {get}")
+        check(get.get("path") == path and get.get("port") == "probes",
+              f"{probe}: expected httpGet {path} on port probes, got {get}")
     env = {e["name"]: e.get("value") for e in c.get("env") or []}
     check(env.get("RULEHOOK_LOG_FORMAT") == "json", "RULEHOOK_LOG_FORMAT != json")
+    check(env.get("RULEHOOK_PROBE_LISTEN") == "0.0.0.0:8081",
+          "RULEHOOK_PROBE_LISTEN must be 0.0.0.0:8081 (the probes port)")
     res = c.get("resources") or {}
     check(res.get("requests") == {"cpu": "50m", "memory": "32Mi"}
           and res.get("limits") == {"cpu": "500m", "memory": "128Mi"},
@@ -338,6 +350,31 @@ if check(isinstance(schema, dict), "CRD v1 has no openAPIV3Schema"):
         jsonschema.validate(body, plain(schema))
     except jsonschema.ValidationError as e:
         errors.append(f"hello.yaml does not match the CRD schema: {e.message}")
+
+# ---- the optional NetworkPolicy component ---------------------------------
+restricted = index(load_all(restricted_path))
+policy_key = ("networking.k8s.io/v1", "NetworkPolicy", "rulehook")
+check(set(restricted) == expected | {policy_key},
+      f"base + networkpolicy: expected the base and one NetworkPolicy, got {sorted(restricted)}")
+policy = restricted.get(policy_key)
+if check(policy is not None, "manifests/networkpolicy: NetworkPolicy rulehook missing"):
+    pspec = policy["spec"]
+    check(policy["metadata"].get("namespace") == "rulehook",
+          "NetworkPolicy: not in namespace rulehook")
+    check(pspec.get("podSelector") == {"matchLabels": {"app.kubernetes.io/name": "rulehook"}},
+          f"NetworkPolicy: must select the rulehook pods: {pspec.get('podSelector')}")
+    check(pspec.get("policyTypes") == ["Ingress"], "NetworkPolicy: policyTypes must be [Ingress]")
+    sources = []
+    for rule in pspec.get("ingress") or []:
+        froms = rule.get("from") or []
+        one_namespace = len(froms) == 1 and set(froms[0]) == {"namespaceSelector"}
+        check(one_namespace, f"NetworkPolicy: each rule admits one namespace only: {rule}")
+        labels = (froms[0].get("namespaceSelector") or {}).get("matchLabels") or {} if froms else {}
+        sources.append(labels.get("kubernetes.io/metadata.name"))
+        check(rule.get("ports") == [{"port": "http", "protocol": "TCP"}],
+              f"NetworkPolicy: only the hook port (http), never the probes: {rule.get('ports')}")
+    check(sources == ["metacontroller", "monitoring"],
+          f"NetworkPolicy: must admit the metacontroller and monitoring namespaces: {sources}")
 
 # HelloWorld example
 check(hello.get("apiVersion") == "example.com/v1" and hello.get("kind") == "HelloWorld",

@@ -18,6 +18,13 @@
 #             bytes; /healthz probed every 20 ms
 #   patterns  4 at once, repeatedly: 300 distinct request-        defaults
 #             supplied patterns, half near the old 1 MiB cap
+#   pipeline  16 connections pipelining 200,000 GET /healthz      --memory-limit 128MiB
+#             (or 404s) each, reading nothing
+#   holders   4,200 connections from 127.0.0.2 that never finish  defaults; /healthz probed on
+#             their head, each reopened when closed               the hook and the probe port
+#   nofile    1,500 idle connections from 127.0.0.2               under an open-file limit of
+#                                                                 1,024; the log's ERROR lines
+#                                                                 are counted
 #
 # Targets (BENCHMARKS.md): peak RSS < 128 MiB and every call < 1 s during amplify; 0
 # failures and p99 < 50 ms for the stream in every phase; /healthz < 100 ms during heavy
@@ -25,10 +32,10 @@
 # hello throughput >= 0.95x the baseline.
 #
 # Environment: PHASE_SECONDS (default 15), RATE (steady stream, req/s, default 200),
-# RULEHOOK_BIN (a binary to measure instead of this checkout's release build, e.g. an
-# older one for "before" figures),
-# PHASES (default "amplify slowbody heavy noread regex patterns"),
-# BASELINE_REV (default 63c169d, the last commit before these limits; empty to skip).
+# PHASES (default "amplify slowbody heavy noread regex patterns pipeline holders nofile"),
+# BASELINE_REV (default 63c169d, the last commit before these limits; empty to skip),
+# RULEHOOK_BIN (a binary to attack instead of this checkout's release build, e.g. an older
+# one for "before" figures; PROBES=0 for one without --probe-listen).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PHASE_SECONDS=${PHASE_SECONDS:-15}
@@ -47,6 +54,7 @@ else
   cargo build --release --quiet
   BIN=$PWD/target/release/rulehook
 fi
+PROBES=${PROBES:-1}
 
 # The rules under attack, beside hello.
 RULES=$TMP/rules
@@ -95,12 +103,22 @@ HELLO=tests/fixtures/hello-sync-v1.json
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start BIN FLAGS...: starts a server on a free port; sets ADDR and PID.
+# start BIN FLAGS...: starts a server on a free port; sets ADDR, PROBE_ADDR and PID. With
+# NOFILE set, under that open-file limit.
 start() {
   local bin=$1
   shift
   ADDR=127.0.0.1:$(port)
-  "$bin" serve --rules "$RULES" --listen "$ADDR" --log warn "$@" >"$TMP/server.log" 2>&1 &
+  PROBE_ADDR=""
+  local probe=()
+  if [[ $PROBES == 1 ]]; then
+    PROBE_ADDR=127.0.0.1:$(port)
+    probe=(--probe-listen "$PROBE_ADDR")
+  fi
+  local limit=()
+  [[ -z ${NOFILE:-} ]] || limit=(prlimit "--nofile=$NOFILE:$NOFILE")
+  "${limit[@]}" "$bin" serve --rules "$RULES" --listen "$ADDR" --log warn "${probe[@]}" "$@" \
+    >"$TMP/server.log" 2>&1 &
   PID=$!
   for _ in $(seq 200); do
     curl -sf "http://$ADDR/readyz" >/dev/null 2>&1 && return 0
@@ -143,29 +161,37 @@ declare -A FLAGS=(
   [noread]="--memory-limit 512MiB"
   [regex]=""
   [patterns]=""
+  [pipeline]="--memory-limit 128MiB"
+  [holders]=""
+  [nofile]=""
 )
+declare -A ATTACK=([nofile]=idle)
 ROWS=()
-for phase in ${PHASES:-amplify slowbody heavy noread regex patterns}; do
+for phase in ${PHASES:-amplify slowbody heavy noread regex patterns pipeline holders nofile}; do
   step "phase $phase (${PHASE_SECONDS}s)"
+  [[ $phase == nofile ]] && export NOFILE=1024 || unset NOFILE
   # shellcheck disable=SC2086
   start "$BIN" ${FLAGS[$phase]}
+  unset NOFILE
   echo 5 >"/proc/$PID/clear_refs"
   stream "$phase" "$PHASE_SECONDS" &
   streaming=$!
   sleep 1
-  python3 bench/isolation_attacks.py "$ADDR" "$phase" $((PHASE_SECONDS - 3)) >"$TMP/$phase.attack"
+  PROBE_ADDR=$PROBE_ADDR python3 bench/isolation_attacks.py "$ADDR" "${ATTACK[$phase]:-$phase}" \
+    $((PHASE_SECONDS - 3)) >"$TMP/$phase.attack"
   wait "$streaming"
   hwm=$(hwm_mib "$PID")
+  errors=$(grep -c ERROR "$TMP/server.log" || true)
   stop
   read -r total failed p99 < <(summary "$phase")
   attack=$(tail -1 "$TMP/$phase.attack")
-  ROWS+=("| $phase | $total | $failed | $p99 | $hwm | \`$attack\` |")
+  ROWS+=("| $phase | $total | $failed | $p99 | $hwm | $errors | \`$attack\` |")
 done
 
 step "hello throughput, nothing else running"
 throughput() {
   local bin=$1
-  start "$bin"
+  PROBES=0 start "$bin"
   oha --no-tui -z 3s -c 32 -m POST -T application/json -D "$HELLO" "http://$ADDR/hello/sync" >/dev/null
   oha --no-tui -z 10s -c 32 -m POST -T application/json -D "$HELLO" --output-format json \
     "http://$ADDR/hello/sync" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["summary"]["requestsPerSec"]))'
@@ -193,8 +219,8 @@ before=""
 [[ -z $BASELINE_REV ]] || before=$(median "${BEFORE[@]}")
 
 echo
-echo "| phase | stream requests | stream failures | stream p99 (ms) | peak RSS (MiB) | attack |"
-echo "|---|---|---|---|---|---|"
+echo "| phase | stream requests | stream failures | stream p99 (ms) | peak RSS (MiB) | ERROR lines | attack |"
+echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
 echo
 if [[ -n $before ]]; then

@@ -10,6 +10,13 @@ Scenarios:
   heavy     2 at once, repeatedly: renders that run until the render timeout. Also probes
             /healthz every 20 ms and prints the slowest answer.
   noread    200 clients that ask for a 15 MB answer and never read it.
+  pipeline  16 connections, each pipelining 200,000 `GET /healthz` (half of them 404s
+            instead) and reading nothing. Prints the bytes sent and the connections the
+            server closed.
+  holders   4,200 connections from 127.0.0.2 that never finish their headers, each reopened
+            as soon as the server closes it. Probes /healthz every 100 ms (on PROBE_ADDR
+            too, when given) and prints the slowest answers.
+  idle      1,500 connections from 127.0.0.2 that send nothing; probes as for holders.
   regex     4 at once, repeatedly: 600 matches of request-supplied patterns (10 distinct ones,
             new in every request) against a 30 KB subject: milliseconds of PikeVM work each.
             Also probes /healthz every 20 ms.
@@ -19,6 +26,8 @@ Prints one JSON object on its last line.
 """
 
 import json
+import os
+import selectors
 import socket
 import sys
 import threading
@@ -172,13 +181,130 @@ def noread(addr, seconds):
     return {"clients": len(held)}
 
 
+def pipeline(addr, seconds, requests=200_000):
+    host, port = addr.split(":")
+    connections = int(os.environ.get("CONNECTIONS", "16"))
+    held = []
+    for i in range(connections):
+        path = "/healthz" if i % 2 == 0 else "/no-such-page"
+        payload = (f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()) * requests
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect((host, int(port)))
+        s.setblocking(False)
+        held.append({"socket": s, "payload": memoryview(payload), "sent": 0, "closed": False})
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        progressed = False
+        for c in held:
+            if c["closed"] or c["sent"] >= len(c["payload"]):
+                continue
+            try:
+                n = c["socket"].send(c["payload"][c["sent"]:c["sent"] + 65536])
+                c["sent"] += n
+                progressed = True
+            except BlockingIOError:
+                pass
+            except OSError:
+                c["closed"] = True
+        if not progressed:
+            time.sleep(0.02)
+    for c in held:
+        c["socket"].close()
+    return {"connections": connections, "sent_mb": round(sum(c["sent"] for c in held) / 1e6, 1),
+            "closed_by_server": sum(c["closed"] for c in held)}
+
+
+def prober(addr, stop, times):
+    """/healthz on a new connection every 100 ms until `stop`; (ok, seconds) into `times`."""
+    host, port = addr.split(":")
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            with socket.create_connection((host, int(port)), timeout=10) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                ok = s.recv(64).startswith(b"HTTP/1.1 200")
+        except OSError:
+            ok = False
+        times.append((ok, time.monotonic() - started))
+        stop.wait(0.1)
+
+
+def hold(addr, seconds, count, head):
+    """`count` connections from 127.0.0.2 that send `head` and then nothing, each reopened
+    when the server closes it; probes /healthz meanwhile."""
+    host, port = addr.split(":")
+    selector = selectors.DefaultSelector()
+    opened = closed = 0
+
+    def open_one():
+        nonlocal opened
+        s = socket.socket()
+        s.setblocking(False)
+        s.bind(("127.0.0.2", 0))
+        s.connect_ex((host, int(port)))
+        selector.register(s, selectors.EVENT_WRITE, "connecting")
+        opened += 1
+
+    for _ in range(count):
+        open_one()
+    stop = threading.Event()
+    probes, probe_port = [], []
+    threads = [threading.Thread(target=prober, args=(addr, stop, probes))]
+    if os.environ.get("PROBE_ADDR"):
+        threads.append(threading.Thread(target=prober, args=(os.environ["PROBE_ADDR"], stop, probe_port)))
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for key, _ in selector.select(timeout=0.1):
+            s = key.fileobj
+            if key.data == "connecting":
+                try:
+                    if head:
+                        s.send(head)
+                    selector.modify(s, selectors.EVENT_READ, "held")
+                    continue
+                except OSError:
+                    pass
+            # Readable: the server answered (408) or closed it. Reopen.
+            selector.unregister(s)
+            s.close()
+            closed += 1
+            open_one()
+    stop.set()
+    for t in threads:
+        t.join()
+    for key in list(selector.get_map().values()):
+        key.fileobj.close()
+
+    def summary(times):
+        if not times:
+            return {}
+        slow = sorted(t for _, t in times)
+        return {"probes": len(times), "failures": sum(1 for ok, _ in times if not ok),
+                "p50_ms": round(1000 * slow[len(slow) // 2], 1),
+                "max_ms": round(1000 * slow[-1], 1)}
+
+    return {"opened": opened, "closed_by_server": closed, "healthz": summary(probes),
+            "probe_port": summary(probe_port)}
+
+
+def holders(addr, seconds):
+    return hold(addr, seconds, 4200, b"GET /healthz HTTP/1.1\r\nHost: bench\r\n")
+
+
+def idle(addr, seconds):
+    return hold(addr, seconds, 1500, b"")
+
+
 def matcher_body(salt, subject, patterns):
     return json.dumps({"parent": {"metadata": {"name": f"m{salt}"},
                                   "spec": {"subject": subject, "patterns": patterns}}}).encode()
 
 
-def prober(addr, stop, probes):
-    """Probes /healthz every 20 ms until `stop`, recording (ok, seconds)."""
+def probe_until(addr, stop, probes):
+    """Probes /healthz every 20 ms until the time `stop`, recording (ok, seconds)."""
     host, port = addr.split(":")
     while time.monotonic() < stop:
         started = time.monotonic()
@@ -211,7 +337,7 @@ def repeatedly(addr, seconds, body_for, probe=False):
 
     threads = [threading.Thread(target=client) for _ in range(4)]
     if probe:
-        threads.append(threading.Thread(target=prober, args=(addr, stop, probes)))
+        threads.append(threading.Thread(target=probe_until, args=(addr, stop, probes)))
     for t in threads:
         t.start()
     for t in threads:
@@ -244,6 +370,7 @@ def patterns(addr, seconds):
 def main():
     addr, scenario, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
     result = {"amplify": amplify, "slowbody": slowbody, "heavy": heavy, "noread": noread,
+              "pipeline": pipeline, "holders": holders, "idle": idle,
               "regex": regex, "patterns": patterns}[scenario](addr, seconds)
     print(json.dumps(result))
 

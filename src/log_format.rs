@@ -73,6 +73,54 @@ pub fn fields() -> impl for<'w> FormatFields<'w> + Send + Sync + 'static {
     .delimited(" ")
 }
 
+/// Lets through at most one ERROR a minute from actix-server's accept loop.
+///
+/// When `accept` fails (out of descriptors, say), actix-server logs an ERROR and tries again
+/// 500 ms later: two lines a second for as long as it lasts, drowning everything else. The
+/// connection limit derived from the open-file limit keeps it from happening; this keeps a
+/// cause nobody foresaw readable.
+pub struct AcceptErrorLimit {
+    started: std::time::Instant,
+    /// Seconds after `started` of the last line let through, plus one (0: none yet).
+    last: std::sync::atomic::AtomicU64,
+}
+
+/// The target actix-server logs its accept errors under.
+const ACCEPT_TARGET: &str = "actix_server::accept";
+
+/// Time between two accept errors let through.
+const ACCEPT_ERROR_PERIOD_SECS: u64 = 60;
+
+impl Default for AcceptErrorLimit {
+    fn default() -> Self {
+        AcceptErrorLimit {
+            started: std::time::Instant::now(),
+            last: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for AcceptErrorLimit {
+    fn event_enabled(
+        &self,
+        event: &tracing::Event<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        use std::sync::atomic::Ordering;
+        let meta = event.metadata();
+        if *meta.level() != tracing::Level::ERROR || meta.target() != ACCEPT_TARGET {
+            return true;
+        }
+        let now = self.started.elapsed().as_secs() + 1;
+        let last = self.last.load(Ordering::Relaxed);
+        let due = last == 0 || now >= last + ACCEPT_ERROR_PERIOD_SECS;
+        due && self
+            .last
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+}
+
 /// A log destination that keeps what it is given; clones share it. For tests of log lines:
 /// `.with_writer(move || captured.clone())`.
 #[cfg(test)]
@@ -120,6 +168,31 @@ mod tests {
         assert!(cut.starts_with(&"é".repeat(200)));
         assert!(cut.ends_with("…(600 bytes)"), "{cut}");
         assert_eq!(clean(&"a".repeat(200)), "a".repeat(200));
+    }
+
+    #[test]
+    fn accept_errors_are_let_through_once_a_minute_and_nothing_else_is_held_back() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish()
+            .with(AcceptErrorLimit::default());
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..5 {
+                tracing::error!(target: "actix_server::accept", "Error accepting connection");
+                tracing::error!("another error");
+            }
+        });
+        let text = captured.text();
+        assert_eq!(
+            text.matches("Error accepting connection").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(text.matches("another error").count(), 5, "{text}");
     }
 
     #[test]

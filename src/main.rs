@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cli::{Cli, LogFormat};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
 
 mod cli;
@@ -71,11 +73,14 @@ fn init_tracing(cli: &Cli) -> Option<rulehook::log_writer::Guard> {
             std::process::exit(1);
         }
     };
+    let accept_errors = rulehook::log_format::AcceptErrorLimit::default();
     if json {
         builder
             .json()
             .flatten_event(true)
             .with_writer(writer)
+            .finish()
+            .with(accept_errors)
             .init();
     } else {
         // Request and file data land in log fields: escape them, and leave colours off (see
@@ -84,6 +89,8 @@ fn init_tracing(cli: &Cli) -> Option<rulehook::log_writer::Guard> {
             .fmt_fields(rulehook::log_format::fields())
             .with_ansi(false)
             .with_writer(writer)
+            .finish()
+            .with(accept_errors)
             .init();
     }
     Some(guard)

@@ -42,6 +42,9 @@ pub struct Budgets {
     pub rules: usize,
     /// The largest rule file read at all.
     pub max_rule_file: usize,
+    /// What connections may hold at their worst, outside the request budget, out of the
+    /// process's half: the connection limit follows from it.
+    pub connections: usize,
 }
 
 impl Budgets {
@@ -60,7 +63,8 @@ impl Budgets {
             rules: memory_limit / 8,
             // Compiling takes up to ~60 times a file's size on the way (measured: 30–56×
             // for rules of 250–570 KB), before the share is checked between templates.
-            max_rule_file: memory_limit / 512,
+            max_rule_file: memory_limit / 1024,
+            connections: memory_limit / 8,
         }
     }
 }
@@ -271,5 +275,25 @@ mod tests {
         let worst = b.max_body * (1 + PARSE_FACTOR) + b.max_output;
         assert!(worst * 2 <= b.request_memory, "{b:?}");
         assert!(b.request_memory < b.memory_limit);
+    }
+
+    /// SECURITY.md's memory table: what requests, connections, rules, the answer cache and a
+    /// reload's parse can hold at their worst, all at once, leaves the process itself
+    /// (about 10 MiB) room under the limit.
+    #[test]
+    fn every_share_at_its_worst_adds_up_to_less_than_the_limit() {
+        for limit in [64 * MIB, DEFAULT_MEMORY_LIMIT, 1024 * MIB] {
+            let b = Budgets::derive(limit);
+            let reload_parse = 60 * b.max_rule_file;
+            let shares = b.request_memory + b.connections + b.rules + b.answer_cache + reload_parse;
+            assert!(shares <= limit - limit / 16, "{b:?}: {shares}");
+        }
+        let at_128 = Budgets::derive(DEFAULT_MEMORY_LIMIT);
+        let shares = at_128.request_memory
+            + at_128.connections
+            + at_128.rules
+            + at_128.answer_cache
+            + 60 * at_128.max_rule_file;
+        assert!(shares + 10 * MIB <= DEFAULT_MEMORY_LIMIT, "{shares}");
     }
 }

@@ -14,6 +14,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use rulehook_engine::Hook;
 
+use crate::connection::{Closed, Connections};
 use crate::ruleset::RuleSet;
 use crate::watch::Reload;
 
@@ -43,6 +44,11 @@ struct ResultLabels {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
 /// Every metric rulehook exports.
 pub struct Metrics {
     id: u64,
@@ -64,6 +70,9 @@ pub struct Metrics {
     answer_cache_hits: Counter,
     answer_cache_misses: Counter,
     answer_cache_bytes: Gauge,
+    connections_open: Gauge,
+    connections_refused: Counter,
+    connections_closed: Family<ReasonLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -173,7 +182,7 @@ impl Metrics {
         let slow_readers = Counter::default();
         registry.register(
             "rulehook_slow_readers_dropped",
-            "Connections closed because the client did not read its answer within the write timeout",
+            "Connections closed because the client did not read its answers within the write timeout (a large answer's watchdog, or writes blocked that long)",
             slow_readers.clone(),
         );
         let records_dropped = Counter::default();
@@ -224,6 +233,29 @@ impl Metrics {
             "What the answer cache keeps now: requests, answers and overhead",
             answer_cache_bytes.clone(),
         );
+        let connections_open = Gauge::default();
+        registry.register(
+            "rulehook_connections_open",
+            "Connections open on the hook port",
+            connections_open.clone(),
+        );
+        let connections_refused = Counter::default();
+        registry.register(
+            "rulehook_connections_refused",
+            "Connections dropped at accept because their peer held --max-connections-per-peer",
+            connections_refused.clone(),
+        );
+        let connections_closed = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "rulehook_connections_closed",
+            "Connections the server closed, by reason: unsent_bound (answers piled up unread), head_deadline, head_too_large, write_deadline, slow_reader",
+            connections_closed.clone(),
+        );
+        for why in Closed::ALL {
+            drop(connections_closed.get_or_create(&ReasonLabels {
+                reason: why.as_str(),
+            }));
+        }
         for result in ["unchanged", "swapped", "swapped_with_errors", "failed"] {
             drop(reloads.get_or_create(&ResultLabels { result }));
         }
@@ -247,6 +279,9 @@ impl Metrics {
             answer_cache_hits,
             answer_cache_misses,
             answer_cache_bytes,
+            connections_open,
+            connections_refused,
+            connections_closed,
         }
     }
 
@@ -257,11 +292,6 @@ impl Metrics {
                 rule: rule.to_owned(),
             })
             .inc();
-    }
-
-    /// The counter of clients dropped for not reading their answers.
-    pub fn slow_readers(&self) -> Counter {
-        self.slow_readers.clone()
     }
 
     /// The counter of requests `--record` dropped.
@@ -275,6 +305,25 @@ impl Metrics {
         self.memory_limit.set(as_i64(limit));
         self.memory_reserved.set(as_i64(reserved));
         self.memory_unsent.set(as_i64(unsent));
+    }
+
+    /// Sets the connection figures, at scrape time: `connections` keeps the counts.
+    pub fn observe_connections(&self, connections: &Connections) {
+        self.connections_open
+            .set(i64::try_from(connections.open()).unwrap_or(i64::MAX));
+        catch_up(&self.connections_refused, connections.refused());
+        // Either way the client left answers unread past the write timeout: the watchdog of
+        // a large answer, or the connection's own deadline for blocked writes.
+        catch_up(
+            &self.slow_readers,
+            connections.closed(Closed::SlowReader) + connections.closed(Closed::WriteDeadline),
+        );
+        for why in Closed::ALL {
+            let counter = self.connections_closed.get_or_create(&ReasonLabels {
+                reason: why.as_str(),
+            });
+            catch_up(&counter, connections.closed(why));
+        }
     }
 
     /// Sets the answer cache's figures, at scrape time: its own counts are the truth.

@@ -60,9 +60,10 @@ fn hello(server: &Server) -> (u16, Duration) {
     (status, started.elapsed())
 }
 
-/// Sends a request's head and the first byte of its body, then nothing.
+/// Sends a request's head and the first byte of its body, then nothing. From another peer
+/// than the tests' own, so the tests' own requests keep their share of connections.
 fn stalled_body(addr: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).unwrap();
+    let mut stream = crate::support::from_another_peer(addr).unwrap();
     stream
         .write_all(
             b"POST /hello/sync HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
@@ -75,7 +76,14 @@ fn stalled_body(addr: &str) -> TcpStream {
 fn slow_bodies_take_no_slot_and_get_408_after_the_body_timeout() {
     let server = Server::start(
         &repo().join("rules"),
-        &["--body-timeout", "2s", "--max-in-flight", "8"],
+        &[
+            "--body-timeout",
+            "2s",
+            "--max-in-flight",
+            "8",
+            "--max-connections-per-peer",
+            "0",
+        ],
     );
     let stalled: Vec<TcpStream> = (0..500).map(|_| stalled_body(&server.addr)).collect();
     let opened = Instant::now();

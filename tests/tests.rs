@@ -6,6 +6,7 @@ mod support;
 mod answer_cache;
 mod architecture;
 mod bad_input;
+mod connections;
 mod diff;
 mod examples;
 mod fixture;

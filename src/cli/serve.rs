@@ -7,13 +7,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{web, App, HttpServer};
+use actix_web::web;
 use arc_swap::ArcSwap;
 
 use super::{exit, parse_duration, parse_size};
 use rulehook::auth::Auth;
+use rulehook::connection::capacity::{self, Capacity};
 use rulehook::record::RecordConfig;
 use rulehook::ruleset::RuleSet;
+use rulehook::server::http::{self, HttpSettings};
 use rulehook::server::{self, AppState, ServerLimits};
 use rulehook::tls::{self, CertReloader};
 use rulehook::watch::{self, Reloader, WatchMode};
@@ -29,6 +31,11 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "RULEHOOK_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
+    /// A second address that answers only `/healthz` and `/readyz`, on a few connections of
+    /// its own, so probes are answered however many connections clients hold on `--listen`.
+    /// Off unless given (the shipped manifests give `0.0.0.0:8081`); always plain HTTP.
+    #[arg(long, env = "RULEHOOK_PROBE_LISTEN")]
+    pub probe_listen: Option<SocketAddr>,
     /// The container's memory limit, from which every memory limit below is derived; read
     /// from the cgroup when not given, else 128MiB (the shipped manifests' limit).
     #[arg(long, env = "RULEHOOK_MEMORY_LIMIT", value_parser = parse_size)]
@@ -53,9 +60,14 @@ pub struct Args {
     /// `Retry-After: 1`.
     #[arg(long, env = "RULEHOOK_MAX_IN_FLIGHT", default_value_t = ServerLimits::DEFAULT_MAX_IN_FLIGHT)]
     pub max_in_flight: usize,
-    /// Open connections at most; more wait in the listen queue.
-    #[arg(long, env = "RULEHOOK_MAX_CONNECTIONS", default_value_t = 4096)]
-    pub max_connections: usize,
+    /// Open connections at most; more wait in the listen queue. Default: what the open-file
+    /// limit (raised to its hard limit at start) and the memory limit allow, logged at start.
+    #[arg(long, env = "RULEHOOK_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Connections one client address may hold; more are closed as soon as accepted. `0`
+    /// turns the limit off (behind a service mesh, where every client is 127.0.0.1).
+    #[arg(long, env = "RULEHOOK_MAX_CONNECTIONS_PER_PEER", default_value_t = ServerLimits::DEFAULT_MAX_CONNECTIONS_PER_PEER)]
+    pub max_connections_per_peer: usize,
     /// Time a client has, after its headers, to send the whole body; then 408.
     #[arg(long, env = "RULEHOOK_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub body_timeout: Duration,
@@ -87,7 +99,8 @@ pub struct Args {
     /// HTTP worker threads; defaults to the number of CPUs.
     #[arg(long, env = "RULEHOOK_WORKERS")]
     pub workers: Option<usize>,
-    /// Time a client has to send its request headers.
+    /// Time a client has to send a request's headers: from the connection's start for the
+    /// first request, from the first byte of the head for later ones.
     #[arg(long, env = "RULEHOOK_CLIENT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub client_timeout: Duration,
     /// How long an idle keep-alive connection stays open.
@@ -150,6 +163,7 @@ fn server_limits(args: &Args) -> ServerLimits {
         .or_else(memory::cgroup_memory_limit)
         .unwrap_or(memory::DEFAULT_MEMORY_LIMIT);
     let mut limits = ServerLimits::for_memory(memory_limit);
+    limits.max_connections_per_peer = args.max_connections_per_peer;
     limits.max_body_bytes = args.max_body.unwrap_or(limits.max_body_bytes);
     limits.answer_cache_bytes = args.answer_cache.unwrap_or(limits.answer_cache_bytes);
     limits.max_in_flight = args.max_in_flight;
@@ -183,6 +197,24 @@ fn server_limits(args: &Args) -> ServerLimits {
         "limits"
     );
     limits
+}
+
+/// `--max-connections`, or what the open-file and memory limits allow (logged).
+fn max_connections(args: &Args, limits: &ServerLimits, workers: usize, tls: bool) -> usize {
+    let descriptors = capacity::raise_descriptor_limit();
+    // The HTTP workers, the system thread, the accept threads and the probe server's worker.
+    let threads = workers + 4;
+    let capacity = Capacity::derive(descriptors, limits.memory_limit, threads, tls);
+    let chosen = args.max_connections.unwrap_or(capacity.connections());
+    tracing::info!(
+        max_connections = chosen,
+        by_open_files = capacity.by_descriptors,
+        by_memory = capacity.by_memory,
+        open_file_limit = descriptors,
+        per_peer = args.max_connections_per_peer,
+        "connections"
+    );
+    chosen
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
@@ -250,35 +282,49 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let app_state = state.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(app_state.clone())
-            .configure(server::routes)
-    })
-    .workers(workers)
-    .max_connections(args.max_connections.div_ceil(workers).max(1))
-    .on_connect(connection::on_connect)
-    .client_request_timeout(args.client_timeout)
-    .keep_alive(args.keep_alive)
-    .shutdown_timeout(args.shutdown_timeout.as_secs())
-    .disable_signals();
+    let settings = HttpSettings {
+        workers,
+        max_connections: max_connections(&args, &state.limits, workers, tls.is_some()),
+        client_timeout: args.client_timeout,
+        keep_alive: args.keep_alive,
+        write_timeout: args.write_timeout,
+        shutdown_timeout: args.shutdown_timeout,
+        tls,
+    };
     let listener = connection::listen(args.listen)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     // Shutdown watches this socket's accept queue, to take in what the kernel queued.
     let listener_for_shutdown = listener
         .try_clone()
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
-    let https = tls.is_some();
-    let server = match tls {
-        Some(config) => server.listen_rustls_0_23(listener, config),
-        None => server.listen(listener),
-    }
-    .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?
-    .run();
+    let probes = match args.probe_listen {
+        Some(addr) => {
+            let listener = connection::listen(addr)
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+            let probes = http::probe_server(state.clone(), listener, &settings)
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+            let handle = probes.handle();
+            // A server starts when first polled.
+            actix_web::rt::spawn(probes);
+            Some(handle)
+        }
+        None => None,
+    };
+    let server = http::hook_server(
+        state.clone(),
+        listener,
+        state.connections.clone(),
+        &settings,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     actix_web::rt::spawn(shutdown::on_signal(server.handle(), listener_for_shutdown));
-    tracing::info!(listen = %args.listen, workers, https, auth = state.auth.is_enabled(), "serving");
-    server.await?;
+    tracing::info!(listen = %args.listen, probe_listen = ?args.probe_listen, workers, https = settings.tls.is_some(), auth = state.auth.is_enabled(), "serving");
+    let served = server.await;
+    if let Some(probes) = probes {
+        // The kubelet's probes are answered until the hook server has drained.
+        probes.stop(false).await;
+    }
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

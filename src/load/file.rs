@@ -200,7 +200,7 @@ fn read_at_most(path: &Path, max_bytes: usize) -> std::io::Result<Vec<u8>> {
 /// A file too large to be a rule: an error, and its last good rule keeps serving.
 fn too_large(len: u64, max_bytes: usize) -> ReadResult {
     ReadResult::Unreadable(format!(
-        "the file is {len} bytes; a rule file may have at most {max_bytes} (memory limit / 512), since compiling takes up to 60 times its size: split it into several rules"
+        "the file is {len} bytes; a rule file may have at most {max_bytes} (memory limit / 1024), since compiling takes up to 60 times its size: split it into several rules"
     ))
 }
 

@@ -13,7 +13,7 @@ use super::status::authorize;
 use super::{ApiError, AppState};
 use crate::admission::{self, RequestGuard, SliceGuard};
 use crate::answer_cache::Answer;
-use crate::connection::{HeldBody, Socket};
+use crate::connection::{Chunked, Connection, HeldBody};
 use crate::log_writer::{self, AccessRecord};
 use crate::memory::PARSE_FACTOR;
 use crate::metrics;
@@ -396,11 +396,8 @@ fn respond(
         return not_modified(tag);
     }
     guard.reservation().mark_unsent();
-    let socket = request.conn_data::<Socket>().cloned();
-    let metrics = state.metrics.slow_readers();
-    let body = HeldBody::new(body, guard, socket, state.limits.write_timeout, move || {
-        metrics.inc();
-    });
+    let connection = request.conn_data::<Connection>();
+    let body = HeldBody::new(body, guard, connection, state.limits.write_timeout);
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, JSON))
         .insert_header((header::ETAG, tag))
@@ -408,7 +405,7 @@ fn respond(
 }
 
 /// A kept answer, as [`respond`] sent it the first time. It is small and the cache holds
-/// it, so it needs neither a reservation nor a watchdog.
+/// it, so it needs neither a reservation nor a watchdog; up to 64 KiB, it goes in pieces.
 fn respond_kept(request: &HttpRequest, kept: &Answer) -> HttpResponse {
     if client_holds(request, &kept.etag) {
         return not_modified(kept.etag.clone());
@@ -416,5 +413,5 @@ fn respond_kept(request: &HttpRequest, kept: &Answer) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, JSON))
         .insert_header((header::ETAG, kept.etag.clone()))
-        .body(kept.body.clone())
+        .body(Chunked::new(kept.body.clone()))
 }

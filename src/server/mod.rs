@@ -14,6 +14,7 @@ use arc_swap::ArcSwap;
 use crate::admission::{InFlight, RuleShares};
 use crate::answer_cache::AnswerCache;
 use crate::auth::Auth;
+use crate::connection::Connections;
 use crate::memory::{Budgets, MemoryBudget, DEFAULT_MEMORY_LIMIT};
 use crate::metrics::Metrics;
 use crate::render_pool::RenderPool;
@@ -22,6 +23,7 @@ use rulehook_engine::Limits;
 
 mod error;
 mod hook;
+pub mod http;
 mod status;
 
 pub use error::ApiError;
@@ -50,6 +52,8 @@ pub struct AppState {
     pub(crate) recorder: Option<crate::record::Recorder>,
     /// Answers to requests seen before.
     pub answers: AnswerCache<LoadedRule>,
+    /// The hook port's connections, per peer.
+    pub connections: Arc<Connections>,
     renders: RenderPool,
     shares: RuleShares,
     in_flight: InFlight,
@@ -80,6 +84,10 @@ pub struct ServerLimits {
     pub answer_cache_bytes: usize,
     /// What rules may take: their memory share and the largest rule file.
     pub rules: crate::ruleset::RuleLimits,
+    /// The container's memory limit, which every memory limit here follows from.
+    pub memory_limit: usize,
+    /// Connections one peer address may hold on the hook port; 0 for no limit.
+    pub max_connections_per_peer: usize,
     pub engine: Limits,
     /// Renders of the rule with this name panic: a fault injected by tests, to show the
     /// recovery path over HTTP. Only debug builds have a flag that sets it.
@@ -88,6 +96,10 @@ pub struct ServerLimits {
 
 impl ServerLimits {
     pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+    /// Metacontroller opens one connection per hook call in flight: a few per controller
+    /// (its `--workers`, 5 by default), so 128 serve two dozen busy controllers from one
+    /// Metacontroller, while one client alone can never hold every connection.
+    pub const DEFAULT_MAX_CONNECTIONS_PER_PEER: usize = 128;
     pub const DEFAULT_SLICE_STEPS: u64 = 2_000;
     /// About a millisecond: a light hook takes a few hundred units, and an I/O thread stays
     /// free for probes and other light hooks.
@@ -109,6 +121,8 @@ impl ServerLimits {
             request_memory: budgets.request_memory,
             answer_cache_bytes: budgets.answer_cache,
             rules: crate::ruleset::RuleLimits::for_memory(memory_limit),
+            memory_limit,
+            max_connections_per_peer: ServerLimits::DEFAULT_MAX_CONNECTIONS_PER_PEER,
             engine: Limits {
                 max_output_bytes: budgets.max_output,
                 max_work: work_within(DEFAULT_RENDER_TIMEOUT),
@@ -149,6 +163,7 @@ impl AppState {
         let renders = RenderPool::new(limits.render_threads, limits.max_in_flight)?;
         let shares = RuleShares::new(limits.render_threads);
         let answers = AnswerCache::new(limits.answer_cache_bytes);
+        let connections = Connections::new(limits.max_connections_per_peer);
         Ok(AppState {
             rules,
             memory: MemoryBudget::new(limits.request_memory),
@@ -161,6 +176,7 @@ impl AppState {
             require_client_certificate: false,
             recorder: None,
             answers,
+            connections,
             renders,
             shares,
             in_flight: InFlight::default(),
@@ -168,8 +184,8 @@ impl AppState {
     }
 }
 
-/// Registers every route of the server.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Registers the probes, which the hook port and the probe port both answer.
+pub fn probe_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/healthz")
             .route(web::get().to(status::healthz))
@@ -179,10 +195,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/readyz")
             .route(web::get().to(status::readyz))
             .route(web::head().to(status::readyz)),
-    )
-    .route("/rules", web::get().to(status::list_rules))
-    .route("/metrics", web::get().to(status::metrics_text))
-    // `/{rule}/{hook}` is split by hand: actix matches a dynamic segment with a regex,
-    // which cost about 1 µs of every hook call, more than the ETag.
-    .default_service(web::to(hook::dispatch));
+    );
+}
+
+/// Registers every route of the hook server.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    probe_routes(cfg);
+    cfg.route("/rules", web::get().to(status::list_rules))
+        .route("/metrics", web::get().to(status::metrics_text))
+        // `/{rule}/{hook}` is split by hand: actix matches a dynamic segment with a regex,
+        // which cost about 1 µs of every hook call, more than the ETag.
+        .default_service(web::to(hook::dispatch));
 }

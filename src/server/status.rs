@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::{ApiError, AppState};
-use crate::connection::ClientCertificate;
+use crate::connection::{ClientCertificate, Connection, HeldBody};
 
 pub(super) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
@@ -91,13 +91,14 @@ pub(super) async fn list_rules(
             })
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
+    let listing = json!({
         "generation": rules.generation,
         "reloadChecks": state.reload_checks.load(Ordering::Relaxed),
         "memory": {"bytes": rules.memory(), "limitBytes": rules.limits().memory},
         "rules": rule_list,
         "files": file_list,
-    })))
+    });
+    held(&state, &request, "application/json", listing.to_string())
 }
 
 fn errors_text(errors: &[rulehook_engine::Diagnostic]) -> String {
@@ -128,7 +129,36 @@ pub(super) async fn metrics_text(
     state
         .metrics
         .observe_answer_cache(hits, misses, state.answers.bytes());
-    Ok(HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.encode()))
+    state.metrics.observe_connections(&state.connections);
+    let text = state.metrics.encode();
+    held(
+        &state,
+        &request,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        text,
+    )
+}
+
+/// A 200 whose body, which grows with the rule set, holds its memory from the request budget
+/// until the client has read it, like a hook's answer: a client that asks again and again
+/// and never reads cannot pile such bodies up.
+fn held(
+    state: &AppState,
+    request: &HttpRequest,
+    content_type: &'static str,
+    body: String,
+) -> Result<HttpResponse, ApiError> {
+    let reservation = state.memory.reservation();
+    if !reservation.grow(body.len()) {
+        return Err(ApiError::OutOfMemory);
+    }
+    reservation.mark_unsent();
+    let connection = request.conn_data::<Connection>();
+    let body = HeldBody::new(
+        body.into(),
+        std::sync::Arc::new(reservation),
+        connection,
+        state.limits.write_timeout,
+    );
+    Ok(HttpResponse::Ok().content_type(content_type).body(body))
 }

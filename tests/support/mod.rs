@@ -62,9 +62,27 @@ impl Server {
     /// Starts the server on `rules` with `extra` flags and no `--log` of its own, capturing
     /// its stdout (where `serve` logs) into the returned [`Log`].
     pub fn start_logged(rules: &Path, extra: &[&str]) -> (Server, Log) {
+        Server::start_logged_with(rules, extra, None)
+    }
+
+    /// As [`Server::start_logged`]; with `open_files`, under that limit on open files (soft
+    /// and hard, as a container runtime may set it).
+    pub fn start_logged_with(
+        rules: &Path,
+        extra: &[&str],
+        open_files: Option<u64>,
+    ) -> (Server, Log) {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
-        let mut child = Command::new(BIN)
+        let mut command = match open_files {
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}")).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let mut child = command
             .arg("serve")
             .arg("--rules")
             .arg(rules)
@@ -201,6 +219,19 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap()
+}
+
+/// A connection to `addr` from 127.0.0.2: another peer than the tests' own 127.0.0.1 (all of
+/// 127/8 is loopback on Linux), so it counts against another per-peer share.
+pub fn from_another_peer(addr: &str) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    let local: std::net::SocketAddr = "127.0.0.2:0".parse().unwrap();
+    socket.bind(&local.into())?;
+    let remote: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    socket.connect_timeout(&remote.into(), Duration::from_secs(2))?;
+    Ok(socket.into())
 }
 
 pub fn free_port() -> u16 {
