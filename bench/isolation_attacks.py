@@ -6,10 +6,11 @@ Usage: isolation_attacks.py ADDR SCENARIO SECONDS
 Scenarios:
   amplify   4 at once, repeatedly: a 1.15 MB globalconfigmap request (1 MB source, 1,500
             Namespaces) whose answer would be 1.5 GB. Prints each call's status and time.
-  slowbody  500 connections that send headers and `{` of a 100-byte body, then nothing.
+  slowbody  500 connections, from four peers, that send headers and `{` of a 100-byte body,
+            then nothing.
   heavy     2 at once, repeatedly: renders that run until the render timeout. Also probes
             /healthz every 20 ms and prints the slowest answer.
-  noread    200 clients that ask for a 15 MB answer and never read it.
+  noread    200 clients, from four peers, that ask for a 15 MB answer and never read it.
   pipeline  16 connections, each pipelining 200,000 `GET /healthz` (half of them 404s
             instead) and reading nothing. Prints the bytes sent and the connections the
             server closed.
@@ -113,11 +114,19 @@ def amplify(addr, seconds):
             "slowest_s": round(slowest, 3)}
 
 
+def attacker_address(i):
+    """127.0.0.2 to 127.0.0.5 in turn: four attacking peers, none of them the stream's
+    127.0.0.1, each under the per-peer share of connections, so a phase measures its own
+    bound and not that one."""
+    return (f"127.0.0.{2 + i % 4}", 0)
+
+
 def slowbody(addr, seconds):
     host, port = addr.split(":")
     held, answered = [], {}
-    for _ in range(500):
-        s = socket.create_connection((host, int(port)), timeout=30)
+    for i in range(500):
+        s = socket.create_connection((host, int(port)), timeout=30,
+                                     source_address=attacker_address(i))
         s.sendall(b"POST /hello/sync HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
                   b"Content-Length: 100\r\n\r\n{")
         held.append(s)
@@ -168,10 +177,11 @@ def noread(addr, seconds):
     host, port = addr.split(":")
     body = json.dumps({"parent": {"spec": {"n": 1500, "text": "t" * 10000}}}).encode()
     held = []
-    for _ in range(200):
+    for i in range(200):
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.settimeout(30)
+        s.bind(attacker_address(i))
         s.connect((host, int(port)))
         s.sendall(request_bytes("/big/sync", body))
         held.append(s)
