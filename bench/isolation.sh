@@ -33,7 +33,8 @@
 #
 # Environment: PHASE_SECONDS (default 15), RATE (steady stream, req/s, default 200),
 # PHASES (default "amplify slowbody heavy noread regex patterns pipeline holders nofile"),
-# BASELINE_REV (default 63c169d, the last commit before these limits; empty to skip),
+# BASELINE_REV (default 63c169d, the last commit before these limits; empty to skip) or
+# BASELINE_BIN (a baseline binary already built),
 # RULEHOOK_BIN (a binary to attack instead of this checkout's release build, e.g. an older
 # one for "before" figures; PROBES=0 for one without --probe-listen).
 set -euo pipefail
@@ -197,9 +198,13 @@ throughput() {
     "http://$ADDR/hello/sync" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["summary"]["requestsPerSec"]))'
   stop
 }
-if [[ -n $BASELINE_REV ]]; then
-  base=$PWD/target/isolation-baseline
-  if [[ ! -x $base/release/rulehook ]]; then
+if [[ -n ${BASELINE_BIN:-} ]]; then
+  BASELINE_REV=given
+  base_bin=$(realpath "$BASELINE_BIN")
+elif [[ -n $BASELINE_REV ]]; then
+  base=$PWD/target/isolation-baseline-$BASELINE_REV
+  base_bin=$base/release/rulehook
+  if [[ ! -x $base_bin ]]; then
     step "building the baseline $BASELINE_REV"
     rm -rf "$TMP/baseline"
     git worktree add -q --detach "$TMP/baseline" "$BASELINE_REV"
@@ -211,7 +216,7 @@ fi
 NOW=() BEFORE=()
 for _ in 1 2 3; do
   NOW+=("$(throughput "$BIN")")
-  [[ -z $BASELINE_REV ]] || BEFORE+=("$(throughput "$base/release/rulehook")")
+  [[ -z $BASELINE_REV ]] || BEFORE+=("$(throughput "$base_bin")")
 done
 median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 now=$(median "${NOW[@]}")
