@@ -90,16 +90,7 @@ sync:
       metadata: {name: "c-{{ item }}"}
       data: {text: "{{ text }}"}
 EOF
-cat >"$RULES/matcher.yaml" <<'EOF'
-values:
-  subject: {path: $.parent.spec.subject, default: ""}
-  patterns: {path: $.parent.spec.patterns, default: []}
-sync:
-  status:
-    matched:
-      - $forEach: "{{ patterns }}"
-        $template: "{{ regexMatch subject item }}"
-EOF
+cp tests/fixtures/matcher.yaml "$RULES/"
 HELLO=tests/fixtures/hello-sync-v1.json
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -147,21 +147,7 @@ def heavy(addr, seconds):
     body = json.dumps({"parent": {"spec": {"n": 20000}}}).encode()
     stop = time.monotonic() + seconds
     probes = []
-
-    def probe():
-        host, port = addr.split(":")
-        while time.monotonic() < stop:
-            started = time.monotonic()
-            try:
-                with socket.create_connection((host, int(port)), timeout=5) as s:
-                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-                    ok = s.recv(64).startswith(b"HTTP/1.1 200")
-            except OSError:
-                ok = False
-            probes.append((ok, time.monotonic() - started))
-            time.sleep(0.02)
-
-    prober = threading.Thread(target=probe)
+    prober = threading.Thread(target=probe_until, args=(addr, stop, probes))
     prober.start()
     calls = []
     while time.monotonic() < stop:

@@ -13,18 +13,8 @@ use crate::support::{hello_request, http, peak_rss_kib, repo, Server};
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");
 
-/// Matches every pattern a parent lists against its subject: patterns from the request, as
-/// a rule that lets each parent bring its own patterns would.
-const MATCHER: &str = r#"values:
-  subject: {path: $.parent.spec.subject, default: ""}
-  patterns: {path: $.parent.spec.patterns, default: []}
-sync:
-  status:
-    matched:
-      - $forEach: "{{ patterns }}"
-        $template: "{{ regexMatch subject item }}"
-"#;
-
+/// Matches every pattern a parent lists against its subject (patterns from the request).
+const MATCHER: &str = include_str!("fixtures/matcher.yaml");
 fn rules() -> ConfigMapDir {
     let hello = std::fs::read_to_string(repo().join("rules/hello.yaml")).unwrap();
     ConfigMapDir::new(&[("hello.yaml", hello.as_str()), ("matcher.yaml", MATCHER)])
