@@ -147,12 +147,14 @@ def heavy(addr, seconds):
     body = json.dumps({"parent": {"spec": {"n": 20000}}}).encode()
     stop = time.monotonic() + seconds
     probes = []
-    prober = threading.Thread(target=probe_until, args=(addr, stop, probes))
-    prober.start()
+    done = threading.Event()
+    probing = threading.Thread(target=prober, args=(addr, done, probes, 0.02))
+    probing.start()
     calls = []
     while time.monotonic() < stop:
         calls += in_parallel(2, lambda: call(addr, "/heavy/sync", body))
-    prober.join()
+    done.set()
+    probing.join()
     return {"calls": len(calls), "statuses": sorted({c[0] for c in calls}),
             "slowest_s": round(max(c[1] for c in calls if isinstance(c[1], float)), 3),
             "probes": len(probes), "probe_failures": sum(1 for ok, _ in probes if not ok),
@@ -211,8 +213,9 @@ def pipeline(addr, seconds, requests=200_000):
             "closed_by_server": sum(c["closed"] for c in held)}
 
 
-def prober(addr, stop, times):
-    """/healthz on a new connection every 100 ms until `stop`; (ok, seconds) into `times`."""
+def prober(addr, stop, times, every=0.1):
+    """/healthz on a new connection every `every` seconds until the event `stop` is set;
+    (ok, seconds) into `times`."""
     host, port = addr.split(":")
     while not stop.is_set():
         started = time.monotonic()
@@ -223,7 +226,7 @@ def prober(addr, stop, times):
         except OSError:
             ok = False
         times.append((ok, time.monotonic() - started))
-        stop.wait(0.1)
+        stop.wait(every)
 
 
 def hold(addr, seconds, count, head):
@@ -299,21 +302,6 @@ def matcher_body(salt, subject, patterns):
                                   "spec": {"subject": subject, "patterns": patterns}}}).encode()
 
 
-def probe_until(addr, stop, probes):
-    """Probes /healthz every 20 ms until the time `stop`, recording (ok, seconds)."""
-    host, port = addr.split(":")
-    while time.monotonic() < stop:
-        started = time.monotonic()
-        try:
-            with socket.create_connection((host, int(port)), timeout=5) as s:
-                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-                ok = s.recv(64).startswith(b"HTTP/1.1 200")
-        except OSError:
-            ok = False
-        probes.append((ok, time.monotonic() - started))
-        time.sleep(0.02)
-
-
 def repeatedly(addr, seconds, body_for, probe=False):
     """4 clients sending body_for(n) for the n-th request until the time is up."""
     stop = time.monotonic() + seconds
@@ -332,11 +320,15 @@ def repeatedly(addr, seconds, body_for, probe=False):
                 calls.append(result)
 
     threads = [threading.Thread(target=client) for _ in range(4)]
+    done = threading.Event()
     if probe:
-        threads.append(threading.Thread(target=probe_until, args=(addr, stop, probes)))
+        threads.append(threading.Thread(target=prober, args=(addr, done, probes, 0.02)))
     for t in threads:
         t.start()
-    for t in threads:
+    for t in threads[:4]:
+        t.join()
+    done.set()
+    for t in threads[4:]:
         t.join()
     result = {"calls": len(calls), "statuses": sorted({c[0] for c in calls})}
     if probes:
