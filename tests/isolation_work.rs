@@ -81,7 +81,9 @@ fn regex_work_on_every_io_thread_leaves_probes_and_other_rules_fast() {
         .map(|i| if i % 3 == 0 { '1' } else { '0' })
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let attackers = attack(&server.addr, 4, &stop, move |n| {
+    // One attacker per I/O thread (the harness starts two workers): enough to freeze both
+    // before, and light enough to leave the other tests running beside this one their CPU.
+    let attackers = attack(&server.addr, 2, &stop, move |n| {
         matcher_request(n, &subject, 600, |i| {
             format!("[01]*1[01]{{{}}}", 10 + i % 10)
         })
@@ -89,7 +91,7 @@ fn regex_work_on_every_io_thread_leaves_probes_and_other_rules_fast() {
     std::thread::sleep(Duration::from_millis(300));
     let (mut probes, mut hellos) = (Vec::new(), Vec::new());
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(6) {
+    while started.elapsed() < Duration::from_secs(3) {
         let t = Instant::now();
         assert_eq!(server.get("/healthz").unwrap().status, 200);
         probes.push(t.elapsed());
@@ -122,7 +124,7 @@ fn patterns_from_the_request_stay_inside_the_memory_limit() {
     // large), and 300 small ones that compile: the first kind is refused at the request
     // limit, the second is charged to the render until its share runs out.
     let stop = Arc::new(AtomicBool::new(false));
-    let attackers = attack(&server.addr, 4, &stop, |n| {
+    let attackers = attack(&server.addr, 2, &stop, |n| {
         matcher_request(n, "abc", 300, |i| {
             if i % 2 == 0 {
                 format!(r"\w{{12}}[a-z]{{{}}}", i % 50)
@@ -131,13 +133,13 @@ fn patterns_from_the_request_stay_inside_the_memory_limit() {
             }
         })
     });
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(3));
     stop.store(true, Ordering::Relaxed);
     let statuses: Vec<u16> = attackers
         .into_iter()
         .flat_map(|a| a.join().unwrap())
         .collect();
-    assert!(statuses.len() >= 4, "{statuses:?}");
+    assert!(statuses.len() >= 2, "{statuses:?}");
     let peak_mib = peak_rss_kib(server.pid()) / 1024;
     assert!(peak_mib < 128, "peak RSS {peak_mib} MiB");
     // The failures name what was refused.
