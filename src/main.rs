@@ -17,7 +17,8 @@ mod cli;
 /// `no_thp`: transparent huge pages made its arenas count 20 MB of idle RSS instead of 9 MB.
 /// Wrapped to count what compiling a rule keeps, which is charged to the rules' memory.
 #[global_allocator]
-static GLOBAL: rulehook::allocation::CountingAlloc = rulehook::allocation::CountingAlloc;
+static GLOBAL: rulehook::budget::allocation::CountingAlloc =
+    rulehook::budget::allocation::CountingAlloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -43,7 +44,7 @@ fn quiet_on_closed_pipe() {
 /// Logs go to stderr for the offline commands and stdout for `serve`, as JSON unless a
 /// person is watching. `serve` writes from a thread of its own (see `log_writer`), so an
 /// access log costs a hook call no formatting and no write system call.
-fn init_tracing(cli: &Cli) -> Option<rulehook::log_writer::Guard> {
+fn init_tracing(cli: &Cli) -> Option<rulehook::telemetry::log_writer::Guard> {
     let serving = matches!(cli.command, cli::Command::Serve(_));
     let filter = EnvFilter::try_new(if serving { cli.log.as_str() } else { "warn" })
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -55,25 +56,25 @@ fn init_tracing(cli: &Cli) -> Option<rulehook::log_writer::Guard> {
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if !serving {
         builder
-            .fmt_fields(rulehook::log_format::fields())
+            .fmt_fields(rulehook::telemetry::log_format::fields())
             .with_ansi(false)
             .with_writer(std::io::stderr)
             .init();
         return None;
     }
     let format = if json {
-        rulehook::log_writer::Format::Json
+        rulehook::telemetry::log_writer::Format::Json
     } else {
-        rulehook::log_writer::Format::Text
+        rulehook::telemetry::log_writer::Format::Text
     };
-    let (writer, guard) = match rulehook::log_writer::start(format, std::io::stdout()) {
+    let (writer, guard) = match rulehook::telemetry::log_writer::start(format, std::io::stdout()) {
         Ok(started) => started,
         Err(e) => {
             eprintln!("error: cannot start the log writer: {e}");
             std::process::exit(1);
         }
     };
-    let accept_errors = rulehook::log_format::AcceptErrorLimit::default();
+    let accept_errors = rulehook::telemetry::log_format::AcceptErrorLimit::default();
     if json {
         builder
             .json()
@@ -86,7 +87,7 @@ fn init_tracing(cli: &Cli) -> Option<rulehook::log_writer::Guard> {
         // Request and file data land in log fields: escape them, and leave colours off (see
         // log_format).
         builder
-            .fmt_fields(rulehook::log_format::fields())
+            .fmt_fields(rulehook::telemetry::log_format::fields())
             .with_ansi(false)
             .with_writer(writer)
             .finish()

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::exit;
-use rulehook::load::CompiledRules;
+use rulehook::supply::load::CompiledRules;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::exit;
-use rulehook::controllers;
-use rulehook::load::CompiledRules;
+use rulehook::offline::controllers;
+use rulehook::supply::load::CompiledRules;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -1,6 +1,6 @@
 //! `rulehook diff`: what a rule change would do to the objects Metacontroller manages. Every
 //! request is rendered with the old and the new rules, and the two answers compared by
-//! [`rulehook::diff::compare`]: objects deleted, created and changed, and status changes.
+//! [`rulehook::offline::diff::compare`]: objects deleted, created and changed, and status changes.
 //!
 //! Exit codes: 0 when nothing would be deleted, 1 when something would, 2 on errors (a rule
 //! of the new set that does not compile, a new render that fails, an unreadable request).
@@ -12,9 +12,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{exit, request_file};
-use rulehook::diff::{compare_in, AnswerDiff};
-use rulehook::load::CompiledRules;
-use rulehook::ruleset::RuleSet;
+use rulehook::offline::diff::{compare_in, AnswerDiff};
+use rulehook::supply::load::CompiledRules;
+use rulehook::supply::ruleset::RuleSet;
 use rulehook_engine::metacontroller::subject_name;
 use rulehook_engine::{is_rule_name, Hook, Limits};
 

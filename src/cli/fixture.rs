@@ -1,13 +1,13 @@
 //! `rulehook fixture`: the hook request Metacontroller would send a rule, built from objects
 //! as `kubectl get -o yaml` (or `-o json`) prints them. The building is the library's
-//! ([`rulehook::fixture`]), shared with test cases that name `parentFile`.
+//! ([`rulehook::offline::fixture`]), shared with test cases that name `parentFile`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::exit;
 use super::rule_lookup::find_rule;
-use rulehook::fixture::{self, objects::Reader, Inputs, Options};
+use rulehook::offline::fixture::{self, objects::Reader, Inputs, Options};
 use rulehook_engine::{Hook, HookVersion};
 
 #[derive(Debug, clap::Args)]

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rulehook::load::{CompiledRules, ReadDirError};
-use rulehook::ruleset::LoadedRule;
+use rulehook::supply::load::{CompiledRules, ReadDirError};
+use rulehook::supply::ruleset::LoadedRule;
 use rulehook_engine::Diagnostic;
 
 /// Why the named rule cannot be used.

@@ -11,15 +11,16 @@ use actix_web::web;
 use arc_swap::ArcSwap;
 
 use super::{exit, parse_duration, parse_size};
-use rulehook::auth::Auth;
-use rulehook::connection::capacity::{self, Capacity};
-use rulehook::record::RecordConfig;
-use rulehook::ruleset::RuleSet;
-use rulehook::server::http::{self, HttpSettings};
-use rulehook::server::{self, AppState, ServerLimits};
-use rulehook::tls::{self, CertReloader};
-use rulehook::watch::{self, Reloader, WatchMode};
-use rulehook::{connection, memory, shutdown};
+use rulehook::budget::memory;
+use rulehook::http::assemble::{self, HttpSettings};
+use rulehook::http::auth::Auth;
+use rulehook::http::connection::capacity::{self, Capacity};
+use rulehook::http::tls::{self, CertReloader};
+use rulehook::http::{self, AppState, ServerLimits};
+use rulehook::http::{connection, shutdown};
+use rulehook::supply::ruleset::RuleSet;
+use rulehook::supply::watch::{self, Reloader, WatchMode};
+use rulehook::telemetry::record::RecordConfig;
 use rulehook_engine::Limits;
 
 /// Every flag can also be set with the environment variable shown.
@@ -183,7 +184,7 @@ fn server_limits(args: &Args) -> ServerLimits {
             .max_output_bytes
             .unwrap_or(limits.engine.max_output_bytes),
         max_steps: args.max_render_steps,
-        max_work: server::work_within(args.render_timeout),
+        max_work: http::work_within(args.render_timeout),
         ..Limits::default()
     };
     tracing::info!(
@@ -253,7 +254,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         rules,
         observe: Some(Arc::new(move |outcome, rules| {
             observed.reload_checks.fetch_add(1, Ordering::Relaxed);
-            observed.metrics.observe_reload(outcome, rules);
+            observed.observe_reload(outcome, rules);
         })),
         quiet_period: watch::QUIET_PERIOD,
     };
@@ -273,7 +274,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     {
         let loaded = reloader.rules.load();
         tracing::info!(rules = loaded.len(), errors = report.errors.len(), dir = %args.rules.display(), "rules loaded");
-        state.metrics.observe_rules(&loaded);
+        state.observe_rules(&loaded);
     }
     state.loaded.store(true, Ordering::Release);
     let _watch = watch::spawn(reloader, args.watch, args.recheck_interval, &report)
@@ -301,7 +302,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         Some(addr) => {
             let listener = connection::listen(addr)
                 .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-            let probes = http::probe_server(state.clone(), listener, &settings)
+            let probes = assemble::probe_server(state.clone(), listener, &settings)
                 .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
             let handle = probes.handle();
             // A server starts when first polled.
@@ -310,7 +311,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let server = http::hook_server(
+    let server = assemble::hook_server(
         state.clone(),
         listener,
         state.connections.clone(),

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::exit;
-use rulehook::load;
+use rulehook::supply::load;
 
 mod case;
 mod junit;
@@ -67,7 +67,7 @@ pub fn run(args: &Args) -> ExitCode {
         "watching {} for changes (Ctrl-C to stop)",
         shown(&args.paths)
     );
-    let watched = rulehook::watch::on_change(&args.paths, || {
+    let watched = rulehook::supply::watch::on_change(&args.paths, || {
         println!("\n--- change seen, testing again");
         run_once(args);
         true

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use rulehook::fixture;
+use rulehook::offline::fixture;
 use rulehook_engine::suite::CaseSpec;
 use rulehook_engine::{Hook, Rule};
 

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cli::rule_lookup::find_rule;
-use rulehook::load::CompiledRules;
-use rulehook::ruleset::LoadedRule;
+use rulehook::supply::load::CompiledRules;
+use rulehook::supply::ruleset::LoadedRule;
 
 /// The rules one suite's cases name, each read once for the whole suite.
 pub struct SuiteRules {

@@ -27,8 +27,8 @@ use arc_swap::ArcSwap;
 use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult};
 
-use crate::load::{CompiledRules, ReadDirError, TransientFiles};
-use crate::ruleset::{RuleSet, UpdateReport};
+use crate::supply::load::{CompiledRules, ReadDirError, TransientFiles};
+use crate::supply::ruleset::{RuleSet, UpdateReport};
 
 mod schedule;
 
@@ -76,6 +76,18 @@ pub enum Reload {
     },
     /// The directory could not be read; the current set keeps serving.
     Failed(ReadDirError),
+}
+
+impl Reload {
+    /// What the metrics call this outcome.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Reload::Unchanged => "unchanged",
+            Reload::Swapped { report, .. } if report.errors.is_empty() => "swapped",
+            Reload::Swapped { .. } => "swapped_with_errors",
+            Reload::Failed(_) => "failed",
+        }
+    }
 }
 
 /// A callback run after every reload attempt.

@@ -18,7 +18,7 @@ use actix_web::dev::AppConfig;
 use actix_web::{web, App};
 
 use super::AppState;
-use crate::connection::{self, Accept, Conn, Connections, Deadlines, WRITE_BUFFER_BYTES};
+use crate::http::connection::{self, Accept, Conn, Connections, Deadlines, WRITE_BUFFER_BYTES};
 
 /// How the servers treat connections; the flags of `rulehook serve`.
 #[derive(Clone)]

@@ -16,8 +16,8 @@ use actix_web::HttpRequest;
 use futures_util::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::memory::{MemoryBudget, Reservation};
-use crate::server::ApiError;
+use crate::budget::memory::{MemoryBudget, Reservation};
+use crate::http::ApiError;
 use rulehook_engine::RenderGuard;
 
 /// One request's share of the server: its memory reservation, and whether it was cancelled.

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Reload, Reloader, Rewatch};
-use crate::load::TransientFiles;
-use crate::ruleset::UpdateReport;
+use crate::supply::load::TransientFiles;
+use crate::supply::ruleset::UpdateReport;
 
 /// How soon to look again after a file could not be read (a link mid-swap); doubled at each
 /// retry in a row.

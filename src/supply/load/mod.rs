@@ -25,7 +25,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::ruleset::{FileRead, ReadResult, RuleLimits, RuleSet, UpdateReport};
+use crate::supply::ruleset::{FileRead, ReadResult, RuleLimits, RuleSet, UpdateReport};
 
 mod file;
 

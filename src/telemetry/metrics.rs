@@ -14,10 +14,6 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use rulehook_engine::Hook;
 
-use crate::connection::{Closed, Connections};
-use crate::ruleset::RuleSet;
-use crate::watch::Reload;
-
 // The labels of the per-request metrics hold nothing that is allocated per request: the rule
 // name is the loaded rule's own shared label (`LoadedRule::metric_label`), the hook a static
 // string.
@@ -251,11 +247,6 @@ impl Metrics {
             "Connections the server closed, by reason: unsent_bound (answers piled up unread), head_deadline, head_too_large, write_deadline, slow_reader",
             connections_closed.clone(),
         );
-        for why in Closed::ALL {
-            drop(connections_closed.get_or_create(&ReasonLabels {
-                reason: why.as_str(),
-            }));
-        }
         for result in ["unchanged", "swapped", "swapped_with_errors", "failed"] {
             drop(reloads.get_or_create(&ResultLabels { result }));
         }
@@ -307,22 +298,25 @@ impl Metrics {
         self.memory_unsent.set(as_i64(unsent));
     }
 
-    /// Sets the connection figures, at scrape time: `connections` keeps the counts.
-    pub fn observe_connections(&self, connections: &Connections) {
+    /// Sets the connection figures, at scrape time, from the counts the connections keep:
+    /// those open, those refused at accept, those whose client left answers unread past the
+    /// write timeout, and those closed, by reason.
+    pub fn observe_connections(
+        &self,
+        open: usize,
+        refused: u64,
+        slow_readers: u64,
+        closed: impl IntoIterator<Item = (&'static str, u64)>,
+    ) {
         self.connections_open
-            .set(i64::try_from(connections.open()).unwrap_or(i64::MAX));
-        catch_up(&self.connections_refused, connections.refused());
-        // Either way the client left answers unread past the write timeout: the watchdog of
-        // a large answer, or the connection's own deadline for blocked writes.
-        catch_up(
-            &self.slow_readers,
-            connections.closed(Closed::SlowReader) + connections.closed(Closed::WriteDeadline),
-        );
-        for why in Closed::ALL {
-            let counter = self.connections_closed.get_or_create(&ReasonLabels {
-                reason: why.as_str(),
-            });
-            catch_up(&counter, connections.closed(why));
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
+        catch_up(&self.connections_refused, refused);
+        catch_up(&self.slow_readers, slow_readers);
+        for (reason, count) in closed {
+            let counter = self
+                .connections_closed
+                .get_or_create(&ReasonLabels { reason });
+            catch_up(&counter, count);
         }
     }
 
@@ -390,50 +384,52 @@ impl Metrics {
         })
     }
 
-    /// Records a reload attempt and the rule set it left serving.
-    pub fn observe_reload(&self, outcome: &Reload, rules: &RuleSet) {
-        let result = match outcome {
-            Reload::Unchanged => "unchanged",
-            Reload::Swapped { report, .. } if report.errors.is_empty() => "swapped",
-            Reload::Swapped { .. } => "swapped_with_errors",
-            Reload::Failed(_) => "failed",
-        };
+    /// Counts a reload attempt by its result (`unchanged`, `swapped`,
+    /// `swapped_with_errors`, `failed`).
+    pub fn observe_reload(&self, result: &'static str) {
         self.reloads.get_or_create(&ResultLabels { result }).inc();
-        self.observe_rules(rules);
     }
 
-    /// Sets the gauges from the rule set being served.
-    pub fn observe_rules(&self, rules: &RuleSet) {
-        self.rules_loaded.set(rules.len() as i64);
-        self.rules_memory_limit
-            .set(i64::try_from(rules.limits().memory).unwrap_or(i64::MAX));
+    /// Sets the gauges of the rule set being served: each rule's name and the bytes its
+    /// compiled form takes, what all of them may take, and each file's number of problems.
+    pub fn observe_rules<'a>(
+        &self,
+        rules: impl IntoIterator<Item = (&'a str, usize)>,
+        memory_limit: usize,
+        files: impl IntoIterator<Item = (&'a str, usize)>,
+    ) {
+        let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.rules_memory_limit.set(as_i64(memory_limit));
         self.rule_memory.clear();
-        for loaded in rules.rules() {
-            self.rule_memory
-                .get_or_create(&RuleLabels {
-                    rule: loaded.rule.name.clone(),
-                })
-                .set(i64::try_from(loaded.memory).unwrap_or(i64::MAX));
+        let mut loaded = 0;
+        for (rule, memory) in rules {
+            loaded += 1;
+            let labels = RuleLabels {
+                rule: rule.to_owned(),
+            };
+            self.rule_memory.get_or_create(&labels).set(as_i64(memory));
+            // Every loaded rule has its panic series from the start, at 0, so an alert on
+            // its increase works from the first panic.
+            drop(self.panics.get_or_create(&labels));
         }
-        // Every loaded rule has its panic series from the start, at 0, so an alert on its
-        // increase works from the first panic.
-        for loaded in rules.rules() {
-            drop(self.panics.get_or_create(&RuleLabels {
-                rule: loaded.rule.name.clone(),
-            }));
-        }
+        self.rules_loaded.set(loaded);
         self.rule_errors.clear();
-        for (file, state) in rules.files() {
+        for (file, errors) in files {
             self.rule_errors
-                .get_or_create(&FileLabels { file: file.clone() })
-                .set(state.errors.len() as i64);
+                .get_or_create(&FileLabels {
+                    file: file.to_owned(),
+                })
+                .set(as_i64(errors));
         }
     }
 
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
         // The log writer keeps its own count, outside.
-        catch_up(&self.log_lines_dropped, crate::log_writer::lines_dropped());
+        catch_up(
+            &self.log_lines_dropped,
+            crate::telemetry::log_writer::lines_dropped(),
+        );
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();

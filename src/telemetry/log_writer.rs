@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::log_format::clean;
+use crate::telemetry::log_format::clean;
 use rulehook_engine::clip;
 
 /// Lines the queue holds before new ones are dropped (and counted): about 4 MiB of lines at
@@ -314,7 +314,7 @@ mod tests {
 
     /// The line `tracing` writes for the same event, with the subscriber `serve` sets up.
     fn tracing_line(r: &AccessRecord, format: Format) -> String {
-        let captured = crate::log_format::Captured::default();
+        let captured = crate::telemetry::log_format::Captured::default();
         let sink = captured.clone();
         let writer = move || sink.clone();
         let builder = tracing_subscriber::fmt()
@@ -327,7 +327,9 @@ mod tests {
                 tracing::subscriber::with_default(subscriber, log);
             }
             Format::Text => {
-                let subscriber = builder.fmt_fields(crate::log_format::fields()).finish();
+                let subscriber = builder
+                    .fmt_fields(crate::telemetry::log_format::fields())
+                    .finish();
                 tracing::subscriber::with_default(subscriber, log);
             }
         }

@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn a_composite_gets_its_children_from_the_templates_and_overrides_merged() {
-        let r = rule(include_str!("../rules/hello.yaml"));
+        let r = rule(include_str!("../../rules/hello.yaml"));
         let m = manifest(&r, "http://rulehook.rulehook/").unwrap();
         assert_eq!(m["kind"], "CompositeController");
         assert_eq!(

@@ -11,13 +11,13 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use super::status::authorize;
 use super::{ApiError, AppState};
-use crate::admission::{self, RequestGuard, SliceGuard};
-use crate::answer_cache::Answer;
-use crate::connection::{Chunked, Connection, HeldBody};
-use crate::log_writer::{self, AccessRecord};
-use crate::memory::PARSE_FACTOR;
-use crate::metrics;
-use crate::ruleset::LoadedRule;
+use crate::budget::answer_cache::Answer;
+use crate::budget::memory::PARSE_FACTOR;
+use crate::http::admission::{self, RequestGuard, SliceGuard};
+use crate::http::connection::{Chunked, Connection, HeldBody};
+use crate::supply::ruleset::LoadedRule;
+use crate::telemetry::log_writer::{self, AccessRecord};
+use crate::telemetry::metrics;
 use rulehook_engine::clip;
 use rulehook_engine::metacontroller::subject_name;
 use rulehook_engine::{Hook, HookError, Limits};
@@ -355,7 +355,7 @@ pub fn etag(body: &[u8]) -> String {
     // Half the digest is plenty to tell two answers apart, and keeps the header short.
     let mut tag = String::with_capacity(34);
     tag.push('"');
-    crate::digest::push_sha256_hex(&mut tag, body, 16);
+    crate::telemetry::digest::push_sha256_hex(&mut tag, body, 16);
     tag.push('"');
     tag
 }

@@ -7,12 +7,12 @@
 
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 
-use crate::memory::Budgets;
+use crate::budget::memory::Budgets;
 
 /// What one plain connection can hold at its worst, outside the request budget: actix's read
-/// buffer (a head of at most [`super::MAX_HEAD_BYTES`]), its write buffer (one answer's
-/// worth; [`super::MAX_UNSENT_BYTES`] closes it), at most one decoded request, bytes held
-/// back from the dispatcher (one read, [`super::READ_ROUND_BYTES`]), the dispatcher and the
+/// buffer (a head of at most [`super::stream::MAX_HEAD_BYTES`]), its write buffer (one answer's
+/// worth; [`super::stream::MAX_UNSENT_BYTES`] closes it), at most one decoded request, bytes held
+/// back from the dispatcher (one read, [`super::stream::READ_ROUND_BYTES`]), the dispatcher and the
 /// stream's state. Measured with `bench/connection_memory.sh`, 1,000 connections each: 25 KB
 /// holding a 15 KiB unfinished head, 15 KB pipelining and reading nothing, 10 KB idle;
 /// rounded up to the next power of two (see SECURITY.md).

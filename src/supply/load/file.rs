@@ -17,7 +17,7 @@ use std::io::ErrorKind;
 use std::path::{Component, Path};
 use std::time::{Duration, SystemTime};
 
-use crate::ruleset::{FileRead, ReadResult};
+use crate::supply::ruleset::{FileRead, ReadResult};
 
 /// Reads one rule file that lives in the directory `root` (canonical). `None` when there is
 /// nothing to load: not a regular file, or a link whose target is gone. A plain file modified

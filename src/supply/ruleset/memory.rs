@@ -2,8 +2,8 @@
 
 use rulehook_engine::{CompileGuard, Diagnostic, Rule};
 
-use crate::allocation;
-use crate::memory::{Budgets, DEFAULT_MEMORY_LIMIT};
+use crate::budget::allocation;
+use crate::budget::memory::{Budgets, DEFAULT_MEMORY_LIMIT};
 
 /// What rules may take: their share of the memory limit, and the largest rule file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

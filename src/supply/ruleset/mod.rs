@@ -6,7 +6,7 @@
 //! serving; a name defined twice stays with the file that had it first.
 //!
 //! Rules pay for their own memory: each compile is counted by the allocator
-//! ([`crate::allocation`]) and stopped once it passes what the rules' share of the memory
+//! ([`crate::budget::allocation`]) and stopped once it passes what the rules' share of the memory
 //! limit has left beside every other file's serving rule. A rule that does not fit is a load
 //! error at its file, and its last good version, if any, keeps serving.
 
@@ -98,7 +98,7 @@ pub struct UpdateReport {
 }
 
 fn content_hash(text: &str) -> String {
-    crate::digest::sha256_hex(text.as_bytes(), 32)
+    crate::telemetry::digest::sha256_hex(text.as_bytes(), 32)
 }
 
 impl RuleSet {
@@ -131,6 +131,13 @@ impl RuleSet {
         let mut rules: Vec<_> = self.by_name.values().collect();
         rules.sort_by(|a, b| a.rule.name.cmp(&b.rule.name));
         rules.into_iter()
+    }
+
+    /// Every rule file read, with how many problems its current content has.
+    pub fn file_problems(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.files
+            .iter()
+            .map(|(file, f)| (file.as_str(), f.errors.len()))
     }
 
     pub(crate) fn files(&self) -> &BTreeMap<String, FileState> {

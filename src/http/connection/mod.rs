@@ -15,21 +15,19 @@ use std::rc::{Rc, Weak};
 
 use actix_web::dev::Extensions;
 
-pub mod accept;
-pub mod body;
+pub(crate) mod accept;
+pub(crate) mod body;
 pub mod capacity;
-pub mod heads;
-pub mod peers;
-pub mod requests;
-pub mod stream;
+pub(crate) mod heads;
+pub(crate) mod peers;
+pub(crate) mod requests;
+pub(crate) mod stream;
 
-pub use accept::Accept;
-pub use body::{Chunked, HeldBody, CHUNK};
-pub use peers::{Closed, Connections};
-pub use requests::track_requests;
-pub use stream::{
-    Conn, ConnState, Deadlines, Transport, MAX_HEAD_BYTES, MAX_UNSENT_BYTES, READ_ROUND_BYTES,
-};
+pub(crate) use accept::Accept;
+pub(crate) use body::{Chunked, HeldBody};
+pub(crate) use peers::{Closed, Connections};
+pub(crate) use requests::track_requests;
+pub(crate) use stream::{Conn, ConnState, Deadlines, Transport};
 
 /// actix's write buffer: once it holds this much, the dispatcher stops adding pieces of a
 /// body and writes. Half actix's default, so a connection's worst case stays small.

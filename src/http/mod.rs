@@ -11,24 +11,28 @@ use std::time::Duration;
 use actix_web::web;
 use arc_swap::ArcSwap;
 
-use crate::admission::{InFlight, RuleShares};
-use crate::answer_cache::AnswerCache;
-use crate::auth::Auth;
-use crate::connection::Connections;
-use crate::memory::{Budgets, MemoryBudget, DEFAULT_MEMORY_LIMIT};
-use crate::metrics::Metrics;
-use crate::render_pool::RenderPool;
-use crate::ruleset::{LoadedRule, RuleSet};
+use crate::budget::answer_cache::AnswerCache;
+use crate::budget::memory::{Budgets, MemoryBudget, DEFAULT_MEMORY_LIMIT};
+use crate::budget::render_pool::RenderPool;
+use crate::supply::ruleset::{LoadedRule, RuleSet};
+use crate::telemetry::metrics::Metrics;
+use admission::{InFlight, RuleShares};
+use auth::Auth;
+use connection::Connections;
 use rulehook_engine::Limits;
 
+pub(crate) mod admission;
+pub mod assemble;
+pub mod auth;
+pub mod connection;
 mod error;
 mod hook;
-pub mod http;
+mod observe;
+pub mod shutdown;
 mod status;
+pub mod tls;
 
-pub use error::ApiError;
-pub use hook::etag;
-pub use status::rfc3339;
+pub(crate) use error::ApiError;
 
 /// Server-wide state, shared by every worker.
 pub struct AppState {
@@ -49,7 +53,7 @@ pub struct AppState {
     /// What requests may hold in memory at once.
     pub memory: Arc<MemoryBudget>,
     /// Where answered requests are recorded (`--record`), if anywhere.
-    pub(crate) recorder: Option<crate::record::Recorder>,
+    pub(crate) recorder: Option<crate::telemetry::record::Recorder>,
     /// Answers to requests seen before.
     pub answers: AnswerCache<LoadedRule>,
     /// The hook port's connections, per peer.
@@ -83,7 +87,7 @@ pub struct ServerLimits {
     /// What the answer cache may keep; 0 turns it off.
     pub answer_cache_bytes: usize,
     /// What rules may take: their memory share and the largest rule file.
-    pub rules: crate::ruleset::RuleLimits,
+    pub rules: crate::supply::ruleset::RuleLimits,
     /// The container's memory limit, which every memory limit here follows from.
     pub memory_limit: usize,
     /// Connections one peer address may hold on the hook port; 0 for no limit.
@@ -120,7 +124,7 @@ impl ServerLimits {
             slice_work: ServerLimits::DEFAULT_SLICE_WORK,
             request_memory: budgets.request_memory,
             answer_cache_bytes: budgets.answer_cache,
-            rules: crate::ruleset::RuleLimits::for_memory(memory_limit),
+            rules: crate::supply::ruleset::RuleLimits::for_memory(memory_limit),
             memory_limit,
             max_connections_per_peer: ServerLimits::DEFAULT_MAX_CONNECTIONS_PER_PEER,
             engine: Limits {
@@ -181,6 +185,26 @@ impl AppState {
             shares,
             in_flight: InFlight::default(),
         })
+    }
+
+    /// Starts recording the requests answered with 200 into `config.dir` (`--record`). Its
+    /// queue holds at most twice the largest body: all that recording may hold on top of
+    /// the requests' own memory budget, besides the one request the writer is parsing.
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be created or the writer thread cannot start.
+    pub fn record(
+        &mut self,
+        config: crate::telemetry::record::RecordConfig,
+    ) -> std::io::Result<()> {
+        let recorder = crate::telemetry::record::Recorder::start(
+            config,
+            self.limits.max_body_bytes.saturating_mul(2),
+            self.metrics.records_dropped(),
+        )?;
+        self.recorder = Some(recorder);
+        Ok(())
     }
 }
 

@@ -23,7 +23,6 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use prometheus_client::metrics::counter::Counter;
 use serde_json::Value;
 
-use crate::server::AppState;
 use rulehook_engine::Hook;
 
 /// What replaces each value of a Secret's `data` and `stringData`.
@@ -62,15 +61,20 @@ struct Entry {
     body: Bytes,
 }
 
-impl AppState {
-    /// Starts recording the requests answered with 200 into `config.dir`. The queue holds at
-    /// most twice the largest body: that is all recording may hold on top of the requests'
-    /// own memory budget, besides the one request the writer is parsing.
+impl Recorder {
+    /// Starts recording the requests answered with 200 into `config.dir`, with a queue of at
+    /// most `max_queued_bytes` (twice the largest body: all that recording may hold on top
+    /// of the requests' own memory budget, besides the one request the writer is parsing).
+    /// Dropped requests are counted in `dropped`.
     ///
     /// # Errors
     ///
     /// When the directory cannot be created or the writer thread cannot start.
-    pub fn record(&mut self, config: RecordConfig) -> std::io::Result<()> {
+    pub fn start(
+        config: RecordConfig,
+        max_queued_bytes: usize,
+        dropped: Counter,
+    ) -> std::io::Result<Recorder> {
         std::fs::create_dir_all(&config.dir)?;
         let (tx, rx) = bounded(QUEUE_ENTRIES);
         let queued_bytes = Arc::new(AtomicUsize::new(0));
@@ -82,13 +86,12 @@ impl AppState {
         std::thread::Builder::new()
             .name("record".to_owned())
             .spawn(move || write_all(&rx, store, &writer_bytes))?;
-        self.recorder = Some(Recorder {
+        Ok(Recorder {
             queue: tx,
             queued_bytes,
-            max_queued_bytes: self.limits.max_body_bytes.saturating_mul(2),
-            dropped: self.metrics.records_dropped(),
-        });
-        Ok(())
+            max_queued_bytes,
+            dropped,
+        })
     }
 }
 
@@ -178,7 +181,7 @@ impl Store {
             return Ok(());
         }
         let hook_dir = self.config.dir.join(&entry.rule).join(entry.hook.as_str());
-        let name = crate::digest::sha256_hex(&content, 32);
+        let name = crate::telemetry::digest::sha256_hex(&content, 32);
         let path = hook_dir.join(format!("{name}.json"));
         let rule_dir = self.config.dir.join(&entry.rule);
         let files = self

@@ -32,7 +32,7 @@ pub type TlsStream = actix_tls::accept::rustls_0_23::TlsStream<TcpStream>;
 
 /// What one connection may hold answered but unsent. actix fills its write buffer up to
 /// [`super::WRITE_BUFFER_BYTES`] and then adds one more piece of a body (at most
-/// [`super::CHUNK`]) and a response head, so a client that reads never comes near this. As a
+/// [`super::body::CHUNK`]) and a response head, so a client that reads never comes near this. As a
 /// connection reads no request while its answers wait, this is the last line, should actix
 /// ever answer more at once than that.
 pub const MAX_UNSENT_BYTES: usize = 64 * 1024;

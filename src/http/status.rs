@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::{ApiError, AppState};
-use crate::connection::{ClientCertificate, Connection, HeldBody};
+use crate::http::connection::{ClientCertificate, Connection, HeldBody};
 
 pub(super) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
@@ -129,7 +129,7 @@ pub(super) async fn metrics_text(
     state
         .metrics
         .observe_answer_cache(hits, misses, state.answers.bytes());
-    state.metrics.observe_connections(&state.connections);
+    state.observe_connections();
     let text = state.metrics.encode();
     held(
         &state,
