@@ -38,10 +38,6 @@ const NEST_LIMIT: u32 = 64;
 /// already prices in.
 const LAZY_DFA_CACHE: usize = 64 * 1024;
 
-/// What a render sets aside for one pattern's matching cache: two lazy DFA caches and the
-/// PikeVM's, measured at most 91 KiB for patterns at the request size limit.
-const CACHE_RESERVE: usize = 160 * 1024;
-
 /// What a render sets aside before compiling a pattern from the request, given back down to
 /// the compiled size afterwards: measured at most 100 KiB at the request size limit.
 const REQUEST_RESERVE: usize = 256 * 1024;
@@ -49,6 +45,10 @@ const REQUEST_RESERVE: usize = 256 * 1024;
 /// Compiling a pattern from the request, charged up front: measured at 0.1–1 ms near the
 /// request size limit.
 const COMPILE_WORK: u64 = 2_000_000;
+
+/// What the PikeVM's cache may take for a small automaton with many live threads (measured:
+/// 79 KB for `[01]*1[01]{200}`, an 11 KB automaton).
+const MIN_THREAD_CACHE: usize = 96 * 1024;
 
 /// Work one search costs besides its bytes: setting up the input and the cache.
 const SEARCH_WORK: u64 = 100;
@@ -94,11 +94,13 @@ impl From<Exceeded> for PatternError {
     }
 }
 
-/// A compiled pattern and what one byte of search with it costs.
+/// A compiled pattern, what one byte of search with it costs, and the most its matching
+/// cache can grow to.
 #[derive(Debug)]
 pub(crate) struct Pattern {
     regex: Regex,
     per_byte: u64,
+    cache_bound: usize,
 }
 
 impl Pattern {
@@ -134,7 +136,17 @@ impl Pattern {
         let per_byte = positions(&hir)
             .saturating_mul(POSITION_WORK)
             .saturating_add(BYTE_WORK);
-        Ok(Pattern { regex, per_byte })
+        // Two lazy DFA caches (forward, reverse) at their capacity, and the PikeVM's, which
+        // grows with the automaton: measured at most 1.4 times the compiled size (captures
+        // over Unicode classes), and up to 7 times it for tiny automata with many threads.
+        let cache_bound = (2 * LAZY_DFA_CACHE)
+            .saturating_add(regex.memory_usage().saturating_mul(2))
+            .saturating_add(MIN_THREAD_CACHE);
+        Ok(Pattern {
+            regex,
+            per_byte,
+            cache_bound,
+        })
     }
 
     /// The compiled pattern's own memory, without any matching cache.
@@ -198,12 +210,44 @@ impl RulePatterns {
     }
 }
 
+/// A pattern's matching cache in one render, and the bytes held for it: its measured size
+/// between searches, its bound during one.
+struct Cache {
+    cache: meta::Cache,
+    held: usize,
+}
+
+impl Cache {
+    fn new(pattern: &Pattern) -> Result<Cache, PatternError> {
+        let cache = pattern.regex.create_cache();
+        let held = cache.memory_usage();
+        budget::hold(held)?;
+        Ok(Cache { cache, held })
+    }
+
+    /// Runs one search, holding the most the cache can grow to while it runs and its
+    /// measured size afterwards.
+    fn search<R>(
+        &mut self,
+        pattern: &Pattern,
+        search: impl FnOnce(&Regex, &mut meta::Cache) -> R,
+    ) -> Result<R, PatternError> {
+        let room = pattern.cache_bound.saturating_sub(self.held);
+        budget::hold(room)?;
+        let result = search(&pattern.regex, &mut self.cache);
+        let now = self.cache.memory_usage().min(pattern.cache_bound);
+        budget::release(self.held.saturating_add(room).saturating_sub(now));
+        self.held = now;
+        Ok(result)
+    }
+}
+
 /// The patterns one render has compiled or used, each with its matching cache.
 struct Table {
     rule: Option<Arc<RulePatterns>>,
     /// One cache slot per rule pattern, made on first use.
-    rule_caches: Vec<Option<meta::Cache>>,
-    request: HashMap<String, (Pattern, meta::Cache)>,
+    rule_caches: Vec<Option<Cache>>,
+    request: HashMap<String, (Pattern, Cache)>,
 }
 
 thread_local! {
@@ -273,34 +317,30 @@ impl Table {
                 budget::work(pattern.search_work(subject, passes))?;
                 let cache = match slot {
                     Some(cache) => cache,
-                    None => {
-                        budget::hold(CACHE_RESERVE)?;
-                        slot.insert(pattern.regex.create_cache())
-                    }
+                    None => slot.insert(Cache::new(pattern)?),
                 };
-                return Ok(search(&pattern.regex, cache));
+                return cache.search(pattern, search);
             }
         }
         if !self.request.contains_key(text) {
             budget::work(COMPILE_WORK)?;
-            let reserve = REQUEST_RESERVE.saturating_add(CACHE_RESERVE);
-            budget::hold(reserve)?;
+            budget::hold(REQUEST_RESERVE)?;
             let pattern = match Pattern::compile(text, Origin::Request) {
                 Ok(pattern) => pattern,
                 Err(e) => {
-                    budget::release(reserve);
+                    budget::release(REQUEST_RESERVE);
                     return Err(e);
                 }
             };
             budget::release(REQUEST_RESERVE.saturating_sub(pattern.memory()));
-            let cache = pattern.regex.create_cache();
+            let cache = Cache::new(&pattern)?;
             self.request.insert(text.to_owned(), (pattern, cache));
         }
         let Some((pattern, cache)) = self.request.get_mut(text) else {
             return Err(PatternError::Bad("the pattern was not kept".to_owned()));
         };
         budget::work(pattern.search_work(subject, passes))?;
-        Ok(search(&pattern.regex, cache))
+        cache.search(pattern, search)
     }
 }
 

@@ -85,8 +85,8 @@ fn request_patterns_take_memory_from_the_render_and_stop_at_its_limit() {
         matches!(error, PatternError::Exceeded(Exceeded::Held { .. })),
         "{error}"
     );
-    // Each pattern holds its cache's reserve at least: at most 1 MiB / 160 KiB of them.
-    assert!((1..=6).contains(&compiled), "{compiled}");
+    // A small pattern holds what it measures (a few KiB), not its worst case: many fit.
+    assert!(compiled > 10, "{compiled}");
 }
 
 #[test]
@@ -102,4 +102,63 @@ fn a_search_that_would_pass_the_work_limit_never_starts() {
         "{result:?}"
     );
     assert!(!ran);
+}
+
+#[test]
+fn a_cache_never_grows_past_what_was_held_for_it() {
+    let _meter = budget::install(&limits(64 << 20, u64::MAX / 2));
+    let texts = [
+        r"\w{15}",
+        r"(\w+)-(\d+)-(\w*)",
+        "(?:a|b|[0-9]){2000}",
+        r"((\w)(\w)(\w)(\w)(\w))+$",
+        "[01]*1[01]{200}",
+    ];
+    let mut rule = RulePatterns::default();
+    for text in texts {
+        rule.add(text).unwrap();
+    }
+    let rule = Arc::new(rule);
+    let _table = install(Some(rule.clone()));
+    let binary: String = (0..30_000)
+        .map(|i| if i % 7 < 3 { '1' } else { '0' })
+        .collect();
+    let letters: String = (0..30_000)
+        .map(|i| (b'a' + (i * 7 % 26) as u8) as char)
+        .collect();
+    for text in texts {
+        let pattern = &rule.patterns[rule.index[text]];
+        for subject in [&binary, &letters] {
+            let grown = with(text, subject.len(), 2, |re, cache| {
+                let mut caps = re.create_captures();
+                re.search_captures_with(cache, &regex_automata::Input::new(subject), &mut caps);
+                cache.memory_usage()
+            })
+            .unwrap();
+            assert!(
+                grown <= pattern.cache_bound,
+                "{text}: cache {grown} > bound {}",
+                pattern.cache_bound
+            );
+        }
+    }
+}
+
+#[test]
+fn a_light_render_with_two_rule_patterns_fits_an_io_thread_slice() {
+    // The slice lets a render build 256 KiB; its patterns' caches hold what they measure.
+    let _meter = budget::install(&limits(256 << 10, 1_000_000));
+    let mut rule = RulePatterns::default();
+    rule.add("^web-[0-9]+$").unwrap();
+    rule.add("^db-").unwrap();
+    let _table = install(Some(Arc::new(rule)));
+    for _ in 0..10 {
+        for (text, subject) in [("^web-[0-9]+$", "web-12"), ("^db-", "db-main")] {
+            let found = with(text, subject.len(), 1, |re, cache| {
+                re.search_with(cache, &regex_automata::Input::new(subject))
+                    .is_some()
+            });
+            assert_eq!(found, Ok(true), "{text}");
+        }
+    }
 }
