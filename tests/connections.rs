@@ -6,18 +6,9 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::support::{free_port, from_another_peer, hello_request, http, repo, Server};
-
-/// Peak resident memory of process `pid` (VmHWM), in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM");
-    kib * 1024
-}
+use crate::support::{
+    free_port, from_another_peer, hello_request, http, peak_rss_kib, repo, Server,
+};
 
 /// A hello sync call on a new connection: its status and time.
 fn hello(addr: &str) -> (u16, Duration) {
@@ -91,7 +82,7 @@ fn answers_pipelined_and_never_read_stay_bounded_on_every_route() {
     }
     assert_eq!(served_meanwhile, 3);
     drop(attackers);
-    let peak = peak_rss(server.pid());
+    let peak = peak_rss_kib(server.pid()) * 1024;
     eprintln!(
         "peak RSS while 16 connections pipelined: {} MiB",
         peak / MIB
