@@ -17,8 +17,9 @@ fn rule(n: u64) -> String {
 
 const BROKEN: &str = "sync:\n  status:\n    n: \"{{ nope }}\"\n";
 
-/// The `n` a rule currently answers, or the HTTP status when it does not answer 200.
-fn answer(server: &Server, rule: &str) -> Result<u64, u16> {
+/// A rule's sync answer to an empty parent, or the HTTP status when it is not 200 (0 when
+/// the call itself failed).
+fn sync_answer(server: &Server, rule: &str) -> Result<serde_json::Value, u16> {
     let r = server
         .request(
             "POST",
@@ -30,7 +31,14 @@ fn answer(server: &Server, rule: &str) -> Result<u64, u16> {
     if r.status != 200 {
         return Err(r.status);
     }
-    Ok(r.json()["status"]["n"].as_u64().unwrap_or(u64::MAX))
+    Ok(r.json())
+}
+
+/// The `n` a rule currently answers, or the HTTP status when it does not answer 200.
+fn answer(server: &Server, rule: &str) -> Result<u64, u16> {
+    Ok(sync_answer(server, rule)?["status"]["n"]
+        .as_u64()
+        .unwrap_or(u64::MAX))
 }
 
 fn rules_json(server: &Server) -> Value {
@@ -221,18 +229,7 @@ fn append(path: &Path, text: &str) {
 
 /// The `status.version` a rule answers and how many children, or the HTTP status.
 fn version_and_children(server: &Server, rule: &str) -> Result<(u64, usize), u16> {
-    let r = server
-        .request(
-            "POST",
-            &format!("/{rule}/sync"),
-            &[("Content-Type", "application/json")],
-            b"{\"parent\":{}}",
-        )
-        .map_err(|_| 0u16)?;
-    if r.status != 200 {
-        return Err(r.status);
-    }
-    let body = r.json();
+    let body = sync_answer(server, rule)?;
     let children = body["children"].as_array().map_or(0, Vec::len);
     Ok((
         body["status"]["version"].as_u64().unwrap_or(u64::MAX),
