@@ -9,7 +9,7 @@ use super::exit;
 use super::output::{to_text, Format};
 use super::request_file::{self, RequestFileError};
 use super::rule_lookup::{find_rule, FindRuleError};
-use rulehook_engine::{Hook, HookError, Limits};
+use rulehook_engine::{BadRequest, Hook, HookError, Limits};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -80,7 +80,7 @@ pub fn run(args: &Args) -> ExitCode {
 fn render(args: &Args) -> Result<Value, RenderError> {
     let hook = Hook::parse(&args.hook).ok_or(RenderError::UnknownHook)?;
     let loaded = find_rule(&args.rule, &args.rules)?;
-    let mut request = request_file::read(&args.request)?;
+    let request = request_file::read(&args.request)?;
     let object = |k: &str| request.get(k).is_some();
     if object("apiVersion") && object("kind") && !object("parent") && !object("object") {
         return Err(RenderError::BareObject(args.request.clone()));
@@ -95,6 +95,10 @@ fn render(args: &Args) -> Result<Value, RenderError> {
         }
         return Ok(Value::Object(out));
     }
+    let mut request = loaded
+        .rule
+        .read_request(&request)
+        .map_err(|e| HookError::BadRequest(BadRequest::NotJson(e.to_string())))?;
     let body = loaded
         .rule
         .render_body(hook, &mut request, &Limits::default())?;

@@ -2,6 +2,8 @@
 //!
 //! - `hello/*`: the README's hello rule on its sample request, render only (the request is
 //!   parsed once; each iteration clones the parsed value, outside the timing).
+//! - `hello_by_size/*`: the hello rule parsing and rendering, as the server does, requests
+//!   observing 0 to 1,000 Pods, beside a JSON-validation floor for the same bytes.
 //! - `pods1000/*`: a sync request observing 1,000 realistic Pods (~3 MB of JSON) and a rule
 //!   counting them by phase: `serde_json` parsing alone, dropping the parsed request alone,
 //!   the render (which consumes, so drops, the request), and parse + `render_body` as the
@@ -66,6 +68,40 @@ fn hello(c: &mut Criterion) {
                 .expect("hello renders")
         })
     });
+    group.finish();
+}
+
+/// The hello rule as the server runs it, parse and render, on the sync requests of a parent
+/// observing 0, 1, 10, 100 and 1,000 Pods (0.9 KB to 3 MB), beside the floor: checking the
+/// same bytes are JSON and nothing more.
+fn hello_by_size(c: &mut Criterion) {
+    let rule = compile("rules/hello.yaml", HELLO_RULE);
+    let limits = Limits::default();
+    let mut group = c.benchmark_group("hello_by_size");
+    group.sample_size(20);
+    for pods in [0, 1, 10, 100, 1000] {
+        let body = common::pods_request_body(pods);
+        let answer = {
+            let mut request = rule.parse_request(&body).expect("JSON");
+            rule.render_body(Hook::Sync, &mut request, &limits)
+                .expect("hello renders")
+        };
+        let answer: Value = serde_json::from_slice(&answer).expect("the answer is JSON");
+        assert_eq!(answer["status"]["pods"], pods);
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(format!("pods{pods}/parse+render_body"), |b| {
+            b.iter(|| {
+                let mut request = rule.parse_request(black_box(&body)).expect("JSON");
+                rule.render_body(Hook::Sync, &mut request, &limits)
+                    .expect("hello renders")
+            })
+        });
+        group.bench_function(format!("pods{pods}/validate"), |b| {
+            b.iter(|| {
+                serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&body)).expect("JSON")
+            })
+        });
+    }
     group.finish();
 }
 
@@ -180,6 +216,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = hello, pods1000, fanout, compile_rules
+    targets = hello, hello_by_size, pods1000, fanout, compile_rules
 }
 criterion_main!(benches);

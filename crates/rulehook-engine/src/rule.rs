@@ -41,7 +41,7 @@ pub struct Rule {
     /// The customize templates and where they stand in the file.
     pub(crate) customize: Option<(Node, Pos)>,
     pub(crate) types: BTreeSet<(String, String)>,
-    /// The request keys the rule reads.
+    /// What of a request the rule reads.
     pub(crate) reads: Reads,
     /// The patterns its templates write literally, compiled at load.
     pub(crate) patterns: Option<std::sync::Arc<crate::pattern::RulePatterns>>,
@@ -98,14 +98,30 @@ pub enum HookError {
 }
 
 impl Rule {
-    /// Parses a hook request body, building JSON values only for the top-level keys this
-    /// rule reads (the rest is checked for syntax and skipped).
+    /// Parses a hook request body, building JSON values only for the parts this rule reads
+    /// (the rest is checked for syntax and skipped).
     ///
     /// # Errors
     ///
     /// When the body is not JSON, or nests deeper than 128 levels anywhere.
     pub fn parse_request(&self, body: &[u8]) -> Result<Value, serde_json::Error> {
         request::parse(body, &self.reads)
+    }
+
+    /// Reads a request that is already a JSON value exactly as [`Rule::parse_request`]
+    /// reads a body, keeping only what this rule reads: how tools that build requests
+    /// themselves (tests, fixtures, diffs) render them as the server would.
+    ///
+    /// # Errors
+    ///
+    /// When the request nests deeper than 128 levels, which no body the server accepts does.
+    pub fn read_request(&self, request: &Value) -> Result<Value, serde_json::Error> {
+        self.parse_request(&serde_json::to_vec(request)?)
+    }
+
+    fn reread(&self, request: &Value) -> Result<Value, HookError> {
+        self.read_request(request)
+            .map_err(|e| HookError::BadRequest(request::BadRequest::NotJson(e.to_string())))
     }
 
     /// Whether a call to `hook` can be answered. A sync call can be while the rule has a
@@ -133,7 +149,8 @@ impl Rule {
         hooks
     }
 
-    /// Renders the response to one hook request.
+    /// Renders the response to one hook request, read as [`Rule::read_request`] reads it:
+    /// the render sees exactly what it would see of the same request sent as a body.
     ///
     /// # Errors
     ///
@@ -146,18 +163,15 @@ impl Rule {
     ///
     /// A successful response never holds a partial result: any failure fails the whole call.
     /// Children and attachments hold no `null`.
-    pub fn render(
-        &self,
-        hook: Hook,
-        mut request: Value,
-        limits: &Limits,
-    ) -> Result<Value, HookError> {
+    pub fn render(&self, hook: Hook, request: Value, limits: &Limits) -> Result<Value, HookError> {
+        let mut request = self.reread(&request)?;
         let _render = self.start_render(limits);
         self.render_inner(hook, &mut request, limits)
             .map_err(|e| self.stopped_or(e))
     }
 
-    /// Renders the response and encodes it as the JSON body to send, within
+    /// Renders the response to a request from [`Rule::parse_request`] (or
+    /// [`Rule::read_request`]) and encodes it as the JSON body to send, within
     /// [`Limits::max_output_bytes`].
     ///
     /// The request is moved into the render rather than copied, and what is left of it stays
@@ -192,6 +206,7 @@ impl Rule {
         request: Value,
         limits: &Limits,
     ) -> Result<Vec<(String, Option<Value>)>, HookError> {
+        let request = self.reread(&request)?;
         let _render = self.start_render(limits);
         let shape = mc::request_shape(self.kind, hook);
         request::check_shape(&request, &shape).map_err(HookError::BadRequest)?;

@@ -108,7 +108,8 @@ pub fn run_case(
     }
 }
 
-fn render(rule: &Rule, hook: Hook, mut request: Value) -> Result<Value, String> {
+fn render(rule: &Rule, hook: Hook, request: Value) -> Result<Value, String> {
+    let mut request = rule.read_request(&request).map_err(|e| e.to_string())?;
     let body = rule
         .render_body(hook, &mut request, &Limits::default())
         .map_err(|e| e.to_string())?;

@@ -15,6 +15,18 @@ use crate::locate::Pos;
 /// only where it does not run on every call.
 const FAIL: &str = "fail";
 
+/// The helper that needs only how many items a list or map has.
+const LENGTH: &str = "length";
+
+/// How a template uses the value a path names, which decides what of the request is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// The value itself, all of it.
+    Value,
+    /// How many items it has.
+    Counted,
+}
+
 /// The helpers whose second argument is a pattern.
 const REGEX_HELPERS: [&str; 3] = ["regexMatch", "regexCapture", "regexReplace"];
 
@@ -61,8 +73,14 @@ impl Compiler<'_> {
                 } else {
                     self.check_param(&ht.name, pos, names_checked);
                 }
+                let counted = helper_name(&ht.name) == Some(LENGTH) && ht.params.len() == 1;
                 for p in ht.params.iter().chain(ht.hash.values()) {
-                    self.check_param(p, pos, names_checked);
+                    match p {
+                        Parameter::Path(path) if counted => {
+                            self.check_path(path, pos, names_checked, Use::Counted);
+                        }
+                        _ => self.check_param(p, pos, names_checked),
+                    }
                 }
             }
             TemplateElement::HelperBlock(ht) => {
@@ -164,12 +182,12 @@ impl Compiler<'_> {
                 );
             }
             Parameter::Subexpression(sub) => self.check_element(&sub.element, pos, names_checked),
-            Parameter::Path(path) => self.check_path(path, pos, names_checked),
+            Parameter::Path(path) => self.check_path(path, pos, names_checked, Use::Value),
             _ => {}
         }
     }
 
-    fn check_path(&mut self, path: &handlebars::Path, pos: Pos, names_checked: bool) {
+    fn check_path(&mut self, path: &handlebars::Path, pos: Pos, names_checked: bool, used: Use) {
         let handlebars::Path::Relative((segs, _)) = path else {
             return; // @index and friends
         };
@@ -181,7 +199,17 @@ impl Compiler<'_> {
             }
             return;
         };
-        self.gathered.reads.name(first);
+        let plain: Vec<&str> = segs
+            .iter()
+            .map_while(|seg| match seg {
+                PathSeg::Named(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        match used {
+            Use::Value => self.gathered.reads.path(&plain),
+            Use::Counted => self.gathered.reads.count(&plain),
+        }
         if let Some(PathSeg::Named(kind)) = segs.get(1) {
             if matches!(first.as_str(), "children" | "related" | "attachments") {
                 self.gathered
