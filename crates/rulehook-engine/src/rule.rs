@@ -103,7 +103,7 @@ impl Rule {
     ///
     /// # Errors
     ///
-    /// When the body is not JSON, or nests deeper than 128 levels anywhere.
+    /// When the body is not JSON, or a part the rule reads nests 128 levels deep or more.
     pub fn parse_request(&self, body: &[u8]) -> Result<Value, serde_json::Error> {
         request::parse(body, &self.reads)
     }
