@@ -289,9 +289,9 @@ fn answers_nobody_reads_are_bounded_counted_and_dropped_after_the_write_timeout(
 
 #[test]
 fn bodies_held_at_once_cannot_add_up_past_the_memory_budget() {
-    // 16 MiB: 8 MiB for requests, bodies of at most 512 KiB.
+    // 16 MiB: 8 MiB for requests, bodies of at most 2 MiB.
     let server = Server::start(&repo().join("rules"), &["--memory-limit", "16MiB"]);
-    let too_big = vec![b' '; 600 * 1024];
+    let too_big = vec![b' '; 2100 * 1024];
     let r = server
         .request("POST", "/hello/sync", &[JSON], &too_big)
         .unwrap();
@@ -335,6 +335,38 @@ fn bodies_held_at_once_cannot_add_up_past_the_memory_budget() {
         refused > 0,
         "thirty 400 KiB bodies do not fit in 8 MiB at once"
     );
+    assert_eq!(hello(&server).0, 200);
+}
+
+/// At the default limit (128 MiB) the largest body is 16 MiB: a rule that reads little of it
+/// answers it while the server stays far under the limit, and a rule that would build all
+/// of it is refused with 413, not told to retry forever.
+#[test]
+fn the_largest_body_is_answered_by_what_the_rule_reads_or_refused_for_good() {
+    let whole = "name: whole\nvalues:\n  names: {path: \"$..name\", all: true}\nsync:\n  status:\n    n: \"{{ length names }}\"\n";
+    let dir = rules_with(&[("whole.yaml", whole)]);
+    let server = Server::start(&dir.path, &["--memory-limit", "128MiB"]);
+    let pods = 11_500;
+    let body = serde_json::to_vec(&hello_request(Some("big"), pods)).unwrap();
+    assert!(
+        (15_000_000..16 << 20).contains(&body.len()),
+        "{} bytes",
+        body.len()
+    );
+    let r = server
+        .request("POST", "/hello/sync", &[JSON], &body)
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"]["pods"], pods);
+    let peak = crate::support::peak_rss_kib(server.pid());
+    assert!(peak < 128 * 1024, "peak RSS {peak} KiB");
+
+    let r = server
+        .request("POST", "/whole/sync", &[JSON], &body)
+        .unwrap();
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(r.text().contains("one request may hold"), "{}", r.text());
+    assert!(r.header("retry-after").is_none());
     assert_eq!(hello(&server).0, 200);
 }
 

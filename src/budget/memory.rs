@@ -20,10 +20,6 @@ const MIB: usize = 1024 * 1024;
 /// container limit, so a process started by hand behaves as it will in the cluster.
 pub const DEFAULT_MEMORY_LIMIT: usize = 128 * MIB;
 
-/// Parsed JSON takes more room than its text: a `Value` per node, a `String` header per
-/// string, map nodes. Measured at 2.4–3.1× for Pod lists under mimalloc; 4 leaves headroom.
-pub const PARSE_FACTOR: usize = 4;
-
 /// The limits that follow from a memory limit, each of which a flag may override.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budgets {
@@ -50,14 +46,15 @@ pub struct Budgets {
 impl Budgets {
     /// The defaults for a container limited to `memory_limit` bytes.
     ///
-    /// A body of `max_body` parses to at most `PARSE_FACTOR` times its size, so the largest
-    /// request and its render (`max_body × (1 + PARSE_FACTOR) + max_output`) take 6/16 of
+    /// A request holds its body, what its parse keeps (charged as it is built: for most
+    /// rules a small part of the body, since only what the rule reads is built) and its
+    /// answer. The largest body and the largest answer together take 5/16 of
     /// `request_memory`: one worst case always fits, with room for light requests beside it.
     pub fn derive(memory_limit: usize) -> Budgets {
         Budgets {
             memory_limit,
             request_memory: memory_limit / 2,
-            max_body: memory_limit / 32,
+            max_body: memory_limit / 8,
             max_output: memory_limit / 32,
             answer_cache: memory_limit / 32,
             rules: memory_limit / 8,
@@ -129,13 +126,19 @@ impl MemoryBudget {
         let cap = if light {
             self.limit
         } else {
-            self.limit - self.limit / 8
+            self.most_one_request_may_hold()
         };
         self.reserved
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
                 now.checked_add(bytes).filter(|&after| after <= cap)
             })
             .is_ok()
+    }
+
+    /// The most one request may ever hold: everything but the last eighth, which only
+    /// light requests may take.
+    pub fn most_one_request_may_hold(&self) -> usize {
+        self.limit - self.limit / 8
     }
 
     fn give_back(&self, bytes: usize) {
@@ -177,6 +180,16 @@ impl Reservation {
 
     pub fn held(&self) -> usize {
         self.held.load(Ordering::Acquire)
+    }
+
+    /// The most one request may ever hold.
+    pub fn most_one_request_may_hold(&self) -> usize {
+        self.budget.most_one_request_may_hold()
+    }
+
+    /// Whether holding `bytes` more could ever be granted, once every other request is done.
+    pub fn could_ever_grow(&self, bytes: usize) -> bool {
+        self.held().saturating_add(bytes) <= self.budget.most_one_request_may_hold()
     }
 
     /// Holds exactly `bytes` from here on: gives back the excess, or reserves what is
@@ -272,8 +285,12 @@ mod tests {
     #[test]
     fn derived_limits_leave_room_for_one_worst_case_and_more() {
         let b = Budgets::derive(DEFAULT_MEMORY_LIMIT);
-        let worst = b.max_body * (1 + PARSE_FACTOR) + b.max_output;
-        assert!(worst * 2 <= b.request_memory, "{b:?}");
+        let pool = MemoryBudget::new(b.request_memory);
+        let body_and_answer = b.max_body + b.max_output;
+        assert!(
+            body_and_answer * 2 <= pool.most_one_request_may_hold(),
+            "{b:?}"
+        );
         assert!(b.request_memory < b.memory_limit);
     }
 

@@ -41,7 +41,7 @@ pub struct Args {
     /// from the cgroup when not given, else 128MiB (the shipped manifests' limit).
     #[arg(long, env = "RULEHOOK_MEMORY_LIMIT", value_parser = parse_size)]
     pub memory_limit: Option<usize>,
-    /// Largest request body; larger ones get 413. Default: memory limit / 32.
+    /// Largest request body; larger ones get 413. Default: memory limit / 8.
     #[arg(long, env = "RULEHOOK_MAX_BODY", value_parser = parse_size)]
     pub max_body: Option<usize>,
     /// Most items one `$forEach` may produce.

@@ -31,6 +31,9 @@ pub struct RequestGuard {
     cancelled: AtomicBool,
     /// Set when the memory budget refused the render, so the caller answers 503, not 500.
     starved: AtomicBool,
+    /// What the refused ask was for, to tell a request that must wait from one that can
+    /// never fit.
+    refused_ask: std::sync::atomic::AtomicUsize,
 }
 
 impl RequestGuard {
@@ -39,6 +42,7 @@ impl RequestGuard {
             reservation: budget.reservation(),
             cancelled: AtomicBool::new(false),
             starved: AtomicBool::new(false),
+            refused_ask: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -56,12 +60,28 @@ impl RequestGuard {
         self.starved.load(Ordering::Acquire)
     }
 
-    /// Reserves `bytes`, or fails the request with 503.
+    /// Reserves `bytes`, or fails the request: 503 when it may fit later, 413 when it never
+    /// can.
     pub fn reserve_or_refuse(&self, bytes: usize) -> Result<(), ApiError> {
         if self.reservation.grow(bytes) {
             Ok(())
         } else {
-            Err(ApiError::OutOfMemory)
+            self.refused_ask.store(bytes, Ordering::Release);
+            Err(self.out_of_memory())
+        }
+    }
+
+    /// Why memory was refused: the pool is in use for now (503, retry), or the request
+    /// needs more than one request may ever hold (413, a retry cannot help).
+    pub fn out_of_memory(&self) -> ApiError {
+        let asked = self.refused_ask.load(Ordering::Acquire);
+        if self.reservation.could_ever_grow(asked) {
+            ApiError::OutOfMemory
+        } else {
+            ApiError::NeedsTooMuchMemory {
+                needed: self.reservation.held().saturating_add(asked),
+                limit: self.reservation.most_one_request_may_hold(),
+            }
         }
     }
 }
@@ -70,6 +90,7 @@ impl RenderGuard for RequestGuard {
     fn reserve(&self, bytes: usize) -> bool {
         let granted = self.reservation.grow(bytes);
         if !granted {
+            self.refused_ask.store(bytes, Ordering::Release);
             self.starved.store(true, Ordering::Release);
         }
         granted

@@ -29,6 +29,8 @@ pub enum ApiError {
     Overloaded,
     #[error("the server's memory budget for requests is in use; retry shortly")]
     OutOfMemory,
+    #[error("the request needs {needed} bytes of memory or more, over the {limit} one request may hold (limit memory-limit: requests share half of it)")]
+    NeedsTooMuchMemory { needed: usize, limit: usize },
     #[error("the request body did not arrive within {} (limit body-timeout)", humantime::format_duration(*.0))]
     BodyTimeout(Duration),
     #[error("rule `{rule}` did not finish within {} (limit render-timeout)", humantime::format_duration(*.after))]
@@ -63,7 +65,9 @@ impl ResponseError for ApiError {
             | ApiError::RuleFailedToLoad { .. }
             | ApiError::UnknownHook(_)
             | ApiError::Hook(HookError::NoHook { .. }) => StatusCode::NOT_FOUND,
-            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooLarge(_) | ApiError::NeedsTooMuchMemory { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Overloaded => StatusCode::TOO_MANY_REQUESTS,

@@ -12,7 +12,6 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use super::status::authorize;
 use super::{ApiError, AppState};
 use crate::budget::answer_cache::Answer;
-use crate::budget::memory::PARSE_FACTOR;
 use crate::http::admission::{self, RequestGuard, SliceGuard};
 use crate::http::connection::{Chunked, Connection, HeldBody};
 use crate::supply::ruleset::LoadedRule;
@@ -20,7 +19,7 @@ use crate::telemetry::log_writer::{self, AccessRecord};
 use crate::telemetry::metrics;
 use rulehook_engine::clip;
 use rulehook_engine::metacontroller::subject_name;
-use rulehook_engine::{Hook, HookError, Limits};
+use rulehook_engine::{Hook, HookError, Limits, ReadError};
 
 /// One line per hook call, queued for the log writer, which formats and writes it.
 fn access_log(rule: &str, hook: &str, status: u16, elapsed: Duration, parent: &str) {
@@ -141,7 +140,6 @@ async fn answer(
     if let Some(kept) = state.answers.get(&loaded, hook, &body) {
         return Ok((respond_kept(request, &kept), kept.parent.clone()));
     }
-    guard.reserve_or_refuse(body.len().saturating_mul(PARSE_FACTOR))?;
     let recorded = state.recorder.as_ref().map(|_| body.clone());
     let kept_request = state.answers.keeps(&body).then(|| body.clone());
     let (answer, parent) = match render_in_slice(state, &loaded, hook, &body, &guard)? {
@@ -227,28 +225,35 @@ fn render_in_slice(
         guard: Some(Arc::new(SliceGuard::new(guard.clone(), SLICE_TIME))),
     };
     let rule = &loaded.rule;
+    let held_before = guard.reservation().held();
+    let slice_guard = limits.guard.clone();
     let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let value = rule
-            .parse_request(body)
-            .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-        let mut value = value;
+        let parsed = match &slice_guard {
+            Some(slice) => rule.parse_request_within(body, slice.as_ref()),
+            None => rule.parse_request(body).map_err(ReadError::from),
+        };
+        let mut value = match parsed {
+            Ok(value) => value,
+            Err(ReadError::Malformed(e)) => return Err(ApiError::MalformedJson(e.to_string())),
+            // Out of time or memory: as for a render stopped by its guard, below.
+            Err(ReadError::Refused { .. }) => return Ok((Err(None), String::new())),
+        };
         let parent = subject_name(&value);
-        Ok::<_, ApiError>((rule.render_body(hook, &mut value, &limits), parent))
+        let rendered = rule.render_body(hook, &mut value, &limits).map_err(Some);
+        Ok::<_, ApiError>((rendered, parent))
     }));
     match attempt {
         Ok(Ok((Ok(answer), parent))) => Ok(Some((answer, parent))),
-        Ok(Ok((Err(HookError::Render { .. } | HookError::Interrupted { .. }), _))) => {
+        Ok(Ok((Err(None | Some(HookError::Render { .. } | HookError::Interrupted { .. })), _))) => {
             if guard.starved() {
-                return Err(ApiError::OutOfMemory);
+                return Err(guard.out_of_memory());
             }
             // Back to what the request held before the attempt; the render thread starts
             // over.
-            guard
-                .reservation()
-                .resize(body.len().saturating_mul(1 + PARSE_FACTOR));
+            guard.reservation().shrink_to(held_before);
             Ok(None)
         }
-        Ok(Ok((Err(other), _))) => Err(other.into()),
+        Ok(Ok((Err(Some(other)), _))) => Err(other.into()),
         Ok(Err(malformed)) => Err(malformed),
         Err(_) => {
             tracing::error!(rule = %rule.name, "a render panicked on an I/O thread");
@@ -287,10 +292,19 @@ async fn render_on_pool(
                         return; // its caller gave up while it queued
                     }
                 }
-                let mut value = match rule.rule.parse_request(&body) {
+                let parsed = match &limits.guard {
+                    Some(guard) => rule.rule.parse_request_within(&body, guard.as_ref()),
+                    None => rule.rule.parse_request(&body).map_err(ReadError::from),
+                };
+                let mut value = match parsed {
                     Ok(value) => value,
-                    Err(e) => {
+                    Err(ReadError::Malformed(e)) => {
                         let _ = reply.send(Err(ApiError::MalformedJson(e.to_string())));
+                        return;
+                    }
+                    // Its caller answers from the guard: out of memory, or cancelled.
+                    Err(ReadError::Refused { .. }) => {
+                        let _ = reply.send(Err(ApiError::OutOfMemory));
                         return;
                     }
                 };
@@ -319,13 +333,10 @@ async fn render_on_pool(
             state.metrics.observe_panic(name);
             Err(ApiError::Panicked { rule: name.clone() })
         }
-        Ok(Ok(Ok(Err(ApiError::Hook(
-            HookError::Render { .. } | HookError::Interrupted { .. },
-        )))))
-            if guard.starved() =>
-        {
-            Err(ApiError::OutOfMemory)
-        }
+        Ok(Ok(Ok(Err(
+            ApiError::OutOfMemory
+            | ApiError::Hook(HookError::Render { .. } | HookError::Interrupted { .. }),
+        )))) if guard.starved() => Err(guard.out_of_memory()),
         Ok(Ok(Ok(result))) => result,
     }
 }

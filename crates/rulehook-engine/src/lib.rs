@@ -61,7 +61,7 @@ pub use compile::is_rule_name;
 pub use diagnostic::Diagnostic;
 pub use locate::{Locator, Pos};
 pub use metacontroller::{ControllerKind, Hook, HookVersion};
-pub use request::BadRequest;
+pub use request::{BadRequest, ReadError};
 pub use rule::{HookError, Rule};
 
 /// Bounds on the work one render may do, so a hostile parent cannot exhaust the server.

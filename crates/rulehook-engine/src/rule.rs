@@ -108,6 +108,22 @@ impl Rule {
         request::parse(body, &self.reads)
     }
 
+    /// As [`Rule::parse_request`], asking `guard` for the memory of what it builds before
+    /// building it: a request is charged what its parse keeps, which for most rules is a
+    /// small part of its body.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Malformed`] as [`Rule::parse_request`]; [`ReadError::Refused`] when
+    /// the guard refuses memory or has cancelled the request.
+    pub fn parse_request_within(
+        &self,
+        body: &[u8],
+        guard: &dyn crate::RenderGuard,
+    ) -> Result<Value, crate::ReadError> {
+        request::parse_within(body, &self.reads, Some(guard))
+    }
+
     /// Reads a request that is already a JSON value exactly as [`Rule::parse_request`]
     /// reads a body, keeping only what this rule reads: how tools that build requests
     /// themselves (tests, fixtures, diffs) render them as the server would.

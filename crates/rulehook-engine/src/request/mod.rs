@@ -16,7 +16,7 @@ use crate::metacontroller::{self as mc, RequestShape};
 mod parse;
 mod reads;
 
-pub use parse::parse;
+pub use parse::{parse, parse_within, ReadError};
 pub use reads::Reads;
 
 /// Why a request does not have the shape of the hook request it was sent as. Request

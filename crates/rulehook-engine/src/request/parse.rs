@@ -9,10 +9,13 @@
 
 use std::collections::BTreeMap;
 
+use std::cell::Cell;
+
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::reads::{is_collection, Need, Reads};
+use crate::RenderGuard;
 
 /// Parses a request body, building values only for what `reads` names.
 ///
@@ -20,14 +23,104 @@ use super::reads::{is_collection, Need, Reads};
 ///
 /// When the body is not JSON, or a part it builds nests 128 levels or deeper.
 pub fn parse(body: &[u8], reads: &Reads) -> Result<Value, serde_json::Error> {
+    parse_within(body, reads, None).map_err(|e| match e {
+        ReadError::Malformed(e) => e,
+        ReadError::Refused { .. } => unreachable!("an unguarded parse is never refused"),
+    })
+}
+
+/// Why a request body was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Not JSON, or what the rule reads nests 128 levels deep or more.
+    #[error(transparent)]
+    Malformed(#[from] serde_json::Error),
+    /// The caller's guard would not grant the memory the parts the rule reads take.
+    #[error("the parts of the request the rule reads would take more than {kept} bytes of memory, more than the server can give this request")]
+    Refused {
+        /// What the parse had kept when it was refused, with what it asked for.
+        kept: usize,
+    },
+}
+
+/// As [`parse`], asking `guard` for the memory of what it builds before building it.
+///
+/// # Errors
+///
+/// As [`parse`], and [`ReadError::Refused`] when the guard refuses.
+pub fn parse_within(
+    body: &[u8],
+    reads: &Reads,
+    guard: Option<&dyn RenderGuard>,
+) -> Result<Value, ReadError> {
+    let keep = Keep {
+        guard,
+        kept: Cell::new(0),
+        granted: Cell::new(0),
+        refused: Cell::new(false),
+    };
     let mut de = serde_json::Deserializer::from_slice(body);
-    let value = Part {
-        need: &reads.root,
-        at: Level::Top,
+    let parsed = Build::of(&reads.root, Level::Top, &keep)
+        .deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value));
+    match parsed {
+        Ok(value) => Ok(value),
+        Err(_) if keep.refused.get() => Err(ReadError::Refused {
+            kept: keep.kept.get(),
+        }),
+        Err(e) => Err(ReadError::Malformed(e)),
     }
-    .deserialize(&mut de)?;
-    de.end()?;
-    Ok(value)
+}
+
+/// The memory a built value takes besides its text: a `Value` (32 bytes) and, in a map, an
+/// entry's share of its tree node.
+const VALUE: usize = 32;
+const ENTRY: usize = 48;
+
+/// The guard is asked for memory in pieces of this size.
+const GRANT: usize = 64 * 1024;
+
+/// What a parse keeps, charged to the caller's guard before it is built.
+struct Keep<'g> {
+    guard: Option<&'g dyn RenderGuard>,
+    kept: Cell<usize>,
+    granted: Cell<usize>,
+    refused: Cell<bool>,
+}
+
+impl Keep<'_> {
+    fn charge<E: serde::de::Error>(&self, bytes: usize) -> Result<(), E> {
+        let kept = self.kept.get().saturating_add(bytes);
+        self.kept.set(kept);
+        let Some(guard) = self.guard else {
+            return Ok(());
+        };
+        if kept <= self.granted.get() {
+            return Ok(());
+        }
+        let ask = (kept - self.granted.get()).max(GRANT);
+        if guard.cancelled() || !guard.reserve(ask) {
+            self.refused.set(true);
+            return Err(E::custom("the request would take more memory than it may"));
+        }
+        self.granted.set(self.granted.get() + ask);
+        Ok(())
+    }
+
+    fn string<E: serde::de::Error>(&self, text: &str) -> Result<Value, E> {
+        self.charge(VALUE + text.len())?;
+        Ok(Value::String(text.to_owned()))
+    }
+
+    fn scalar<E: serde::de::Error>(&self, value: Value) -> Result<Value, E> {
+        self.charge(VALUE)?;
+        Ok(value)
+    }
+
+    fn key<E: serde::de::Error>(&self, key: std::borrow::Cow<'_, str>) -> Result<String, E> {
+        self.charge(ENTRY + key.len())?;
+        Ok(key.into_owned())
+    }
 }
 
 /// Where in a request a part stands, which decides what is kept of what the rule does not
@@ -38,49 +131,86 @@ enum Level {
     Top,
     /// Anywhere outside observed objects' maps: unread fields are skipped.
     Plain,
-    /// `children` and friends: unread types are checked, and kept as empty maps.
+    /// `children` and friends: unread types are checked and kept as empty maps.
     Collection,
-    /// One observed type: unread objects are checked, and kept as `{}`.
+    /// One observed type the rule reads: unread objects are checked and kept as `{}`.
     Type,
+    /// One observed type the rule does not read: its objects are checked and dropped.
+    UnreadType,
 }
 
-/// One part of the request, and what the rule reads of it.
-struct Part<'n> {
-    need: &'n Need,
-    at: Level,
-}
-
-impl<'de> DeserializeSeed<'de> for Part<'_> {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        match self.need {
-            Need::Whole => serde::Deserialize::deserialize(d),
-            Need::Fields(fields) => d.deserialize_any(FieldsVisitor {
-                fields,
-                at: self.at,
-            }),
-        }
-    }
-}
-
-struct FieldsVisitor<'n> {
-    fields: &'n BTreeMap<String, Need>,
-    at: Level,
-}
-
-impl FieldsVisitor<'_> {
-    /// The level of a field's value.
-    fn below(&self, key: &str) -> Level {
-        match self.at {
+impl Level {
+    /// The level of the value under `key`.
+    fn below(self, key: &str) -> Level {
+        match self {
             Level::Top if is_collection(key) => Level::Collection,
-            Level::Top | Level::Plain | Level::Type => Level::Plain,
+            Level::Top | Level::Plain | Level::Type | Level::UnreadType => Level::Plain,
             Level::Collection => Level::Type,
         }
     }
 }
 
-impl<'de> Visitor<'de> for FieldsVisitor<'_> {
+/// Builds one part of the request: whole (`fields` is `None`), or only the named fields of
+/// an object. Anything but an object is built whole: a rule reading its fields finds none,
+/// and the shape check names it where it must be an object.
+struct Build<'a> {
+    fields: Option<&'a BTreeMap<String, Need>>,
+    at: Level,
+    keep: &'a Keep<'a>,
+}
+
+impl<'a> Build<'a> {
+    fn of(need: &'a Need, at: Level, keep: &'a Keep<'a>) -> Self {
+        let fields = match need {
+            Need::Whole => None,
+            Need::Fields(fields) => Some(fields),
+        };
+        Build { fields, at, keep }
+    }
+
+    fn whole(keep: &'a Keep<'a>) -> Self {
+        Build {
+            fields: None,
+            at: Level::Plain,
+            keep,
+        }
+    }
+
+    /// How the value under `key` is built, or `None` to skip it.
+    fn below(&self, key: &str) -> Option<Build<'a>> {
+        let Some(fields) = self.fields else {
+            return Some(Build::whole(self.keep));
+        };
+        if let Some(need) = fields.get(key) {
+            return Some(Build::of(need, self.at.below(key), self.keep));
+        }
+        let unread = |at| Build {
+            fields: Some(empty_fields()),
+            at,
+            keep: self.keep,
+        };
+        match self.at {
+            Level::Top | Level::Plain => None,
+            Level::Collection => Some(unread(Level::UnreadType)),
+            Level::Type | Level::UnreadType => Some(unread(Level::Plain)),
+        }
+    }
+}
+
+fn empty_fields() -> &'static BTreeMap<String, Need> {
+    static EMPTY: BTreeMap<String, Need> = BTreeMap::new();
+    &EMPTY
+}
+
+impl<'de> DeserializeSeed<'de> for Build<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Build<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -88,73 +218,56 @@ impl<'de> Visitor<'de> for FieldsVisitor<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        self.keep.charge(VALUE)?;
         let mut out = Map::new();
-        while let Some(key) = map.next_key::<KeyText<'de>>()? {
-            let key = key.0;
-            if let Some(need) = self.fields.get(key.as_ref()) {
-                let value = map.next_value_seed(Part {
-                    need,
-                    at: self.below(&key),
-                })?;
-                out.insert(key.into_owned(), value);
+        while let Some(KeyText(key)) = map.next_key()? {
+            let Some(build) = self.below(&key) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let value = map.next_value_seed(build)?;
+            // An object of a type no rule reads is only checked.
+            if self.at == Level::UnreadType && value.is_object() {
                 continue;
             }
-            match self.at {
-                Level::Top | Level::Plain => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-                Level::Collection => {
-                    if let Some(kept) = map.next_value_seed(UnreadType)? {
-                        out.insert(key.into_owned(), kept);
-                    }
-                }
-                Level::Type => {
-                    let kept = map.next_value_seed(UnreadObject)?;
-                    out.insert(key.into_owned(), kept);
-                }
-            }
+            out.insert(self.keep.key(key)?, value);
         }
         Ok(Value::Object(out))
     }
 
-    // Anything but an object is built whole: a rule reading its fields finds none, and
-    // the shape check names it where it must be an object.
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
-        whole_list(seq)
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        self.keep.charge(VALUE)?;
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Build::whole(self.keep))? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        self.keep.string(v)
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
+        self.keep.scalar(Value::Bool(v))
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        self.keep.scalar(Value::from(v))
     }
 
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        self.keep.scalar(Value::from(v))
     }
 
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        self.keep
+            .scalar(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
 
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.keep.scalar(Value::Null)
     }
-}
-
-/// Builds a list whole.
-fn whole_list<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Value, A::Error> {
-    let mut out = Vec::new();
-    while let Some(v) = seq.next_element::<Value>()? {
-        out.push(v);
-    }
-    Ok(Value::Array(out))
 }
 
 /// A map key, borrowed from the body when it has no escapes.
@@ -177,91 +290,6 @@ impl<'de> serde::Deserialize<'de> for KeyText<'de> {
         }
         d.deserialize_str(KeyVisitor)
     }
-}
-
-/// A type the rule does not read: its objects are checked and dropped. `None` when they
-/// all are objects; otherwise the type's map with the first one that is not (or the value
-/// itself, when it is not a map), for the shape check to name.
-struct UnreadType;
-
-impl<'de> DeserializeSeed<'de> for UnreadType {
-    type Value = Option<Value>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
-        d.deserialize_any(UnreadTypeVisitor)
-    }
-}
-
-struct UnreadTypeVisitor;
-
-impl<'de> Visitor<'de> for UnreadTypeVisitor {
-    type Value = Option<Value>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a map of objects")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
-        let mut wrong: Option<(String, Value)> = None;
-        while let Some(key) = map.next_key::<KeyText<'de>>()? {
-            let kept = map.next_value_seed(UnreadObject)?;
-            if wrong.is_none() && !kept.is_object() {
-                wrong = Some((key.0.into_owned(), kept));
-            }
-        }
-        Ok(wrong.map(|(key, value)| Value::Object(Map::from_iter([(key, value)]))))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<Value>, A::Error> {
-        whole_list(seq).map(Some)
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Option<Value>, E> {
-        Ok(Some(Value::String(v.to_owned())))
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Option<Value>, E> {
-        Ok(Some(Value::Bool(v)))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Option<Value>, E> {
-        Ok(Some(Value::from(v)))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Option<Value>, E> {
-        Ok(Some(Value::from(v)))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Option<Value>, E> {
-        Ok(Some(
-            serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
-        ))
-    }
-
-    // A null type is allowed, and reads as no objects.
-    fn visit_unit<E>(self) -> Result<Option<Value>, E> {
-        Ok(None)
-    }
-}
-
-/// An observed object the rule does not read: `{}` when it is an object, built whole
-/// otherwise.
-struct UnreadObject;
-
-impl<'de> DeserializeSeed<'de> for UnreadObject {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(FieldsVisitor {
-            fields: empty_fields(),
-            at: Level::Plain,
-        })
-    }
-}
-
-fn empty_fields() -> &'static BTreeMap<String, Need> {
-    static EMPTY: BTreeMap<String, Need> = BTreeMap::new();
-    &EMPTY
 }
 
 #[cfg(test)]
@@ -297,7 +325,7 @@ mod tests {
             v,
             json!({
                 "parent": {"metadata": {"name": "a"}, "spec": {"who": "x"}},
-                "children": {"Pod.v1": {"a": {}, "b": {}}},
+                "children": {"Pod.v1": {"a": {}, "b": {}}, "Service.v1": {}},
                 "finalizing": false,
             })
         );
@@ -315,6 +343,47 @@ mod tests {
                 "children": {"Pod.v1": {"a": 1, "b": {}}, "Service.v1": {"s": [2]}, "X.v1": 3},
             })
         );
+    }
+
+    #[derive(Debug)]
+    struct Pool(std::sync::atomic::AtomicUsize);
+
+    impl RenderGuard for Pool {
+        fn reserve(&self, bytes: usize) -> bool {
+            use std::sync::atomic::Ordering;
+            self.0
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                    left.checked_sub(bytes)
+                })
+                .is_ok()
+        }
+
+        fn cancelled(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn the_guard_is_asked_for_what_is_built_not_for_what_is_skipped() {
+        let pods: Map<String, Value> = (0..2000)
+            .map(|i| (format!("p{i}"), json!({"spec": {"text": "x".repeat(500)}})))
+            .collect();
+        let body =
+            serde_json::to_vec(&json!({"parent": {}, "children": {"Pod.v1": pods}})).unwrap();
+        assert!(body.len() > 1_000_000);
+        let pool = Pool(std::sync::atomic::AtomicUsize::new(256 * 1024));
+        let counted = reads(&[], &["children/Pod.v1"], &[]);
+        let v = parse_within(&body, &counted, Some(&pool)).unwrap();
+        assert_eq!(
+            v["children"]["Pod.v1"].as_object().map(Map::len),
+            Some(2000)
+        );
+        let pool = Pool(std::sync::atomic::AtomicUsize::new(256 * 1024));
+        let whole = reads(&["children/Pod.v1"], &[], &[]);
+        match parse_within(&body, &whole, Some(&pool)) {
+            Err(ReadError::Refused { kept }) => assert!(kept > 256 * 1024, "{kept}"),
+            other => panic!("a whole read of 1 MB within 256 KiB: {other:?}"),
+        }
     }
 
     #[test]
