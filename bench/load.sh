@@ -20,7 +20,8 @@
 # Two requests: tests/fixtures/hello-sync-first.json (913 bytes: a new parent, no Pods yet)
 # and tests/fixtures/hello-sync-v1.json (3.9 KB: the parent with its Pod, as a resync sends
 # it). wrk posts the same bytes again and again, which for (a) is a resync of an unchanged
-# parent: answered from the answer cache after the first request. (a0) is the figure for
+# parent: answered from the answer cache after the second request (an answer is kept the
+# second time its request is seen). (a0) is the figure for
 # requests that all differ.
 #
 # Figures and targets:

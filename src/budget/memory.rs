@@ -237,6 +237,7 @@ impl Drop for Reservation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::budget::answer_cache::AnswerCache;
 
     #[test]
     fn reservations_never_exceed_the_pool_and_return_on_drop() {
@@ -296,11 +297,14 @@ mod tests {
 
     /// SECURITY.md's memory table: what requests, connections, rules, the answer cache and a
     /// reload's parse can hold at their worst, all at once, leaves the process itself
-    /// (about 10 MiB) room under the limit.
+    /// (about 10 MiB) room under the limit. The answer cache's table of recent request
+    /// hashes comes out of its own share.
     #[test]
     fn every_share_at_its_worst_adds_up_to_less_than_the_limit() {
         for limit in [64 * MIB, DEFAULT_MEMORY_LIMIT, 1024 * MIB] {
             let b = Budgets::derive(limit);
+            let empty_cache = AnswerCache::<()>::new(b.answer_cache);
+            assert!(empty_cache.bytes() <= b.answer_cache / 16, "{b:?}");
             let reload_parse = 60 * b.max_rule_file;
             let shares = b.request_memory + b.connections + b.rules + b.answer_cache + reload_parse;
             assert!(shares <= limit - limit / 16, "{b:?}: {shares}");

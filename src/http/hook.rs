@@ -1,7 +1,7 @@
 //! The hook route: admit the request, read its body, answer it from the answer cache when
-//! the same bytes were answered before, else parse and render it (on the I/O thread within a
-//! slice, or on a render thread), and answer with an ETag. Handlers never branch on what a
-//! rule contains.
+//! the same bytes were answered and kept before, else parse and render it (on the I/O thread
+//! within a slice, or on a render thread), and answer with an ETag. Handlers never branch on
+//! what a rule contains.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -137,11 +137,13 @@ async fn answer(
     )
     .await?;
     let _slot = state.in_flight.admit(limits.max_in_flight)?;
-    if let Some(kept) = state.answers.get(&loaded, hook, &body) {
-        return Ok((respond_kept(request, &kept), kept.parent.clone()));
-    }
+    let miss = match state.answers.get(&loaded, hook, &body) {
+        Ok(kept) => return Ok((respond_kept(request, &kept), kept.parent.clone())),
+        Err(miss) => miss,
+    };
     let recorded = state.recorder.as_ref().map(|_| body.clone());
-    let kept_request = state.answers.keeps(&body).then(|| body.clone());
+    // Most requests are seen once: only a repeated one is worth the copy the cache keeps.
+    let kept_request = miss.worth_keeping().then(|| body.clone());
     let (answer, parent) = match render_in_slice(state, &loaded, hook, &body, &guard)? {
         Some(done) => done,
         None => render_on_pool(state, &loaded, hook, body, &guard).await?,
@@ -158,7 +160,7 @@ async fn answer(
             etag: tag.clone(),
             parent: parent.clone(),
         };
-        state.answers.put(&loaded, hook, &request_body, kept);
+        state.answers.put(miss, &loaded, hook, &request_body, kept);
     }
     let response = respond(state, request, answer, tag, guard);
     if let (Some(recorder), Some(body)) = (&state.recorder, recorded) {

@@ -9,8 +9,12 @@
 //! Colours are turned off in text logs: with them on, the output is full of escape bytes and
 //! a reader cannot tell ours from forged ones at a glance; with them off, an escape byte in a
 //! log line is always a bug.
+//!
+//! The log writer's access lines write their values through [`clean_into`] and their
+//! timestamps through [`SecondText`], into one reused buffer.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::format::{self, Writer};
@@ -23,30 +27,36 @@ pub const MAX_VALUE_CHARS: usize = 200;
 /// Unicode line and paragraph separators become `\n`, `\r`, `\t` or `\u{..}`; a value longer
 /// than [`MAX_VALUE_CHARS`] is cut there, with a note of its full size in bytes.
 pub fn clean(value: &str) -> String {
+    let mut out = String::with_capacity(value.len().min(MAX_VALUE_CHARS + 16));
+    let _ = clean_into(&mut out, value);
+    out
+}
+
+/// [`clean`], written straight to `out`: the log writer formats every line into one buffer
+/// it reuses, with no string per field.
+pub fn clean_into(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
     // A value the server already cut (`…(N bytes)`) keeps its note, which counts the
     // original size; only its text is escaped.
     if let Some((text, note)) = already_cut(value) {
-        let mut out = clean(text);
-        out.push_str(note);
-        return out;
+        clean_into(out, text)?;
+        return out.write_str(note);
     }
-    let mut out = String::with_capacity(value.len().min(MAX_VALUE_CHARS + 16));
     let mut chars = value.char_indices();
     for (_, c) in chars.by_ref().take(MAX_VALUE_CHARS) {
         match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
+            '\n' => out.write_str("\\n")?,
+            '\r' => out.write_str("\\r")?,
+            '\t' => out.write_str("\\t")?,
             c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+                write!(out, "\\u{{{:x}}}", u32::from(c))?;
             }
-            c => out.push(c),
+            c => out.write_char(c)?,
         }
     }
     if chars.next().is_some() {
-        let _ = write!(out, "…({} bytes)", value.len());
+        write!(out, "…({} bytes)", value.len())?;
     }
-    out
+    Ok(())
 }
 
 /// `(text, note)` when `value` is at most [`MAX_VALUE_CHARS`] characters followed by a
@@ -63,14 +73,65 @@ fn already_cut(value: &str) -> Option<(&str, &str)> {
 /// every value through [`clean`].
 pub fn fields() -> impl for<'w> FormatFields<'w> + Send + Sync + 'static {
     format::debug_fn(|writer: &mut Writer<'_>, field, value| {
-        let text = clean(&format!("{value:?}"));
-        if field.name() == "message" {
-            writer.write_str(&text)
-        } else {
-            write!(writer, "{}={text}", field.name())
+        let text = format!("{value:?}");
+        if field.name() != "message" {
+            write!(writer, "{}=", field.name())?;
         }
+        clean_into(writer, &text)
     })
     .delimited(" ")
+}
+
+/// The text of the last whole second a line was written in, made again only when the second
+/// changes: working out the date is most of a timestamp's cost, and a busy second has
+/// thousands of lines.
+pub struct SecondText {
+    second: u64,
+    /// `2025-11-29T05:54:27`: RFC 3339 without the fraction and the `Z`.
+    text: String,
+}
+
+impl Default for SecondText {
+    fn default() -> Self {
+        SecondText {
+            // No line is written in this second, so the first line makes the text.
+            second: u64::MAX,
+            text: String::with_capacity(32),
+        }
+    }
+}
+
+impl SecondText {
+    /// Writes `at` as `humantime::format_rfc3339_micros` does: `2025-11-29T05:54:27.063793Z`.
+    pub fn write(&mut self, out: &mut Vec<u8>, at: SystemTime) {
+        let since_epoch = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let second = since_epoch.as_secs();
+        if second != self.second {
+            self.second = second;
+            self.text.clear();
+            let whole = UNIX_EPOCH + Duration::from_secs(second);
+            let _ = write!(self.text, "{}", humantime::format_rfc3339_seconds(whole));
+            self.text.pop(); // the `Z`, written after the fraction
+        }
+        out.extend_from_slice(self.text.as_bytes());
+        let mut fraction = *b".000000Z";
+        let mut micros = since_epoch.subsec_micros();
+        for digit in fraction[1..7].iter_mut().rev() {
+            *digit = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        out.extend_from_slice(&fraction);
+    }
+}
+
+/// `Vec<u8>` as a `fmt::Write`, for [`clean_into`]: what it is given is always UTF-8.
+pub struct TextOut<'a>(pub &'a mut Vec<u8>);
+
+impl fmt::Write for TextOut<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.0.extend_from_slice(text.as_bytes());
+        Ok(())
+    }
 }
 
 /// Lets through at most one ERROR a minute from actix-server's accept loop.

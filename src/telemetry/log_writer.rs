@@ -3,7 +3,9 @@
 //!
 //! The access log is most of the lines (one per hook call), so it skips `tracing`: the
 //! handler queues an [`AccessRecord`] of plain values, and the writer thread formats it,
-//! in the same JSON or text form as every other line. Other events are formatted by
+//! in the same JSON or text form as every other line: straight into the batch it writes,
+//! a buffer kept from drain to drain, with the date and time text made once per second, so
+//! a line allocates nothing (unless a name must be cut). Other events are formatted by
 //! `tracing` on the thread that logs them, as before, and queued as bytes.
 //!
 //! The thread is not woken per line: it drains the queue every few milliseconds, so a hook
@@ -19,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::telemetry::log_format::clean;
+use crate::telemetry::log_format::{clean_into, SecondText, TextOut};
 use rulehook_engine::clip;
 
 /// Lines the queue holds before new ones are dropped (and counted): about 4 MiB of lines at
@@ -206,7 +208,9 @@ fn write_lines(
     format: Format,
     mut out: impl std::io::Write,
 ) {
+    // Every line is formatted straight into the batch, which is kept from drain to drain.
     let mut batch = Vec::with_capacity(64 * 1024);
+    let mut clock = SecondText::default();
     let mut pause = BUSY_PAUSE;
     loop {
         // Read before draining: a line queued before the flag was set is drained below.
@@ -215,7 +219,7 @@ fn write_lines(
         while let Ok(line) = queue.try_recv() {
             match line {
                 Line::Formatted(bytes) => batch.extend_from_slice(&bytes),
-                Line::Access(record) => format_access(&mut batch, &record, format),
+                Line::Access(record) => format_access(&mut batch, &mut clock, &record, format),
             }
             lines += 1;
             if batch.len() >= 60 * 1024 {
@@ -247,15 +251,13 @@ fn flush(shared: &Shared, out: &mut impl std::io::Write, batch: &mut Vec<u8>, li
 
 /// The line `tracing` wrote for the same event, in the same form: JSON with the fields
 /// flattened, or text with every value escaped (see `log_format`).
-fn format_access(out: &mut Vec<u8>, r: &AccessRecord, format: Format) {
-    let at = humantime::format_rfc3339_micros(r.at);
+fn format_access(out: &mut Vec<u8>, clock: &mut SecondText, r: &AccessRecord, format: Format) {
     let (rule, hook, parent) = (clip(&r.rule), clip(&r.hook), clip(&r.parent));
     match format {
         Format::Json => {
-            let _ = write!(
-                out,
-                "{{\"timestamp\":\"{at}\",\"level\":\"INFO\",\"message\":\"hook request\",\"rule\":"
-            );
+            out.extend_from_slice(b"{\"timestamp\":\"");
+            clock.write(out, r.at);
+            out.extend_from_slice(b"\",\"level\":\"INFO\",\"message\":\"hook request\",\"rule\":");
             json_string(out, &rule);
             out.extend_from_slice(b",\"hook\":");
             json_string(out, &hook);
@@ -268,16 +270,17 @@ fn format_access(out: &mut Vec<u8>, r: &AccessRecord, format: Format) {
             let _ = write!(out, ",\"target\":\"{ACCESS_TARGET}\"}}");
         }
         Format::Text => {
+            clock.write(out, r.at);
+            let _ = write!(out, "  INFO {ACCESS_TARGET}: hook request rule=");
+            let _ = clean_into(&mut TextOut(out), &rule);
+            out.extend_from_slice(b" hook=");
+            let _ = clean_into(&mut TextOut(out), &hook);
             let _ = write!(
                 out,
-                "{at}  INFO {ACCESS_TARGET}: hook request rule={} hook={} status={} \
-                 duration_us={} parent={}",
-                clean(&rule),
-                clean(&hook),
-                r.status,
-                r.duration_us,
-                clean(&parent),
+                " status={} duration_us={} parent=",
+                r.status, r.duration_us
             );
+            let _ = clean_into(&mut TextOut(out), &parent);
         }
     }
     out.push(b'\n');
@@ -338,7 +341,7 @@ mod tests {
 
     fn ours(r: &AccessRecord, format: Format) -> String {
         let mut out = Vec::new();
-        format_access(&mut out, r, format);
+        format_access(&mut out, &mut SecondText::default(), r, format);
         String::from_utf8(out).unwrap()
     }
 
@@ -372,6 +375,44 @@ mod tests {
         assert_eq!(json["timestamp"], "2025-11-29T05:54:27.063793Z");
         assert!(ours(&record("hello", "ns/p"), Format::Text)
             .starts_with("2025-11-29T05:54:27.063793Z  INFO rulehook::server::hook: "));
+    }
+
+    #[test]
+    fn lines_of_one_second_share_its_text_and_a_line_of_another_second_gets_its_own() {
+        let second = 1_764_395_667; // 2025-11-29T05:54:27Z
+        let at = |micros: u64| {
+            SystemTime::UNIX_EPOCH + Duration::from_micros(second * 1_000_000 + micros)
+        };
+        let lines = [
+            (at(63_793), "2025-11-29T05:54:27.063793Z"),
+            (at(999_999), "2025-11-29T05:54:27.999999Z"),
+            (at(1_000_007), "2025-11-29T05:54:28.000007Z"),
+            // Workers take the time before they queue, so a line of the second before can
+            // come after one of the next.
+            (at(999_000), "2025-11-29T05:54:27.999000Z"),
+        ];
+        for format in [Format::Json, Format::Text] {
+            let mut clock = SecondText::default();
+            let rest = after_timestamp(&ours(&record("hello", "ns/p"), format), format).to_owned();
+            for (time, timestamp) in lines {
+                assert_eq!(
+                    humantime::format_rfc3339_micros(time).to_string(),
+                    timestamp
+                );
+                let r = AccessRecord {
+                    at: time,
+                    ..record("hello", "ns/p")
+                };
+                let mut out = Vec::new();
+                format_access(&mut out, &mut clock, &r, format);
+                let line = String::from_utf8(out).unwrap();
+                let expected = match format {
+                    Format::Json => format!("{{\"timestamp\":\"{timestamp}\",\"level\"{rest}"),
+                    Format::Text => format!("{timestamp} {rest}"),
+                };
+                assert_eq!(line, expected, "{format:?}");
+            }
+        }
     }
 
     #[test]

@@ -214,7 +214,7 @@ impl Metrics {
         let answer_cache_hits = Counter::default();
         registry.register(
             "rulehook_answer_cache_hits",
-            "Hook requests answered from the answer cache: the same bytes, rule version and hook as an earlier 200",
+            "Hook requests answered from the answer cache: the same bytes, rule version and hook as an earlier 200 that was kept (from the third sighting of those bytes)",
             answer_cache_hits.clone(),
         );
         let answer_cache_misses = Counter::default();
@@ -226,7 +226,7 @@ impl Metrics {
         let answer_cache_bytes = Gauge::default();
         registry.register(
             "rulehook_answer_cache_bytes",
-            "What the answer cache keeps now: requests, answers and overhead",
+            "What the answer cache keeps now: requests, answers, overhead and its table of recent request hashes",
             answer_cache_bytes.clone(),
         );
         let connections_open = Gauge::default();
