@@ -31,6 +31,13 @@
 //! - `parse --body FILE [--n N]`: `serde_json::from_slice::<Value>` alone, median time: the
 //!   baseline of the 1,000-Pod figure, which has to run with rulehook's allocator and
 //!   release profile, so in a program built like rulehook.
+//! - `validate --body FILE [--batches B] [--batch-ms MS]`: the floor of any server that
+//!   checks its request is JSON: `serde_json` deserializing FILE into
+//!   `serde::de::IgnoredAny` (every byte read and validated, nothing built), timed in B
+//!   batches (default 9) of as many runs as fill about MS ms (default 50); prints the
+//!   median, minimum and maximum of the batches' µs per body (`bench/cpu.sh`). No tool
+//!   times a library call, and like `parse` it has to run with rulehook's allocator and
+//!   release profile.
 //! - `startup --addr A [--runs N] [--log FILE] -- CMD...`: time from spawning CMD until
 //!   `GET /readyz` answers 200, polling every 200 µs; the server is killed after each run.
 //!   Command timers (hyperfine) time a command until it exits, and a server does not.
@@ -67,7 +74,7 @@ type Result<T> = std::result::Result<T, String>;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str =
-    "usage: benchtool pods|fanout|rules|configmap|parse|rate|startup|reload|hiccups ... \
+    "usage: benchtool pods|fanout|rules|configmap|parse|validate|rate|startup|reload|hiccups ... \
 (see the comment at the top of bench/tools/src/main.rs)";
 
 fn main() -> ExitCode {
@@ -84,6 +91,7 @@ fn main() -> ExitCode {
         "rules" => rules(rest),
         "configmap" => configmap(&Opts::parse(rest)),
         "parse" => parse(&Opts::parse(rest)),
+        "validate" => validate(&Opts::parse(rest)),
         "rate" => rate(&Opts::parse(rest)),
         "startup" => startup(rest),
         "reload" => reload(&Opts::parse(rest)),
@@ -221,6 +229,47 @@ fn parse(o: &Opts) -> Result<()> {
     let s = Stats::new(times);
     println!("bytes={}", body.len());
     s.print("parse");
+    Ok(())
+}
+
+/// Validates the body as JSON without building anything: the least a server that reads JSON
+/// spends on it.
+fn validate(o: &Opts) -> Result<()> {
+    let body = o.body()?;
+    let batches: usize = o.num("batches", 9)?;
+    let batch_ms: f64 = o.num("batch-ms", 50.0)?;
+    if batches == 0 {
+        return Err("--batches must be at least 1".to_owned());
+    }
+    let once = |body: &[u8]| {
+        serde_json::from_slice::<serde::de::IgnoredAny>(std::hint::black_box(body))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    };
+    // Warm up, and size a batch from how long one run takes.
+    let t = Instant::now();
+    let mut warm = 0u32;
+    while warm < 3 || t.elapsed() < Duration::from_millis(20) {
+        once(&body)?;
+        warm += 1;
+    }
+    let per_run = t.elapsed().as_secs_f64() / f64::from(warm);
+    let runs = ((batch_ms / 1e3 / per_run).ceil() as u32).max(1);
+    let mut per_body_us = Vec::with_capacity(batches);
+    for _ in 0..batches {
+        let t = Instant::now();
+        for _ in 0..runs {
+            once(&body)?;
+        }
+        per_body_us.push(t.elapsed().as_secs_f64() * 1e6 / f64::from(runs));
+    }
+    per_body_us.sort_by(f64::total_cmp);
+    println!("bytes={}", body.len());
+    println!("validate_batches={batches}");
+    println!("validate_runs_per_batch={runs}");
+    println!("validate_us={:.3}", per_body_us[batches / 2]);
+    println!("validate_min_us={:.3}", per_body_us[0]);
+    println!("validate_max_us={:.3}", per_body_us[batches - 1]);
     Ok(())
 }
 
