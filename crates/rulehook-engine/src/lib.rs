@@ -34,6 +34,7 @@
 //! templates in `template/` and the helpers in `helpers/`. `docs/architecture.md` at the repository root draws the
 //! whole pipeline.
 
+mod answer;
 mod budget;
 mod clip;
 mod compile;

@@ -8,7 +8,15 @@ use crate::clip::{clip, clip_json};
 use crate::json::type_name;
 use crate::locate::Pos;
 use crate::metacontroller::{self as mc, RELATED_RESOURCE_KEYS};
-use crate::template::{Failure, Node, Render};
+use crate::template::{write_str, Failure, Node, Render, Wrote};
+
+/// The templates a call is answered with.
+#[derive(Clone, Copy)]
+pub(crate) enum Section<'r> {
+    Customize(&'r Node, Pos),
+    /// A sync or finalize section, and whether it answers a finalize call.
+    Hook(&'r HookTemplates, bool),
+}
 
 /// The compiled templates of one hook section (`sync` or `finalize`).
 #[derive(Debug, Default)]
@@ -304,4 +312,146 @@ fn string_map(map: Value, what: &'static str) -> Result<Value, Unanswerable> {
         out.insert(k, v);
     }
     Ok(Value::Object(out))
+}
+
+/// The composite answer written straight into bytes: the same answer [`composite`] builds,
+/// byte for byte once encoded. A failure here may differ from the one [`composite`] would
+/// report first; callers report failures by building the answer as values.
+pub(crate) fn composite_bytes(
+    t: &HookTemplates,
+    finalize: bool,
+    render: &mut Render,
+) -> Result<Vec<u8>, Failure> {
+    let status = written_object(t.status.as_ref(), t.pos, render)?;
+    let children = written_objects(t.children.as_ref(), t.pos, render)?;
+    let mut common = Map::new();
+    common_fields(t, finalize, render, &mut common)?;
+    let mut fields: Vec<(&str, Vec<u8>)> = vec![(mc::CHILDREN, children)];
+    fields.extend(status.map(|s| (mc::STATUS, s)));
+    Ok(assemble(fields, &common))
+}
+
+/// The decorator answer written straight into bytes, as [`composite_bytes`] is.
+pub(crate) fn decorator_bytes(
+    t: &HookTemplates,
+    finalize: bool,
+    render: &mut Render,
+) -> Result<Vec<u8>, Failure> {
+    let mut common = Map::new();
+    for (key, node) in [(mc::LABELS, &t.labels), (mc::ANNOTATIONS, &t.annotations)] {
+        if let Some(map) = render_object(node.as_ref(), key, t.pos, render)? {
+            common.insert(
+                key.to_owned(),
+                string_map(map, key).map_err(|e| Failure::new(t.pos, e.to_string()))?,
+            );
+        }
+    }
+    let status = written_object(t.status.as_ref(), t.pos, render)?;
+    let mut fields: Vec<(&str, Vec<u8>)> = status.map(|s| (mc::STATUS, s)).into_iter().collect();
+    if t.attachments.is_some() {
+        let attachments = written_objects(t.attachments.as_ref(), t.pos, render)?;
+        fields.push((mc::ATTACHMENTS, attachments));
+    }
+    common_fields(t, finalize, render, &mut common)?;
+    Ok(assemble(fields, &common))
+}
+
+/// The answer's object: written fields and built ones, in key order. Labels and
+/// annotations keep their nulls (a null deletes the key); nothing else holds one.
+fn assemble(written: Vec<(&str, Vec<u8>)>, built: &Map<String, Value>) -> Vec<u8> {
+    let mut fields: Vec<(&str, Result<Vec<u8>, &Value>)> = written
+        .into_iter()
+        .map(|(k, v)| (k, Ok(v)))
+        .chain(built.iter().map(|(k, v)| (k.as_str(), Err(v))))
+        .collect();
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    let size: usize = fields
+        .iter()
+        .map(|(k, v)| k.len() + 4 + v.as_ref().map_or(64, Vec::len))
+        .sum();
+    let mut out = Vec::with_capacity(size + 2);
+    out.push(b'{');
+    for (i, (key, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(key, &mut out);
+        out.push(b':');
+        match value {
+            Ok(bytes) => out.extend_from_slice(bytes),
+            Err(value) => {
+                let _ = serde_json::to_writer(&mut out, value);
+            }
+        }
+    }
+    out.push(b'}');
+    out
+}
+
+/// A status written as bytes; `None` when its template gives nothing.
+fn written_object(
+    node: Option<&Node>,
+    hook_pos: Pos,
+    render: &mut Render,
+) -> Result<Option<Vec<u8>>, Failure> {
+    let Some(node) = node else { return Ok(None) };
+    let mut out = Vec::new();
+    match render.write(node, &mut out)? {
+        Wrote::Nothing => Ok(None),
+        Wrote::Value if out.first() == Some(&b'{') => Ok(Some(out)),
+        Wrote::Value => Err(Failure::new(node_pos(node, hook_pos), "not a map")),
+    }
+}
+
+/// Children or attachments written as bytes, each checked as [`check_object`] checks it.
+fn written_objects(
+    node: Option<&Node>,
+    hook_pos: Pos,
+    render: &mut Render,
+) -> Result<Vec<u8>, Failure> {
+    let Some(node) = node else {
+        return Ok(b"[]".to_vec());
+    };
+    let pos = node_pos(node, hook_pos);
+    let mut out = Vec::new();
+    match render.write(node, &mut out)? {
+        Wrote::Nothing => Ok(b"[]".to_vec()),
+        Wrote::Value if out.first() == Some(&b'[') => {
+            let heads: Vec<ObjectHead> = serde_json::from_slice(&out)
+                .map_err(|_| Failure::new(pos, "an object cannot be applied"))?;
+            if heads.iter().all(ObjectHead::can_be_applied) {
+                Ok(out)
+            } else {
+                Err(Failure::new(pos, "an object cannot be applied"))
+            }
+        }
+        Wrote::Value => Err(Failure::new(pos, "not a list")),
+    }
+}
+
+/// What [`check_object`] reads of a written object, borrowed from its bytes.
+#[derive(serde::Deserialize)]
+struct ObjectHead<'a> {
+    #[serde(rename = "apiVersion", borrow, default)]
+    api_version: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    metadata: Option<MetadataHead<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct MetadataHead<'a> {
+    #[serde(borrow, default)]
+    name: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl ObjectHead<'_> {
+    fn can_be_applied(&self) -> bool {
+        let non_empty =
+            |s: &Option<std::borrow::Cow<str>>| s.as_ref().is_some_and(|s| !s.is_empty());
+        non_empty(&self.api_version)
+            && non_empty(&self.kind)
+            && self.metadata.as_ref().is_some_and(|m| non_empty(&m.name))
+    }
 }

@@ -14,7 +14,7 @@ use crate::diagnostic::Diagnostic;
 use crate::locate::Pos;
 use crate::metacontroller::{self as mc, ControllerKind, Hook, HookVersion};
 use crate::request::{self, Reads};
-use crate::response::{self, HookTemplates};
+use crate::response::{HookTemplates, Section};
 use crate::template::{Expr, Failure, Node, Render};
 use crate::Limits;
 
@@ -182,8 +182,16 @@ impl Rule {
     pub fn render(&self, hook: Hook, request: Value, limits: &Limits) -> Result<Value, HookError> {
         let mut request = self.reread(&request)?;
         let _render = self.start_render(limits);
-        self.render_inner(hook, &mut request, limits)
-            .map_err(|e| self.stopped_or(e))
+        self.render_inner(hook, &mut request, limits, |section, render| {
+            let steps = render.steps();
+            let built = self.answer_value(section, render)?;
+            #[cfg(test)]
+            self.written_as_built(&built, section, render, steps, limits);
+            #[cfg(not(test))]
+            let _ = steps;
+            Ok(built)
+        })
+        .map_err(|e| self.stopped_or(e))
     }
 
     /// Renders the response to a request from [`Rule::parse_request`] (or
@@ -204,9 +212,10 @@ impl Rule {
         limits: &Limits,
     ) -> Result<Vec<u8>, HookError> {
         let _render = self.start_render(limits);
-        self.render_inner(hook, request, limits)
-            .and_then(|response| self.encode(&response, limits))
-            .map_err(|e| self.stopped_or(e))
+        self.render_inner(hook, request, limits, |section, render| {
+            self.answer_bytes(section, render, limits)
+        })
+        .map_err(|e| self.stopped_or(e))
     }
 
     /// What every value of the rule evaluates to for this request, in file order: the
@@ -264,69 +273,38 @@ impl Rule {
         }
     }
 
-    /// Renders `request`, leaving in its place the scope it was moved into.
-    fn render_inner(
+    /// Renders `request` with `answer`, leaving in its place the scope it was moved into.
+    fn render_inner<T>(
         &self,
         hook: Hook,
         request: &mut Value,
         limits: &Limits,
-    ) -> Result<Value, HookError> {
+        answer: impl FnOnce(Section<'_>, &mut Render) -> Result<T, HookError>,
+    ) -> Result<T, HookError> {
         let shape = mc::request_shape(self.kind, hook);
         request::check_shape(request, &shape).map_err(HookError::BadRequest)?;
 
         let mut scope = Map::new();
         self.evaluate_path_values(request, &mut scope)?;
-        if hook == Hook::Customize {
+        let section = if hook == Hook::Customize {
             let (node, pos) = self.customize.as_ref().ok_or_else(|| self.no_hook(hook))?;
-            request::into_scope(std::mem::take(request), &shape, &self.types, &mut scope);
-            let mut render = Render::new(scope, limits);
-            let result = self.compute_values(&mut render).and_then(|()| {
-                response::customize(node, *pos, &mut render).map_err(|f| self.failed(f))
-            });
-            *request = render.into_data();
-            return result;
-        }
-
-        let finalizing = matches!(request.get(mc::FINALIZING), Some(Value::Bool(true)));
-        let (templates, finalize) = match hook {
-            Hook::Finalize => (self.finalize.as_ref(), true),
-            _ if finalizing && self.finalize.is_some() => (self.finalize.as_ref(), true),
-            _ => (self.sync.as_ref(), false),
+            Section::Customize(node, *pos)
+        } else {
+            let finalizing = matches!(request.get(mc::FINALIZING), Some(Value::Bool(true)));
+            let (templates, finalize) = match hook {
+                Hook::Finalize => (self.finalize.as_ref(), true),
+                _ if finalizing && self.finalize.is_some() => (self.finalize.as_ref(), true),
+                _ => (self.sync.as_ref(), false),
+            };
+            Section::Hook(templates.ok_or_else(|| self.no_hook(hook))?, finalize)
         };
-        let templates = templates.ok_or_else(|| self.no_hook(hook))?;
         request::into_scope(std::mem::take(request), &shape, &self.types, &mut scope);
         let mut render = Render::new(scope, limits);
         let result = self
             .compute_values(&mut render)
-            .and_then(|()| match self.kind {
-                ControllerKind::Composite => response::composite(templates, finalize, &mut render)
-                    .map_err(|f| self.failed(f)),
-                ControllerKind::Decorator => response::decorator(templates, finalize, &mut render)
-                    .map_err(|f| self.failed(f)),
-            });
+            .and_then(|()| answer(section, &mut render));
         *request = render.into_data();
         result
-    }
-
-    /// Encodes the answer, charging each piece to the render's budget before it is kept.
-    fn encode(&self, response: &Value, limits: &Limits) -> Result<Vec<u8>, HookError> {
-        let mut out = budget::MeteredBytes::default();
-        if let Err(e) = serde_json::to_writer(&mut out, response) {
-            let message = out.exceeded.map_or_else(|| e.to_string(), |x| x.message());
-            return Err(self.fail(Pos { line: 1, column: 1 }, message));
-        }
-        let body = out.bytes;
-        if body.len() > limits.max_output_bytes {
-            return Err(self.fail(
-                Pos { line: 1, column: 1 },
-                format!(
-                    "the response is {} bytes, over the limit of {} (limit max-output-bytes)",
-                    body.len(),
-                    limits.max_output_bytes
-                ),
-            ));
-        }
-        Ok(body)
     }
 
     fn no_hook(&self, hook: Hook) -> HookError {

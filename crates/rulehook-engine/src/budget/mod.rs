@@ -80,6 +80,8 @@ struct Meter {
     guard: Option<Arc<dyn RenderGuard>>,
     /// Set once the guard stopped the render; a stopped render stays stopped.
     interrupted: bool,
+    /// Set once a limit of the render's own refused a charge.
+    limit_reached: std::cell::Cell<bool>,
 }
 
 thread_local! {
@@ -110,6 +112,7 @@ pub fn install(limits: &Limits) -> Installed {
         work_limit: limits.max_work,
         guard: limits.guard.clone(),
         interrupted: false,
+        limit_reached: std::cell::Cell::new(false),
     };
     let previous = METER.with(|m| m.borrow_mut().replace(meter));
     Installed { previous }
@@ -251,6 +254,16 @@ pub fn release(bytes: usize) {
 }
 
 /// Whether the caller's guard has stopped the render; polled at every step.
+/// Whether one of the render's own limits (bytes, work, what helpers hold) has refused a
+/// charge: the render cannot succeed however it is tried again.
+pub fn limit_reached() -> bool {
+    METER.with(|m| {
+        m.borrow()
+            .as_ref()
+            .is_some_and(|meter| meter.limit_reached.get())
+    })
+}
+
 pub fn interrupted() -> bool {
     METER.with(|m| {
         m.borrow_mut().as_mut().is_some_and(|meter| {
@@ -286,6 +299,7 @@ impl Meter {
         let after = self.held.saturating_add(bytes);
         self.check(0)?;
         if after > self.limit {
+            self.limit_reached.set(true);
             return Err(Exceeded::Held { limit: self.limit });
         }
         self.reserve(
@@ -304,6 +318,7 @@ impl Meter {
         }
         let after = self.work.saturating_add(units);
         if after > self.work_limit {
+            self.limit_reached.set(true);
             return Err(Exceeded::Work {
                 limit: self.work_limit,
             });
@@ -317,6 +332,7 @@ impl Meter {
             return Err(Exceeded::Interrupted);
         }
         if after > self.limit {
+            self.limit_reached.set(true);
             return Err(Exceeded::Bytes { limit: self.limit });
         }
         Ok(())

@@ -130,11 +130,13 @@ impl Compiler<'_> {
                         };
                         (key, node)
                     })
-                    .collect();
+                    .collect::<Vec<(Key, Node)>>();
+                let sorted = super::write::sorted_literal_keys(merge_given, &entries);
                 Node::Object(ObjectNode {
                     entries,
                     nulls,
                     merge,
+                    sorted,
                 })
             }
         }

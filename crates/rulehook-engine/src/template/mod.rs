@@ -18,6 +18,7 @@ mod check;
 mod compile;
 mod render;
 mod text;
+mod write;
 
 use handlebars::template::Parameter;
 use handlebars::{PathSeg, Template};
@@ -27,6 +28,7 @@ use crate::locate::Pos;
 
 pub(crate) use compile::{Compiler, Gathered};
 pub(crate) use render::Render;
+pub(crate) use write::{write_str, Wrote};
 
 /// Keys that control a list item rather than being part of it.
 pub(crate) const DIRECTIVE_KEYS: &[&str] = &[
@@ -75,6 +77,10 @@ pub struct ObjectNode {
     pub nulls: NullPolicy,
     /// `$merge`: the object whose entries come first; the template's own keys replace them.
     pub merge: Option<Expr>,
+    /// For an object whose keys are all written literally and that has no `$merge`: the
+    /// indexes of its entries in the order JSON answers sort keys, so it can be written
+    /// straight into the answer's bytes.
+    pub sorted: Option<Box<[usize]>>,
 }
 
 #[derive(Debug)]
