@@ -337,8 +337,12 @@ fn compile_values(
             } else {
                 join_key(&path, "path")
             };
-            compile_path(file, &text, locator.value(&at), compiler.diagnostics)
-                .map(|(query, cost)| Source::Path(query, text, cost))
+            compile_path(file, &text, locator.value(&at), compiler.diagnostics).map(
+                |(query, cost)| {
+                    let members = crate::request::plain_query(&text).map(Vec::into_boxed_slice);
+                    Source::Path(query, text, cost, members)
+                },
+            )
         } else if let Some(text) = expr_text {
             compiler
                 .expr_at(&Value::String(text), &join_key(&path, "expr"))

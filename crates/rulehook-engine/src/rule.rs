@@ -59,8 +59,15 @@ pub(crate) struct NamedValue {
 
 #[derive(Debug)]
 pub(crate) enum Source {
-    /// A JSONPath query over the request, its text for messages, and how its cost grows.
-    Path(JsonPath, String, crate::query_cost::QueryCost),
+    /// A JSONPath query over the request, its text for messages, how its cost grows, and
+    /// its member names when it is nothing else (`$.parent.spec.who`), which are looked up
+    /// directly.
+    Path(
+        JsonPath,
+        String,
+        crate::query_cost::QueryCost,
+        Option<Box<[String]>>,
+    ),
     /// A whole expression over earlier values.
     Expr(Expr),
     /// A template over earlier values, with everything a response template has.
@@ -335,7 +342,7 @@ impl Rule {
     ) -> Result<(), HookError> {
         let mut request_size: Option<u64> = None;
         for value in &self.values {
-            let Source::Path(query, text, cost) = &value.source else {
+            let Source::Path(query, text, cost, members) = &value.source else {
                 continue;
             };
             if *cost == crate::query_cost::QueryCost::Request {
@@ -347,7 +354,14 @@ impl Rule {
                 budget::work(size.saturating_mul(QUERY_WORK))
                     .map_err(|e| self.fail(value.pos, e.message()))?;
             }
-            let nodes = query.query(request).all();
+            let nodes = match members {
+                Some(members) => members
+                    .iter()
+                    .try_fold(request, |at, member| at.as_object()?.get(member.as_str()))
+                    .into_iter()
+                    .collect(),
+                None => query.query(request).all(),
+            };
             for node in &nodes {
                 budget::charge_copy(node).map_err(|e| self.fail(value.pos, e.message()))?;
             }
@@ -406,7 +420,7 @@ impl Rule {
 
     fn missing(&self, value: &NamedValue) -> HookError {
         let from = match &value.source {
-            Source::Path(_, text, _) => format!("`{text}` matched nothing"),
+            Source::Path(_, text, ..) => format!("`{text}` matched nothing"),
             Source::Expr(_) => "its expression gave nothing".to_owned(),
             Source::Template(_) => "its template gave nothing".to_owned(),
         };

@@ -17,6 +17,7 @@ mod parse;
 mod reads;
 
 pub use parse::{parse, parse_within, ReadError};
+pub(crate) use reads::plain_query;
 pub use reads::Reads;
 
 /// Why a request does not have the shape of the hook request it was sent as. Request

@@ -150,10 +150,22 @@ pub(super) fn is_collection(key: &str) -> bool {
     matches!(key, mc::CHILDREN | mc::RELATED | mc::ATTACHMENTS)
 }
 
+/// The member names of a query that is nothing but plain members (`$.a.b`, `$['a']`), which
+/// a lookup by key answers exactly as the query would.
+pub(crate) fn plain_query(query: &str) -> Option<Vec<String>> {
+    let (names, rest) = query_members(query)?;
+    rest.trim().is_empty().then_some(names)
+}
+
 /// The member names a JSONPath query starts with, before its first segment that is not one
 /// plain member (a wildcard, an index, a filter, `..`, a list of names); `None` when it does
 /// not start with `$`.
 fn query_prefix(query: &str) -> Option<Vec<String>> {
+    query_members(query).map(|(names, _)| names)
+}
+
+/// The plain member names a query starts with, and the rest of it.
+fn query_members(query: &str) -> Option<(Vec<String>, &str)> {
     let mut rest = query.trim().strip_prefix('$')?;
     let mut names = Vec::new();
     loop {
@@ -167,27 +179,27 @@ fn query_prefix(query: &str) -> Option<Vec<String>> {
                 .next()
                 .is_some_and(|c| c.is_alphabetic() || c == '_');
             if !first_ok || !(after.is_empty() || after.starts_with(['.', '['])) {
-                return Some(names);
+                return Some((names, rest));
             }
             names.push(name.to_owned());
             rest = after;
         } else if let Some(bracket) = rest.strip_prefix('[') {
             let Some(quote) = bracket.chars().next().filter(|c| matches!(c, '\'' | '"')) else {
-                return Some(names);
+                return Some((names, rest));
             };
             let inner = &bracket[1..];
             let Some(end) = inner.find(quote) else {
-                return Some(names);
+                return Some((names, rest));
             };
             let (name, after) = (&inner[..end], &inner[end + 1..]);
             // Escapes and name lists are left to the query itself.
             if name.contains('\\') || !after.starts_with(']') {
-                return Some(names);
+                return Some((names, rest));
             }
             names.push(name.to_owned());
             rest = &after[1..];
         } else {
-            return Some(names);
+            return Some((names, rest));
         }
     }
 }
@@ -224,6 +236,40 @@ mod tests {
         assert_eq!(prefix("$['it\\'s']").as_deref(), Some(""));
         assert_eq!(prefix("$.a[?@.b == 1]").as_deref(), Some("a"));
         assert_eq!(prefix("parent"), None);
+        assert_eq!(
+            plain_query("$.parent['spec'].who")
+                .map(|p| p.join("/"))
+                .as_deref(),
+            Some("parent/spec/who")
+        );
+        assert_eq!(plain_query("$.parent.spec[*]"), None);
+        assert_eq!(plain_query("$.a-b"), None);
+    }
+
+    #[test]
+    fn plain_queries_are_looked_up_as_the_query_selects() {
+        let doc = serde_json::json!({"a": {"b": [1], "c": null, "d": {"e": "x"}}, "f": [{"g": 1}]});
+        for q in [
+            "$.a",
+            "$.a.b",
+            "$['a']['d'].e",
+            "$.a.c",
+            "$.a.zz",
+            "$.f.g",
+            "$.a.b.x",
+        ] {
+            let members = plain_query(q).unwrap_or_else(|| panic!("{q} is plain"));
+            let looked: Vec<&serde_json::Value> = members
+                .iter()
+                .try_fold(&doc, |at, m| at.as_object()?.get(m.as_str()))
+                .into_iter()
+                .collect();
+            let queried = serde_json_path::JsonPath::parse(q)
+                .unwrap()
+                .query(&doc)
+                .all();
+            assert_eq!(looked, queried, "{q}");
+        }
     }
 
     #[test]
