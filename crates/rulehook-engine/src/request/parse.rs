@@ -117,9 +117,11 @@ impl Keep<'_> {
         Ok(value)
     }
 
-    fn key<E: serde::de::Error>(&self, key: std::borrow::Cow<'_, str>) -> Result<String, E> {
+    /// A key that is kept: only then is it checked to be UTF-8, as a skipped string's
+    /// contents never are.
+    fn key<E: serde::de::Error>(&self, key: std::borrow::Cow<'_, [u8]>) -> Result<String, E> {
         self.charge(ENTRY + key.len())?;
-        Ok(key.into_owned())
+        String::from_utf8(key.into_owned()).map_err(|_| E::custom("a key is not UTF-8"))
     }
 }
 
@@ -141,9 +143,9 @@ enum Level {
 
 impl Level {
     /// The level of the value under `key`.
-    fn below(self, key: &str) -> Level {
+    fn below(self, key: &[u8]) -> Level {
         match self {
-            Level::Top if is_collection(key) => Level::Collection,
+            Level::Top if std::str::from_utf8(key).is_ok_and(is_collection) => Level::Collection,
             Level::Top | Level::Plain | Level::Type | Level::UnreadType => Level::Plain,
             Level::Collection => Level::Type,
         }
@@ -177,11 +179,13 @@ impl<'a> Build<'a> {
     }
 
     /// How the value under `key` is built, or `None` to skip it.
-    fn below(&self, key: &str) -> Option<Build<'a>> {
+    fn below(&self, key: &[u8]) -> Option<Build<'a>> {
         let Some(fields) = self.fields else {
             return Some(Build::whole(self.keep));
         };
-        if let Some(need) = fields.get(key) {
+        // A rule reads a few fields of any one object: a scan of their bytes beats a
+        // search of the tree.
+        if let Some((_, need)) = fields.iter().find(|(name, _)| name.as_bytes() == key) {
             return Some(Build::of(need, self.at.below(key), self.keep));
         }
         let unread = |at| Build {
@@ -270,8 +274,8 @@ impl<'de> Visitor<'de> for Build<'_> {
     }
 }
 
-/// A map key, borrowed from the body when it has no escapes.
-struct KeyText<'de>(std::borrow::Cow<'de, str>);
+/// A map key's bytes, unescaped, borrowed from the body when it has no escapes.
+struct KeyText<'de>(std::borrow::Cow<'de, [u8]>);
 
 impl<'de> serde::Deserialize<'de> for KeyText<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -281,14 +285,14 @@ impl<'de> serde::Deserialize<'de> for KeyText<'de> {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a string")
             }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<KeyText<'de>, E> {
+            fn visit_borrowed_bytes<E>(self, v: &'de [u8]) -> Result<KeyText<'de>, E> {
                 Ok(KeyText(std::borrow::Cow::Borrowed(v)))
             }
-            fn visit_str<E>(self, v: &str) -> Result<KeyText<'de>, E> {
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<KeyText<'de>, E> {
                 Ok(KeyText(std::borrow::Cow::Owned(v.to_owned())))
             }
         }
-        d.deserialize_str(KeyVisitor)
+        d.deserialize_bytes(KeyVisitor)
     }
 }
 
@@ -384,6 +388,18 @@ mod tests {
             Err(ReadError::Refused { kept }) => assert!(kept > 256 * 1024, "{kept}"),
             other => panic!("a whole read of 1 MB within 256 KiB: {other:?}"),
         }
+    }
+
+    #[test]
+    fn keys_are_read_unescaped_and_kept_ones_must_be_utf8() {
+        let body = br#"{"par\u0065nt": {"metadata": {"n\u0061me": "x", "\u00e9": 1}}}"#;
+        let v = parse(body, &reads(&["parent/metadata"], &[], &[])).unwrap();
+        assert_eq!(
+            v,
+            json!({"parent": {"metadata": {"name": "x", "\u{e9}": 1}}})
+        );
+        let lone = br#"{"parent": {"metadata": {"\ud800": 1}}}"#;
+        assert!(parse(lone, &reads(&["parent/metadata"], &[], &[])).is_err());
     }
 
     #[test]
