@@ -4,6 +4,7 @@
 //!   parsed once; each iteration clones the parsed value, outside the timing).
 //! - `hello_by_size/*`: the hello rule parsing and rendering, as the server does, requests
 //!   observing 0 to 1,000 Pods, beside a JSON-validation floor for the same bytes.
+//! - `examples/*`: every example rule on each request of its fixtures, parse and render.
 //! - `pods1000/*`: a sync request observing 1,000 realistic Pods (~3 MB of JSON) and a rule
 //!   counting them by phase: `serde_json` parsing alone, dropping the parsed request alone,
 //!   the render (which consumes, so drops, the request), and parse + `render_body` as the
@@ -101,6 +102,84 @@ fn hello_by_size(c: &mut Criterion) {
                 serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&body)).expect("JSON")
             })
         });
+    }
+    group.finish();
+}
+
+/// Every example rule on every request of its fixtures, parsed and rendered as the server
+/// does: what each controller pays per call.
+fn examples(c: &mut Criterion) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .expect("examples/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("fixtures").is_dir())
+        .collect();
+    dirs.sort();
+    let limits = Limits::default();
+    let mut group = c.benchmark_group("examples");
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(1));
+    for dir in dirs {
+        let mut rules: Vec<_> = std::fs::read_dir(&dir)
+            .expect("an example")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        rules.sort();
+        let mut fixtures: Vec<_> = std::fs::read_dir(dir.join("fixtures"))
+            .expect("fixtures")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        fixtures.sort();
+        for rule_path in &rules {
+            let name = rule_path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if !name.ends_with(".yaml")
+                || name.ends_with(".test.yaml")
+                || ["controller.yaml", "crd.yaml", "example.yaml"].contains(&name)
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(rule_path).expect("a rule file");
+            let Ok(rule) = Rule::compile(name, &text) else {
+                continue;
+            };
+            for fixture in &fixtures {
+                let file = fixture.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let hook = if file.starts_with("customize") {
+                    Hook::Customize
+                } else if file.starts_with("finalize") {
+                    Hook::Finalize
+                } else {
+                    Hook::Sync
+                };
+                let Ok(raw) = std::fs::read(fixture) else {
+                    continue;
+                };
+                // Compact, as Metacontroller sends it.
+                let Ok(request) = serde_json::from_slice::<Value>(&raw) else {
+                    continue;
+                };
+                let body = serde_json::to_vec(&request).expect("JSON");
+                let answers = rule
+                    .parse_request(&body)
+                    .ok()
+                    .and_then(|mut r| rule.render_body(hook, &mut r, &limits).ok());
+                if answers.is_none() {
+                    continue;
+                }
+                group.bench_function(format!("{}/{file}", rule.name), |b| {
+                    b.iter(|| {
+                        let mut request = rule.parse_request(black_box(&body)).expect("JSON");
+                        rule.render_body(hook, &mut request, &limits)
+                            .expect("renders")
+                    })
+                });
+            }
+        }
     }
     group.finish();
 }
@@ -216,6 +295,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = hello, hello_by_size, pods1000, fanout, compile_rules
+    targets = hello, hello_by_size, examples, pods1000, fanout, compile_rules
 }
 criterion_main!(benches);

@@ -39,6 +39,10 @@ impl Rule {
         render: &mut Render,
         limits: &Limits,
     ) -> Result<Vec<u8>, HookError> {
+        if let Section::Customize(..) = section {
+            let built = self.answer_value(section, render)?;
+            return self.encode(&built, limits);
+        }
         let steps = render.steps();
         let written = match section {
             Section::Customize(..) => None,
