@@ -1,7 +1,7 @@
 //! Rendering compiled nodes against one request's scope.
 
 use handlebars::template::Parameter;
-use handlebars::{Context, RenderContext};
+use handlebars::{Context, PathSeg, RenderContext};
 use serde_json::{Map, Value};
 
 use std::collections::BTreeSet;
@@ -272,18 +272,47 @@ impl<'l> Render<'l> {
     }
 
     fn value(&mut self, param: &Parameter, pos: Pos) -> Result<Option<Value>, Failure> {
+        self.with_value(param, pos, |value| {
+            let Some(value) = value else { return Ok(None) };
+            // Everything a render keeps is charged before it is copied: a value from the scope
+            // or the rule, and a helper's result, which the helper only checked would fit
+            // before building it.
+            budget::charge_copy(value).map_err(|e| Failure::new(pos, e.message()))?;
+            Ok(Some(value.clone()))
+        })
+    }
+
+    /// Hands `use_value` what `param` evaluates to (`None`: missing), where it stands. A
+    /// plain path (`name`, `parent.spec.who`, `children.[Pod.v1]`) is looked up in the scope
+    /// directly, as handlebars would find it at the top of a template; anything else is
+    /// evaluated by handlebars.
+    pub(super) fn with_value<T>(
+        &self,
+        param: &Parameter,
+        pos: Pos,
+        use_value: impl FnOnce(Option<&Value>) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        if let Some(found) = plain_lookup(param, self.ctx.data()) {
+            #[cfg(test)]
+            self.same_as_handlebars(param, found.as_ref().copied());
+            return use_value(found);
+        }
         let mut rc = RenderContext::new(None);
         let value = param
             .expand(registry(), &self.ctx, &mut rc)
             .map_err(|e| Failure::new(pos, render_error_message(&e)))?;
-        if value.is_value_missing() {
-            return Ok(None);
-        }
-        // Everything a render keeps is charged before it is copied: a value from the scope
-        // or the rule, and a helper's result, which the helper only checked would fit
-        // before building it.
-        budget::charge_copy(value.value()).map_err(|e| Failure::new(pos, e.message()))?;
-        Ok(Some(value.value().clone()))
+        use_value((!value.is_value_missing()).then(|| value.value()))
+    }
+
+    /// In the engine's tests, every plain path is also evaluated by handlebars.
+    #[cfg(test)]
+    fn same_as_handlebars(&self, param: &Parameter, found: Option<&Value>) {
+        let mut rc = RenderContext::new(None);
+        let expanded = param.expand(registry(), &self.ctx, &mut rc).ok();
+        let by_handlebars = expanded
+            .as_ref()
+            .and_then(|v| (!v.is_value_missing()).then(|| v.value()));
+        assert_eq!(found, by_handlebars, "{param:?}");
     }
 
     fn scope(&mut self) -> &mut Map<String, Value> {
@@ -322,6 +351,32 @@ impl<'l> Render<'l> {
             }
         }
     }
+}
+
+/// `Some(what it finds)` for a path of plain names, `None` for any other parameter.
+fn plain_lookup<'v>(param: &Parameter, scope: &'v Value) -> Option<Option<&'v Value>> {
+    let Parameter::Path(handlebars::Path::Relative((segments, _))) = param else {
+        return None;
+    };
+    if segments.is_empty() || !segments.iter().all(|s| matches!(s, PathSeg::Named(_))) {
+        return None;
+    }
+    let mut at = scope;
+    for segment in segments {
+        let PathSeg::Named(name) = segment else {
+            return None;
+        };
+        let next = match at {
+            Value::Object(map) => map.get(name.as_str()),
+            Value::Array(items) => name.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        };
+        match next {
+            Some(v) => at = v,
+            None => return Some(None),
+        }
+    }
+    Some(Some(at))
 }
 
 /// Two keys of one object that render to the same name.

@@ -23,19 +23,13 @@ impl Render<'_> {
                 Piece::Raw(s) => out
                     .push(s)
                     .map_err(|e| Failure::new(text.pos, e.message()))?,
-                Piece::Value(param) => {
-                    let mut rc = RenderContext::new(None);
-                    let value = param
-                        .expand(registry(), &self.ctx, &mut rc)
-                        .map_err(|e| Failure::new(text.pos, render_error_message(&e)))?;
-                    if value.is_value_missing() {
-                        return Err(Failure::new(text.pos, missing_message(param)));
-                    }
-                    let piece =
-                        interpolated(value.value()).map_err(|m| Failure::new(text.pos, m))?;
+                Piece::Value(param) => self.with_value(param, text.pos, |value| {
+                    let value =
+                        value.ok_or_else(|| Failure::new(text.pos, missing_message(param)))?;
+                    let piece = interpolated(value).map_err(|m| Failure::new(text.pos, m))?;
                     out.push(&piece)
-                        .map_err(|e| Failure::new(text.pos, e.message()))?;
-                }
+                        .map_err(|e| Failure::new(text.pos, e.message()))
+                })?,
                 Piece::Block(template) => {
                     let mut rc = RenderContext::new(None);
                     let result = template.render(registry(), &self.ctx, &mut rc, &mut out);

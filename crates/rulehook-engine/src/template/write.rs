@@ -7,13 +7,10 @@
 //! `$merge` or computed keys) is built as a value and written; a failure here is reported
 //! by building the answer as values, so its message is the same whichever way it is found.
 
-use handlebars::RenderContext;
 use serde_json::Value;
 
-use super::render::render_error_message;
 use super::{Expr, Failure, Key, Node, NullPolicy, ObjectNode, Render};
 use crate::budget;
-use crate::helpers::registry;
 
 /// What writing a node did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,16 +72,13 @@ impl Render<'_> {
     /// charged as the copy would be.
     fn write_expr(&mut self, expr: &Expr, out: &mut Vec<u8>) -> Result<Wrote, Failure> {
         self.step(expr.pos)?;
-        let mut rc = RenderContext::new(None);
-        let value = expr
-            .param
-            .expand(registry(), &self.ctx, &mut rc)
-            .map_err(|e| Failure::new(expr.pos, render_error_message(&e)))?;
-        if value.is_value_missing() {
-            return Ok(Wrote::Nothing);
-        }
-        budget::charge_copy(value.value()).map_err(|e| Failure::new(expr.pos, e.message()))?;
-        Ok(write_value(value.value(), out))
+        self.with_value(&expr.param, expr.pos, |value| {
+            let Some(value) = value else {
+                return Ok(Wrote::Nothing);
+            };
+            budget::charge_copy(value).map_err(|e| Failure::new(expr.pos, e.message()))?;
+            Ok(write_value(value, out))
+        })
     }
 
     /// An object whose keys are all literal, in sorted order; an entry that gives nothing

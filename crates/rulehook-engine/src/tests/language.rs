@@ -325,3 +325,33 @@ fn a_required_value_that_is_missing_fails_the_call() {
     .unwrap();
     assert_eq!(ok["relatedResources"][0]["names"], json!(["s"]));
 }
+
+#[test]
+fn paths_index_lists_and_name_keys_as_handlebars_does() {
+    let rule = Rule::compile(
+        "paths.yaml",
+        r#"
+values:
+  spec: $.parent.spec
+sync:
+  status:
+    first: "{{ spec.items.[0] }}"
+    second: "{{ spec.items.1.name }}"
+    beyond: "{{ spec.items.9 }}"
+    byNumber: "{{ spec.byNumber.[0] }}"
+    dotted: "{{ spec.[a.b] }}"
+    text: "{{ spec.items.1.name }}/{{ spec.byNumber.0 }}"
+"#,
+    )
+    .unwrap();
+    let spec = json!({"items": ["x", {"name": "y"}], "byNumber": {"0": "zero"}, "a.b": 3});
+    let r = sync(
+        &rule,
+        json!({"parent": {"metadata": {"name": "p"}, "spec": spec}}),
+    )
+    .unwrap();
+    assert_eq!(
+        r["status"],
+        json!({"first": "x", "second": "y", "byNumber": "zero", "dotted": 3, "text": "y/zero"})
+    );
+}
