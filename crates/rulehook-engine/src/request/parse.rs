@@ -7,9 +7,8 @@
 //! rule reads stays as a placeholder (`{}`), so counting them counts them all, and anything
 //! that is not an object is built as it is, so the shape check still names it.
 
-use std::collections::BTreeMap;
-
 use std::cell::Cell;
+use std::collections::BTreeMap;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -25,7 +24,8 @@ use crate::RenderGuard;
 pub fn parse(body: &[u8], reads: &Reads) -> Result<Value, serde_json::Error> {
     parse_within(body, reads, None).map_err(|e| match e {
         ReadError::Malformed(e) => e,
-        ReadError::Refused { .. } => unreachable!("an unguarded parse is never refused"),
+        // Only a guard refuses, and there is none: kept an error rather than a panic.
+        refused @ ReadError::Refused { .. } => serde::de::Error::custom(refused),
     })
 }
 
