@@ -131,12 +131,13 @@ impl Compiler<'_> {
                         (key, node)
                     })
                     .collect::<Vec<(Key, Node)>>();
-                let sorted = super::write::sorted_literal_keys(merge_given, &entries);
+                let literal_keys =
+                    !merge_given && entries.iter().all(|(k, _)| matches!(k, Key::Literal(_)));
                 Node::Object(ObjectNode {
                     entries,
                     nulls,
                     merge,
-                    sorted,
+                    literal_keys,
                 })
             }
         }

@@ -77,10 +77,10 @@ pub struct ObjectNode {
     pub nulls: NullPolicy,
     /// `$merge`: the object whose entries come first; the template's own keys replace them.
     pub merge: Option<Expr>,
-    /// For an object whose keys are all written literally and that has no `$merge`: the
-    /// indexes of its entries in the order JSON answers sort keys, so it can be written
-    /// straight into the answer's bytes.
-    pub sorted: Option<Box<[usize]>>,
+    /// Whether every key is written literally and there is no `$merge`, so the object can
+    /// be written straight into the answer's bytes. Its entries are then in the order of
+    /// the rule file's parsed map, which is the order a built map holds them in.
+    pub literal_keys: bool,
 }
 
 #[derive(Debug)]

@@ -1,6 +1,6 @@
 //! Writing rendered nodes straight into an answer's JSON bytes, with no value tree in
-//! between: keys in the order JSON maps sort them (worked out when the rule loads), strings
-//! escaped once, and every `null` left out, as answers never hold one.
+//! between: keys in the order a built map holds them, strings escaped once, and every `null`
+//! left out, as answers never hold one.
 //!
 //! Everything is charged to the render's budget exactly as building the value would be,
 //! so the limits hold the same. What this writer does not handle itself (objects with
@@ -35,15 +35,13 @@ impl Render<'_> {
                 write_str(&text, out);
                 Ok(Wrote::Value)
             }
-            Node::Object(object) => match &object.sorted {
-                Some(order) if object.nulls == NullPolicy::Drop => {
-                    self.write_object(object, order, out)
-                }
-                _ => Ok(match self.node(node)? {
-                    None => Wrote::Nothing,
-                    Some(v) => write_value(&v, out),
-                }),
-            },
+            Node::Object(object) if object.literal_keys && object.nulls == NullPolicy::Drop => {
+                self.write_object(object, out)
+            }
+            Node::Object(_) => Ok(match self.node(node)? {
+                None => Wrote::Nothing,
+                Some(v) => write_value(&v, out),
+            }),
             Node::List(items) => {
                 self.charge(budget::HEADER)?;
                 out.push(b'[');
@@ -81,19 +79,14 @@ impl Render<'_> {
         })
     }
 
-    /// An object whose keys are all literal, in sorted order; an entry that gives nothing
-    /// or `null` is left out.
-    fn write_object(
-        &mut self,
-        object: &ObjectNode,
-        order: &[usize],
-        out: &mut Vec<u8>,
-    ) -> Result<Wrote, Failure> {
+    /// An object whose keys are all literal, in the order a built map holds them; an entry
+    /// that gives nothing or `null` is left out.
+    fn write_object(&mut self, object: &ObjectNode, out: &mut Vec<u8>) -> Result<Wrote, Failure> {
         self.charge(budget::HEADER)?;
         out.push(b'{');
         let mut first = true;
-        for &index in order {
-            let (Key::Literal(key), node) = &object.entries[index] else {
+        for (key, node) in &object.entries {
+            let Key::Literal(key) = key else {
                 continue;
             };
             let mark = out.len();
@@ -113,20 +106,6 @@ impl Render<'_> {
         out.push(b'}');
         Ok(Wrote::Value)
     }
-}
-
-/// The order [`Render::write`] writes an object's entries in: its keys sorted, as JSON maps
-/// sort them. `None` for an object with `$merge` or a computed key, which is built instead.
-pub(super) fn sorted_literal_keys(merge: bool, entries: &[(Key, Node)]) -> Option<Box<[usize]>> {
-    let mut keys = Vec::with_capacity(entries.len());
-    for (index, (key, _)) in entries.iter().enumerate() {
-        match key {
-            Key::Literal(k) if !merge => keys.push((k.as_str(), index)),
-            _ => return None,
-        }
-    }
-    keys.sort_unstable();
-    Some(keys.into_iter().map(|(_, index)| index).collect())
 }
 
 /// Writes `value` as compact JSON, as serde_json writes it, leaving out every `null` map
