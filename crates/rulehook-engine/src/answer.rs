@@ -29,33 +29,26 @@ impl Rule {
         .map_err(|f| self.failed(f))
     }
 
-    /// The answer written straight into its bytes. What the writer cannot answer (a
-    /// failure, whose message must be the one building the answer gives; the customize
-    /// hook, which is rare and small) is built as a value and encoded, under a fresh meter
-    /// so that the first attempt's charges do not count twice.
+    /// The answer written straight into its bytes. The customize hook's answer, which is
+    /// rare and small, is built as a value and encoded; so is the answer to a call the
+    /// writer failed on, whose message must be the one building the answer gives, under a
+    /// fresh meter so that the first attempt's charges do not count twice.
     pub(crate) fn answer_bytes(
         &self,
         section: Section<'_>,
         render: &mut Render,
         limits: &Limits,
     ) -> Result<Vec<u8>, HookError> {
-        if let Section::Customize(..) = section {
+        let Section::Hook(templates, finalize) = section else {
             let built = self.answer_value(section, render)?;
             return self.encode(&built, limits);
-        }
-        let steps = render.steps();
-        let written = match section {
-            Section::Customize(..) => None,
-            Section::Hook(templates, finalize) => Some(match self.kind {
-                ControllerKind::Composite => response::composite_bytes(templates, finalize, render),
-                ControllerKind::Decorator => response::decorator_bytes(templates, finalize, render),
-            }),
         };
-        match written {
-            Some(Ok(body)) if body.len() <= limits.max_output_bytes => return Ok(body),
+        let steps = render.steps();
+        match response::written(self.kind, templates, finalize, render) {
+            Ok(body) if body.len() <= limits.max_output_bytes => return Ok(body),
             // Stopped, or past a limit of its own: trying again would end the same way,
             // after as long again.
-            Some(Err(failure)) if budget::interrupted() || budget::limit_reached() => {
+            Err(failure) if budget::interrupted() || budget::limit_reached() => {
                 return Err(self.failed(failure))
             }
             _ => {}
@@ -83,10 +76,7 @@ impl Rule {
         let after = render.steps();
         render.set_steps(steps);
         let _fresh = budget::install(limits);
-        let written = match self.kind {
-            ControllerKind::Composite => response::composite_bytes(templates, finalize, render),
-            ControllerKind::Decorator => response::decorator_bytes(templates, finalize, render),
-        };
+        let written = response::written(self.kind, templates, finalize, render);
         render.set_steps(after);
         let encoded = serde_json::to_vec(built).expect("a value encodes");
         match written {

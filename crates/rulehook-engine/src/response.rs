@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::clip::{clip, clip_json};
 use crate::json::type_name;
 use crate::locate::Pos;
-use crate::metacontroller::{self as mc, RELATED_RESOURCE_KEYS};
+use crate::metacontroller::{self as mc, ControllerKind, RELATED_RESOURCE_KEYS};
 use crate::template::{write_str, Failure, Node, Render, Wrote};
 
 /// The templates a call is answered with.
@@ -52,14 +52,7 @@ pub(crate) fn decorator(
     render: &mut Render,
 ) -> Result<Value, Failure> {
     let mut out = Map::new();
-    for (key, node) in [(mc::LABELS, &t.labels), (mc::ANNOTATIONS, &t.annotations)] {
-        if let Some(map) = render_object(node.as_ref(), key, t.pos, render)? {
-            out.insert(
-                key.to_owned(),
-                string_map(map, key).map_err(|e| Failure::new(t.pos, e.to_string()))?,
-            );
-        }
-    }
+    string_maps(t, render, &mut out)?;
     if let Some(status) = render_object(t.status.as_ref(), mc::STATUS, t.pos, render)? {
         out.insert(mc::STATUS.to_owned(), status);
     }
@@ -71,6 +64,24 @@ pub(crate) fn decorator(
     }
     common_fields(t, finalize, render, &mut out)?;
     Ok(Value::Object(out))
+}
+
+/// A decorator's labels and annotations: string values (numbers and bools written as
+/// text), null kept to delete the key.
+fn string_maps(
+    t: &HookTemplates,
+    render: &mut Render,
+    out: &mut Map<String, Value>,
+) -> Result<(), Failure> {
+    for (key, node) in [(mc::LABELS, &t.labels), (mc::ANNOTATIONS, &t.annotations)] {
+        if let Some(map) = render_object(node.as_ref(), key, t.pos, render)? {
+            out.insert(
+                key.to_owned(),
+                string_map(map, key).map_err(|e| Failure::new(t.pos, e.to_string()))?,
+            );
+        }
+    }
+    Ok(())
 }
 
 fn common_fields(
@@ -314,118 +325,106 @@ fn string_map(map: Value, what: &'static str) -> Result<Value, Unanswerable> {
     Ok(Value::Object(out))
 }
 
-/// The composite answer written straight into bytes: the same answer [`composite`] builds,
-/// byte for byte once encoded. A failure here may differ from the one [`composite`] would
-/// report first; callers report failures by building the answer as values.
-pub(crate) fn composite_bytes(
+/// A sync or finalize answer written straight into one buffer, fields in key order: what
+/// [`composite`] or [`decorator`] build, encoded, byte for byte. Its small fields (labels,
+/// annotations, resyncAfterSeconds, finalized) are built as values first; status, children
+/// and attachments are written where they go. A failure here may not be the one building
+/// the answer would report first; callers report failures by building it.
+pub(crate) fn written(
+    kind: ControllerKind,
     t: &HookTemplates,
     finalize: bool,
     render: &mut Render,
 ) -> Result<Vec<u8>, Failure> {
-    let status = written_object(t.status.as_ref(), t.pos, render)?;
-    let children = written_objects(t.children.as_ref(), t.pos, render)?;
-    let mut common = Map::new();
-    common_fields(t, finalize, render, &mut common)?;
-    let mut fields: Vec<(&str, Vec<u8>)> = vec![(mc::CHILDREN, children)];
-    fields.extend(status.map(|s| (mc::STATUS, s)));
-    Ok(assemble(fields, &common))
-}
-
-/// The decorator answer written straight into bytes, as [`composite_bytes`] is.
-pub(crate) fn decorator_bytes(
-    t: &HookTemplates,
-    finalize: bool,
-    render: &mut Render,
-) -> Result<Vec<u8>, Failure> {
-    let mut common = Map::new();
-    for (key, node) in [(mc::LABELS, &t.labels), (mc::ANNOTATIONS, &t.annotations)] {
-        if let Some(map) = render_object(node.as_ref(), key, t.pos, render)? {
-            common.insert(
-                key.to_owned(),
-                string_map(map, key).map_err(|e| Failure::new(t.pos, e.to_string()))?,
-            );
-        }
+    let mut built = Map::new();
+    if kind == ControllerKind::Decorator {
+        string_maps(t, render, &mut built)?;
     }
-    let status = written_object(t.status.as_ref(), t.pos, render)?;
-    let mut fields: Vec<(&str, Vec<u8>)> = status.map(|s| (mc::STATUS, s)).into_iter().collect();
-    if t.attachments.is_some() {
-        let attachments = written_objects(t.attachments.as_ref(), t.pos, render)?;
-        fields.push((mc::ATTACHMENTS, attachments));
-    }
-    common_fields(t, finalize, render, &mut common)?;
-    Ok(assemble(fields, &common))
-}
-
-/// The answer's object: written fields and built ones, in key order. Labels and
-/// annotations keep their nulls (a null deletes the key); nothing else holds one.
-fn assemble(written: Vec<(&str, Vec<u8>)>, built: &Map<String, Value>) -> Vec<u8> {
-    let mut fields: Vec<(&str, Result<Vec<u8>, &Value>)> = written
-        .into_iter()
-        .map(|(k, v)| (k, Ok(v)))
-        .chain(built.iter().map(|(k, v)| (k.as_str(), Err(v))))
-        .collect();
-    fields.sort_by(|a, b| a.0.cmp(b.0));
-    let size: usize = fields
+    common_fields(t, finalize, render, &mut built)?;
+    let written_keys: &[&str] = match kind {
+        ControllerKind::Composite => &[mc::CHILDREN, mc::STATUS],
+        // Attachments only when the rule has them, as `decorator` does.
+        ControllerKind::Decorator if t.attachments.is_some() => &[mc::ATTACHMENTS, mc::STATUS],
+        ControllerKind::Decorator => &[mc::STATUS],
+    };
+    let mut keys: Vec<&str> = written_keys
         .iter()
-        .map(|(k, v)| k.len() + 4 + v.as_ref().map_or(64, Vec::len))
-        .sum();
-    let mut out = Vec::with_capacity(size + 2);
-    out.push(b'{');
-    for (i, (key, value)) in fields.iter().enumerate() {
-        if i > 0 {
+        .copied()
+        .chain(built.keys().map(String::as_str))
+        .collect();
+    keys.sort_unstable();
+    let mut out = vec![b'{'];
+    for key in keys {
+        let mark = out.len();
+        if mark > 1 {
             out.push(b',');
         }
         write_str(key, &mut out);
         out.push(b':');
-        match value {
-            Ok(bytes) => out.extend_from_slice(bytes),
-            Err(value) => {
+        let wrote = match (built.get(key), key) {
+            // Labels and annotations keep their nulls: a null deletes the key.
+            (Some(value), _) => {
                 let _ = serde_json::to_writer(&mut out, value);
+                true
             }
+            (None, mc::STATUS) => write_status(t.status.as_ref(), t.pos, render, &mut out)?,
+            (None, mc::CHILDREN) => write_objects(t.children.as_ref(), t.pos, render, &mut out)?,
+            (None, _) => write_objects(t.attachments.as_ref(), t.pos, render, &mut out)?,
+        };
+        if !wrote {
+            out.truncate(mark);
         }
     }
     out.push(b'}');
-    out
+    Ok(out)
 }
 
-/// A status written as bytes; `None` when its template gives nothing.
-fn written_object(
+/// Writes a status; `false` (and whatever was written is to be dropped) when its template
+/// gives nothing.
+fn write_status(
     node: Option<&Node>,
     hook_pos: Pos,
     render: &mut Render,
-) -> Result<Option<Vec<u8>>, Failure> {
-    let Some(node) = node else { return Ok(None) };
-    let mut out = Vec::new();
-    match render.write(node, &mut out)? {
-        Wrote::Nothing => Ok(None),
-        Wrote::Value if out.first() == Some(&b'{') => Ok(Some(out)),
+    out: &mut Vec<u8>,
+) -> Result<bool, Failure> {
+    let Some(node) = node else { return Ok(false) };
+    let start = out.len();
+    match render.write(node, out)? {
+        Wrote::Nothing => Ok(false),
+        Wrote::Value if out.get(start) == Some(&b'{') => Ok(true),
         Wrote::Value => Err(Failure::new(node_pos(node, hook_pos), "not a map")),
     }
 }
 
-/// Children or attachments written as bytes, each checked as [`check_object`] checks it.
-fn written_objects(
+/// Writes children or attachments, each checked as [`check_object`] checks it; a template
+/// that gives nothing writes `[]`.
+fn write_objects(
     node: Option<&Node>,
     hook_pos: Pos,
     render: &mut Render,
-) -> Result<Vec<u8>, Failure> {
-    let Some(node) = node else {
-        return Ok(b"[]".to_vec());
+    out: &mut Vec<u8>,
+) -> Result<bool, Failure> {
+    let start = out.len();
+    let wrote = match node {
+        None => Wrote::Nothing,
+        Some(node) => render.write(node, out)?,
     };
-    let pos = node_pos(node, hook_pos);
-    let mut out = Vec::new();
-    match render.write(node, &mut out)? {
-        Wrote::Nothing => Ok(b"[]".to_vec()),
-        Wrote::Value if out.first() == Some(&b'[') => {
-            let heads: Vec<ObjectHead> = serde_json::from_slice(&out)
-                .map_err(|_| Failure::new(pos, "an object cannot be applied"))?;
-            if heads.iter().all(ObjectHead::can_be_applied) {
-                Ok(out)
-            } else {
-                Err(Failure::new(pos, "an object cannot be applied"))
-            }
-        }
-        Wrote::Value => Err(Failure::new(pos, "not a list")),
+    if wrote == Wrote::Nothing {
+        out.truncate(start);
+        out.extend_from_slice(b"[]");
+        return Ok(true);
+    }
+    let pos = node.map_or(hook_pos, |n| node_pos(n, hook_pos));
+    let written = &out[start..];
+    if written.first() != Some(&b'[') {
+        return Err(Failure::new(pos, "not a list"));
+    }
+    let heads: Vec<ObjectHead> = serde_json::from_slice(written)
+        .map_err(|_| Failure::new(pos, "an object cannot be applied"))?;
+    if heads.iter().all(ObjectHead::can_be_applied) {
+        Ok(true)
+    } else {
+        Err(Failure::new(pos, "an object cannot be applied"))
     }
 }
 
