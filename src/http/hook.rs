@@ -19,7 +19,7 @@ use crate::telemetry::log_writer::{self, AccessRecord};
 use crate::telemetry::metrics;
 use rulehook_engine::clip;
 use rulehook_engine::metacontroller::subject_name;
-use rulehook_engine::{Hook, HookError, Limits, ReadError};
+use rulehook_engine::{Hook, HookError, Limits, ReadError, RenderGuard};
 
 /// One line per hook call, queued for the log writer, which formats and writes it.
 fn access_log(rule: &str, hook: &str, status: u16, elapsed: Duration, parent: &str) {
@@ -219,22 +219,18 @@ fn render_in_slice(
         return Ok(None);
     }
     let full = &state.limits.engine;
+    let slice_guard = Arc::new(SliceGuard::new(guard.clone(), SLICE_TIME));
     let limits = Limits {
         max_steps: steps.min(full.max_steps),
         max_output_bytes: SLICE_OUTPUT_BYTES.min(full.max_output_bytes),
         max_loop_items: full.max_loop_items,
         max_work: state.limits.slice_work.min(full.max_work),
-        guard: Some(Arc::new(SliceGuard::new(guard.clone(), SLICE_TIME))),
+        guard: Some(slice_guard.clone()),
     };
     let rule = &loaded.rule;
     let held_before = guard.reservation().held();
-    let slice_guard = limits.guard.clone();
     let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let parsed = match &slice_guard {
-            Some(slice) => rule.parse_request_within(body, slice.as_ref()),
-            None => rule.parse_request(body).map_err(ReadError::from),
-        };
-        let mut value = match parsed {
+        let mut value = match rule.parse_request_within(body, slice_guard.as_ref()) {
             Ok(value) => value,
             Err(ReadError::Malformed(e)) => return Err(ApiError::MalformedJson(e.to_string())),
             // Out of time or memory: as for a render stopped by its guard, below.
@@ -283,22 +279,20 @@ async fn render_on_pool(
         ..state.limits.engine.clone()
     };
     let inject_panic = state.limits.panic_rule.as_ref() == Some(name);
+    let request_guard = guard.clone();
     let render = async {
         let share = state.shares.acquire(name).await;
         let job = state
             .renders
             .spawn(move |reply| {
                 let _share = share;
-                if let Some(guard) = &limits.guard {
-                    if guard.cancelled() {
-                        return; // its caller gave up while it queued
-                    }
+                if request_guard.cancelled() {
+                    return; // its caller gave up while it queued
                 }
-                let parsed = match &limits.guard {
-                    Some(guard) => rule.rule.parse_request_within(&body, guard.as_ref()),
-                    None => rule.rule.parse_request(&body).map_err(ReadError::from),
-                };
-                let mut value = match parsed {
+                let mut value = match rule
+                    .rule
+                    .parse_request_within(&body, request_guard.as_ref())
+                {
                     Ok(value) => value,
                     Err(ReadError::Malformed(e)) => {
                         let _ = reply.send(Err(ApiError::MalformedJson(e.to_string())));
