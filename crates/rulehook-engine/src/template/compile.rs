@@ -8,8 +8,8 @@ use handlebars::Template;
 use serde_json::{Map, Value};
 
 use super::{
-    path_first, Expr, Item, Key, Loop, Names, Node, NullPolicy, ObjectNode, Piece, Text,
-    DIRECTIVE_KEYS, MERGE_KEY,
+    is_plain_path, path_first, Expr, Item, Key, Loop, Names, Node, NullPolicy, ObjectNode, Piece,
+    Text, DIRECTIVE_KEYS, MERGE_KEY,
 };
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::helpers;
@@ -298,6 +298,7 @@ impl Compiler<'_> {
         if let Some(literal) = scalar_literal(inner) {
             return Some(Expr {
                 param: Parameter::Literal(literal),
+                plain: false,
                 pos,
             });
         }
@@ -315,8 +316,10 @@ impl Compiler<'_> {
             self.error(pos, "expected one expression");
             return None;
         };
+        let param = value_param(*ht);
         Some(Expr {
-            param: value_param(*ht),
+            plain: is_plain_path(&param),
+            param,
             pos,
         })
     }
@@ -368,7 +371,9 @@ fn piece(element: TemplateElement) -> Option<Piece> {
         TemplateElement::RawString(s) => Some(Piece::Raw(s)),
         TemplateElement::Comment(_) => None,
         TemplateElement::Expression(ht) | TemplateElement::HtmlExpression(ht) => {
-            Some(Piece::Value(value_param(*ht)))
+            let param = value_param(*ht);
+            let plain = is_plain_path(&param);
+            Some(Piece::Value(param, plain))
         }
         mut block => {
             meter_each_items(&mut block);

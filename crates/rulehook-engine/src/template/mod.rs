@@ -109,6 +109,8 @@ pub struct Loop {
 #[derive(Debug)]
 pub struct Expr {
     param: Parameter,
+    /// Whether `param` is a path of plain names, which a render looks up itself.
+    plain: bool,
     pub pos: Pos,
 }
 
@@ -128,7 +130,8 @@ pub struct Text {
 #[derive(Debug)]
 enum Piece {
     Raw(String),
-    Value(Parameter),
+    /// A value, and whether it is a path of plain names.
+    Value(Parameter, bool),
     /// `{{#if}}`, `{{#each}}` and friends, rendered by handlebars.
     Block(Template),
 }
@@ -164,6 +167,18 @@ impl Names {
 
     fn contains(&self, name: &str) -> bool {
         self.stack.iter().any(|n| n == name)
+    }
+}
+
+/// A path of plain names (`name`, `parent.spec.who`, `children.[Pod.v1]`, `items.0`): a
+/// render looks it up in the scope itself, as handlebars would find it at the top of a
+/// template, with no render context built for it.
+fn is_plain_path(param: &Parameter) -> bool {
+    match param {
+        Parameter::Path(handlebars::Path::Relative((segments, _))) => {
+            !segments.is_empty() && segments.iter().all(|s| matches!(s, PathSeg::Named(_)))
+        }
+        _ => false,
     }
 }
 

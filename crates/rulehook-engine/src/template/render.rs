@@ -268,11 +268,12 @@ impl<'l> Render<'l> {
     /// before it is copied.
     pub fn expr(&mut self, expr: &Expr) -> Result<Option<Value>, Failure> {
         self.step(expr.pos)?;
-        self.value(&expr.param, expr.pos)
+        self.value(expr)
     }
 
-    fn value(&mut self, param: &Parameter, pos: Pos) -> Result<Option<Value>, Failure> {
-        self.with_value(param, pos, |value| {
+    fn value(&mut self, expr: &Expr) -> Result<Option<Value>, Failure> {
+        let pos = expr.pos;
+        self.with_value(&expr.param, expr.plain, pos, |value| {
             let Some(value) = value else { return Ok(None) };
             // Everything a render keeps is charged before it is copied: a value from the scope
             // or the rule, and a helper's result, which the helper only checked would fit
@@ -283,18 +284,19 @@ impl<'l> Render<'l> {
     }
 
     /// Hands `use_value` what `param` evaluates to (`None`: missing), where it stands. A
-    /// plain path (`name`, `parent.spec.who`, `children.[Pod.v1]`) is looked up in the scope
-    /// directly, as handlebars would find it at the top of a template; anything else is
-    /// evaluated by handlebars.
+    /// plain path (`plain`, decided when the rule loaded) is looked up in the scope
+    /// directly; anything else is evaluated by handlebars.
     pub(super) fn with_value<T>(
         &self,
         param: &Parameter,
+        plain: bool,
         pos: Pos,
         use_value: impl FnOnce(Option<&Value>) -> Result<T, Failure>,
     ) -> Result<T, Failure> {
-        if let Some(found) = plain_lookup(param, self.ctx.data()) {
+        if let (true, Parameter::Path(handlebars::Path::Relative((segments, _)))) = (plain, param) {
+            let found = lookup(segments, self.ctx.data());
             #[cfg(test)]
-            self.same_as_handlebars(param, found.as_ref().copied());
+            self.same_as_handlebars(param, found);
             return use_value(found);
         }
         let mut rc = RenderContext::new(None);
@@ -353,30 +355,18 @@ impl<'l> Render<'l> {
     }
 }
 
-/// `Some(what it finds)` for a path of plain names, `None` for any other parameter.
-fn plain_lookup<'v>(param: &Parameter, scope: &'v Value) -> Option<Option<&'v Value>> {
-    let Parameter::Path(handlebars::Path::Relative((segments, _))) = param else {
-        return None;
-    };
-    if segments.is_empty() || !segments.iter().all(|s| matches!(s, PathSeg::Named(_))) {
-        return None;
-    }
-    let mut at = scope;
-    for segment in segments {
+/// What a path of plain names finds in the scope: a map's key, or a list's index.
+fn lookup<'v>(segments: &[PathSeg], scope: &'v Value) -> Option<&'v Value> {
+    segments.iter().try_fold(scope, |at, segment| {
         let PathSeg::Named(name) = segment else {
             return None;
         };
-        let next = match at {
+        match at {
             Value::Object(map) => map.get(name.as_str()),
             Value::Array(items) => name.parse::<usize>().ok().and_then(|i| items.get(i)),
             _ => None,
-        };
-        match next {
-            Some(v) => at = v,
-            None => return Some(None),
         }
-    }
-    Some(Some(at))
+    })
 }
 
 /// Two keys of one object that render to the same name.

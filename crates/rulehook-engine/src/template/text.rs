@@ -23,13 +23,15 @@ impl Render<'_> {
                 Piece::Raw(s) => out
                     .push(s)
                     .map_err(|e| Failure::new(text.pos, e.message()))?,
-                Piece::Value(param) => self.with_value(param, text.pos, |value| {
-                    let value =
-                        value.ok_or_else(|| Failure::new(text.pos, missing_message(param)))?;
-                    let piece = interpolated(value).map_err(|m| Failure::new(text.pos, m))?;
-                    out.push(&piece)
-                        .map_err(|e| Failure::new(text.pos, e.message()))
-                })?,
+                Piece::Value(param, plain) => {
+                    self.with_value(param, *plain, text.pos, |value| {
+                        let value =
+                            value.ok_or_else(|| Failure::new(text.pos, missing_message(param)))?;
+                        let piece = interpolated(value).map_err(|m| Failure::new(text.pos, m))?;
+                        out.push(&piece)
+                            .map_err(|e| Failure::new(text.pos, e.message()))
+                    })?
+                }
                 Piece::Block(template) => {
                     let mut rc = RenderContext::new(None);
                     let result = template.render(registry(), &self.ctx, &mut rc, &mut out);
