@@ -145,7 +145,7 @@ impl Level {
     /// The level of the value under `key`.
     fn below(self, key: &[u8]) -> Level {
         match self {
-            Level::Top if std::str::from_utf8(key).is_ok_and(is_collection) => Level::Collection,
+            Level::Top if is_collection(key) => Level::Collection,
             Level::Top | Level::Plain | Level::Type | Level::UnreadType => Level::Plain,
             Level::Collection => Level::Type,
         }

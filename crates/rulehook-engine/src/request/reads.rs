@@ -146,8 +146,10 @@ impl Reads {
 }
 
 /// The request keys whose values map observed types to objects by key.
-pub(super) fn is_collection(key: &str) -> bool {
-    matches!(key, mc::CHILDREN | mc::RELATED | mc::ATTACHMENTS)
+pub(super) fn is_collection(key: impl AsRef<[u8]>) -> bool {
+    [mc::CHILDREN, mc::RELATED, mc::ATTACHMENTS]
+        .iter()
+        .any(|c| c.as_bytes() == key.as_ref())
 }
 
 /// The member names of a query that is nothing but plain members (`$.a.b`, `$['a']`), which
