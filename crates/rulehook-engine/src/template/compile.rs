@@ -8,8 +8,8 @@ use handlebars::Template;
 use serde_json::{Map, Value};
 
 use super::{
-    is_plain_path, path_first, Expr, Item, Key, Loop, Names, Node, NullPolicy, ObjectNode, Piece,
-    Text, DIRECTIVE_KEYS, MERGE_KEY,
+    path_first, Expr, Item, Key, Loop, Names, Node, NullPolicy, ObjectNode, Piece, Text,
+    DIRECTIVE_KEYS, MERGE_KEY,
 };
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::helpers;
@@ -296,11 +296,7 @@ impl Compiler<'_> {
             return None;
         }
         if let Some(literal) = scalar_literal(inner) {
-            return Some(Expr {
-                param: Parameter::Literal(literal),
-                plain: false,
-                pos,
-            });
+            return Some(Expr::new(Parameter::Literal(literal), pos));
         }
         let template = match Template::compile(&format!("{{{{{inner}}}}}")) {
             Ok(t) => t,
@@ -316,12 +312,7 @@ impl Compiler<'_> {
             self.error(pos, "expected one expression");
             return None;
         };
-        let param = value_param(*ht);
-        Some(Expr {
-            plain: is_plain_path(&param),
-            param,
-            pos,
-        })
+        Some(Expr::new(value_param(*ht), pos))
     }
 
     fn text(&mut self, s: &str, pos: Pos) -> Text {
@@ -371,9 +362,7 @@ fn piece(element: TemplateElement) -> Option<Piece> {
         TemplateElement::RawString(s) => Some(Piece::Raw(s)),
         TemplateElement::Comment(_) => None,
         TemplateElement::Expression(ht) | TemplateElement::HtmlExpression(ht) => {
-            let param = value_param(*ht);
-            let plain = is_plain_path(&param);
-            Some(Piece::Value(param, plain))
+            Some(Piece::value(value_param(*ht)))
         }
         mut block => {
             meter_each_items(&mut block);

@@ -114,6 +114,16 @@ pub struct Expr {
     pub pos: Pos,
 }
 
+impl Expr {
+    fn new(param: Parameter, pos: Pos) -> Expr {
+        Expr {
+            plain: is_plain_path(&param),
+            param,
+            pos,
+        }
+    }
+}
+
 /// A compiled interpolating template: text, values and (rarely) handlebars blocks.
 ///
 /// Plain `{{ value }}` pieces are evaluated here rather than by handlebars, so a list or map
@@ -134,6 +144,13 @@ enum Piece {
     Value(Parameter, bool),
     /// `{{#if}}`, `{{#each}}` and friends, rendered by handlebars.
     Block(Template),
+}
+
+impl Piece {
+    fn value(param: Parameter) -> Piece {
+        let plain = is_plain_path(&param);
+        Piece::Value(param, plain)
+    }
 }
 
 /// Why a render failed, and where in the rule.
