@@ -38,6 +38,11 @@
 //!   median, minimum and maximum of the batches' µs per body (`bench/cpu.sh`). No tool
 //!   times a library call, and like `parse` it has to run with rulehook's allocator and
 //!   release profile.
+//! - `libraries --body FILE [--batches B] [--batch-ms MS]`: the JSON libraries the engine
+//!   could read requests with (serde_json, sonic-rs, simd-json), each timed as `validate` is
+//!   on three jobs: checking every byte and building nothing, building only what the hello
+//!   rule reads, and building the whole document as the library's own value. What chose
+//!   the engine's (BENCHMARKS.md, "Choosing the JSON library"); a library call again.
 //! - `startup --addr A [--runs N] [--log FILE] -- CMD...`: time from spawning CMD until
 //!   `GET /readyz` answers 200, polling every 200 µs; the server is killed after each run.
 //!   Command timers (hyperfine) time a command until it exits, and a server does not.
@@ -61,6 +66,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
 #[path = "../../common/mod.rs"]
@@ -74,7 +80,7 @@ type Result<T> = std::result::Result<T, String>;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str =
-    "usage: benchtool pods|fanout|rules|configmap|parse|validate|rate|startup|reload|hiccups ... \
+    "usage: benchtool pods|fanout|rules|configmap|parse|validate|libraries|rate|startup|reload|hiccups ... \
 (see the comment at the top of bench/tools/src/main.rs)";
 
 fn main() -> ExitCode {
@@ -92,6 +98,7 @@ fn main() -> ExitCode {
         "configmap" => configmap(&Opts::parse(rest)),
         "parse" => parse(&Opts::parse(rest)),
         "validate" => validate(&Opts::parse(rest)),
+        "libraries" => libraries(&Opts::parse(rest)),
         "rate" => rate(&Opts::parse(rest)),
         "startup" => startup(rest),
         "reload" => reload(&Opts::parse(rest)),
@@ -236,41 +243,276 @@ fn parse(o: &Opts) -> Result<()> {
 /// spends on it.
 fn validate(o: &Opts) -> Result<()> {
     let body = o.body()?;
-    let batches: usize = o.num("batches", 9)?;
-    let batch_ms: f64 = o.num("batch-ms", 50.0)?;
-    if batches == 0 {
-        return Err("--batches must be at least 1".to_owned());
-    }
+    let timing = Timing::from(o)?;
     let once = |body: &[u8]| {
-        serde_json::from_slice::<serde::de::IgnoredAny>(std::hint::black_box(body))
+        serde_json::from_slice::<serde::de::IgnoredAny>(body)
             .map(drop)
             .map_err(|e| e.to_string())
     };
-    // Warm up, and size a batch from how long one run takes.
-    let t = Instant::now();
-    let mut warm = 0u32;
-    while warm < 3 || t.elapsed() < Duration::from_millis(20) {
-        once(&body)?;
-        warm += 1;
-    }
-    let per_run = t.elapsed().as_secs_f64() / f64::from(warm);
-    let runs = ((batch_ms / 1e3 / per_run).ceil() as u32).max(1);
-    let mut per_body_us = Vec::with_capacity(batches);
-    for _ in 0..batches {
-        let t = Instant::now();
-        for _ in 0..runs {
-            once(&body)?;
-        }
-        per_body_us.push(t.elapsed().as_secs_f64() * 1e6 / f64::from(runs));
-    }
-    per_body_us.sort_by(f64::total_cmp);
+    let per_body_us = timing.per_body_us(&body, once)?;
     println!("bytes={}", body.len());
-    println!("validate_batches={batches}");
-    println!("validate_runs_per_batch={runs}");
-    println!("validate_us={:.3}", per_body_us[batches / 2]);
-    println!("validate_min_us={:.3}", per_body_us[0]);
-    println!("validate_max_us={:.3}", per_body_us[batches - 1]);
+    println!("validate_batches={}", timing.batches);
+    println!("validate_runs_per_batch={}", per_body_us.runs);
+    println!("validate_us={:.3}", per_body_us.median());
+    println!("validate_min_us={:.3}", per_body_us.min());
+    println!("validate_max_us={:.3}", per_body_us.max());
     Ok(())
+}
+
+/// The JSON libraries a hook server could read requests with, each doing the three jobs a
+/// request can need: checking every byte and building nothing, building only what the
+/// hello rule reads (the parent's name and `spec.who`, borrowed, and the number of Pods),
+/// and building the whole document as its own value type. Prints `<library>_<job>_us`.
+fn libraries(o: &Opts) -> Result<()> {
+    let body = o.body()?;
+    let timing = Timing::from(o)?;
+    println!("bytes={}", body.len());
+    let report = |name: &str, us: PerBody| println!("{name}_us={:.3}", us.median());
+
+    report(
+        "serde_json_validate",
+        timing.per_body_us(&body, |b| {
+            serde_json::from_slice::<IgnoredAny>(b)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })?,
+    );
+    report(
+        "serde_json_hello",
+        timing.per_body_us(&body, |b| {
+            serde_json::from_slice::<HelloReads>(b)
+                .map_err(|e| e.to_string())?
+                .check()
+        })?,
+    );
+    report(
+        "serde_json_whole",
+        timing.per_body_us(&body, |b| {
+            serde_json::from_slice::<Value>(b)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })?,
+    );
+    report(
+        "sonic_rs_validate",
+        timing.per_body_us(&body, |b| {
+            sonic_rs::from_slice::<IgnoredAny>(b)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })?,
+    );
+    report(
+        "sonic_rs_hello",
+        timing.per_body_us(&body, |b| {
+            sonic_rs::from_slice::<HelloReads>(b)
+                .map_err(|e| e.to_string())?
+                .check()
+        })?,
+    );
+    report(
+        "sonic_rs_whole",
+        timing.per_body_us(&body, |b| {
+            sonic_rs::from_slice::<sonic_rs::Value>(b)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })?,
+    );
+    // simd-json parses in place, so each run starts from a copy of the body, as a server
+    // reading into its own buffer would.
+    report(
+        "simd_json_validate",
+        timing.per_body_us(&body, |b| {
+            let mut own = b.to_vec();
+            simd_json::to_tape(&mut own)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })?,
+    );
+    report(
+        "simd_json_hello",
+        timing.per_body_us(&body, |b| {
+            let mut own = b.to_vec();
+            simd_json::serde::from_slice::<HelloReadsOwned>(&mut own)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })?,
+    );
+    report(
+        "simd_json_whole",
+        timing.per_body_us(&body, |b| {
+            let mut own = b.to_vec();
+            simd_json::to_borrowed_value(&mut own)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })?,
+    );
+    Ok(())
+}
+
+/// What the hello rule reads of a request, borrowed from the body where it can be.
+#[derive(serde::Deserialize)]
+struct HelloReads<'a> {
+    #[serde(borrow)]
+    parent: HelloParent<'a>,
+    #[serde(default)]
+    children: HelloChildren,
+}
+
+#[derive(serde::Deserialize)]
+struct HelloParent<'a> {
+    #[serde(borrow)]
+    metadata: HelloMetadata<'a>,
+    #[serde(borrow, default)]
+    spec: HelloSpec<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct HelloMetadata<'a> {
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct HelloSpec<'a> {
+    #[serde(borrow, default)]
+    who: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct HelloChildren {
+    #[serde(rename = "Pod.v1", default)]
+    pods: Counted,
+}
+
+impl HelloReads<'_> {
+    fn check(self) -> Result<()> {
+        let who = self.parent.spec.who.as_deref().unwrap_or("World");
+        // Used, so that the reads are not optimized away.
+        if self.parent.metadata.name.is_empty() || who.len() > self.children.pods.0 + (1 << 20) {
+            return Err("a parent with no name".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// The same reads, owned: simd-json's serde reader unescapes strings in place but cannot
+/// lend them past the parse.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct HelloReadsOwned {
+    parent: HelloParentOwned,
+    #[serde(default)]
+    children: HelloChildren,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct HelloParentOwned {
+    metadata: HelloMetadataOwned,
+    #[serde(default)]
+    spec: Option<HelloSpecOwned>,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct HelloMetadataOwned {
+    name: String,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct HelloSpecOwned {
+    #[serde(default)]
+    who: Option<String>,
+}
+
+/// The number of entries of a map, each value checked and skipped.
+#[derive(Default)]
+struct Counted(usize);
+
+impl<'de> serde::Deserialize<'de> for Counted {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = Counted;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Counted, A::Error> {
+                let mut n = 0;
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Counted(n))
+            }
+        }
+        d.deserialize_map(Entries)
+    }
+}
+
+/// How a library call is timed: in `batches` batches (default 9) of as many runs as fill
+/// about `batch-ms` ms (default 50).
+struct Timing {
+    batches: usize,
+    batch_ms: f64,
+}
+
+impl Timing {
+    fn from(o: &Opts) -> Result<Timing> {
+        let batches: usize = o.num("batches", 9)?;
+        if batches == 0 {
+            return Err("--batches must be at least 1".to_owned());
+        }
+        Ok(Timing {
+            batches,
+            batch_ms: o.num("batch-ms", 50.0)?,
+        })
+    }
+
+    /// µs per body of `once`, per batch, sorted.
+    fn per_body_us(&self, body: &[u8], once: impl Fn(&[u8]) -> Result<()>) -> Result<PerBody> {
+        let once = |b: &[u8]| once(std::hint::black_box(b));
+        // Warm up, and size a batch from how long one run takes.
+        let t = Instant::now();
+        let mut warm = 0u32;
+        while warm < 3 || t.elapsed() < Duration::from_millis(20) {
+            once(body)?;
+            warm += 1;
+        }
+        let per_run = t.elapsed().as_secs_f64() / f64::from(warm);
+        let runs = ((self.batch_ms / 1e3 / per_run).ceil() as u32).max(1);
+        let mut us = Vec::with_capacity(self.batches);
+        for _ in 0..self.batches {
+            let t = Instant::now();
+            for _ in 0..runs {
+                once(body)?;
+            }
+            us.push(t.elapsed().as_secs_f64() * 1e6 / f64::from(runs));
+        }
+        us.sort_by(f64::total_cmp);
+        Ok(PerBody { us, runs })
+    }
+}
+
+/// Sorted µs per body, one per batch.
+struct PerBody {
+    us: Vec<f64>,
+    runs: u32,
+}
+
+impl PerBody {
+    fn median(&self) -> f64 {
+        self.us[self.us.len() / 2]
+    }
+    fn min(&self) -> f64 {
+        self.us[0]
+    }
+    fn max(&self) -> f64 {
+        self.us[self.us.len() - 1]
+    }
 }
 
 /// Latency statistics over a set of samples.
