@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# Build:  docker build -t rulehook:latest .
+# Build:  docker build --build-arg RULEHOOK_COMMIT=$(git rev-parse --short=12 HEAD) -t rulehook:latest .
 # Run:    docker run --rm -p 8080:8080 rulehook:latest
 #         (serves the rules baked in from rules/ at /etc/rulehook/rules; in
 #         Kubernetes the rulehook-rules ConfigMap is mounted over that path.)
@@ -29,9 +29,15 @@ RUN mkdir -p src tests crates/rulehook-engine/src crates/rulehook-engine/benches
 #    the [[test]] and [[bench]] targets' paths valid).
 #    COPY keeps the files' own mtimes, which may be older than the dummy
 #    build above, so touch them to make sure cargo rebuilds the crate.
+#    The build context has no .git: the commit comes in as a build argument
+#    (`--build-arg RULEHOOK_COMMIT=$(git rev-parse --short=12 HEAD)`), else
+#    `--version` says "unknown".
+ARG RULEHOOK_COMMIT=
+ENV RULEHOOK_COMMIT=${RULEHOOK_COMMIT}
+COPY build.rs ./
 COPY src ./src
 COPY crates/rulehook-engine/src ./crates/rulehook-engine/src
-RUN find src crates -type f -name '*.rs' -exec touch {} + \
+RUN find src crates build.rs -type f -name '*.rs' -exec touch {} + \
  && cargo build --release --locked -p rulehook \
  && install -D -m 0755 target/release/rulehook /out/rulehook
 

@@ -22,6 +22,20 @@
 
 pub mod budget;
 pub mod http;
+
+/// What this binary is: its version and the git commit it was built from (`build.rs`;
+/// `unknown` when built from a source tree without git and without `RULEHOOK_COMMIT`).
+pub mod build {
+    pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+    pub const COMMIT: &str = env!("RULEHOOK_COMMIT");
+    /// What `--version` prints after the program's name.
+    pub const VERSION_TEXT: &str = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("RULEHOOK_COMMIT"),
+        ")"
+    );
+}
 pub mod offline;
 pub mod supply;
 pub mod telemetry;

@@ -298,3 +298,51 @@ fn a_plain_file_being_written_at_start_up_is_served_whole() {
     finishing.join().unwrap();
     assert_eq!(first_answer, Ok((1, 3)), "the first answer after start-up");
 }
+
+/// The `rulehook_rule_info` series in a metrics text: (rule, sha256) pairs.
+fn rule_info(server: &Server) -> Vec<(String, String)> {
+    let text = server.get("/metrics").unwrap().text();
+    let mut series: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("rulehook_rule_info{"))
+        .map(|labels| {
+            let label = |name: &str| {
+                let start = labels.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+                let end = start + labels[start..].find('"').unwrap();
+                labels[start..end].to_owned()
+            };
+            assert!(labels.ends_with("} 1"), "{labels}");
+            (label("rule"), label("sha256"))
+        })
+        .collect();
+    series.sort();
+    series
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn rule_info_names_the_content_each_rule_is_served_from_and_drops_replaced_series() {
+    let (a1, b) = (rule(1), rule(7));
+    let mut dir = ConfigMapDir::new(&[("a.yaml", &a1), ("b.yaml", &b)]);
+    let server = Server::start(&dir.path, &[]);
+    assert_eq!(
+        rule_info(&server),
+        vec![
+            ("a".to_owned(), sha256_hex(&a1)),
+            ("b".to_owned(), sha256_hex(&b))
+        ]
+    );
+    let a2 = rule(2);
+    dir.update(&[("a.yaml", &a2)]);
+    wait_for(&server, "a", Ok(2));
+    wait_for(&server, "b", Err(404));
+    // The series of a's old content and of b, no longer served, are gone.
+    assert_eq!(rule_info(&server), vec![("a".to_owned(), sha256_hex(&a2))]);
+}

@@ -466,3 +466,36 @@ fn an_offline_command_piped_into_head_ends_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The commit the checkout is at, as `build.rs` records it; `unknown` without git.
+fn checked_out_commit() -> String {
+    Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(repo())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[test]
+fn version_names_the_commit_and_the_server_exports_it() {
+    let commit = checked_out_commit();
+    let out = rulehook(&["--version"], repo());
+    assert!(out.status.success());
+    assert_eq!(
+        stdout(&out),
+        format!("rulehook {} (commit {commit})\n", env!("CARGO_PKG_VERSION"))
+    );
+    let server = crate::support::Server::bundled();
+    let metrics = server.get("/metrics").unwrap().text();
+    let line = format!(
+        "rulehook_build_info{{version=\"{}\",commit=\"{commit}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        metrics.lines().any(|l| l == line),
+        "no `{line}` in:\n{metrics}"
+    );
+}

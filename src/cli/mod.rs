@@ -21,7 +21,7 @@ pub mod test;
 
 /// Metacontroller hooks from YAML rules: one generic server for many controllers.
 #[derive(Debug, Parser)]
-#[command(name = "rulehook", version, about, long_about = None)]
+#[command(name = "rulehook", version = rulehook::build::VERSION_TEXT, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

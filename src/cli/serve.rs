@@ -319,7 +319,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     )
     .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     actix_web::rt::spawn(shutdown::on_signal(server.handle(), listener_for_shutdown));
-    tracing::info!(listen = %args.listen, probe_listen = ?args.probe_listen, workers, https = settings.tls.is_some(), auth = state.auth.is_enabled(), "serving");
+    tracing::info!(listen = %args.listen, probe_listen = ?args.probe_listen, workers, https = settings.tls.is_some(), auth = state.auth.is_enabled(), version = rulehook::build::VERSION, commit = rulehook::build::COMMIT, "serving");
     let served = server.await;
     if let Some(probes) = probes {
         // The kubelet's probes are answered until the hook server has drained.

@@ -6,12 +6,17 @@ use super::connection::Closed;
 use super::AppState;
 use crate::supply::ruleset::RuleSet;
 use crate::supply::watch::Reload;
+use crate::telemetry::metrics::ServedRule;
 
 impl AppState {
     /// Sets the rule gauges from the set being served.
     pub fn observe_rules(&self, rules: &RuleSet) {
         self.metrics.observe_rules(
-            rules.rules().map(|r| (r.rule.name.as_str(), r.memory)),
+            rules.rules().map(|r| ServedRule {
+                name: &r.rule.name,
+                sha256: &r.hash,
+                memory: r.memory,
+            }),
             rules.limits().memory,
             rules.file_problems(),
         );

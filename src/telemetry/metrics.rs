@@ -36,6 +36,20 @@ struct FileLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    commit: &'static str,
+}
+
+/// A served rule and the SHA-256 of the file it was compiled from: replicas whose kubelets
+/// have not yet refreshed the same ConfigMap show different hashes.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleInfoLabels {
+    rule: String,
+    sha256: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
     result: &'static str,
 }
@@ -43,6 +57,15 @@ struct ResultLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: &'static str,
+}
+
+/// One rule being served, as the rule gauges show it.
+pub struct ServedRule<'a> {
+    pub name: &'a str,
+    /// Hex SHA-256 of the file it was compiled from.
+    pub sha256: &'a str,
+    /// The bytes its compiled form takes.
+    pub memory: usize,
 }
 
 /// Every metric rulehook exports.
@@ -54,6 +77,7 @@ pub struct Metrics {
     rules_loaded: Gauge,
     rule_errors: Family<FileLabels, Gauge>,
     rule_memory: Family<RuleLabels, Gauge>,
+    rule_info: Family<RuleInfoLabels, Gauge>,
     rules_memory_limit: Gauge,
     reloads: Family<ResultLabels, Counter>,
     panics: Family<RuleLabels, Counter>,
@@ -158,6 +182,24 @@ impl Metrics {
             "What each served rule's compiled form takes, charged to the rules' share",
             rule_memory.clone(),
         );
+        let rule_info = Family::<RuleInfoLabels, Gauge>::default();
+        registry.register(
+            "rulehook_rule_info",
+            "Each served rule, labelled with the SHA-256 of its file; always 1",
+            rule_info.clone(),
+        );
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: crate::build::VERSION,
+                commit: crate::build::COMMIT,
+            })
+            .set(1);
+        registry.register(
+            "rulehook_build_info",
+            "The version and git commit of this build; always 1",
+            build_info,
+        );
         let rules_memory_limit = Gauge::default();
         registry.register(
             "rulehook_rules_memory_limit_bytes",
@@ -258,6 +300,7 @@ impl Metrics {
             rules_loaded,
             rule_errors,
             rule_memory,
+            rule_info,
             rules_memory_limit,
             reloads,
             panics,
@@ -390,24 +433,34 @@ impl Metrics {
         self.reloads.get_or_create(&ResultLabels { result }).inc();
     }
 
-    /// Sets the gauges of the rule set being served: each rule's name and the bytes its
-    /// compiled form takes, what all of them may take, and each file's number of problems.
+    /// Sets the gauges of the rule set being served: each rule's name, file hash and the
+    /// bytes its compiled form takes, what all of them may take, and each file's number of
+    /// problems. The series of rules no longer served, or served from other content, go.
     pub fn observe_rules<'a>(
         &self,
-        rules: impl IntoIterator<Item = (&'a str, usize)>,
+        rules: impl IntoIterator<Item = ServedRule<'a>>,
         memory_limit: usize,
         files: impl IntoIterator<Item = (&'a str, usize)>,
     ) {
         let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         self.rules_memory_limit.set(as_i64(memory_limit));
         self.rule_memory.clear();
+        self.rule_info.clear();
         let mut loaded = 0;
-        for (rule, memory) in rules {
+        for served in rules {
             loaded += 1;
             let labels = RuleLabels {
-                rule: rule.to_owned(),
+                rule: served.name.to_owned(),
             };
-            self.rule_memory.get_or_create(&labels).set(as_i64(memory));
+            self.rule_memory
+                .get_or_create(&labels)
+                .set(as_i64(served.memory));
+            self.rule_info
+                .get_or_create(&RuleInfoLabels {
+                    rule: served.name.to_owned(),
+                    sha256: served.sha256.to_owned(),
+                })
+                .set(1);
             // Every loaded rule has its panic series from the start, at 0, so an alert on
             // its increase works from the first panic.
             drop(self.panics.get_or_create(&labels));
