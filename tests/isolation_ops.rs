@@ -382,3 +382,49 @@ fn every_access_log_line_is_written_off_the_request_path_and_drops_would_be_coun
         "{metrics}"
     );
 }
+
+#[test]
+fn a_failed_call_names_its_object_in_the_access_log_and_the_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    // Fails on a render: a number that is not one.
+    std::fs::write(
+        dir.path().join("strict.yaml"),
+        "sync:\n  status:\n    n: \"{{ toInt parent.spec.why }}\"\n",
+    )
+    .unwrap();
+    let (server, log) =
+        Server::start_logged(dir.path(), &["--log-format", "json", "--log", "info"]);
+    let request = serde_json::json!({
+        "parent": {
+            "apiVersion": "example.com/v1",
+            "kind": "Strict",
+            "metadata": {"name": "s1", "namespace": "team-a", "uid": "0f3c-77"},
+            "spec": {"why": "no way"}
+        }
+    });
+    assert_eq!(server.post_json("/strict/sync", &request).status, 500);
+    log.wait_for("\"hook request\"", 1, Duration::from_secs(5));
+    let lines: Vec<serde_json::Value> = log
+        .text()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let find = |message: &str| {
+        lines
+            .iter()
+            .find(|l| l["message"] == message)
+            .unwrap_or_else(|| panic!("no `{message}` line in {lines:?}"))
+    };
+    for line in [find("hook request"), find("rule failed")] {
+        assert_eq!(line["parent"], "team-a/s1", "{line}");
+        assert_eq!(line["kind"], "Strict", "{line}");
+        assert_eq!(line["uid"], "0f3c-77", "{line}");
+        assert_eq!(line["rule"], "strict", "{line}");
+    }
+    assert_eq!(find("hook request")["status"], 500);
+    let warning = find("rule failed");
+    assert!(
+        warning["error"].as_str().unwrap().contains("strict.yaml:3"),
+        "{warning}"
+    );
+}

@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex, Weak};
 use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
 
+use rulehook_engine::metacontroller::Subject;
 use rulehook_engine::Hook;
 
 /// Requests larger than this are not kept: big requests are rarely repeated byte for byte
@@ -39,6 +40,15 @@ pub const MAX_KEPT_ANSWER: usize = 64 * 1024;
 
 /// What an entry costs beyond its bytes: the map slot, the queue slot, the answer's header.
 const ENTRY_OVERHEAD: usize = 160;
+
+/// What a kept answer's subject takes: its text and its shared allocation.
+fn subject_size(subject: &Subject) -> usize {
+    std::mem::size_of::<Subject>()
+        + subject.kind.len()
+        + subject.namespace.len()
+        + subject.name.len()
+        + subject.uid.len()
+}
 
 /// Slots in the table of recent request hashes at most: 32 KiB. A slot is overwritten by
 /// the next request that hashes to it, so a sighting outlives about a thousand other
@@ -67,8 +77,8 @@ fn recent_slots(limit: usize) -> usize {
 pub struct Answer {
     pub body: Bytes,
     pub etag: HeaderValue,
-    /// The parent's `namespace/name`, for the access log.
-    pub parent: String,
+    /// The object the request was about, for the access log.
+    pub subject: Arc<Subject>,
 }
 
 struct Entry<R> {
@@ -189,7 +199,8 @@ impl<R> AnswerCache<R> {
     /// Keeps `answer` as `rule`'s answer to `request` on `hook`, evicting what it must, when
     /// `miss` (this request's lookup) says the request was seen before.
     pub fn put(&self, miss: Miss, rule: &Arc<R>, hook: Hook, request: &[u8], answer: Answer) {
-        let cost = request.len() + answer.body.len() + answer.parent.len() + ENTRY_OVERHEAD;
+        let cost =
+            request.len() + answer.body.len() + subject_size(&answer.subject) + ENTRY_OVERHEAD;
         // Larger answers would need the slow-reader watchdog that fresh answers get.
         let small = answer.body.len() <= MAX_KEPT_ANSWER;
         let fits = cost <= self.entries_limit / 4;
@@ -294,7 +305,7 @@ mod tests {
         Answer {
             body: Bytes::from(body.to_owned()),
             etag: HeaderValue::from_static("\"t\""),
-            parent: "ns/p".into(),
+            subject: Arc::new(Subject::default()),
         }
     }
 
@@ -404,7 +415,7 @@ mod tests {
     #[test]
     fn the_bytes_kept_stay_under_the_limit_and_used_entries_stay_longest() {
         let request = |i: usize| format!("{{\"parent\":{i:>100}}}");
-        let cost = request(0).len() + 3 + 4 + ENTRY_OVERHEAD;
+        let cost = request(0).len() + 3 + subject_size(&Subject::default()) + ENTRY_OVERHEAD;
         let cache = cache_for_entries(cost * 10);
         let rule = Arc::new(());
         for i in 0..10 {
@@ -446,7 +457,7 @@ mod tests {
     #[test]
     fn entries_of_replaced_rules_go_first() {
         let request = |i: usize| format!("{{\"parent\":{i:>100}}}");
-        let cost = request(0).len() + 3 + 4 + ENTRY_OVERHEAD;
+        let cost = request(0).len() + 3 + subject_size(&Subject::default()) + ENTRY_OVERHEAD;
         let cache = cache_for_entries(cost * 4);
         let (live, replaced) = (Arc::new(0), Arc::new(1));
         let get = |rule: &Arc<i32>, i: usize| cache.get(rule, Hook::Sync, request(i).as_bytes());

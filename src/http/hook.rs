@@ -18,18 +18,18 @@ use crate::supply::ruleset::LoadedRule;
 use crate::telemetry::log_writer::{self, AccessRecord};
 use crate::telemetry::metrics;
 use rulehook_engine::clip;
-use rulehook_engine::metacontroller::subject_name;
+use rulehook_engine::metacontroller::Subject;
 use rulehook_engine::{Hook, HookError, Limits, ReadError, RenderGuard};
 
 /// One line per hook call, queued for the log writer, which formats and writes it.
-fn access_log(rule: &str, hook: &str, status: u16, elapsed: Duration, parent: &str) {
+fn access_log(rule: &str, hook: &str, status: u16, elapsed: Duration, subject: Arc<Subject>) {
     let record = AccessRecord {
         at: SystemTime::now(),
         rule: rule.to_owned(),
         hook: hook.to_owned(),
         status,
         duration_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-        parent: parent.to_owned(),
+        subject,
     };
     if let Err(record) = log_writer::access(record) {
         // No writer runs (the library embedded elsewhere): the same line through `tracing`.
@@ -86,26 +86,38 @@ async fn call(
             &unknown
         }
     };
-    let result = answer(&state, loaded, rule, hook, request, payload).await;
-    let (status, parent) = match &result {
-        Ok((response, parent)) => (response.status(), parent.as_str()),
-        Err(e) => (e.status_code(), ""),
+    // Known once the request is parsed (or answered from the cache), whatever comes after.
+    let mut subject = None;
+    let result = answer(&state, loaded, rule, hook, request, payload, &mut subject).await;
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(e) => e.status_code(),
     };
     let elapsed = started.elapsed();
     state
         .metrics
         .observe_request(rule_label, hook, status.as_u16(), elapsed.as_secs_f64());
-    if tracing::enabled!(tracing::Level::INFO) {
-        access_log(rule, hook, status.as_u16(), elapsed, parent);
-    }
+    let subject = subject.unwrap_or_default();
     if let Err(e @ ApiError::Hook(HookError::Render { .. } | HookError::Interrupted { .. })) =
         &result
     {
-        tracing::warn!(rule = %clip(rule), hook = %clip(hook), error = %e, "rule failed");
+        tracing::warn!(
+            rule = %clip(rule),
+            hook = %clip(hook),
+            parent = %clip(&subject.namespaced_name()),
+            kind = %clip(&subject.kind),
+            uid = %clip(&subject.uid),
+            error = %e,
+            "rule failed"
+        );
     }
-    result.map(|(response, _)| response)
+    if tracing::enabled!(tracing::Level::INFO) {
+        access_log(rule, hook, status.as_u16(), elapsed, subject);
+    }
+    result
 }
 
+/// Answers a hook call; `subject` is set as soon as the object the call is about is known.
 async fn answer(
     state: &AppState,
     loaded: Option<Arc<LoadedRule>>,
@@ -113,7 +125,8 @@ async fn answer(
     hook: &str,
     request: &HttpRequest,
     payload: web::Payload,
-) -> Result<(HttpResponse, String), ApiError> {
+    subject: &mut Option<Arc<Subject>>,
+) -> Result<HttpResponse, ApiError> {
     authorize(state, request)?;
     let hook = Hook::parse(hook).ok_or_else(|| ApiError::UnknownHook(hook.to_owned()))?;
     let loaded = loaded.ok_or_else(|| unknown_rule(state, rule))?;
@@ -138,15 +151,18 @@ async fn answer(
     .await?;
     let _slot = state.in_flight.admit(limits.max_in_flight)?;
     let miss = match state.answers.get(&loaded, hook, &body) {
-        Ok(kept) => return Ok((respond_kept(request, &kept), kept.parent.clone())),
+        Ok(kept) => {
+            *subject = Some(kept.subject.clone());
+            return Ok(respond_kept(request, &kept));
+        }
         Err(miss) => miss,
     };
     let recorded = state.recorder.as_ref().map(|_| body.clone());
     // Most requests are seen once: only a repeated one is worth the copy the cache keeps.
     let kept_request = miss.worth_keeping().then(|| body.clone());
-    let (answer, parent) = match render_in_slice(state, &loaded, hook, &body, &guard)? {
+    let answer = match render_in_slice(state, &loaded, hook, &body, &guard, subject)? {
         Some(done) => done,
-        None => render_on_pool(state, &loaded, hook, body, &guard).await?,
+        None => render_on_pool(state, &loaded, hook, body, &guard, subject).await?,
     };
     // From here the reservation covers the answer alone, until the client has read it.
     if !guard.reservation().resize(answer.len()) {
@@ -158,7 +174,7 @@ async fn answer(
         let kept = Answer {
             body: answer.clone(),
             etag: tag.clone(),
-            parent: parent.clone(),
+            subject: subject.clone().unwrap_or_default(),
         };
         state.answers.put(miss, &loaded, hook, &request_body, kept);
     }
@@ -168,7 +184,7 @@ async fn answer(
             recorder.offer(&loaded.rule.name, hook, body);
         }
     }
-    Ok((response, parent))
+    Ok(response)
 }
 
 /// Why `rule` has no loaded rule: a file of that name failed to load, or there is none.
@@ -212,7 +228,8 @@ fn render_in_slice(
     hook: Hook,
     body: &web::Bytes,
     guard: &Arc<RequestGuard>,
-) -> Result<Option<(Vec<u8>, String)>, ApiError> {
+    subject: &mut Option<Arc<Subject>>,
+) -> Result<Option<Vec<u8>>, ApiError> {
     let steps = state.limits.slice_steps;
     let inject_panic = state.limits.panic_rule.as_ref() == Some(&loaded.rule.name);
     if steps == 0 || body.len() > SLICE_BODY_BYTES || inject_panic {
@@ -234,15 +251,14 @@ fn render_in_slice(
             Ok(value) => value,
             Err(ReadError::Malformed(e)) => return Err(ApiError::MalformedJson(e.to_string())),
             // Out of time or memory: as for a render stopped by its guard, below.
-            Err(ReadError::Refused { .. }) => return Ok((Err(None), String::new())),
+            Err(ReadError::Refused { .. }) => return Ok(Err(None)),
         };
-        let parent = subject_name(&value);
-        let rendered = rule.render_body(hook, &mut value, &limits).map_err(Some);
-        Ok::<_, ApiError>((rendered, parent))
+        *subject = Some(Arc::new(Subject::of(&value)));
+        Ok::<_, ApiError>(rule.render_body(hook, &mut value, &limits).map_err(Some))
     }));
     match attempt {
-        Ok(Ok((Ok(answer), parent))) => Ok(Some((answer, parent))),
-        Ok(Ok((Err(None | Some(HookError::Render { .. } | HookError::Interrupted { .. })), _))) => {
+        Ok(Ok(Ok(answer))) => Ok(Some(answer)),
+        Ok(Ok(Err(None | Some(HookError::Render { .. } | HookError::Interrupted { .. })))) => {
             if guard.starved() {
                 return Err(guard.out_of_memory());
             }
@@ -251,7 +267,7 @@ fn render_in_slice(
             guard.reservation().shrink_to(held_before);
             Ok(None)
         }
-        Ok(Ok((Err(Some(other)), _))) => Err(other.into()),
+        Ok(Ok(Err(Some(other)))) => Err(other.into()),
         Ok(Err(malformed)) => Err(malformed),
         Err(_) => {
             tracing::error!(rule = %rule.name, "a render panicked on an I/O thread");
@@ -271,7 +287,8 @@ async fn render_on_pool(
     hook: Hook,
     body: web::Bytes,
     guard: &Arc<RequestGuard>,
-) -> Result<(Vec<u8>, String), ApiError> {
+    subject: &mut Option<Arc<Subject>>,
+) -> Result<Vec<u8>, ApiError> {
     let name = &loaded.rule.name;
     let rule = loaded.clone();
     let limits = Limits {
@@ -295,20 +312,20 @@ async fn render_on_pool(
                 {
                     Ok(value) => value,
                     Err(ReadError::Malformed(e)) => {
-                        let _ = reply.send(Err(ApiError::MalformedJson(e.to_string())));
+                        let _ = reply.send((Err(ApiError::MalformedJson(e.to_string())), None));
                         return;
                     }
                     // Its caller answers from the guard: out of memory, or cancelled.
                     Err(ReadError::Refused { .. }) => {
-                        let _ = reply.send(Err(ApiError::OutOfMemory));
+                        let _ = reply.send((Err(ApiError::OutOfMemory), None));
                         return;
                     }
                 };
                 drop(body);
                 assert!(!inject_panic, "a panic injected for tests");
-                let parent = subject_name(&value);
+                let subject = Arc::new(Subject::of(&value));
                 let rendered = rule.rule.render_body(hook, &mut value, &limits);
-                let _ = reply.send(rendered.map(|b| (b, parent)).map_err(ApiError::from));
+                let _ = reply.send((rendered.map_err(ApiError::from), Some(subject)));
                 // Freeing a large request takes as long as rendering it; the answer is
                 // already on its way.
                 drop(value);
@@ -329,11 +346,18 @@ async fn render_on_pool(
             state.metrics.observe_panic(name);
             Err(ApiError::Panicked { rule: name.clone() })
         }
-        Ok(Ok(Ok(Err(
-            ApiError::OutOfMemory
-            | ApiError::Hook(HookError::Render { .. } | HookError::Interrupted { .. }),
-        )))) if guard.starved() => Err(guard.out_of_memory()),
-        Ok(Ok(Ok(result))) => result,
+        Ok(Ok(Ok((result, known)))) => {
+            if known.is_some() {
+                *subject = known;
+            }
+            match result {
+                Err(
+                    ApiError::OutOfMemory
+                    | ApiError::Hook(HookError::Render { .. } | HookError::Interrupted { .. }),
+                ) if guard.starved() => Err(guard.out_of_memory()),
+                result => result,
+            }
+        }
     }
 }
 

@@ -23,6 +23,7 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::telemetry::log_format::{clean_into, SecondText, TextOut};
 use rulehook_engine::clip;
+use rulehook_engine::metacontroller::Subject;
 
 /// Lines the queue holds before new ones are dropped (and counted): about 4 MiB of lines at
 /// most, and at 100,000 lines a second still more than ten drains' worth.
@@ -45,7 +46,8 @@ pub struct AccessRecord {
     pub hook: String,
     pub status: u16,
     pub duration_us: u64,
-    pub parent: String,
+    /// The object the call was about, shared with the answer that names it.
+    pub subject: Arc<Subject>,
 }
 
 enum Line {
@@ -190,7 +192,9 @@ pub fn via_tracing(r: &AccessRecord) {
         hook = %clip(&r.hook),
         status = r.status,
         duration_us = r.duration_us,
-        parent = %clip(&r.parent),
+        parent = %clip(&r.subject.namespaced_name()),
+        kind = %clip(&r.subject.kind),
+        uid = %clip(&r.subject.uid),
         "hook request"
     );
 }
@@ -252,7 +256,9 @@ fn flush(shared: &Shared, out: &mut impl std::io::Write, batch: &mut Vec<u8>, li
 /// The line `tracing` wrote for the same event, in the same form: JSON with the fields
 /// flattened, or text with every value escaped (see `log_format`).
 fn format_access(out: &mut Vec<u8>, clock: &mut SecondText, r: &AccessRecord, format: Format) {
-    let (rule, hook, parent) = (clip(&r.rule), clip(&r.hook), clip(&r.parent));
+    let (rule, hook) = (clip(&r.rule), clip(&r.hook));
+    let parent = r.subject.namespaced_name();
+    let (parent, kind, uid) = (clip(&parent), clip(&r.subject.kind), clip(&r.subject.uid));
     match format {
         Format::Json => {
             out.extend_from_slice(b"{\"timestamp\":\"");
@@ -267,6 +273,10 @@ fn format_access(out: &mut Vec<u8>, clock: &mut SecondText, r: &AccessRecord, fo
                 r.status, r.duration_us
             );
             json_string(out, &parent);
+            out.extend_from_slice(b",\"kind\":");
+            json_string(out, &kind);
+            out.extend_from_slice(b",\"uid\":");
+            json_string(out, &uid);
             let _ = write!(out, ",\"target\":\"{ACCESS_TARGET}\"}}");
         }
         Format::Text => {
@@ -281,6 +291,10 @@ fn format_access(out: &mut Vec<u8>, clock: &mut SecondText, r: &AccessRecord, fo
                 r.status, r.duration_us
             );
             let _ = clean_into(&mut TextOut(out), &parent);
+            out.extend_from_slice(b" kind=");
+            let _ = clean_into(&mut TextOut(out), &kind);
+            out.extend_from_slice(b" uid=");
+            let _ = clean_into(&mut TextOut(out), &uid);
         }
     }
     out.push(b'\n');
@@ -305,13 +319,19 @@ mod tests {
     use super::*;
 
     fn record(rule: &str, parent: &str) -> AccessRecord {
+        let (namespace, name) = parent.split_once('/').unwrap_or(("", parent));
         AccessRecord {
             at: SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_395_667_063_793),
             rule: rule.into(),
             hook: "sync".into(),
             status: 200,
             duration_us: 168,
-            parent: parent.into(),
+            subject: Arc::new(Subject {
+                kind: format!("Kind{name}"),
+                namespace: namespace.into(),
+                name: name.into(),
+                uid: format!("uid-{parent}"),
+            }),
         }
     }
 

@@ -240,20 +240,45 @@ pub fn describe_object(object: &Value) -> Option<String> {
     })
 }
 
+/// The object a request is about (its parent, or a decorator's object), as logs name it:
+/// every field empty when the request does not say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subject {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+}
+
+impl Subject {
+    /// The subject of `request`, from what every parse keeps of it (see
+    /// `Reads::minimal`).
+    pub fn of(request: &Value) -> Subject {
+        let object = request.get(PARENT).or_else(|| request.get(OBJECT));
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_owned();
+        let meta = object.and_then(|o| o.get("metadata"));
+        let field = |k: &str| text(meta.and_then(|m| m.get(k)));
+        Subject {
+            kind: text(object.and_then(|o| o.get("kind"))),
+            namespace: field("namespace"),
+            name: field("name"),
+            uid: field("uid"),
+        }
+    }
+
+    /// `namespace/name`, or `name` when cluster-scoped.
+    pub fn namespaced_name(&self) -> String {
+        match self.namespace.as_str() {
+            "" => self.name.clone(),
+            ns => format!("{ns}/{}", self.name),
+        }
+    }
+}
+
 /// `namespace/name` (or `name` when cluster-scoped) of the object a request is about, for
 /// logs and events; empty when the request names none.
 pub fn subject_name(request: &Value) -> String {
-    let subject = request.get(PARENT).or_else(|| request.get(OBJECT));
-    let meta = subject.and_then(|s| s.get("metadata"));
-    let field = |k: &str| {
-        meta.and_then(|m| m.get(k))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    };
-    match field("namespace") {
-        "" => field("name").to_owned(),
-        ns => format!("{ns}/{}", field("name")),
-    }
+    Subject::of(request).namespaced_name()
 }
 
 #[cfg(test)]

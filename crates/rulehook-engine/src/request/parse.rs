@@ -328,7 +328,7 @@ mod tests {
         assert_eq!(
             v,
             json!({
-                "parent": {"metadata": {"name": "a"}, "spec": {"who": "x"}},
+                "parent": {"metadata": {"name": "a", "uid": "u"}, "spec": {"who": "x"}},
                 "children": {"Pod.v1": {"a": {}, "b": {}}, "Service.v1": {}},
                 "finalizing": false,
             })

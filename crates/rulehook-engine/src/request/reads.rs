@@ -77,12 +77,13 @@ impl Default for Reads {
 
 impl Reads {
     /// What every hook call needs: `finalizing` to pick the hook, the main object to check
-    /// its shape, and its name and namespace, which the server logs.
+    /// its shape, and its kind, name, namespace and uid, which the server logs.
     pub fn minimal() -> Self {
         let mut reads = Reads::default();
         reads.root.read(&[mc::FINALIZING], Need::Whole);
         for subject in [mc::PARENT, mc::OBJECT] {
-            for field in ["name", "namespace"] {
+            reads.root.read(&[subject, "kind"], Need::Whole);
+            for field in ["name", "namespace", "uid"] {
                 reads.root.read(&[subject, "metadata", field], Need::Whole);
             }
         }
