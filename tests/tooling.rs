@@ -499,3 +499,54 @@ fn version_names_the_commit_and_the_server_exports_it() {
         "no `{line}` in:\n{metrics}"
     );
 }
+
+#[test]
+fn empty_input_fails_and_strict_check_fails_on_warnings() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = rulehook(&["check", "."], empty.path());
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).starts_with("no rules in .: nothing to check"));
+    let out = rulehook(&["test", "."], empty.path());
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(
+        stdout(&out),
+        "no test suites (*.test.yaml) in .: nothing was tested\n0 passed, 0 failed\n"
+    );
+
+    let warned = tempfile::tempdir().unwrap();
+    std::fs::write(
+        warned.path().join("w.yaml"),
+        "controller:\n  spec:\n    parentResource: {apiVersion: example.com/v1, resource: things}\n\
+         sync:\n  status:\n    n: \"{{ length children.[Service.v1] }}\"\n",
+    )
+    .unwrap();
+    let warning = "./w.yaml:6:8: warning: `children.[Service.v1]` names a type the rule neither \
+                   creates nor declares in `controller:`, so it is always empty\n";
+    let out = rulehook(&["check", "."], warned.path());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        format!("{warning}1 file, 1 rule, no errors, 1 warning\n")
+    );
+    let out = rulehook(&["check", "--strict", "."], warned.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        format!("{warning}1 warning in 1 file (--strict)\n")
+    );
+}
+
+#[test]
+fn a_server_with_no_rule_is_not_ready_unless_empty_is_allowed() {
+    let empty = tempfile::tempdir().unwrap();
+    let server = crate::support::Server::start(empty.path(), &[]);
+    let ready = server.get("/readyz").unwrap();
+    assert_eq!(ready.status, 503);
+    assert!(ready.text().contains("--allow-empty"), "{}", ready.text());
+    let allowed = crate::support::Server::start(empty.path(), &["--allow-empty"]);
+    let ready = allowed.get("/readyz").unwrap();
+    assert_eq!(
+        (ready.status, ready.text()),
+        (200, "ok: 0 rules\n".to_owned())
+    );
+}

@@ -11,6 +11,9 @@ pub struct Args {
     /// Rule files or directories of rule files.
     #[arg(default_value = "rules")]
     pub paths: Vec<PathBuf>,
+    /// Fail on warnings too, as CI should: a warned rule loads, but rarely does what was meant.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -45,7 +48,7 @@ pub fn run(args: &Args) -> ExitCode {
                 .map(|t| rulehook_engine::Diagnostic::new(t, 1, 1, "cannot be read")),
         );
     }
-    // Warnings do not fail the check: the rule loads and serves as it is.
+    // Warnings fail the check only when it is strict: the rule loads and serves as it is.
     warnings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     for warning in &warnings {
         println!(
@@ -56,13 +59,32 @@ pub fn run(args: &Args) -> ExitCode {
     for problem in &problems {
         println!("{problem}");
     }
-    if problems.is_empty() {
+    if rules == 0 && problems.is_empty() {
         println!(
-            "{}, {}, no problems",
+            "no rules in {}: nothing to check (rule files are the *.yaml and *.yml files directly in a directory)",
+            super::shown(&args.paths)
+        );
+        return exit::problems();
+    }
+    let failing_warnings = if args.strict { warnings.len() } else { 0 };
+    if problems.is_empty() && failing_warnings == 0 {
+        let verdict = match warnings.len() {
+            0 => "no problems".to_owned(),
+            n => format!("no errors, {}", counted(n, "warning")),
+        };
+        println!(
+            "{}, {}, {verdict}",
             counted(files, "file"),
             counted(rules, "rule")
         );
         exit::ok()
+    } else if problems.is_empty() {
+        println!(
+            "{} in {} (--strict)",
+            counted(failing_warnings, "warning"),
+            counted(files, "file")
+        );
+        exit::problems()
     } else {
         println!(
             "{} in {}",

@@ -97,6 +97,10 @@ pub struct Args {
     /// Re-check period: the backstop in `auto` mode, the poll period in `poll` mode.
     #[arg(long, env = "RULEHOOK_RECHECK_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub recheck_interval: Duration,
+    /// Be ready (`/readyz`) with no rule loaded; without it, an empty or mis-mounted rule
+    /// directory keeps the server out of its Service.
+    #[arg(long, env = "RULEHOOK_ALLOW_EMPTY")]
+    pub allow_empty: bool,
     /// HTTP worker threads; defaults to the number of CPUs.
     #[arg(long, env = "RULEHOOK_WORKERS")]
     pub workers: Option<usize>,
@@ -228,6 +232,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         args.basic_auth_file.as_deref(),
     )?;
     app_state.open_metrics = args.open_metrics;
+    app_state.allow_empty = args.allow_empty;
     app_state.require_client_certificate = args.client_ca.is_some();
     if let Some(dir) = &args.record {
         app_state

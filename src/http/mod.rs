@@ -47,6 +47,8 @@ pub struct AppState {
     pub auth: Auth,
     /// Whether `/metrics` skips authentication, for scrapers that carry no credential.
     pub open_metrics: bool,
+    /// Whether `/readyz` is ready with no rule loaded (`--allow-empty`).
+    pub allow_empty: bool,
     /// Whether hooks, `/rules` and `/metrics` need a verified client certificate. Probes
     /// never do: the kubelet has none.
     pub require_client_certificate: bool,
@@ -177,6 +179,7 @@ impl AppState {
             metrics: Metrics::new(),
             auth: Auth::default(),
             open_metrics: false,
+            allow_empty: false,
             require_client_certificate: false,
             recorder: None,
             answers,

@@ -15,20 +15,23 @@ pub(super) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
 
-/// Ready once the first load is done, unless it produced no rule at all and only errors.
+/// Ready once the first load is done and serves a rule: a server with none is a mounted
+/// volume gone wrong (or empty on purpose, with `--allow-empty`).
 pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let rules = state.rules.load();
     let loaded = state.loaded.load(Ordering::Acquire);
-    let broken = rules.is_empty() && rules.errors().next().is_some();
-    if loaded && !broken {
+    let empty = rules.is_empty() && !state.allow_empty;
+    if loaded && !empty {
         HttpResponse::Ok()
             .content_type("text/plain")
             .body(format!("ok: {} rules\n", rules.len()))
     } else {
-        let why = if loaded {
+        let why = if !loaded {
+            "rules are still loading"
+        } else if rules.errors().next().is_some() {
             "no rule loaded; every rule file has errors"
         } else {
-            "rules are still loading"
+            "no rule loaded; the rule directory holds no rule file (serve with --allow-empty to be ready without rules)"
         };
         HttpResponse::ServiceUnavailable()
             .content_type("text/plain")

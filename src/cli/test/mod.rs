@@ -65,7 +65,7 @@ pub fn run(args: &Args) -> ExitCode {
     }
     println!(
         "watching {} for changes (Ctrl-C to stop)",
-        shown(&args.paths)
+        crate::cli::shown(&args.paths)
     );
     let watched = rulehook::supply::watch::on_change(&args.paths, || {
         println!("\n--- change seen, testing again");
@@ -75,18 +75,13 @@ pub fn run(args: &Args) -> ExitCode {
     match watched {
         Ok(()) => exit::ok(),
         Err(e) => {
-            eprintln!("error: cannot watch {}: {e}", shown(&args.paths));
+            eprintln!(
+                "error: cannot watch {}: {e}",
+                crate::cli::shown(&args.paths)
+            );
             exit::usage()
         }
     }
-}
-
-fn shown(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn run_once(args: &Args) -> ExitCode {
@@ -97,6 +92,14 @@ fn run_once(args: &Args) -> ExitCode {
             return exit::usage();
         }
     };
+    if suites.is_empty() {
+        println!(
+            "no test suites (*.test.yaml) in {}: nothing was tested",
+            crate::cli::shown(&args.paths)
+        );
+        println!("0 passed, 0 failed");
+        return exit::problems();
+    }
     let colour = std::io::stdout().is_terminal();
     let mut results = Vec::new();
     for suite in &suites {
