@@ -287,3 +287,30 @@ fn a_suite_case_may_give_kubectl_output_instead_of_a_request() {
         "{text}"
     );
 }
+
+#[test]
+fn a_parent_of_another_type_than_the_controller_names_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("deployment.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: hello}\n",
+    )
+    .unwrap();
+    let out = rulehook(
+        &[
+            "fixture",
+            "hello",
+            "--parent",
+            "deployment.yaml",
+            "--rules",
+            repo().join("rules").to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "error: deployment.yaml: Deployment hello/web is not what the controller's \
+         `spec.parentResource` names (helloworlds (example.com/v1)); give a parent of that type\n"
+    );
+}
