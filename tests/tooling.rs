@@ -550,3 +550,31 @@ fn a_server_with_no_rule_is_not_ready_unless_empty_is_allowed() {
         (200, "ok: 0 rules\n".to_owned())
     );
 }
+
+#[test]
+fn test_colours_only_a_terminal_that_wants_colour_or_when_told() {
+    const GREEN: &str = "\u{1b}[32mPASS\u{1b}[0m";
+    let rules = repo().join("rules");
+    let rules = rules.to_str().unwrap();
+    // A pipe: no colour unless told.
+    let piped = |colour: &str| stdout(&rulehook(&["test", rules, "--color", colour], repo()));
+    assert!(!piped("auto").contains('\u{1b}'));
+    assert!(!piped("never").contains('\u{1b}'));
+    assert!(piped("always").contains(GREEN));
+    // A terminal (util-linux `script` gives the command one), with and without what
+    // turns colour off.
+    let on_a_terminal = |env: &[(&str, &str)]| {
+        let command = format!("{BIN} test {rules}");
+        let out = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm")
+            .envs(env.iter().copied())
+            .output()
+            .expect("util-linux `script`");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(on_a_terminal(&[]).contains(GREEN));
+    assert!(!on_a_terminal(&[("NO_COLOR", "1")]).contains('\u{1b}'));
+    assert!(!on_a_terminal(&[("TERM", "dumb")]).contains('\u{1b}'));
+}

@@ -38,6 +38,34 @@ pub struct Args {
     /// Keep running: test again whenever a file under the given paths changes.
     #[arg(long, conflicts_with = "update")]
     pub watch: bool,
+    /// Colour PASS and FAIL: `auto` does on a terminal, unless NO_COLOR is set or TERM is
+    /// `dumb`.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: Color,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    /// Whether to colour standard output, as <https://no-color.org> and terminfo's `dumb`
+    /// ask.
+    fn wanted(self) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+                std::io::stdout().is_terminal()
+                    && !set("NO_COLOR")
+                    && std::env::var_os("TERM").is_none_or(|term| term != "dumb")
+            }
+        }
+    }
 }
 
 /// How one case ended.
@@ -100,7 +128,7 @@ fn run_once(args: &Args) -> ExitCode {
         println!("0 passed, 0 failed");
         return exit::problems();
     }
-    let colour = std::io::stdout().is_terminal();
+    let colour = args.color.wanted();
     let mut results = Vec::new();
     for suite in &suites {
         results.extend(suite::run_suite(suite, args.update, colour));
