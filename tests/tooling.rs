@@ -578,3 +578,55 @@ fn test_colours_only_a_terminal_that_wants_colour_or_when_told() {
     assert!(!on_a_terminal(&[("NO_COLOR", "1")]).contains('\u{1b}'));
     assert!(!on_a_terminal(&[("TERM", "dumb")]).contains('\u{1b}'));
 }
+
+#[test]
+fn messages_name_the_fix_for_a_wrong_folder_a_misspelt_rule_and_a_misspelt_suite_key() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = rulehook(
+        &["fixture", "hello", "--parent", "p.yaml"],
+        elsewhere.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let here = elsewhere.path().canonicalize().unwrap();
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: there is no rule directory `rules` in {}; run from the folder that holds it, or give --rules DIR\n",
+            here.display()
+        )
+    );
+
+    let out = rulehook(&["fixture", "helo", "--parent", "p.yaml"], repo());
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: no rule named `helo` in rules; did you mean `hello`?\n"
+    );
+
+    let suites = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("rules/hello.yaml"),
+        suites.path().join("hello.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        suites.path().join("a.test.yaml"),
+        "cases:\n  - name: a\n    rule: hello\n    request: {parent: {}}\n    expectPartail: {}\n",
+    )
+    .unwrap();
+    let out = rulehook(&["test", "a.test.yaml"], suites.path());
+    assert_eq!(out.status.code(), Some(1));
+    let first = stdout(&out).lines().next().unwrap().to_owned();
+    assert!(
+        first.starts_with("FAIL a.test.yaml:5:5: cases[0]: unknown field `expectPartail`"),
+        "{first}"
+    );
+    assert!(
+        first.ends_with("; did you mean `expectPartial`?"),
+        "{first}"
+    );
+    assert_eq!(
+        first.matches("5:5").count() + first.matches("line 5").count(),
+        1
+    );
+}

@@ -18,12 +18,17 @@ pub enum FindRuleError {
     InvalidFile(Vec<Diagnostic>),
     #[error(transparent)]
     UnreadableDir(#[from] ReadDirError),
+    /// The rule directory is not there: most often, the command ran from another folder.
+    #[error("there is no rule directory `{}` in {}; run from the folder that holds it, or give --rules DIR", dir.display(), here.display())]
+    NoDir { dir: PathBuf, here: PathBuf },
     /// No rule of that name is served from the directory; `errors` are the directory's
     /// problems, one of which may be why.
-    #[error("no rule named `{name}` in {}{}", dir.display(), errors.iter().map(|e| format!("\n{e}")).collect::<String>())]
+    #[error("no rule named `{name}` in {}{}{}", dir.display(), close.as_ref().map(|c| format!("; did you mean `{c}`?")).unwrap_or_default(), errors.iter().map(|e| format!("\n{e}")).collect::<String>())]
     NotFound {
         name: String,
         dir: PathBuf,
+        /// The served rule whose name is closest, if one is close.
+        close: Option<String>,
         errors: Vec<Diagnostic>,
     },
 }
@@ -56,6 +61,12 @@ pub fn find_rule(rule: &str, dir: &Path) -> Result<Arc<LoadedRule>, FindRuleErro
             .cloned()
             .ok_or(FindRuleError::InvalidFile(compiled.report.errors));
     }
+    if !dir.exists() && dir.is_relative() {
+        return Err(FindRuleError::NoDir {
+            dir: dir.to_path_buf(),
+            here: std::env::current_dir().unwrap_or_default(),
+        });
+    }
     let compiled = CompiledRules::from_dir(dir)?;
     compiled
         .rules
@@ -64,6 +75,11 @@ pub fn find_rule(rule: &str, dir: &Path) -> Result<Arc<LoadedRule>, FindRuleErro
         .ok_or_else(|| FindRuleError::NotFound {
             name: rule.to_owned(),
             dir: dir.to_path_buf(),
+            close: rulehook_engine::suggest(
+                rule,
+                compiled.rules.rules().map(|r| r.rule.name.as_str()),
+            )
+            .map(str::to_owned),
             errors: compiled.report.errors,
         })
 }

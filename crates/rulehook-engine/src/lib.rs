@@ -59,7 +59,7 @@ mod tests;
 
 pub use clip::{clip, QUOTED_CHARS};
 pub use compile::is_rule_name;
-pub use diagnostic::Diagnostic;
+pub use diagnostic::{suggest, Diagnostic};
 pub use locate::{Locator, Pos};
 pub use metacontroller::{ControllerKind, Hook, HookVersion};
 pub use request::{BadRequest, ReadError};

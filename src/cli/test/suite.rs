@@ -29,9 +29,18 @@ pub fn run_suite(path: &Path, update: bool, colour: bool) -> Vec<CaseResult> {
         Ok(t) => t,
         Err(e) => return fail_all(e.to_string()),
     };
-    let suite = match parse_suite(&label, &text) {
+    let suite = match parse_suite(&text) {
         Ok(s) => s,
-        Err(message) => return fail_all(message),
+        Err((at, message)) => {
+            println!("{} {label}:{at}: {message}", paint(colour, "31", "FAIL"));
+            return vec![CaseResult {
+                suite: label.clone(),
+                name: "(suite)".to_owned(),
+                line: 1,
+                outcome: Outcome::Failed(format!("{label}:{at}: {message}")),
+                seconds: 0.0,
+            }];
+        }
     };
     let locator = Locator::new(&text);
     let dir = match path.parent() {
@@ -79,14 +88,35 @@ pub fn run_suite(path: &Path, update: bool, colour: bool) -> Vec<CaseResult> {
     results
 }
 
-fn parse_suite(label: &str, text: &str) -> Result<SuiteSpec, String> {
+/// A suite, or where it went wrong (`line:column`) and why.
+fn parse_suite(text: &str) -> Result<SuiteSpec, (String, String)> {
     serde_yaml_ng::from_str::<SuiteSpec>(text).map_err(|e| {
         let at = e
             .location()
             .map(|l| format!("{}:{}", l.line(), l.column()))
             .unwrap_or_else(|| "1:1".to_owned());
-        format!("{label}:{at}: {e}")
+        (at, explain(&e.to_string()))
     })
+}
+
+/// A YAML reader's message without the position it appends (the caller leads with it),
+/// and with the likely key for a misspelt one.
+fn explain(message: &str) -> String {
+    let message = match message.rfind(" at line ") {
+        Some(at) if message[at..].contains(" column ") => &message[..at],
+        _ => message,
+    };
+    let Some(rest) = message.split_once("unknown field `").map(|(_, r)| r) else {
+        return message.to_owned();
+    };
+    let Some((key, expected)) = rest.split_once('`') else {
+        return message.to_owned();
+    };
+    let allowed: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match rulehook_engine::suggest(key, allowed.iter().copied()) {
+        Some(close) => format!("{message}; did you mean `{close}`?"),
+        None => message.to_owned(),
+    }
 }
 
 /// `text` in the colour of ANSI SGR `code`, when the output is a terminal.
