@@ -45,16 +45,21 @@ fn quiet_on_closed_pipe() {
 /// person is watching. `serve` writes from a thread of its own (see `log_writer`), so an
 /// access log costs a hook call no formatting and no write system call.
 fn init_tracing(cli: &Cli) -> Option<rulehook::telemetry::log_writer::Guard> {
-    let serving = matches!(cli.command, cli::Command::Serve(_));
-    let filter = EnvFilter::try_new(if serving { cli.log.as_str() } else { "warn" })
+    let serve = match &cli.command {
+        cli::Command::Serve(args) => Some(args),
+        _ => None,
+    };
+    // Only `serve` logs; the offline commands report on stdout and stderr, and log only
+    // what goes wrong.
+    let filter = EnvFilter::try_new(serve.map_or("warn", |args| args.log.as_str()))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = match cli.log_format {
+    let json = match serve.and_then(|args| args.log_format) {
         Some(LogFormat::Json) => true,
         Some(LogFormat::Text) => false,
         None => !std::io::stdout().is_terminal(),
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if !serving {
+    if serve.is_none() {
         builder
             .fmt_fields(rulehook::telemetry::log_format::fields())
             .with_ansi(false)

@@ -55,7 +55,7 @@ fn a_flipped_include_when_is_reported_as_deletions_and_exits_1() {
         );
     }
     assert!(
-        text.ends_with("\n1 requests: 3 deletions, 0 creations, 0 changes\n"),
+        text.ends_with("\n1 request: 3 deletions, 0 creations, 0 changes\n"),
         "{text}"
     );
 
@@ -100,7 +100,7 @@ fn identical_rule_sets_change_nothing_and_exit_0() {
     assert_eq!(
         text,
         "== hello/your-name (rules/fixtures/hello-sync.json)\nno changes\n\
-         1 requests: 0 deletions, 0 creations, 0 changes\n"
+         1 request: 0 deletions, 0 creations, 0 changes\n"
     );
 }
 
@@ -205,7 +205,7 @@ fn old_git_reads_the_new_directory_as_it_was_at_a_revision() {
         "{text}"
     );
     assert!(
-        text.ends_with("\n1 requests: 1 deletions, 1 creations, 0 changes\n"),
+        text.ends_with("\n1 request: 1 deletion, 1 creation, 0 changes\n"),
         "{text}"
     );
 }

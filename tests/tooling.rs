@@ -630,3 +630,42 @@ fn messages_name_the_fix_for_a_wrong_folder_a_misspelt_rule_and_a_misspelt_suite
         1
     );
 }
+
+#[test]
+fn log_flags_belong_to_serve_and_its_help_is_grouped() {
+    for command in [
+        "check",
+        "test",
+        "render",
+        "schema",
+        "completion",
+        "diff",
+        "fixture",
+    ] {
+        let help = stdout(&rulehook(&[command, "--help"], repo()));
+        assert!(
+            !help.contains("--log"),
+            "`{command} --help` offers --log:\n{help}"
+        );
+    }
+    let help = stdout(&rulehook(&["serve", "--help"], repo()));
+    let headings: Vec<&str> = help
+        .lines()
+        .filter(|l| !l.starts_with(' ') && l.ends_with(':'))
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "Options:",
+            "Rules:",
+            "Listening:",
+            "Limits:",
+            "Auth and TLS:",
+            "Logs and recording:"
+        ],
+        "{help}"
+    );
+    assert!(help.contains("--log-format"));
+    let diff = rulehook(&["diff", "-o", "json", "--help"], repo());
+    assert!(diff.status.success(), "{}", stderr(&diff));
+}

@@ -70,36 +70,27 @@ pub fn run(args: &Args) -> ExitCode {
     if problems.is_empty() && failing_warnings == 0 {
         let verdict = match warnings.len() {
             0 => "no problems".to_owned(),
-            n => format!("no errors, {}", counted(n, "warning")),
+            n => format!("no errors, {}", super::counted(n, "warning")),
         };
         println!(
             "{}, {}, {verdict}",
-            counted(files, "file"),
-            counted(rules, "rule")
+            super::counted(files, "file"),
+            super::counted(rules, "rule")
         );
         exit::ok()
     } else if problems.is_empty() {
         println!(
             "{} in {} (--strict)",
-            counted(failing_warnings, "warning"),
-            counted(files, "file")
+            super::counted(failing_warnings, "warning"),
+            super::counted(files, "file")
         );
         exit::problems()
     } else {
         println!(
             "{} in {}",
-            counted(problems.len(), "problem"),
-            counted(files, "file")
+            super::counted(problems.len(), "problem"),
+            super::counted(files, "file")
         );
         exit::problems()
-    }
-}
-
-/// `1 file`, `2 files`.
-fn counted(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }

@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long, default_value = "sync", value_parser = clap::builder::PossibleValuesParser::new(Hook::ALL.map(Hook::as_str)))]
     pub hook: String,
     /// `text` for people, `json` for one machine-readable document.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(short, long, value_enum, default_value = "text")]
     pub output: Output,
 }
 
@@ -335,11 +335,14 @@ fn print_text(report: &Report) {
     }
     let s = &report.summary;
     if s.errors > 0 {
-        println!("{} errors", s.errors);
+        println!("{}", super::counted(s.errors, "error"));
     }
     println!(
-        "{} requests: {} deletions, {} creations, {} changes",
-        s.requests, s.deletions, s.creations, s.changes
+        "{}: {}, {}, {}",
+        super::counted(s.requests, "request"),
+        super::counted(s.deletions, "deletion"),
+        super::counted(s.creations, "creation"),
+        super::counted(s.changes, "change")
     );
 }
 

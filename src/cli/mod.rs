@@ -25,12 +25,6 @@ pub mod test;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Log format; JSON by default when stdout is not a terminal.
-    #[arg(long, global = true, env = "RULEHOOK_LOG_FORMAT", value_enum)]
-    pub log_format: Option<LogFormat>,
-    /// Log filter, e.g. `info` or `rulehook=debug`.
-    #[arg(long, global = true, env = "RULEHOOK_LOG", default_value = "info")]
-    pub log: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -136,6 +130,15 @@ fn shown(paths: &[std::path::PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `1 file`, `2 files`.
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 #[cfg(test)]

@@ -27,110 +27,141 @@ use rulehook_engine::Limits;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Directory of rule files (a ConfigMap volume in a cluster).
-    #[arg(long, env = "RULEHOOK_RULES", default_value = "rules")]
+    #[arg(
+        long,
+        help_heading = "Rules",
+        env = "RULEHOOK_RULES",
+        default_value = "rules"
+    )]
     pub rules: PathBuf,
     /// Address to listen on.
-    #[arg(long, env = "RULEHOOK_LISTEN", default_value = "0.0.0.0:8080")]
+    #[arg(
+        long,
+        help_heading = "Listening",
+        env = "RULEHOOK_LISTEN",
+        default_value = "0.0.0.0:8080"
+    )]
     pub listen: SocketAddr,
     /// A second address that answers only `/healthz` and `/readyz`, on a few connections of
     /// its own, so probes are answered however many connections clients hold on `--listen`.
     /// Off unless given (the shipped manifests give `0.0.0.0:8081`); always plain HTTP.
-    #[arg(long, env = "RULEHOOK_PROBE_LISTEN")]
+    #[arg(long, help_heading = "Listening", env = "RULEHOOK_PROBE_LISTEN")]
     pub probe_listen: Option<SocketAddr>,
     /// The container's memory limit, from which every memory limit below is derived; read
     /// from the cgroup when not given, else 128MiB (the shipped manifests' limit).
-    #[arg(long, env = "RULEHOOK_MEMORY_LIMIT", value_parser = parse_size)]
+    #[arg(long, help_heading = "Limits", env = "RULEHOOK_MEMORY_LIMIT", value_parser = parse_size)]
     pub memory_limit: Option<usize>,
     /// Largest request body; larger ones get 413. Default: memory limit / 8.
-    #[arg(long, env = "RULEHOOK_MAX_BODY", value_parser = parse_size)]
+    #[arg(long, help_heading = "Limits", env = "RULEHOOK_MAX_BODY", value_parser = parse_size)]
     pub max_body: Option<usize>,
     /// Most items one `$forEach` may produce.
-    #[arg(long, env = "RULEHOOK_MAX_LOOP_ITEMS", default_value_t = Limits::DEFAULT_MAX_LOOP_ITEMS)]
+    #[arg(long, help_heading = "Limits", env = "RULEHOOK_MAX_LOOP_ITEMS", default_value_t = Limits::DEFAULT_MAX_LOOP_ITEMS)]
     pub max_loop_items: usize,
     /// Most one render may build, its answer included. Default: memory limit / 32.
-    #[arg(long, env = "RULEHOOK_MAX_OUTPUT_BYTES", value_parser = parse_size)]
+    #[arg(long, help_heading = "Limits", env = "RULEHOOK_MAX_OUTPUT_BYTES", value_parser = parse_size)]
     pub max_output_bytes: Option<usize>,
     /// What the cache of answers to repeated requests may keep (requests and answers of up
     /// to 64 KiB); `0` turns it off. Default: memory limit / 32.
-    #[arg(long, env = "RULEHOOK_ANSWER_CACHE", value_parser = parse_size)]
+    #[arg(long, help_heading = "Limits", env = "RULEHOOK_ANSWER_CACHE", value_parser = parse_size)]
     pub answer_cache: Option<usize>,
     /// Most template evaluations in one render.
-    #[arg(long, env = "RULEHOOK_MAX_RENDER_STEPS", default_value_t = Limits::DEFAULT_MAX_STEPS)]
+    #[arg(long, help_heading = "Limits", env = "RULEHOOK_MAX_RENDER_STEPS", default_value_t = Limits::DEFAULT_MAX_STEPS)]
     pub max_render_steps: u64,
     /// Requests parsed and rendered at once (bodies fully received); beyond it, 429 with
     /// `Retry-After: 1`.
-    #[arg(long, env = "RULEHOOK_MAX_IN_FLIGHT", default_value_t = ServerLimits::DEFAULT_MAX_IN_FLIGHT)]
+    #[arg(long, help_heading = "Limits", env = "RULEHOOK_MAX_IN_FLIGHT", default_value_t = ServerLimits::DEFAULT_MAX_IN_FLIGHT)]
     pub max_in_flight: usize,
     /// Open connections at most; more wait in the listen queue. Default: what the open-file
     /// limit (raised to its hard limit at start) and the memory limit allow, logged at start.
-    #[arg(long, env = "RULEHOOK_MAX_CONNECTIONS")]
+    #[arg(long, help_heading = "Listening", env = "RULEHOOK_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
     /// Connections one client address may hold; more are closed as soon as accepted. `0`
     /// turns the limit off (behind a service mesh, where every client is 127.0.0.1).
-    #[arg(long, env = "RULEHOOK_MAX_CONNECTIONS_PER_PEER", default_value_t = ServerLimits::DEFAULT_MAX_CONNECTIONS_PER_PEER)]
+    #[arg(long, help_heading = "Listening", env = "RULEHOOK_MAX_CONNECTIONS_PER_PEER", default_value_t = ServerLimits::DEFAULT_MAX_CONNECTIONS_PER_PEER)]
     pub max_connections_per_peer: usize,
     /// Time a client has, after its headers, to send the whole body; then 408.
-    #[arg(long, env = "RULEHOOK_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Limits", env = "RULEHOOK_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub body_timeout: Duration,
     /// Time a render may take, waiting for a render thread included; then 500.
-    #[arg(long, env = "RULEHOOK_RENDER_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Limits", env = "RULEHOOK_RENDER_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub render_timeout: Duration,
     /// Time a client has to read a large answer before it is disconnected.
-    #[arg(long, env = "RULEHOOK_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Limits", env = "RULEHOOK_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub write_timeout: Duration,
     /// Threads that parse and render requests; default twice the CPUs, at least 4.
-    #[arg(long, env = "RULEHOOK_RENDER_THREADS")]
+    #[arg(long, help_heading = "Limits", env = "RULEHOOK_RENDER_THREADS")]
     pub render_threads: Option<usize>,
     /// Template steps a render may take on an HTTP I/O thread (bodies up to 64 KiB) before it
     /// is moved to a render thread and started over; 0 puts every render on the render
     /// threads, at about half the throughput of light hooks.
-    #[arg(long, env = "RULEHOOK_SLICE_STEPS", default_value_t = ServerLimits::DEFAULT_SLICE_STEPS)]
+    #[arg(long, help_heading = "Limits", env = "RULEHOOK_SLICE_STEPS", default_value_t = ServerLimits::DEFAULT_SLICE_STEPS)]
     pub slice_steps: u64,
     /// Work units (about a nanosecond of the costliest work each) a render may spend on an
     /// HTTP I/O thread before it moves to a render thread; a step that would pass it never
     /// starts there. Renders on a render thread may spend what fits in --render-timeout.
-    #[arg(long, env = "RULEHOOK_SLICE_WORK", default_value_t = ServerLimits::DEFAULT_SLICE_WORK)]
+    #[arg(long, help_heading = "Limits", env = "RULEHOOK_SLICE_WORK", default_value_t = ServerLimits::DEFAULT_SLICE_WORK)]
     pub slice_work: u64,
     /// How rule changes are noticed.
-    #[arg(long, env = "RULEHOOK_WATCH", value_enum, default_value = "auto")]
+    #[arg(
+        long,
+        help_heading = "Rules",
+        env = "RULEHOOK_WATCH",
+        value_enum,
+        default_value = "auto"
+    )]
     pub watch: WatchMode,
     /// Re-check period: the backstop in `auto` mode, the poll period in `poll` mode.
-    #[arg(long, env = "RULEHOOK_RECHECK_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Rules", env = "RULEHOOK_RECHECK_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub recheck_interval: Duration,
     /// Be ready (`/readyz`) with no rule loaded; without it, an empty or mis-mounted rule
     /// directory keeps the server out of its Service.
-    #[arg(long, env = "RULEHOOK_ALLOW_EMPTY")]
+    #[arg(long, help_heading = "Rules", env = "RULEHOOK_ALLOW_EMPTY")]
     pub allow_empty: bool,
     /// HTTP worker threads; defaults to the number of CPUs.
-    #[arg(long, env = "RULEHOOK_WORKERS")]
+    #[arg(long, help_heading = "Listening", env = "RULEHOOK_WORKERS")]
     pub workers: Option<usize>,
     /// Time a client has to send a request's headers: from the connection's start for the
     /// first request, from the first byte of the head for later ones.
-    #[arg(long, env = "RULEHOOK_CLIENT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Listening", env = "RULEHOOK_CLIENT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub client_timeout: Duration,
     /// How long an idle keep-alive connection stays open.
-    #[arg(long, env = "RULEHOOK_KEEP_ALIVE", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Listening", env = "RULEHOOK_KEEP_ALIVE", default_value = "15s", value_parser = parse_duration)]
     pub keep_alive: Duration,
     /// PEM certificate chain; with `--tls-key`, serve HTTPS. Re-read when the files change.
-    #[arg(long, env = "RULEHOOK_TLS_CERT", requires = "tls_key")]
+    #[arg(
+        long,
+        help_heading = "Auth and TLS",
+        env = "RULEHOOK_TLS_CERT",
+        requires = "tls_key"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for `--tls-cert`.
-    #[arg(long, env = "RULEHOOK_TLS_KEY", requires = "tls_cert")]
+    #[arg(
+        long,
+        help_heading = "Auth and TLS",
+        env = "RULEHOOK_TLS_KEY",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
     /// PEM CA bundle; when set, clients must present a certificate it signed.
-    #[arg(long, env = "RULEHOOK_CLIENT_CA", requires = "tls_cert")]
+    #[arg(
+        long,
+        help_heading = "Auth and TLS",
+        env = "RULEHOOK_CLIENT_CA",
+        requires = "tls_cert"
+    )]
     pub client_ca: Option<PathBuf>,
     /// How often to look for a rotated certificate.
-    #[arg(long, env = "RULEHOOK_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Auth and TLS", env = "RULEHOOK_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub tls_reload_interval: Duration,
     /// File holding the bearer token hook calls must carry.
-    #[arg(long, env = "RULEHOOK_AUTH_TOKEN_FILE")]
+    #[arg(long, help_heading = "Auth and TLS", env = "RULEHOOK_AUTH_TOKEN_FILE")]
     pub auth_token_file: Option<PathBuf>,
     /// File of `user:password` lines accepted as basic auth; neither part may be empty.
-    #[arg(long, env = "RULEHOOK_BASIC_AUTH_FILE")]
+    #[arg(long, help_heading = "Auth and TLS", env = "RULEHOOK_BASIC_AUTH_FILE")]
     pub basic_auth_file: Option<PathBuf>,
     /// Serve `/metrics` without authentication even when it is configured.
-    #[arg(long, env = "RULEHOOK_OPEN_METRICS")]
+    #[arg(long, help_heading = "Auth and TLS", env = "RULEHOOK_OPEN_METRICS")]
     pub open_metrics: bool,
     /// Test builds only: renders of this rule panic, to exercise the recovery path.
     #[cfg(debug_assertions)]
@@ -138,17 +169,38 @@ pub struct Args {
     pub debug_panic_rule: Option<String>,
     /// Save each distinct request answered with 200 in `DIR/<rule>/<hook>/<sha256>.json`,
     /// Secret data redacted, for `rulehook diff`.
-    #[arg(long, env = "RULEHOOK_RECORD", value_name = "DIR")]
+    #[arg(
+        long,
+        help_heading = "Logs and recording",
+        env = "RULEHOOK_RECORD",
+        value_name = "DIR"
+    )]
     pub record: Option<PathBuf>,
     /// Files `--record` keeps per rule; the oldest go first.
-    #[arg(long, env = "RULEHOOK_RECORD_MAX_FILES", default_value_t = RecordConfig::DEFAULT_MAX_FILES)]
+    #[arg(long, help_heading = "Logs and recording", env = "RULEHOOK_RECORD_MAX_FILES", default_value_t = RecordConfig::DEFAULT_MAX_FILES)]
     pub record_max_files: usize,
     /// Bytes `--record` keeps per rule; the oldest go first.
-    #[arg(long, env = "RULEHOOK_RECORD_MAX_BYTES", default_value = "64MiB", value_parser = parse_size)]
+    #[arg(long, help_heading = "Logs and recording", env = "RULEHOOK_RECORD_MAX_BYTES", default_value = "64MiB", value_parser = parse_size)]
     pub record_max_bytes: usize,
     /// On SIGTERM, how long in-flight requests get to finish.
-    #[arg(long, env = "RULEHOOK_SHUTDOWN_TIMEOUT", default_value = "25s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Listening", env = "RULEHOOK_SHUTDOWN_TIMEOUT", default_value = "25s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+    /// Log format; JSON by default when stdout is not a terminal.
+    #[arg(
+        long,
+        help_heading = "Logs and recording",
+        env = "RULEHOOK_LOG_FORMAT",
+        value_enum
+    )]
+    pub log_format: Option<super::LogFormat>,
+    /// Log filter, e.g. `info` or `rulehook=debug`.
+    #[arg(
+        long,
+        help_heading = "Logs and recording",
+        env = "RULEHOOK_LOG",
+        default_value = "info"
+    )]
+    pub log: String,
 }
 
 pub fn run(args: Args) -> ExitCode {
