@@ -6,7 +6,6 @@
 
 use std::sync::{Arc, LazyLock};
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -14,50 +13,12 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use rulehook_engine::Hook;
 
-// The labels of the per-request metrics hold nothing that is allocated per request: the rule
-// name is the loaded rule's own shared label (`LoadedRule::metric_label`), the hook a static
-// string.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    rule: Arc<str>,
-    hook: &'static str,
-    code: u16,
-}
+mod labels;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct HookLabels {
-    rule: Arc<str>,
-    hook: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct FileLabels {
-    file: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct BuildLabels {
-    version: &'static str,
-    commit: &'static str,
-}
-
-/// A served rule and the SHA-256 of the file it was compiled from: replicas whose kubelets
-/// have not yet refreshed the same ConfigMap show different hashes.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RuleInfoLabels {
-    rule: String,
-    sha256: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ResultLabels {
-    result: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabels {
-    reason: &'static str,
-}
+use labels::{
+    BuildLabels, FileLabels, HookLabels, ReasonLabels, RequestLabels, ResultLabels, RuleInfoLabels,
+    RuleLabels,
+};
 
 /// One rule being served, as the rule gauges show it.
 pub struct ServedRule<'a> {
@@ -93,11 +54,6 @@ pub struct Metrics {
     connections_open: Gauge,
     connections_refused: Counter,
     connections_closed: Family<ReasonLabels, Counter>,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RuleLabels {
-    rule: String,
 }
 
 /// Raises `counter` to `total`, a count kept elsewhere (the log writer, the answer cache)
