@@ -8,8 +8,8 @@ use handlebars::Template;
 use serde_json::{Map, Value};
 
 use super::{
-    path_first, Expr, Item, Key, Loop, Names, Node, NullPolicy, ObjectNode, Piece, Text,
-    DIRECTIVE_KEYS, MERGE_KEY,
+    path_first, Block, Expr, Expression, Item, Key, Loop, Names, Node, NullPolicy, ObjectNode,
+    Piece, Text, DIRECTIVE_KEYS, MERGE_KEY,
 };
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::helpers;
@@ -362,23 +362,34 @@ fn piece(element: TemplateElement) -> Option<Piece> {
         TemplateElement::RawString(s) => Some(Piece::Raw(s)),
         TemplateElement::Comment(_) => None,
         TemplateElement::Expression(ht) | TemplateElement::HtmlExpression(ht) => {
-            Some(Piece::value(value_param(*ht)))
+            Some(Piece::Value(Expression::new(value_param(*ht))))
         }
-        mut block => {
-            meter_each_items(&mut block);
-            let mut template = Template::new();
-            template.elements.push(block);
-            Some(Piece::Block(template))
-        }
+        // Partials and decorators are left out: the checker refuses them.
+        block => Block::compile(&block).map(|compiled| Piece::Block {
+            block: Box::new(compiled),
+            #[cfg(any(test, feature = "cross-check"))]
+            template: metered_template(block),
+        }),
     }
 }
 
-/// Makes every `{{#each}}` inside `element` charge each item's work as it starts it.
+/// The block as handlebars renders it, its loops metered as [`Block`] meters them.
+#[cfg(any(test, feature = "cross-check"))]
+fn metered_template(mut block: TemplateElement) -> Template {
+    meter_each_items(&mut block);
+    let mut template = Template::new();
+    template.elements.push(block);
+    template
+}
+
+/// Makes every `{{#each}}` inside `element` charge each item's work as it starts it, as a
+/// compiled [`Block`] does.
 ///
-/// handlebars runs a block's loop by itself, so a render could otherwise spend any time in
+/// handlebars runs a block's loop by itself, so it would otherwise spend any time in
 /// `{{#each a}}{{#each ../a}}{{/each}}{{/each}}` without a step or a byte being counted.
 /// The first element of each loop body becomes a call of [`helpers::EACH_ITEM`], which
 /// writes nothing; templates cannot name it themselves.
+#[cfg(any(test, feature = "cross-check"))]
 fn meter_each_items(element: &mut TemplateElement) {
     let TemplateElement::HelperBlock(block) = element else {
         return;
@@ -405,6 +416,7 @@ fn meter_each_items(element: &mut TemplateElement) {
 }
 
 /// `{{__each_item}}`, parsed once.
+#[cfg(any(test, feature = "cross-check"))]
 fn each_item_call() -> Option<TemplateElement> {
     static CALL: std::sync::OnceLock<Option<TemplateElement>> = std::sync::OnceLock::new();
     CALL.get_or_init(|| {
