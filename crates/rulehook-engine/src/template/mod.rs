@@ -23,6 +23,8 @@ mod compile;
 mod cross_check;
 mod program;
 mod render;
+#[cfg(test)]
+mod tests;
 mod text;
 mod write;
 

@@ -552,7 +552,7 @@ fn compare(x: &Value, y: &Value) -> Option<Ordering> {
 }
 
 /// Compares two JSON numbers exactly, whole numbers against fractions included.
-fn compare_numbers(a: &Number, b: &Number) -> Option<Ordering> {
+pub(super) fn compare_numbers(a: &Number, b: &Number) -> Option<Ordering> {
     let whole = |n: &Number| {
         n.as_u64()
             .map(i128::from)
