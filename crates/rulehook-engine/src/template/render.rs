@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use std::collections::BTreeSet;
 
-use super::program::{lookup, Frame};
+use super::program::{lookup, Found, Frame};
 use super::{Expr, Expression, Failure, Item, Key, Node, NullPolicy, ObjectNode};
 use crate::budget;
 use crate::json::{truthy, type_name};
@@ -272,13 +272,13 @@ impl<'l> Render<'l> {
 
     fn value(&mut self, expr: &Expr) -> Result<Option<Value>, Failure> {
         let pos = expr.pos;
-        self.with_value(&expr.expression, pos, |value| {
-            let Some(value) = value else { return Ok(None) };
+        self.with_found(&expr.expression, pos, |found| {
+            let Some(found) = found else { return Ok(None) };
             // Everything a render keeps is charged before it is copied: a value from the scope
             // or the rule, and a helper's result, which the helper only checked would fit
-            // before building it.
-            budget::charge_copy(value).map_err(|e| Failure::new(pos, e.message()))?;
-            Ok(Some(value.clone()))
+            // before building it. A helper's result is kept as it is, not copied.
+            budget::charge_copy(&found).map_err(|e| Failure::new(pos, e.message()))?;
+            Ok(Some(found.into_owned()))
         })
     }
 
@@ -289,6 +289,17 @@ impl<'l> Render<'l> {
         pos: Pos,
         use_value: impl FnOnce(Option<&Value>) -> Result<T, Failure>,
     ) -> Result<T, Failure> {
+        self.with_found(expression, pos, |found| use_value(found.as_deref()))
+    }
+
+    /// Hands `use_found` what `expression` evaluates to: borrowed from the scope or the rule,
+    /// or a helper's result.
+    fn with_found<T>(
+        &mut self,
+        expression: &Expression,
+        pos: Pos,
+        use_found: impl FnOnce(Found<'_>) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
         #[cfg(any(test, feature = "cross-check"))]
         let before = budget::snapshot();
         let found = expression.evaluate(&self.scope);
@@ -298,7 +309,7 @@ impl<'l> Render<'l> {
             .map(|found| found.as_deref().cloned())
             .map_err(Clone::clone);
         let used = match found {
-            Ok(found) => use_value(found.as_deref()),
+            Ok(found) => use_found(found),
             Err(message) => Err(Failure::new(pos, message)),
         };
         #[cfg(any(test, feature = "cross-check"))]
@@ -351,10 +362,7 @@ impl Expression {
     /// # Errors
     ///
     /// A helper's error, or what handlebars' strict mode refuses.
-    pub(super) fn evaluate<'s>(
-        &'s self,
-        scope: &'s Value,
-    ) -> Result<super::program::Found<'s>, String> {
+    pub(super) fn evaluate<'s>(&'s self, scope: &'s Value) -> Result<Found<'s>, String> {
         if let Some(names) = self.program.plain_names() {
             return Ok(lookup(names, scope).map(std::borrow::Cow::Borrowed));
         }

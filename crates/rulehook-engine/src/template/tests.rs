@@ -40,8 +40,14 @@ fn comparisons_and_not_refuse_a_missing_argument_but_take_null() {
     assert!(error("{{#if (not s.none)}}x{{/if}}", json!({}))
         .ends_with("Helper/Decorator not param at index 0 required but not found"));
     // null is present: it compares with nothing, and is false.
-    assert_eq!(render("{{ gt s.null 1 }}", json!({"null": null})), Ok(json!(false)));
-    assert_eq!(render("{{ not s.null }}", json!({"null": null})), Ok(json!(true)));
+    assert_eq!(
+        render("{{ gt s.null 1 }}", json!({"null": null})),
+        Ok(json!(false))
+    );
+    assert_eq!(
+        render("{{ not s.null }}", json!({"null": null})),
+        Ok(json!(true))
+    );
     // `and` and `or` read a missing argument as false.
     assert_eq!(render("{{ or s.none 1 }}", json!({})), Ok(json!(true)));
     assert_eq!(render("{{ and s.none 1 }}", json!({})), Ok(json!(false)));
@@ -51,9 +57,15 @@ fn comparisons_and_not_refuse_a_missing_argument_but_take_null() {
 fn block_helpers_read_an_empty_map_as_false_unlike_ternary() {
     let spec = json!({"empty": {}, "zero": 0});
     assert_eq!(text("{{#if s.empty}}t{{else}}f{{/if}}", spec.clone()), "f");
-    assert_eq!(render("{{ ternary s.empty 't' 'f' }}", spec.clone()), Ok(json!("t")));
+    assert_eq!(
+        render("{{ ternary s.empty 't' 'f' }}", spec.clone()),
+        Ok(json!("t"))
+    );
     assert_eq!(text("{{#if s.zero}}t{{else}}f{{/if}}", spec.clone()), "f");
-    assert_eq!(text("{{#if s.zero includeZero=true}}t{{/if}}", spec.clone()), "t");
+    assert_eq!(
+        text("{{#if s.zero includeZero=true}}t{{/if}}", spec.clone()),
+        "t"
+    );
     assert_eq!(text("{{#unless s.none}}u{{/unless}}", spec), "u");
 }
 
@@ -77,7 +89,10 @@ fn each_over_a_map_goes_in_key_order_with_first_last_index_and_key() {
 fn each_over_a_list_sets_first_and_last_and_no_key() {
     let spec = json!({"xs": ["x", "y"]});
     assert_eq!(
-        text("{{#each s.xs as |x i|}}{{i}}{{x}}{{@first}}{{@last}};{{/each}}", spec.clone()),
+        text(
+            "{{#each s.xs as |x i|}}{{i}}{{x}}{{@first}}{{@last}};{{/each}}",
+            spec.clone()
+        ),
         "0xtruefalse;1yfalsetrue;"
     );
     assert!(error("{{#each s.xs}}{{@key}}{{/each}}", spec)
@@ -86,7 +101,10 @@ fn each_over_a_list_sets_first_and_last_and_no_key() {
 
 #[test]
 fn each_with_nothing_to_loop_over_takes_else_or_fails() {
-    assert_eq!(text("{{#each s.xs}}x{{else}}none{{/each}}", json!({"xs": []})), "none");
+    assert_eq!(
+        text("{{#each s.xs}}x{{else}}none{{/each}}", json!({"xs": []})),
+        "none"
+    );
     assert_eq!(text("{{#each s.xs}}x{{/each}}", json!({"xs": []})), "");
     assert!(error("{{#each s.none}}x{{/each}}", json!({}))
         .ends_with("`s.none` is missing: the request has no such value and it has no default"));
@@ -127,7 +145,10 @@ fn parent_paths_climb_blocks_that_push_a_frame_but_not_if() {
 fn values_inside_blocks_are_written_as_handlebars_writes_them() {
     let spec = json!({"xs": [1, "a", [true, null], {"k": 1}], "m": {"k": 1}, "n": null});
     assert_eq!(
-        text("{{#if true}}{{s.xs}}|{{s.m}}|{{s.n}}|{{gt 2 1}}{{/if}}", spec.clone()),
+        text(
+            "{{#if true}}{{s.xs}}|{{s.m}}|{{s.n}}|{{gt 2 1}}{{/if}}",
+            spec.clone()
+        ),
         "[1, a, [true, ], [object]]|[object]||true"
     );
     assert!(error("{{#if true}}{{s.xs.first}}{{/if}}", spec)
@@ -137,8 +158,14 @@ fn values_inside_blocks_are_written_as_handlebars_writes_them() {
 #[test]
 fn helpers_called_inside_blocks_by_name_or_computed_name() {
     assert_eq!(text("{{#if true}}{{list}}{{/if}}", json!({})), "[]");
-    assert_eq!(text("{{#if true}}{{ (lower \"LIST\") }}{{/if}}", json!({})), "[]");
-    assert_eq!(text("{{#if true}}{{ (lower \"TEXT\") }}{{/if}}", json!({})), "text");
+    assert_eq!(
+        text("{{#if true}}{{ (lower \"LIST\") }}{{/if}}", json!({})),
+        "[]"
+    );
+    assert_eq!(
+        text("{{#if true}}{{ (lower \"TEXT\") }}{{/if}}", json!({})),
+        "text"
+    );
     // A catalogue helper used as a block writes its value and ignores its body.
     assert_eq!(
         text("{{#default s.none \"d\"}}body{{/default}}", json!({})),
@@ -170,7 +197,10 @@ fn numbers_compare_exactly_across_whole_and_fractional() {
     let number = |text: &str| serde_json::from_str::<serde_json::Number>(text).unwrap();
     let less = Some(std::cmp::Ordering::Less);
     assert_eq!(
-        compare_numbers(&number("18446744073709551615"), &number("18446744073709551616.0")),
+        compare_numbers(
+            &number("18446744073709551615"),
+            &number("18446744073709551616.0")
+        ),
         less
     );
     assert_eq!(
@@ -179,7 +209,10 @@ fn numbers_compare_exactly_across_whole_and_fractional() {
     );
     assert_eq!(compare_numbers(&number("-3"), &number("-2.5")), less);
     assert_eq!(
-        compare_numbers(&number("-9223372036854775808"), &number("18446744073709551615")),
+        compare_numbers(
+            &number("-9223372036854775808"),
+            &number("18446744073709551615")
+        ),
         less
     );
     assert_eq!(render("{{ lt \"10\" 9 }}", json!({})), Ok(json!(false)));
