@@ -83,6 +83,36 @@ impl Block {
         render_call(&self.call, Some(self), frame, out)
     }
 
+    /// Renders `body` once for each item, its own work charged first, with `@first`,
+    /// `@last`, `@index` and (for a map's items, which come with their keys) `@key` set.
+    fn render_items<'v>(
+        &self,
+        body: &[Element],
+        items: impl ExactSizeIterator<Item = (Option<&'v str>, &'v Value)>,
+        frame: &Frame<'_>,
+        out: &mut MeteredString,
+    ) -> Result<(), Message> {
+        let count = items.len();
+        for (index, (key, item)) in items.enumerate() {
+            each_item()?;
+            let locals = Locals {
+                first: Some(index == 0),
+                last: Some(index + 1 == count),
+                index: Some(index),
+                key,
+            };
+            let key = key.map_or_else(|| Value::from(index), Value::from);
+            let child = Frame {
+                this: item,
+                locals,
+                params: self.params(item, &key),
+                parent: Some(frame),
+            };
+            render_elements(body, &child, out)?;
+        }
+        Ok(())
+    }
+
     fn params<'s>(&'s self, item: &'s Value, key: &'s Value) -> BlockParams<'s> {
         let mut params = BlockParams::default();
         match &self.params {
@@ -230,44 +260,12 @@ fn render_call(
             };
             match arg.json() {
                 Value::Array(items) if !items.is_empty() || inverse.is_none() => {
-                    for (index, item) in items.iter().enumerate() {
-                        let locals = Locals {
-                            first: Some(index == 0),
-                            last: Some(index + 1 == items.len()),
-                            index: Some(index),
-                            key: None,
-                        };
-                        each_item()?;
-                        let key = Value::from(index);
-                        let child = Frame {
-                            this: item,
-                            locals,
-                            params: block.params(item, &key),
-                            parent: Some(frame),
-                        };
-                        render_elements(body, &child, out)?;
-                    }
-                    Ok(())
+                    let items = items.iter().map(|item| (None, item));
+                    block.render_items(body, items, frame, out)
                 }
                 Value::Object(map) if !map.is_empty() || inverse.is_none() => {
-                    for (index, (key, item)) in map.iter().enumerate() {
-                        let locals = Locals {
-                            first: Some(index == 0),
-                            last: Some(index + 1 == map.len()),
-                            index: Some(index),
-                            key: Some(key),
-                        };
-                        each_item()?;
-                        let key = Value::from(key.as_str());
-                        let child = Frame {
-                            this: item,
-                            locals,
-                            params: block.params(item, &key),
-                            parent: Some(frame),
-                        };
-                        render_elements(body, &child, out)?;
-                    }
-                    Ok(())
+                    let items = map.iter().map(|(key, item)| (Some(key.as_str()), item));
+                    block.render_items(body, items, frame, out)
                 }
                 _ => match inverse {
                     Some(elements) => render_elements(elements, frame, out),
