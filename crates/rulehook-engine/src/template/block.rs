@@ -6,10 +6,9 @@ use handlebars::template::{BlockParam, HelperTemplate, Parameter, TemplateElemen
 use handlebars::Template;
 use serde_json::Value;
 
-use super::program::{
-    call_catalogue, each_item, helper_not_found, missing, render_json, truthy, BlockParams, Call,
-    Callee, Frame, Locals, Message, Program,
-};
+use super::builtins::{helper_not_found, missing, render_json, truthy};
+use super::frame::{BlockParams, Frame, Locals};
+use super::program::{call_catalogue, each_item, Call, Callee, Message, Program};
 use super::text::MeteredString;
 
 /// One part of a block's body.

@@ -368,63 +368,9 @@ fn piece(element: TemplateElement) -> Option<Piece> {
         block => Block::compile(&block).map(|compiled| Piece::Block {
             block: Box::new(compiled),
             #[cfg(any(test, feature = "cross-check"))]
-            template: metered_template(block),
+            template: super::cross_check::metered_template(block),
         }),
     }
-}
-
-/// The block as handlebars renders it, its loops metered as [`Block`] meters them.
-#[cfg(any(test, feature = "cross-check"))]
-fn metered_template(mut block: TemplateElement) -> Template {
-    meter_each_items(&mut block);
-    let mut template = Template::new();
-    template.elements.push(block);
-    template
-}
-
-/// Makes every `{{#each}}` inside `element` charge each item's work as it starts it, as a
-/// compiled [`Block`] does.
-///
-/// handlebars runs a block's loop by itself, so it would otherwise spend any time in
-/// `{{#each a}}{{#each ../a}}{{/each}}{{/each}}` without a step or a byte being counted.
-/// The first element of each loop body becomes a call of [`helpers::EACH_ITEM`], which
-/// writes nothing; templates cannot name it themselves.
-#[cfg(any(test, feature = "cross-check"))]
-fn meter_each_items(element: &mut TemplateElement) {
-    let TemplateElement::HelperBlock(block) = element else {
-        return;
-    };
-    let is_each = matches!(&block.name, Parameter::Name(n) if n == "each")
-        || matches!(&block.name, Parameter::Path(p) if path_first(p) == Some("each"));
-    for template in [&mut block.template, &mut block.inverse]
-        .into_iter()
-        .flatten()
-    {
-        for inner in &mut template.elements {
-            meter_each_items(inner);
-        }
-    }
-    if let (true, Some(body)) = (is_each, &mut block.template) {
-        if let Some(tick) = each_item_call() {
-            body.elements.insert(0, tick);
-            let first = body.mapping.first().cloned();
-            if let Some(mapping) = first {
-                body.mapping.insert(0, mapping);
-            }
-        }
-    }
-}
-
-/// `{{__each_item}}`, parsed once.
-#[cfg(any(test, feature = "cross-check"))]
-fn each_item_call() -> Option<TemplateElement> {
-    static CALL: std::sync::OnceLock<Option<TemplateElement>> = std::sync::OnceLock::new();
-    CALL.get_or_init(|| {
-        Template::compile(&format!("{{{{{}}}}}", helpers::EACH_ITEM))
-            .ok()
-            .and_then(|mut t| (!t.elements.is_empty()).then(|| t.elements.remove(0)))
-    })
-    .clone()
 }
 
 /// The common template mistakes, named plainly before handlebars' parser gets to them.

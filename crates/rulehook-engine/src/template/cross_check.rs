@@ -4,14 +4,14 @@
 //! of the budget as it stood before, and both must give the same value, text or error
 //! message.
 
-use handlebars::template::Parameter;
+use handlebars::template::{Parameter, TemplateElement};
 use handlebars::{Context, RenderContext, Renderable, Template};
 use serde_json::Value;
 
 use super::text::MeteredString;
-use super::Expression;
+use super::{path_first, Expression};
 use crate::budget;
-use crate::helpers::registry;
+use crate::helpers::{self, registry};
 
 /// Checks what one expression gave (`ours`) against handlebars, run from the budget as it
 /// stood `before` the expression, where `scope` stands.
@@ -95,4 +95,55 @@ fn render_error_message(e: &handlebars::RenderError) -> String {
         R::Other(message) => message.clone(),
         other => other.to_string(),
     }
+}
+
+/// The block as handlebars renders it, its loops metered as a compiled block meters them.
+pub(super) fn metered_template(mut block: TemplateElement) -> Template {
+    meter_each_items(&mut block);
+    let mut template = Template::new();
+    template.elements.push(block);
+    template
+}
+
+/// Makes every `{{#each}}` inside `element` charge each item's work as it starts it, as a
+/// compiled block does.
+///
+/// handlebars runs a block's loop by itself, so it would otherwise spend any time in
+/// `{{#each a}}{{#each ../a}}{{/each}}{{/each}}` without a step or a byte being counted.
+/// The first element of each loop body becomes a call of [`helpers::EACH_ITEM`], which
+/// writes nothing; templates cannot name it themselves.
+fn meter_each_items(element: &mut TemplateElement) {
+    let TemplateElement::HelperBlock(block) = element else {
+        return;
+    };
+    let is_each = matches!(&block.name, Parameter::Name(n) if n == "each")
+        || matches!(&block.name, Parameter::Path(p) if path_first(p) == Some("each"));
+    for template in [&mut block.template, &mut block.inverse]
+        .into_iter()
+        .flatten()
+    {
+        for inner in &mut template.elements {
+            meter_each_items(inner);
+        }
+    }
+    if let (true, Some(body)) = (is_each, &mut block.template) {
+        if let Some(tick) = each_item_call() {
+            body.elements.insert(0, tick);
+            let first = body.mapping.first().cloned();
+            if let Some(mapping) = first {
+                body.mapping.insert(0, mapping);
+            }
+        }
+    }
+}
+
+/// `{{__each_item}}`, parsed once.
+fn each_item_call() -> Option<TemplateElement> {
+    static CALL: std::sync::OnceLock<Option<TemplateElement>> = std::sync::OnceLock::new();
+    CALL.get_or_init(|| {
+        Template::compile(&format!("{{{{{}}}}}", helpers::EACH_ITEM))
+            .ok()
+            .and_then(|mut t| (!t.elements.is_empty()).then(|| t.elements.remove(0)))
+    })
+    .clone()
 }

@@ -12,15 +12,18 @@
 //! - [`compile`] turns a rule's YAML tree into [`Node`]s, and [`check`](self::check) makes sure
 //!   every helper and value a template names exists;
 //! - [`program`] and [`block`] are what an expression and a block compile to, evaluated
-//!   against the scope with no handlebars at run time;
+//!   against the scope with no handlebars at run time: in a [`frame`], with the meaning of
+//!   handlebars' [`builtins`];
 //! - [`render`] evaluates nodes against one request, and [`text`] does the string
 //!   interpolation, charging every byte to the render's budget first.
 
 mod block;
+mod builtins;
 mod check;
 mod compile;
 #[cfg(any(test, feature = "cross-check"))]
 mod cross_check;
+mod frame;
 mod program;
 mod render;
 #[cfg(test)]

@@ -4,7 +4,8 @@ use serde_json::{Map, Value};
 
 use std::collections::BTreeSet;
 
-use super::program::{lookup, Found, Frame};
+use super::frame::Frame;
+use super::program::{lookup, Found};
 use super::{Expr, Expression, Failure, Item, Key, Node, NullPolicy, ObjectNode};
 use crate::budget;
 use crate::json::{truthy, type_name};

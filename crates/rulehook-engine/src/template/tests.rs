@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::program::{compare_numbers, truthy};
+use super::builtins::{compare_numbers, truthy};
 use crate::{Hook, Limits, Rule};
 
 /// Renders `template` as the status leaf `v` of a rule whose value `s` is the parent's spec.

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use super::program::{missing, Frame};
+use super::builtins::missing;
+use super::frame::Frame;
 use super::{Failure, Piece, Render, Text};
 use crate::budget;
 use crate::json::type_name;
