@@ -229,7 +229,10 @@ fn render_call(
     frame: &Frame<'_>,
     out: &mut MeteredString,
 ) -> Result<(), Message> {
-    let (args, include_zero) = call.args(frame)?;
+    let super::program::Args {
+        params: args,
+        include_zero,
+    } = call.args(frame)?;
     let body = block.and_then(|b| b.body.as_deref());
     let inverse = block.and_then(|b| b.inverse.as_deref());
     let either = |holds: bool, out: &mut MeteredString| match if holds { body } else { inverse } {

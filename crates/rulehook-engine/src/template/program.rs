@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::builtins::{compare, helper_not_found, missing, param_not_found, render_json, truthy};
 use super::frame::Frame;
 use crate::budget;
-use crate::helpers::{self, Args, HelperFn};
+use crate::helpers::{self, HelperFn};
 
 /// What an expression evaluates to: `None` is missing, which is not `null`.
 pub(super) type Found<'s> = Option<Cow<'s, Value>>;
@@ -90,6 +90,13 @@ pub(super) enum Callee {
     EachItem,
     /// A name no helper has: calling it fails.
     Unknown(String),
+}
+
+/// A call's evaluated arguments.
+pub(super) struct Args<'s> {
+    pub(super) params: Vec<Arg<'s>>,
+    /// `if`'s `includeZero=true`: every number is true.
+    pub(super) include_zero: bool,
 }
 
 /// A value an argument evaluated to, and the path it was read from (for messages).
@@ -285,6 +292,8 @@ impl Call {
             .iter()
             .map(|(key, value)| (key.clone(), Program::compile(value)))
             .collect();
+        // In name order: handlebars keeps a hash map, so where two fail, which error it
+        // reports varies from run to run.
         call.hash.sort_by(|a, b| a.0.cmp(&b.0));
         call
     }
@@ -299,8 +308,8 @@ impl Call {
     }
 
     /// Evaluates the arguments, in order, then the hash.
-    pub(super) fn args<'s>(&'s self, frame: &Frame<'s>) -> Result<(Vec<Arg<'s>>, bool), Message> {
-        let args = self
+    pub(super) fn args<'s>(&'s self, frame: &Frame<'s>) -> Result<Args<'s>, Message> {
+        let params = self
             .params
             .iter()
             .map(|p| p.arg(frame))
@@ -312,12 +321,15 @@ impl Call {
                 include_zero = value.as_deref().and_then(Value::as_bool).unwrap_or(false);
             }
         }
-        Ok((args, include_zero))
+        Ok(Args {
+            params,
+            include_zero,
+        })
     }
 
     /// The call's value, as a subexpression gives it.
     fn value<'s>(&'s self, frame: &Frame<'s>) -> Result<Found<'s>, Message> {
-        let (args, _) = self.args(frame)?;
+        let args = self.args(frame)?.params;
         let text = || Some(Cow::Owned(Value::String(String::new())));
         match &self.callee {
             Callee::Catalogue { name, body } => call_catalogue(name, *body, &args),
@@ -423,7 +435,7 @@ pub(super) fn call_catalogue<'s>(
     body: HelperFn,
     args: &[Arg<'_>],
 ) -> Result<Found<'s>, Message> {
-    let args = Args::new(args.iter().map(|a| a.value.as_deref()).collect());
+    let args = helpers::Args::new(args.iter().map(|a| a.value.as_deref()).collect());
     match body(&args) {
         Ok(value) => Ok(value.map(Cow::Owned)),
         Err(error) => Err(format!("{name}: {error}")),
