@@ -6,8 +6,8 @@
 //!
 //! Everything is compiled once, when the rule loads: handlebars parses each leaf, and every
 //! name and helper it uses is checked then, so a typo is a load error rather than an empty
-//! string at run time.
-//!
+//! string at run time. Rendering runs the engine's own compiled programs; handlebars is
+//! only the parser.
 //!
 //! - [`compile`] turns a rule's YAML tree into [`Node`]s, and [`check`](self::check) makes sure
 //!   every helper and value a template names exists;
@@ -156,9 +156,9 @@ impl Expression {
 
 /// A compiled interpolating template: text, values and (rarely) blocks.
 ///
-/// Plain `{{ value }}` pieces are evaluated here rather than by handlebars, so a list or map
-/// interpolated into a string is an error instead of handlebars' `[object]`, and every byte
-/// appended is charged to the render's budget first.
+/// A `{{ value }}` piece outside any block that is a list or a map is an error rather than
+/// handlebars' `[object]`; inside a block, values are written as handlebars writes them.
+/// Every byte appended is charged to the render's budget first.
 #[derive(Debug)]
 pub struct Text {
     pieces: Vec<Piece>,
