@@ -118,6 +118,52 @@ pub fn install(limits: &Limits) -> Installed {
     Installed { previous }
 }
 
+/// The render's meter as it stands, without its guard: a second evaluation, made only to
+/// compare with the first, runs from it and charges nothing (see [`aside`]).
+#[cfg(any(test, feature = "cross-check"))]
+pub struct Snapshot(Option<Meter>);
+
+#[cfg(any(test, feature = "cross-check"))]
+impl Meter {
+    fn unguarded_copy(&self) -> Meter {
+        Meter {
+            guard: None,
+            limit_reached: self.limit_reached.clone(),
+            ..*self
+        }
+    }
+}
+
+#[cfg(any(test, feature = "cross-check"))]
+pub fn snapshot() -> Snapshot {
+    METER.with(|m| Snapshot(m.borrow().as_ref().map(Meter::unguarded_copy)))
+}
+
+/// Runs `f` on a copy of `from`, then puts the render's meter back as it was. The copy has
+/// no guard, so the caller never stops it.
+#[cfg(any(test, feature = "cross-check"))]
+pub fn aside<T>(from: &Snapshot, f: impl FnOnce() -> T) -> T {
+    let saved = METER.with(|m| {
+        std::mem::replace(
+            &mut *m.borrow_mut(),
+            from.0.as_ref().map(Meter::unguarded_copy),
+        )
+    });
+    let result = f();
+    METER.with(|m| *m.borrow_mut() = saved);
+    result
+}
+
+/// Whether the render has a guard, which may stop it where a copy without one goes on.
+#[cfg(any(test, feature = "cross-check"))]
+pub fn guarded() -> bool {
+    METER.with(|m| {
+        m.borrow()
+            .as_ref()
+            .is_some_and(|meter| meter.guard.is_some())
+    })
+}
+
 /// Charges `bytes` about to be built.
 ///
 /// # Errors

@@ -69,6 +69,10 @@ pub(crate) struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
+    pub(crate) fn new(params: Vec<Option<&'a Value>>) -> Args<'a> {
+        Args { params }
+    }
+
     pub(super) fn get(&self, i: usize) -> Option<&'a Value> {
         self.params.get(i).copied().flatten()
     }

@@ -7,8 +7,10 @@
 //! A missing argument (a value the request lacks) reaches a helper as `None`, so helpers such
 //! as `default`, `exists` and `length` can tell "missing" from `""`, `false` and `0`.
 //!
-//! This file is the catalogue (every helper's name and arity, checked when a rule loads) and
-//! the registry; the helpers themselves live by theme in the modules below. A new helper is
+//! This file is the catalogue (every helper's name and arity, checked when a rule loads);
+//! the helpers themselves live by theme in the modules below. Templates call them through
+//! their compiled programs (`crate::template`); the handlebars registry here only serves
+//! the engine's tests, which check those programs against handlebars. A new helper is
 //! a function in its theme's module and one line in [`HELPERS`], plus its entry in
 //! `docs/rules.md`.
 
@@ -25,18 +27,17 @@ mod strings;
 #[cfg(test)]
 mod tests;
 
-use std::sync::OnceLock;
-
+#[cfg(any(test, feature = "cross-check"))]
 use handlebars::{
     Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, RenderErrorReason,
     ScopedJson,
 };
 use serde_json::Value;
 
-use args::Args;
+pub(crate) use args::Args;
 use error::HelperError;
 
-type HelperFn = fn(&Args) -> Result<Option<Value>, HelperError>;
+pub(crate) type HelperFn = fn(&Args) -> Result<Option<Value>, HelperError>;
 
 /// A helper's name, arity and body.
 pub struct HelperInfo {
@@ -174,6 +175,14 @@ static HELPERS: &[HelperInfo] = &[
     catalogue("find", 2, 3, selectors::find),
 ];
 
+impl HelperInfo {
+    /// The Rust body of a catalogue helper; `None` for handlebars' built-ins, which the
+    /// template programs evaluate themselves.
+    pub(crate) fn body(&self) -> Option<HelperFn> {
+        self.body
+    }
+}
+
 /// The helper called `name`, if templates may use it.
 pub fn lookup(name: &str) -> Option<&'static HelperInfo> {
     HELPERS.iter().find(|h| h.name == name)
@@ -183,9 +192,11 @@ pub fn names() -> impl Iterator<Item = &'static str> {
     HELPERS.iter().map(|h| h.name)
 }
 
-/// The shared registry: strict, with no HTML escaping, and only the helpers above.
+/// A handlebars registry as the engine once rendered with: strict, with no HTML escaping,
+/// and only the helpers above. Tests check the compiled programs against it.
+#[cfg(any(test, feature = "cross-check"))]
 pub fn registry() -> &'static Handlebars<'static> {
-    static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
+    static REGISTRY: std::sync::OnceLock<Handlebars<'static>> = std::sync::OnceLock::new();
     REGISTRY.get_or_init(|| {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
@@ -210,17 +221,19 @@ pub fn registry() -> &'static Handlebars<'static> {
     })
 }
 
-/// The helper the compiler puts first in every `{{#each}}` body: it charges the work of one
-/// item before the item renders, and writes nothing. Its name is not in [`HELPERS`], so no
-/// template can call it.
+/// The hidden helper that charges the work of one `{{#each}}` item before the item
+/// renders, and writes nothing. Its name is not in [`HELPERS`], so no template can call it
+/// where names are checked.
 pub(crate) const EACH_ITEM: &str = "__each_item";
 
 /// Work one `{{#each}}` item costs besides what its body charges: setting up the block's
-/// context and locals. Measured at about 0.1 µs.
-const EACH_ITEM_WORK: u64 = 200;
+/// frame and locals. Measured at about 0.1 µs.
+pub(crate) const EACH_ITEM_WORK: u64 = 200;
 
+#[cfg(any(test, feature = "cross-check"))]
 struct EachItem;
 
+#[cfg(any(test, feature = "cross-check"))]
 impl HelperDef for EachItem {
     fn call<'reg: 'rc, 'rc>(
         &self,
@@ -236,11 +249,13 @@ impl HelperDef for EachItem {
 }
 
 /// One catalogue helper as handlebars calls it: arguments in, typed error out as text.
+#[cfg(any(test, feature = "cross-check"))]
 struct CatalogueHelper {
     name: &'static str,
     body: HelperFn,
 }
 
+#[cfg(any(test, feature = "cross-check"))]
 impl HelperDef for CatalogueHelper {
     fn call_inner<'reg: 'rc, 'rc>(
         &self,

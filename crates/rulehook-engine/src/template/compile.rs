@@ -8,8 +8,8 @@ use handlebars::Template;
 use serde_json::{Map, Value};
 
 use super::{
-    path_first, Expr, Item, Key, Loop, Names, Node, NullPolicy, ObjectNode, Piece, Text,
-    DIRECTIVE_KEYS, MERGE_KEY,
+    path_first, Block, Expr, Expression, Item, Key, Loop, Names, Node, NullPolicy, ObjectNode,
+    Piece, Text, DIRECTIVE_KEYS, MERGE_KEY,
 };
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::helpers;
@@ -362,57 +362,15 @@ fn piece(element: TemplateElement) -> Option<Piece> {
         TemplateElement::RawString(s) => Some(Piece::Raw(s)),
         TemplateElement::Comment(_) => None,
         TemplateElement::Expression(ht) | TemplateElement::HtmlExpression(ht) => {
-            Some(Piece::value(value_param(*ht)))
+            Some(Piece::Value(Expression::new(value_param(*ht))))
         }
-        mut block => {
-            meter_each_items(&mut block);
-            let mut template = Template::new();
-            template.elements.push(block);
-            Some(Piece::Block(template))
-        }
+        // Partials and decorators are left out: the checker refuses them.
+        block => Block::compile(&block).map(|compiled| Piece::Block {
+            block: Box::new(compiled),
+            #[cfg(any(test, feature = "cross-check"))]
+            template: super::cross_check::metered_template(block),
+        }),
     }
-}
-
-/// Makes every `{{#each}}` inside `element` charge each item's work as it starts it.
-///
-/// handlebars runs a block's loop by itself, so a render could otherwise spend any time in
-/// `{{#each a}}{{#each ../a}}{{/each}}{{/each}}` without a step or a byte being counted.
-/// The first element of each loop body becomes a call of [`helpers::EACH_ITEM`], which
-/// writes nothing; templates cannot name it themselves.
-fn meter_each_items(element: &mut TemplateElement) {
-    let TemplateElement::HelperBlock(block) = element else {
-        return;
-    };
-    let is_each = matches!(&block.name, Parameter::Name(n) if n == "each")
-        || matches!(&block.name, Parameter::Path(p) if path_first(p) == Some("each"));
-    for template in [&mut block.template, &mut block.inverse]
-        .into_iter()
-        .flatten()
-    {
-        for inner in &mut template.elements {
-            meter_each_items(inner);
-        }
-    }
-    if let (true, Some(body)) = (is_each, &mut block.template) {
-        if let Some(tick) = each_item_call() {
-            body.elements.insert(0, tick);
-            let first = body.mapping.first().cloned();
-            if let Some(mapping) = first {
-                body.mapping.insert(0, mapping);
-            }
-        }
-    }
-}
-
-/// `{{__each_item}}`, parsed once.
-fn each_item_call() -> Option<TemplateElement> {
-    static CALL: std::sync::OnceLock<Option<TemplateElement>> = std::sync::OnceLock::new();
-    CALL.get_or_init(|| {
-        Template::compile(&format!("{{{{{}}}}}", helpers::EACH_ITEM))
-            .ok()
-            .and_then(|mut t| (!t.elements.is_empty()).then(|| t.elements.remove(0)))
-    })
-    .clone()
 }
 
 /// The common template mistakes, named plainly before handlebars' parser gets to them.

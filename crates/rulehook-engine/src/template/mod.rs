@@ -6,23 +6,37 @@
 //!
 //! Everything is compiled once, when the rule loads: handlebars parses each leaf, and every
 //! name and helper it uses is checked then, so a typo is a load error rather than an empty
-//! string at run time.
-//!
+//! string at run time. Rendering runs the engine's own compiled programs; handlebars is
+//! only the parser.
 //!
 //! - [`compile`] turns a rule's YAML tree into [`Node`]s, and [`check`](self::check) makes sure
 //!   every helper and value a template names exists;
+//! - [`program`] and [`block`] are what an expression and a block compile to, evaluated
+//!   against the scope with no handlebars at run time: in a [`frame`], with the meaning of
+//!   handlebars' [`builtins`];
 //! - [`render`] evaluates nodes against one request, and [`text`] does the string
 //!   interpolation, charging every byte to the render's budget first.
 
+mod block;
+mod builtins;
 mod check;
 mod compile;
+#[cfg(any(test, feature = "cross-check"))]
+mod cross_check;
+mod frame;
+mod program;
 mod render;
+#[cfg(test)]
+mod tests;
 mod text;
 mod write;
 
 use handlebars::template::Parameter;
-use handlebars::{PathSeg, Template};
+use handlebars::PathSeg;
 use serde_json::Value;
+
+use block::Block;
+use program::Program;
 
 use crate::locate::Pos;
 
@@ -108,27 +122,43 @@ pub struct Loop {
 /// A compiled whole expression.
 #[derive(Debug)]
 pub struct Expr {
-    param: Parameter,
-    /// Whether `param` is a path of plain names, which a render looks up itself.
-    plain: bool,
+    expression: Expression,
     pub pos: Pos,
 }
 
 impl Expr {
     fn new(param: Parameter, pos: Pos) -> Expr {
         Expr {
-            plain: is_plain_path(&param),
-            param,
+            expression: Expression::new(param),
             pos,
         }
     }
 }
 
-/// A compiled interpolating template: text, values and (rarely) handlebars blocks.
+/// One `{{ }}` expression: its program, and, where handlebars checks it, what handlebars
+/// parsed.
+#[derive(Debug)]
+struct Expression {
+    program: Program,
+    #[cfg(any(test, feature = "cross-check"))]
+    param: Parameter,
+}
+
+impl Expression {
+    fn new(param: Parameter) -> Expression {
+        Expression {
+            program: Program::compile(&param),
+            #[cfg(any(test, feature = "cross-check"))]
+            param,
+        }
+    }
+}
+
+/// A compiled interpolating template: text, values and (rarely) blocks.
 ///
-/// Plain `{{ value }}` pieces are evaluated here rather than by handlebars, so a list or map
-/// interpolated into a string is an error instead of handlebars' `[object]`, and every byte
-/// appended is charged to the render's budget first.
+/// A `{{ value }}` piece outside any block that is a list or a map is an error rather than
+/// handlebars' `[object]`; inside a block, values are written as handlebars writes them.
+/// Every byte appended is charged to the render's budget first.
 #[derive(Debug)]
 pub struct Text {
     pieces: Vec<Piece>,
@@ -140,17 +170,14 @@ pub struct Text {
 #[derive(Debug)]
 enum Piece {
     Raw(String),
-    /// A value, and whether it is a path of plain names.
-    Value(Parameter, bool),
-    /// `{{#if}}`, `{{#each}}` and friends, rendered by handlebars.
-    Block(Template),
-}
-
-impl Piece {
-    fn value(param: Parameter) -> Piece {
-        let plain = is_plain_path(&param);
-        Piece::Value(param, plain)
-    }
+    Value(Expression),
+    /// `{{#if}}`, `{{#each}}` and friends.
+    Block {
+        block: Box<Block>,
+        /// The block as handlebars parsed it, its `{{#each}}` loops metered.
+        #[cfg(any(test, feature = "cross-check"))]
+        template: handlebars::Template,
+    },
 }
 
 /// Why a render failed, and where in the rule.
@@ -184,18 +211,6 @@ impl Names {
 
     fn contains(&self, name: &str) -> bool {
         self.stack.iter().any(|n| n == name)
-    }
-}
-
-/// A path of plain names (`name`, `parent.spec.who`, `children.[Pod.v1]`, `items.0`): a
-/// render looks it up in the scope itself, as handlebars would find it at the top of a
-/// template, with no render context built for it.
-fn is_plain_path(param: &Parameter) -> bool {
-    match param {
-        Parameter::Path(handlebars::Path::Relative((segments, _))) => {
-            !segments.is_empty() && segments.iter().all(|s| matches!(s, PathSeg::Named(_)))
-        }
-        _ => false,
     }
 }
 

@@ -1,14 +1,13 @@
 //! Rendering compiled nodes against one request's scope.
 
-use handlebars::template::Parameter;
-use handlebars::{Context, PathSeg, RenderContext};
 use serde_json::{Map, Value};
 
 use std::collections::BTreeSet;
 
-use super::{Expr, Failure, Item, Key, Node, NullPolicy, ObjectNode};
+use super::frame::Frame;
+use super::program::{lookup, Found};
+use super::{Expr, Expression, Failure, Item, Key, Node, NullPolicy, ObjectNode};
 use crate::budget;
-use crate::helpers::registry;
 use crate::json::{truthy, type_name};
 use crate::locate::Pos;
 use crate::Limits;
@@ -23,7 +22,8 @@ pub(super) type Emit<'e, 'l> = dyn FnMut(&mut Render<'l>, &Node) -> Result<(), F
 /// Per-render state: the template scope and the step budget. Bytes are metered in
 /// [`budget`], which helpers reach too.
 pub struct Render<'l> {
-    pub(super) ctx: Context,
+    /// The values templates read: the rule's values and the request's parts.
+    pub(super) scope: Value,
     pub limits: &'l Limits,
     steps: u64,
     /// The last position evaluated, for failures of nodes that have none of their own.
@@ -33,7 +33,7 @@ pub struct Render<'l> {
 impl<'l> Render<'l> {
     pub fn new(scope: Map<String, Value>, limits: &'l Limits) -> Self {
         Render {
-            ctx: Context::from(Value::Object(scope)),
+            scope: Value::Object(scope),
             limits,
             steps: 0,
             pos: Pos { line: 1, column: 1 },
@@ -52,7 +52,7 @@ impl<'l> Render<'l> {
 
     /// The scope, once rendering is done.
     pub fn into_data(mut self) -> Value {
-        std::mem::take(self.ctx.data_mut())
+        std::mem::take(&mut self.scope)
     }
 
     pub(super) fn step(&mut self, pos: Pos) -> Result<(), Failure> {
@@ -273,52 +273,53 @@ impl<'l> Render<'l> {
 
     fn value(&mut self, expr: &Expr) -> Result<Option<Value>, Failure> {
         let pos = expr.pos;
-        self.with_value(&expr.param, expr.plain, pos, |value| {
-            let Some(value) = value else { return Ok(None) };
+        self.with_found(&expr.expression, pos, |found| {
+            let Some(found) = found else { return Ok(None) };
             // Everything a render keeps is charged before it is copied: a value from the scope
             // or the rule, and a helper's result, which the helper only checked would fit
-            // before building it.
-            budget::charge_copy(value).map_err(|e| Failure::new(pos, e.message()))?;
-            Ok(Some(value.clone()))
+            // before building it. A helper's result is kept as it is, not copied.
+            budget::charge_copy(&found).map_err(|e| Failure::new(pos, e.message()))?;
+            Ok(Some(found.into_owned()))
         })
     }
 
-    /// Hands `use_value` what `param` evaluates to (`None`: missing), where it stands. A
-    /// plain path (`plain`, decided when the rule loaded) is looked up in the scope
-    /// directly; anything else is evaluated by handlebars.
+    /// Hands `use_value` what `expression` evaluates to (`None`: missing), where it stands.
     pub(super) fn with_value<T>(
-        &self,
-        param: &Parameter,
-        plain: bool,
+        &mut self,
+        expression: &Expression,
         pos: Pos,
         use_value: impl FnOnce(Option<&Value>) -> Result<T, Failure>,
     ) -> Result<T, Failure> {
-        if let (true, Parameter::Path(handlebars::Path::Relative((segments, _)))) = (plain, param) {
-            let found = lookup(segments, self.ctx.data());
-            #[cfg(test)]
-            self.same_as_handlebars(param, found);
-            return use_value(found);
-        }
-        let mut rc = RenderContext::new(None);
-        let value = param
-            .expand(registry(), &self.ctx, &mut rc)
-            .map_err(|e| Failure::new(pos, render_error_message(&e)))?;
-        use_value((!value.is_value_missing()).then(|| value.value()))
+        self.with_found(expression, pos, |found| use_value(found.as_deref()))
     }
 
-    /// In the engine's tests, every plain path is also evaluated by handlebars.
-    #[cfg(test)]
-    fn same_as_handlebars(&self, param: &Parameter, found: Option<&Value>) {
-        let mut rc = RenderContext::new(None);
-        let expanded = param.expand(registry(), &self.ctx, &mut rc).ok();
-        let by_handlebars = expanded
+    /// Hands `use_found` what `expression` evaluates to: borrowed from the scope or the rule,
+    /// or a helper's result.
+    fn with_found<T>(
+        &mut self,
+        expression: &Expression,
+        pos: Pos,
+        use_found: impl FnOnce(Found<'_>) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        #[cfg(any(test, feature = "cross-check"))]
+        let before = budget::snapshot();
+        let found = expression.evaluate(&self.scope);
+        #[cfg(any(test, feature = "cross-check"))]
+        let ours = found
             .as_ref()
-            .and_then(|v| (!v.is_value_missing()).then(|| v.value()));
-        assert_eq!(found, by_handlebars, "{param:?}");
+            .map(|found| found.as_deref().cloned())
+            .map_err(Clone::clone);
+        let used = match found {
+            Ok(found) => use_found(found),
+            Err(message) => Err(Failure::new(pos, message)),
+        };
+        #[cfg(any(test, feature = "cross-check"))]
+        super::cross_check::expression(&mut self.scope, expression, &before, ours);
+        used
     }
 
     fn scope(&mut self) -> &mut Map<String, Value> {
-        match self.ctx.data_mut() {
+        match &mut self.scope {
             Value::Object(map) => map,
             other => {
                 *other = Value::Object(Map::new());
@@ -355,18 +356,19 @@ impl<'l> Render<'l> {
     }
 }
 
-/// What a path of plain names finds in the scope: a map's key, or a list's index.
-fn lookup<'v>(segments: &[PathSeg], scope: &'v Value) -> Option<&'v Value> {
-    segments.iter().try_fold(scope, |at, segment| {
-        let PathSeg::Named(name) = segment else {
-            return None;
-        };
-        match at {
-            Value::Object(map) => map.get(name.as_str()),
-            Value::Array(items) => name.parse::<usize>().ok().and_then(|i| items.get(i)),
-            _ => None,
+impl Expression {
+    /// What the expression gives at the top of a template. A path of plain names is looked
+    /// up in the scope leniently: a name into a list finds nothing rather than failing.
+    ///
+    /// # Errors
+    ///
+    /// A helper's error, or what handlebars' strict mode refuses.
+    pub(super) fn evaluate<'s>(&'s self, scope: &'s Value) -> Result<Found<'s>, String> {
+        if let Some(names) = self.program.plain_names() {
+            return Ok(lookup(names, scope).map(std::borrow::Cow::Borrowed));
         }
-    })
+        self.program.eval(&Frame::root(scope))
+    }
 }
 
 /// Two keys of one object that render to the same name.
@@ -397,16 +399,4 @@ fn loop_limit(pos: Pos, limit: usize) -> Failure {
         pos,
         format!("`$forEach` has more than {limit} items (limit max-loop-items)"),
     )
-}
-
-pub(super) fn render_error_message(e: &handlebars::RenderError) -> String {
-    use handlebars::RenderErrorReason as R;
-    match e.reason() {
-        R::MissingVariable(Some(path)) => {
-            format!("`{path}` is missing: the request has no such value and it has no default")
-        }
-        R::MissingVariable(None) => "a value used here is missing".to_owned(),
-        R::Other(message) => message.clone(),
-        other => other.to_string(),
-    }
 }

@@ -1,14 +1,12 @@
 //! String interpolation: the pieces of a [`Text`] appended one by one, each charged to the
 //! render's budget before it is.
 
-use handlebars::template::Parameter;
-use handlebars::{RenderContext, Renderable};
 use serde_json::Value;
 
-use super::render::render_error_message;
-use super::{path_text, Failure, Piece, Render, Text};
+use super::builtins::missing;
+use super::frame::Frame;
+use super::{Failure, Piece, Render, Text};
 use crate::budget;
-use crate::helpers::registry;
 use crate::json::type_name;
 
 impl Render<'_> {
@@ -23,22 +21,24 @@ impl Render<'_> {
                 Piece::Raw(s) => out
                     .push(s)
                     .map_err(|e| Failure::new(text.pos, e.message()))?,
-                Piece::Value(param, plain) => {
-                    self.with_value(param, *plain, text.pos, |value| {
-                        let value =
-                            value.ok_or_else(|| Failure::new(text.pos, missing_message(param)))?;
-                        let piece = interpolated(value).map_err(|m| Failure::new(text.pos, m))?;
-                        out.push(&piece)
-                            .map_err(|e| Failure::new(text.pos, e.message()))
-                    })?
-                }
-                Piece::Block(template) => {
-                    let mut rc = RenderContext::new(None);
-                    let result = template.render(registry(), &self.ctx, &mut rc, &mut out);
-                    if let Some(exceeded) = out.exceeded.take() {
-                        return Err(Failure::new(text.pos, exceeded.message()));
+                Piece::Value(expression) => self.with_value(expression, text.pos, |value| {
+                    let value = value.ok_or_else(|| {
+                        Failure::new(text.pos, missing(expression.program.path()))
+                    })?;
+                    let piece = interpolated(value).map_err(|m| Failure::new(text.pos, m))?;
+                    out.push(&piece)
+                        .map_err(|e| Failure::new(text.pos, e.message()))
+                })?,
+                Piece::Block { block, .. } => {
+                    #[cfg(any(test, feature = "cross-check"))]
+                    let (before, start) = (budget::snapshot(), out.text.len());
+                    let rendered = block.render(&Frame::root(&self.scope), &mut out);
+                    #[cfg(any(test, feature = "cross-check"))]
+                    if let Piece::Block { template, .. } = piece {
+                        let ours = rendered.clone().map(|()| out.text[start..].to_owned());
+                        super::cross_check::block(&mut self.scope, template, &before, ours);
                     }
-                    result.map_err(|e| Failure::new(text.pos, render_error_message(&e)))?;
+                    rendered.map_err(|message| Failure::new(text.pos, message))?;
                 }
             }
         }
@@ -48,21 +48,23 @@ impl Render<'_> {
 
 /// A string that charges the render's budget before it grows.
 #[derive(Default)]
-struct MeteredString {
-    text: String,
+pub(super) struct MeteredString {
+    pub(super) text: String,
     /// Why the last write failed, for blocks rendered by handlebars, which only see an
     /// I/O error.
-    exceeded: Option<budget::Exceeded>,
+    #[cfg(any(test, feature = "cross-check"))]
+    pub(super) exceeded: Option<budget::Exceeded>,
 }
 
 impl MeteredString {
-    fn push(&mut self, s: &str) -> Result<(), budget::Exceeded> {
+    pub(super) fn push(&mut self, s: &str) -> Result<(), budget::Exceeded> {
         budget::charge(s.len())?;
         self.text.push_str(s);
         Ok(())
     }
 }
 
+#[cfg(any(test, feature = "cross-check"))]
 impl handlebars::Output for MeteredString {
     fn write(&mut self, seg: &str) -> Result<(), std::io::Error> {
         self.push(seg).map_err(|e| {
@@ -86,16 +88,5 @@ fn interpolated(value: &Value) -> Result<std::borrow::Cow<'_, str>, String> {
             "{} cannot be placed inside a string; use `toJson` for its JSON text, or make the leaf one whole expression to keep its type",
             type_name(value)
         )),
-    }
-}
-
-/// What a missing value interpolated into a string is called in the error.
-fn missing_message(param: &Parameter) -> String {
-    match param {
-        Parameter::Path(path) => format!(
-            "`{}` is missing: the request has no such value and it has no default",
-            path_text(path)
-        ),
-        _ => "a value used here is missing".to_owned(),
     }
 }

@@ -70,7 +70,7 @@ impl Render<'_> {
     /// charged as the copy would be.
     fn write_expr(&mut self, expr: &Expr, out: &mut Vec<u8>) -> Result<Wrote, Failure> {
         self.step(expr.pos)?;
-        self.with_value(&expr.param, expr.plain, expr.pos, |value| {
+        self.with_value(&expr.expression, expr.pos, |value| {
             let Some(value) = value else {
                 return Ok(Wrote::Nothing);
             };
