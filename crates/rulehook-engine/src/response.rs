@@ -89,36 +89,20 @@ pub(crate) fn customize(
     section: Pos,
     render: &mut Render,
 ) -> Result<Vec<u8>, Failure> {
-    let pos = node_pos(node, section);
     let mut answer = AnswerObject::new();
     answer.field(mc::RELATED_RESOURCES, |out| {
-        let start = out.len();
-        if render.write(node, out)? == Wrote::Nothing {
-            out.extend_from_slice(b"[]");
-            return Ok(true);
-        }
-        let written = &out[start..];
-        if written.first() != Some(&b'[') {
-            return Err(Failure::new(
-                pos,
-                format!(
-                    "{} must be a list, not {}",
-                    mc::RELATED_RESOURCES,
-                    written_type_name(written)
-                ),
-            ));
-        }
-        let heads = rule_heads(written).map_err(|e| {
-            Failure::new(
-                pos,
-                format!("{} cannot be checked: {e}", mc::RELATED_RESOURCES),
-            )
-        })?;
-        for (i, head) in heads.into_iter().enumerate() {
-            check_related(head)
-                .map_err(|e| Failure::new(pos, format!("{}[{i}] {e}", mc::RELATED_RESOURCES)))?;
-        }
-        Ok(true)
+        let rules = ItemCheck {
+            read: rule_heads,
+            check: check_related,
+        };
+        write_checked_list(
+            Some(node),
+            mc::RELATED_RESOURCES,
+            section,
+            rules,
+            render,
+            out,
+        )
     })?;
     Ok(answer.finish())
 }
@@ -197,12 +181,34 @@ fn write_status(
     }
 }
 
-/// Writes children or attachments, each checked as Metacontroller needs it to apply it; a
-/// template that gives nothing writes `[]`.
+/// Writes children or attachments, each checked as Metacontroller needs it to apply it.
 fn write_objects(
     node: Option<&Node>,
     what: &'static str,
     hook_pos: Pos,
+    render: &mut Render,
+    out: &mut Vec<u8>,
+) -> Result<bool, Failure> {
+    let objects = ItemCheck {
+        read: item_heads,
+        check: check_object,
+    };
+    write_checked_list(node, what, hook_pos, objects, render, out)
+}
+
+/// How the items of a written list are read back, and checked.
+struct ItemCheck {
+    read: fn(&[u8]) -> Result<Vec<Head>, serde_json::Error>,
+    check: fn(Head) -> Result<(), Unanswerable>,
+}
+
+/// Writes a list whose items Metacontroller reads one by one, then checks each from what
+/// was written; a template that gives nothing writes `[]`.
+fn write_checked_list(
+    node: Option<&Node>,
+    what: &'static str,
+    hook_pos: Pos,
+    items: ItemCheck,
     render: &mut Render,
     out: &mut Vec<u8>,
 ) -> Result<bool, Failure> {
@@ -224,10 +230,10 @@ fn write_objects(
             format!("{what} must be a list, not {}", written_type_name(written)),
         ));
     }
-    let heads = item_heads(written)
+    let heads = (items.read)(written)
         .map_err(|e| Failure::new(pos, format!("{what} cannot be checked: {e}")))?;
     for (i, head) in heads.into_iter().enumerate() {
-        check_object(head).map_err(|e| Failure::new(pos, format!("{what}[{i}] {e}")))?;
+        (items.check)(head).map_err(|e| Failure::new(pos, format!("{what}[{i}] {e}")))?;
     }
     Ok(true)
 }
