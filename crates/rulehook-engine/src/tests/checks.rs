@@ -242,3 +242,20 @@ fn of_two_fields_that_fail_the_one_written_first_is_reported() {
         "rule `r` failed at r.yaml:6:16: annotations must be a map, not a string"
     );
 }
+
+#[test]
+fn nulls_inside_copied_values_never_reach_a_related_resource_rule() {
+    let rule = "values:\n  v: $.parent.spec.v\ncustomize:\n  relatedResources:\n    - {apiVersion: v1, resource: configmaps, labelSelector: \"{{ v }}\"}\n";
+    let r = render_with(
+        rule,
+        Hook::Customize,
+        json!({"parent": {"spec": {"v": {"matchLabels": {"a": "b", "c": null}}}}}),
+    )
+    .unwrap();
+    assert_eq!(
+        r,
+        json!({"relatedResources": [
+            {"apiVersion": "v1", "resource": "configmaps", "labelSelector": {"matchLabels": {"a": "b"}}}
+        ]})
+    );
+}
