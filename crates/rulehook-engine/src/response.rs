@@ -29,7 +29,23 @@ pub(crate) struct HookTemplates {
     pub(crate) labels: Option<Node>,
     pub(crate) annotations: Option<Node>,
     pub(crate) attachments: Option<Node>,
+    /// Whether the children template, or the attachments one, writes only items that pass
+    /// the identity check whatever the request (decided at load): they are not read back.
+    pub(crate) children_identified: bool,
+    pub(crate) attachments_identified: bool,
     pub(crate) pos: Pos,
+}
+
+impl HookTemplates {
+    /// Decides, once its templates are compiled, which lists of objects need no identity
+    /// check when answered.
+    pub(crate) fn with_identities_decided(mut self) -> Self {
+        let identified =
+            |node: &Option<Node>| node.as_ref().is_some_and(Node::writes_identified_objects);
+        self.children_identified = identified(&self.children);
+        self.attachments_identified = identified(&self.attachments);
+        self
+    }
 }
 
 /// A sync or finalize answer, written straight into one buffer. Its keys are written in
@@ -48,7 +64,15 @@ pub(crate) fn written(
     let mut answer = AnswerObject::new();
     match kind {
         ControllerKind::Composite => answer.field(mc::CHILDREN, |out| {
-            write_objects(t.children.as_ref(), mc::CHILDREN, t.pos, render, out)
+            let identified = t.children_identified;
+            write_objects(
+                t.children.as_ref(),
+                mc::CHILDREN,
+                identified,
+                t.pos,
+                render,
+                out,
+            )
         })?,
         ControllerKind::Decorator => {
             answer.field(mc::ANNOTATIONS, |out| {
@@ -58,7 +82,8 @@ pub(crate) fn written(
             // what it sets, as hand-written decorators do.
             if t.attachments.is_some() {
                 answer.field(mc::ATTACHMENTS, |out| {
-                    write_objects(t.attachments.as_ref(), mc::ATTACHMENTS, t.pos, render, out)
+                    let (node, identified) = (t.attachments.as_ref(), t.attachments_identified);
+                    write_objects(node, mc::ATTACHMENTS, identified, t.pos, render, out)
                 })?;
             }
         }
@@ -181,14 +206,21 @@ fn write_status(
     }
 }
 
-/// Writes children or attachments, each checked as Metacontroller needs it to apply it.
+/// Writes children or attachments, each checked as Metacontroller needs it to apply it,
+/// unless the template was found at load to write only items that pass (`identified`).
 fn write_objects(
     node: Option<&Node>,
     what: &'static str,
+    identified: bool,
     hook_pos: Pos,
     render: &mut Render,
     out: &mut Vec<u8>,
 ) -> Result<bool, Failure> {
+    if let (true, Some(node)) = (identified, node) {
+        // A list template: it always writes a list.
+        render.write(node, out)?;
+        return Ok(true);
+    }
     let objects = ItemCheck {
         read: item_heads,
         check: check_object,

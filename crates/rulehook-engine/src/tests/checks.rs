@@ -259,3 +259,45 @@ fn nulls_inside_copied_values_never_reach_a_related_resource_rule() {
         ]})
     );
 }
+
+#[test]
+fn children_whose_identity_the_template_guarantees_are_not_read_back() {
+    let identified = |children: &str| {
+        let rule = format!("values:\n  n: $.parent.spec.n\nsync:\n  children:\n{children}");
+        let rule = Rule::compile("r.yaml", &rule).unwrap_or_else(|e| panic!("{e:?}"));
+        rule.sync.as_ref().unwrap().children_identified
+    };
+    let pod = "{apiVersion: v1, kind: Pod, metadata: {name: \"{{ n }}-pod\"}}";
+    assert!(identified(&format!("    - {pod}\n")));
+    assert!(identified(&format!(
+        "    - $forEach: \"{{{{ n }}}}\"\n      $template: {pod}\n"
+    )));
+    for children in [
+        // A name that may be empty, or no string at all.
+        "    - {apiVersion: v1, kind: Pod, metadata: {name: \"{{ n }}\"}}\n",
+        "    - {apiVersion: v1, kind: Pod, metadata: {name: \"\"}}\n",
+        "    - {apiVersion: v1, kind: \"{{ n }}\", metadata: {name: a}}\n",
+        "    - {apiVersion: v1, kind: Pod, metadata: \"{{ n }}\"}\n",
+        "    - {apiVersion: v1, kind: Pod}\n",
+        // Keys that may be replaced, or items that may be anything.
+        "    - {$merge: \"{{ n }}\", apiVersion: v1, kind: Pod, metadata: {name: a}}\n",
+        "    - {apiVersion: v1, kind: Pod, metadata: {name: a, \"{{ n }}\": b}}\n",
+        "    - \"{{ n }}\"\n",
+        "    \"{{ n }}\"\n",
+    ] {
+        assert!(!identified(children), "{children}");
+    }
+}
+
+#[test]
+fn children_whose_identity_the_template_guarantees_are_answered_as_written() {
+    let rule = "values:\n  n: $.parent.spec.n\nsync:\n  children:\n    - $forEach: \"{{ n }}\"\n      $template: {apiVersion: v1, kind: Pod, metadata: {name: \"p{{ item }}\"}}\n";
+    let r = render_with(rule, Hook::Sync, json!({"parent": {"spec": {"n": 2}}})).unwrap();
+    assert_eq!(
+        r["children"],
+        json!([
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p0"}},
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1"}}
+        ])
+    );
+}
