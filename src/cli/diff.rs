@@ -282,11 +282,8 @@ fn compare_one(
 
 /// The answer the server would send, decoded.
 fn answer(rule: &rulehook_engine::Rule, hook: Hook, request: &Value) -> Result<Value, String> {
-    let mut request = rule.read_request(request).map_err(|e| e.to_string())?;
-    let body = rule
-        .render_body(hook, &mut request, &Limits::default())
-        .map_err(|e| e.to_string())?;
-    serde_json::from_slice(&body).map_err(|e| e.to_string())
+    rule.render(hook, request.clone(), &Limits::default())
+        .map_err(|e| e.to_string())
 }
 
 fn print_text(report: &Report) {

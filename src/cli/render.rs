@@ -9,7 +9,7 @@ use super::exit;
 use super::output::{to_text, Format};
 use super::request_file::{self, RequestFileError};
 use super::rule_lookup::{find_rule, FindRuleError};
-use rulehook_engine::{BadRequest, Hook, HookError, Limits};
+use rulehook_engine::{Hook, HookError, Limits};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -95,12 +95,5 @@ fn render(args: &Args) -> Result<Value, RenderError> {
         }
         return Ok(Value::Object(out));
     }
-    let mut request = loaded
-        .rule
-        .read_request(&request)
-        .map_err(|e| HookError::BadRequest(BadRequest::NotJson(e.to_string())))?;
-    let body = loaded
-        .rule
-        .render_body(hook, &mut request, &Limits::default())?;
-    Ok(serde_json::from_slice(&body).unwrap_or_default())
+    Ok(loaded.rule.render(hook, request, &Limits::default())?)
 }

@@ -478,7 +478,7 @@ fn compile_hook(
         };
         *slot = Some(node);
     }
-    t
+    t.with_identities_decided()
 }
 
 /// Literal `apiVersion`/`kind` pairs of child templates, for generating controller manifests.

@@ -25,6 +25,19 @@ pub fn type_name(value: &Value) -> &'static str {
     }
 }
 
+/// The type of a JSON text the engine wrote, in [`type_name`]'s words: its first byte tells.
+/// The engine never writes `null`, nor whitespace before a value.
+pub fn written_type_name(json: &[u8]) -> &'static str {
+    match json.first() {
+        Some(b'{') => "a map",
+        Some(b'[') => "a list",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a bool",
+        Some(b'n') | None => "null",
+        Some(_) => "a number",
+    }
+}
+
 /// Whether `s` can be named as a plain path segment in a template (`{{ name }}`).
 pub(crate) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
@@ -32,4 +45,28 @@ pub(crate) fn is_identifier(s: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_written_value_is_named_as_the_value_is() {
+        for value in [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(0),
+            json!(-1.5),
+            json!(""),
+            json!([]),
+            json!({}),
+        ] {
+            let written = serde_json::to_vec(&value).unwrap();
+            assert_eq!(written_type_name(&written), type_name(&value), "{value}");
+        }
+    }
 }

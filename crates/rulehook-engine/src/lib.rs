@@ -53,6 +53,7 @@ pub mod schema;
 mod spec;
 pub mod suite;
 mod template;
+mod written;
 
 #[cfg(test)]
 mod tests;

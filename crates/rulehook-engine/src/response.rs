@@ -1,14 +1,15 @@
-//! The hook responses: each field rendered from its template and checked the way
-//! Metacontroller will read it, so that a rule can never answer 200 with something
-//! Metacontroller refuses or applies forever.
+//! The hook responses: each field rendered from its template straight into the answer's
+//! bytes and checked the way Metacontroller will read it, so that a rule can never answer
+//! 200 with something Metacontroller refuses or applies forever.
 
 use serde_json::{Map, Value};
 
 use crate::clip::{clip, clip_json};
-use crate::json::type_name;
+use crate::json::{type_name, written_type_name};
 use crate::locate::Pos;
 use crate::metacontroller::{self as mc, ControllerKind, RELATED_RESOURCE_KEYS};
 use crate::template::{write_str, Failure, Node, Render, Wrote};
+use crate::written::{item_heads, rule_heads, Head};
 
 /// The templates a call is answered with.
 #[derive(Clone, Copy)]
@@ -28,176 +29,334 @@ pub(crate) struct HookTemplates {
     pub(crate) labels: Option<Node>,
     pub(crate) annotations: Option<Node>,
     pub(crate) attachments: Option<Node>,
+    /// Whether the children template, or the attachments one, writes only items that pass
+    /// the identity check whatever the request (decided at load): they are not read back.
+    pub(crate) children_identified: bool,
+    pub(crate) attachments_identified: bool,
     pub(crate) pos: Pos,
 }
 
-pub(crate) fn composite(
+impl HookTemplates {
+    /// Decides, once its templates are compiled, which lists of objects need no identity
+    /// check when answered.
+    pub(crate) fn with_identities_decided(mut self) -> Self {
+        let identified =
+            |node: &Option<Node>| node.as_ref().is_some_and(Node::writes_identified_objects);
+        self.children_identified = identified(&self.children);
+        self.attachments_identified = identified(&self.attachments);
+        self
+    }
+}
+
+/// A sync or finalize answer, written straight into one buffer. Its keys are written in
+/// sorted order, the order a built map would encode them in, and each field is rendered and
+/// checked as it is written: the first field to fail in that order is the one reported.
+///
+/// Status, children and attachments are written where they go and checked on the bytes
+/// written; the small fields (labels, annotations, resyncAfterSeconds, finalized) are built
+/// as values first, as their checks need.
+pub(crate) fn written(
+    kind: ControllerKind,
     t: &HookTemplates,
     finalize: bool,
     render: &mut Render,
-) -> Result<Value, Failure> {
-    let mut out = Map::new();
-    if let Some(status) = render_object(t.status.as_ref(), mc::STATUS, t.pos, render)? {
-        out.insert(mc::STATUS.to_owned(), status);
-    }
-    let children = render_objects(t.children.as_ref(), mc::CHILDREN, t.pos, render)?;
-    out.insert(mc::CHILDREN.to_owned(), Value::Array(children));
-    common_fields(t, finalize, render, &mut out)?;
-    Ok(Value::Object(out))
-}
-
-pub(crate) fn decorator(
-    t: &HookTemplates,
-    finalize: bool,
-    render: &mut Render,
-) -> Result<Value, Failure> {
-    let mut out = Map::new();
-    string_maps(t, render, &mut out)?;
-    if let Some(status) = render_object(t.status.as_ref(), mc::STATUS, t.pos, render)? {
-        out.insert(mc::STATUS.to_owned(), status);
-    }
-    // Only when the rule has attachments: a decorator without them answers just what it
-    // sets, as hand-written decorators do.
-    if t.attachments.is_some() {
-        let attachments = render_objects(t.attachments.as_ref(), mc::ATTACHMENTS, t.pos, render)?;
-        out.insert(mc::ATTACHMENTS.to_owned(), Value::Array(attachments));
-    }
-    common_fields(t, finalize, render, &mut out)?;
-    Ok(Value::Object(out))
-}
-
-/// A decorator's labels and annotations: string values (numbers and bools written as
-/// text), null kept to delete the key.
-fn string_maps(
-    t: &HookTemplates,
-    render: &mut Render,
-    out: &mut Map<String, Value>,
-) -> Result<(), Failure> {
-    for (key, node) in [(mc::LABELS, &t.labels), (mc::ANNOTATIONS, &t.annotations)] {
-        if let Some(map) = render_object(node.as_ref(), key, t.pos, render)? {
-            out.insert(
-                key.to_owned(),
-                string_map(map, key).map_err(|e| Failure::new(t.pos, e.to_string()))?,
-            );
-        }
-    }
-    Ok(())
-}
-
-fn common_fields(
-    t: &HookTemplates,
-    finalize: bool,
-    render: &mut Render,
-    out: &mut Map<String, Value>,
-) -> Result<(), Failure> {
-    if let Some(node) = &t.resync_after_seconds {
-        match render.node(node)? {
-            None | Some(Value::Null) => {}
-            Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0) => {
-                out.insert(mc::RESYNC_AFTER_SECONDS.to_owned(), Value::Number(n));
-            }
-            Some(other) => {
-                return Err(Failure::new(
-                    node_pos(node, t.pos),
-                    format!(
-                        "resyncAfterSeconds must be a number of seconds, not {}",
-                        clip_json(&other)
-                    ),
-                ))
+) -> Result<Vec<u8>, Failure> {
+    let mut answer = AnswerObject::new();
+    match kind {
+        ControllerKind::Composite => answer.field(mc::CHILDREN, |out| {
+            let identified = t.children_identified;
+            write_objects(
+                t.children.as_ref(),
+                mc::CHILDREN,
+                identified,
+                t.pos,
+                render,
+                out,
+            )
+        })?,
+        ControllerKind::Decorator => {
+            answer.field(mc::ANNOTATIONS, |out| {
+                write_string_map(t.annotations.as_ref(), mc::ANNOTATIONS, t.pos, render, out)
+            })?;
+            // Only when the rule has attachments: a decorator without them answers just
+            // what it sets, as hand-written decorators do.
+            if t.attachments.is_some() {
+                answer.field(mc::ATTACHMENTS, |out| {
+                    let (node, identified) = (t.attachments.as_ref(), t.attachments_identified);
+                    write_objects(node, mc::ATTACHMENTS, identified, t.pos, render, out)
+                })?;
             }
         }
     }
     if finalize {
-        let finalized = match &t.finalized {
-            None => true,
-            Some(node) => match render.node(node)? {
-                Some(Value::Bool(b)) => b,
-                other => {
-                    return Err(Failure::new(
-                        node_pos(node, t.pos),
-                        format!(
-                            "finalized must be true or false, not {}",
-                            other.map_or("missing".to_owned(), |v| clip_json(&v))
-                        ),
-                    ))
-                }
-            },
-        };
-        out.insert(mc::FINALIZED.to_owned(), Value::Bool(finalized));
+        answer.field(mc::FINALIZED, |out| {
+            write_finalized(t.finalized.as_ref(), t.pos, render, out)
+        })?;
     }
-    Ok(())
+    if kind == ControllerKind::Decorator {
+        answer.field(mc::LABELS, |out| {
+            write_string_map(t.labels.as_ref(), mc::LABELS, t.pos, render, out)
+        })?;
+    }
+    answer.field(mc::RESYNC_AFTER_SECONDS, |out| {
+        write_resync(t.resync_after_seconds.as_ref(), t.pos, render, out)
+    })?;
+    answer.field(mc::STATUS, |out| {
+        write_status(t.status.as_ref(), t.pos, render, out)
+    })?;
+    Ok(answer.finish())
 }
 
-fn render_object(
+/// The customize answer: its `relatedResources` written, then read back and checked
+/// strictly, as Metacontroller reads it. Customize answers are small and rare.
+pub(crate) fn customize(
+    node: &Node,
+    section: Pos,
+    render: &mut Render,
+) -> Result<Vec<u8>, Failure> {
+    let mut answer = AnswerObject::new();
+    answer.field(mc::RELATED_RESOURCES, |out| {
+        let rules = ItemCheck {
+            read: rule_heads,
+            check: check_related,
+        };
+        write_checked_list(
+            Some(node),
+            mc::RELATED_RESOURCES,
+            section,
+            rules,
+            render,
+            out,
+        )
+    })?;
+    Ok(answer.finish())
+}
+
+/// An answer's top-level object, written field by field.
+struct AnswerObject {
+    out: Vec<u8>,
+    /// The last key written, to make sure keys come in the order a built map holds them.
+    #[cfg(debug_assertions)]
+    last_key: &'static str,
+}
+
+impl AnswerObject {
+    fn new() -> Self {
+        AnswerObject {
+            out: vec![b'{'],
+            #[cfg(debug_assertions)]
+            last_key: "",
+        }
+    }
+
+    /// Writes `key` and what `write` writes after it; both are taken back when `write`
+    /// returns `false` (its template gave nothing).
+    fn field(
+        &mut self,
+        key: &'static str,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<bool, Failure>,
+    ) -> Result<(), Failure> {
+        #[cfg(debug_assertions)]
+        {
+            debug_assert!(
+                self.last_key < key,
+                "`{key}` is written after `{}`",
+                self.last_key
+            );
+            self.last_key = key;
+        }
+        let mark = self.out.len();
+        if mark > 1 {
+            self.out.push(b',');
+        }
+        write_str(key, &mut self.out);
+        self.out.push(b':');
+        if !write(&mut self.out)? {
+            self.out.truncate(mark);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.out.push(b'}');
+        self.out
+    }
+}
+
+/// Writes a status; `false` when its template gives nothing.
+fn write_status(
     node: Option<&Node>,
-    what: &'static str,
     hook_pos: Pos,
     render: &mut Render,
-) -> Result<Option<Value>, Failure> {
-    let Some(node) = node else { return Ok(None) };
-    match render.node(node)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(mut v @ Value::Object(_)) => {
-            if what != mc::LABELS && what != mc::ANNOTATIONS {
-                strip_nulls(&mut v);
-            }
-            Ok(Some(v))
-        }
-        Some(other) => Err(Failure::new(
+    out: &mut Vec<u8>,
+) -> Result<bool, Failure> {
+    let Some(node) = node else { return Ok(false) };
+    let start = out.len();
+    match render.write(node, out)? {
+        Wrote::Nothing => Ok(false),
+        Wrote::Value if out.get(start) == Some(&b'{') => Ok(true),
+        Wrote::Value => Err(Failure::new(
             node_pos(node, hook_pos),
-            format!("{what} must be a map, not {}", type_name(&other)),
+            format!(
+                "{} must be a map, not {}",
+                mc::STATUS,
+                written_type_name(&out[start..])
+            ),
         )),
     }
 }
 
-/// Renders a list of Kubernetes objects and checks each can be applied.
-fn render_objects(
+/// Writes children or attachments, each checked as Metacontroller needs it to apply it,
+/// unless the template was found at load to write only items that pass (`identified`).
+fn write_objects(
+    node: Option<&Node>,
+    what: &'static str,
+    identified: bool,
+    hook_pos: Pos,
+    render: &mut Render,
+    out: &mut Vec<u8>,
+) -> Result<bool, Failure> {
+    if let (true, Some(node)) = (identified, node) {
+        // A list template: it always writes a list.
+        render.write(node, out)?;
+        return Ok(true);
+    }
+    let objects = ItemCheck {
+        read: item_heads,
+        check: check_object,
+    };
+    write_checked_list(node, what, hook_pos, objects, render, out)
+}
+
+/// How the items of a written list are read back, and checked.
+struct ItemCheck {
+    read: fn(&[u8]) -> Result<Vec<Head>, serde_json::Error>,
+    check: fn(Head) -> Result<(), Unanswerable>,
+}
+
+/// Writes a list whose items Metacontroller reads one by one, then checks each from what
+/// was written; a template that gives nothing writes `[]`.
+fn write_checked_list(
+    node: Option<&Node>,
+    what: &'static str,
+    hook_pos: Pos,
+    items: ItemCheck,
+    render: &mut Render,
+    out: &mut Vec<u8>,
+) -> Result<bool, Failure> {
+    let start = out.len();
+    let wrote = match node {
+        None => Wrote::Nothing,
+        Some(node) => render.write(node, out)?,
+    };
+    if wrote == Wrote::Nothing {
+        out.truncate(start);
+        out.extend_from_slice(b"[]");
+        return Ok(true);
+    }
+    let pos = node.map_or(hook_pos, |n| node_pos(n, hook_pos));
+    let written = &out[start..];
+    if written.first() != Some(&b'[') {
+        return Err(Failure::new(
+            pos,
+            format!("{what} must be a list, not {}", written_type_name(written)),
+        ));
+    }
+    let heads = (items.read)(written)
+        .map_err(|e| Failure::new(pos, format!("{what} cannot be checked: {e}")))?;
+    for (i, head) in heads.into_iter().enumerate() {
+        (items.check)(head).map_err(|e| Failure::new(pos, format!("{what}[{i}] {e}")))?;
+    }
+    Ok(true)
+}
+
+/// What Metacontroller needs of a child to apply it: a map with an `apiVersion`, a `kind`
+/// and a `metadata.name`, each a string with text.
+fn check_object(head: Head) -> Result<(), Unanswerable> {
+    match head {
+        Head::Map {
+            api_version: false, ..
+        } => Err(Unanswerable::NoString("apiVersion")),
+        Head::Map { kind: false, .. } => Err(Unanswerable::NoString("kind")),
+        Head::Map { name: false, .. } => Err(Unanswerable::NoString("metadata.name")),
+        Head::Map { .. } => Ok(()),
+        other => Err(Unanswerable::NotAnObject(other.type_name())),
+    }
+}
+
+/// A decorator's labels or annotations: string values (numbers and bools written as
+/// text), null kept to delete the key.
+fn write_string_map(
     node: Option<&Node>,
     what: &'static str,
     hook_pos: Pos,
     render: &mut Render,
-) -> Result<Vec<Value>, Failure> {
-    let Some(node) = node else {
-        return Ok(Vec::new());
-    };
-    let pos = node_pos(node, hook_pos);
-    let list = match render.node(node)? {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(list)) => list,
+    out: &mut Vec<u8>,
+) -> Result<bool, Failure> {
+    let Some(node) = node else { return Ok(false) };
+    let map = match render.node(node)? {
+        None | Some(Value::Null) => return Ok(false),
+        Some(Value::Object(map)) => map,
         Some(other) => {
             return Err(Failure::new(
-                pos,
-                format!("{what} must be a list, not {}", type_name(&other)),
+                node_pos(node, hook_pos),
+                format!("{what} must be a map, not {}", type_name(&other)),
             ))
         }
     };
-    let mut list = list;
-    for (i, object) in list.iter_mut().enumerate() {
-        strip_nulls(object);
-        check_object(object).map_err(|e| Failure::new(pos, format!("{what}[{i}] {e}")))?;
-    }
-    Ok(list)
+    let map = string_map(map, what).map_err(|e| Failure::new(hook_pos, e.to_string()))?;
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(out, &map);
+    Ok(true)
 }
 
-pub(crate) fn customize(node: &Node, section: Pos, render: &mut Render) -> Result<Value, Failure> {
-    let pos = node_pos(node, section);
-    let list = match render.node(node)? {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(list)) => list,
-        Some(other) => {
-            return Err(Failure::new(
-                pos,
-                format!("relatedResources must be a list, not {}", type_name(&other)),
-            ))
+fn write_resync(
+    node: Option<&Node>,
+    hook_pos: Pos,
+    render: &mut Render,
+    out: &mut Vec<u8>,
+) -> Result<bool, Failure> {
+    let Some(node) = node else { return Ok(false) };
+    match render.node(node)? {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0) => {
+            let _ = serde_json::to_writer(out, &n);
+            Ok(true)
         }
-    };
-    for (i, entry) in list.iter().enumerate() {
-        check_related(entry)
-            .map_err(|e| Failure::new(pos, format!("{}[{i}] {e}", mc::RELATED_RESOURCES)))?;
+        Some(other) => Err(Failure::new(
+            node_pos(node, hook_pos),
+            format!(
+                "resyncAfterSeconds must be a number of seconds, not {}",
+                clip_json(&other)
+            ),
+        )),
     }
-    let mut out = Map::new();
-    out.insert(mc::RELATED_RESOURCES.to_owned(), Value::Array(list));
-    Ok(Value::Object(out))
+}
+
+/// Writes `finalized`, true when the rule does not say.
+fn write_finalized(
+    node: Option<&Node>,
+    hook_pos: Pos,
+    render: &mut Render,
+    out: &mut Vec<u8>,
+) -> Result<bool, Failure> {
+    let finalized = match node {
+        None => true,
+        Some(node) => match render.node(node)? {
+            Some(Value::Bool(b)) => b,
+            other => {
+                return Err(Failure::new(
+                    node_pos(node, hook_pos),
+                    format!(
+                        "finalized must be true or false, not {}",
+                        other.map_or("missing".to_owned(), |v| clip_json(&v))
+                    ),
+                ))
+            }
+        },
+    };
+    out.extend_from_slice(if finalized { b"true" } else { b"false" });
+    Ok(true)
 }
 
 fn node_pos(node: &Node, fallback: Pos) -> Pos {
@@ -205,23 +364,6 @@ fn node_pos(node: &Node, fallback: Pos) -> Pos {
         Node::Expr(e) => e.pos,
         Node::Text(t) => t.pos,
         _ => fallback,
-    }
-}
-
-/// Removes every `null` map entry and list item, however deep: a value copied from the
-/// request (`data: "{{ source.data }}"`) may hold nulls, and a null in a child makes
-/// Metacontroller update it forever.
-fn strip_nulls(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.retain(|_, v| !v.is_null());
-            map.values_mut().for_each(strip_nulls);
-        }
-        Value::Array(items) => {
-            items.retain(|v| !v.is_null());
-            items.iter_mut().for_each(strip_nulls);
-        }
-        _ => {}
     }
 }
 
@@ -248,53 +390,31 @@ pub(crate) enum Unanswerable {
     },
 }
 
-/// What Metacontroller needs of a child to apply it.
-fn check_object(object: &Value) -> Result<(), Unanswerable> {
-    let Value::Object(map) = object else {
-        return Err(Unanswerable::NotAnObject(type_name(object)));
-    };
-    let non_empty = |v: Option<&Value>| v.and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-    for key in ["apiVersion", "kind"] {
-        if !non_empty(map.get(key)) {
-            return Err(Unanswerable::NoString(key));
-        }
-    }
-    if !non_empty(object.pointer("/metadata/name")) {
-        return Err(Unanswerable::NoString("metadata.name"));
-    }
-    Ok(())
-}
-
 /// A related-resource rule, which Metacontroller parses strictly.
-fn check_related(entry: &Value) -> Result<(), Unanswerable> {
-    let Value::Object(map) = entry else {
+fn check_related(head: Head) -> Result<(), Unanswerable> {
+    let Head::Rule(rule) = head else {
         return Err(Unanswerable::RuleNotAnObject);
     };
-    if let Some(key) = map
-        .keys()
-        .find(|k| !RELATED_RESOURCE_KEYS.contains(&k.as_str()))
-    {
+    if let Some(key) = rule.unknown_key {
         return Err(Unanswerable::UnknownKey {
-            key: clip(key).into_owned(),
+            key: clip(&key).into_owned(),
         });
     }
-    for key in ["apiVersion", "resource"] {
-        if !map.get(key).is_some_and(Value::is_string) {
-            return Err(Unanswerable::NoString(key));
-        }
+    if !rule.api_version_string {
+        return Err(Unanswerable::NoString("apiVersion"));
     }
-    if let Some(names) = map.get("names") {
-        if !names
-            .as_array()
-            .is_some_and(|n| n.iter().all(Value::is_string))
-        {
+    if !rule.resource_string {
+        return Err(Unanswerable::NoString("resource"));
+    }
+    if let Some(strings) = rule.names_strings {
+        if !strings {
             return Err(Unanswerable::NamesNotStrings);
         }
-        if map.contains_key("labelSelector") {
+        if rule.label_selector {
             return Err(Unanswerable::Conflict("names", "labelSelector"));
         }
     }
-    if map.contains_key("namespace") && map.contains_key("namespaceSelector") {
+    if rule.namespace && rule.namespace_selector {
         return Err(Unanswerable::Conflict("namespace", "namespaceSelector"));
     }
     Ok(())
@@ -302,10 +422,7 @@ fn check_related(entry: &Value) -> Result<(), Unanswerable> {
 
 /// Labels and annotations: string values, numbers and bools written as text, null kept to
 /// delete the key.
-fn string_map(map: Value, what: &'static str) -> Result<Value, Unanswerable> {
-    let Value::Object(map) = map else {
-        return Ok(map);
-    };
+fn string_map(map: Map<String, Value>, what: &'static str) -> Result<Value, Unanswerable> {
     let mut out = Map::with_capacity(map.len());
     for (k, v) in map {
         let v = match v {
@@ -323,134 +440,4 @@ fn string_map(map: Value, what: &'static str) -> Result<Value, Unanswerable> {
         out.insert(k, v);
     }
     Ok(Value::Object(out))
-}
-
-/// A sync or finalize answer written straight into one buffer, fields in key order: what
-/// [`composite`] or [`decorator`] build, encoded, byte for byte. Its small fields (labels,
-/// annotations, resyncAfterSeconds, finalized) are built as values first; status, children
-/// and attachments are written where they go. A failure here may not be the one building
-/// the answer would report first; callers report failures by building it.
-pub(crate) fn written(
-    kind: ControllerKind,
-    t: &HookTemplates,
-    finalize: bool,
-    render: &mut Render,
-) -> Result<Vec<u8>, Failure> {
-    let mut built = Map::new();
-    if kind == ControllerKind::Decorator {
-        string_maps(t, render, &mut built)?;
-    }
-    common_fields(t, finalize, render, &mut built)?;
-    let written_keys: &[&str] = match kind {
-        ControllerKind::Composite => &[mc::CHILDREN, mc::STATUS],
-        // Attachments only when the rule has them, as `decorator` does.
-        ControllerKind::Decorator if t.attachments.is_some() => &[mc::ATTACHMENTS, mc::STATUS],
-        ControllerKind::Decorator => &[mc::STATUS],
-    };
-    let mut keys: Vec<&str> = written_keys
-        .iter()
-        .copied()
-        .chain(built.keys().map(String::as_str))
-        .collect();
-    keys.sort_unstable();
-    let mut out = vec![b'{'];
-    for key in keys {
-        let mark = out.len();
-        if mark > 1 {
-            out.push(b',');
-        }
-        write_str(key, &mut out);
-        out.push(b':');
-        let wrote = match (built.get(key), key) {
-            // Labels and annotations keep their nulls: a null deletes the key.
-            (Some(value), _) => {
-                let _ = serde_json::to_writer(&mut out, value);
-                true
-            }
-            (None, mc::STATUS) => write_status(t.status.as_ref(), t.pos, render, &mut out)?,
-            (None, mc::CHILDREN) => write_objects(t.children.as_ref(), t.pos, render, &mut out)?,
-            (None, _) => write_objects(t.attachments.as_ref(), t.pos, render, &mut out)?,
-        };
-        if !wrote {
-            out.truncate(mark);
-        }
-    }
-    out.push(b'}');
-    Ok(out)
-}
-
-/// Writes a status; `false` (and whatever was written is to be dropped) when its template
-/// gives nothing.
-fn write_status(
-    node: Option<&Node>,
-    hook_pos: Pos,
-    render: &mut Render,
-    out: &mut Vec<u8>,
-) -> Result<bool, Failure> {
-    let Some(node) = node else { return Ok(false) };
-    let start = out.len();
-    match render.write(node, out)? {
-        Wrote::Nothing => Ok(false),
-        Wrote::Value if out.get(start) == Some(&b'{') => Ok(true),
-        Wrote::Value => Err(Failure::new(node_pos(node, hook_pos), "not a map")),
-    }
-}
-
-/// Writes children or attachments, each checked as [`check_object`] checks it; a template
-/// that gives nothing writes `[]`.
-fn write_objects(
-    node: Option<&Node>,
-    hook_pos: Pos,
-    render: &mut Render,
-    out: &mut Vec<u8>,
-) -> Result<bool, Failure> {
-    let start = out.len();
-    let wrote = match node {
-        None => Wrote::Nothing,
-        Some(node) => render.write(node, out)?,
-    };
-    if wrote == Wrote::Nothing {
-        out.truncate(start);
-        out.extend_from_slice(b"[]");
-        return Ok(true);
-    }
-    let pos = node.map_or(hook_pos, |n| node_pos(n, hook_pos));
-    let written = &out[start..];
-    if written.first() != Some(&b'[') {
-        return Err(Failure::new(pos, "not a list"));
-    }
-    let heads: Vec<ObjectHead> = serde_json::from_slice(written)
-        .map_err(|_| Failure::new(pos, "an object cannot be applied"))?;
-    if heads.iter().all(ObjectHead::can_be_applied) {
-        Ok(true)
-    } else {
-        Err(Failure::new(pos, "an object cannot be applied"))
-    }
-}
-
-/// What [`check_object`] reads of a written object, borrowed from its bytes.
-#[derive(serde::Deserialize)]
-struct ObjectHead<'a> {
-    #[serde(rename = "apiVersion", borrow, default)]
-    api_version: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    kind: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    metadata: Option<MetadataHead<'a>>,
-}
-
-#[derive(serde::Deserialize)]
-struct MetadataHead<'a> {
-    #[serde(borrow, default)]
-    name: Option<std::borrow::Cow<'a, str>>,
-}
-
-impl ObjectHead<'_> {
-    fn can_be_applied(&self) -> bool {
-        let non_empty =
-            |s: &Option<std::borrow::Cow<str>>| s.as_ref().is_some_and(|s| !s.is_empty());
-        non_empty(&self.api_version)
-            && non_empty(&self.kind)
-            && self.metadata.as_ref().is_some_and(|m| non_empty(&m.name))
-    }
 }

@@ -173,32 +173,31 @@ impl Rule {
     }
 
     /// Renders the response to one hook request, read as [`Rule::read_request`] reads it:
-    /// the render sees exactly what it would see of the same request sent as a body.
+    /// the answer [`Rule::render_body`] writes, read back as a value, for tools and tests
+    /// that look into it.
     ///
     /// # Errors
     ///
     /// [`HookError::BadRequest`] when the request has the wrong shape, [`HookError::NoHook`]
     /// when the rule lacks the hook, [`HookError::Render`] when the rule fails on this
     /// request (with the rule's file and line), and [`HookError::Interrupted`] when the
-    /// caller's [`RenderGuard`](crate::RenderGuard) stopped it.
+    /// caller's [`RenderGuard`](crate::RenderGuard) stopped it. Also a render error when the
+    /// answer is over [`Limits::max_output_bytes`], or nests deeper than the 128 levels
+    /// serde_json reads back.
     ///
     /// # Guarantees
     ///
     /// A successful response never holds a partial result: any failure fails the whole call.
-    /// Children and attachments hold no `null`.
+    /// It holds no `null`, except in a decorator's labels and annotations.
     pub fn render(&self, hook: Hook, request: Value, limits: &Limits) -> Result<Value, HookError> {
         let mut request = self.reread(&request)?;
-        let _render = self.start_render(limits);
-        self.render_inner(hook, &mut request, limits, |section, render| {
-            let steps = render.steps();
-            let built = self.answer_value(section, render)?;
-            #[cfg(test)]
-            self.written_as_built(&built, section, render, steps, limits);
-            #[cfg(not(test))]
-            let _ = steps;
-            Ok(built)
+        let body = self.render_body(hook, &mut request, limits)?;
+        serde_json::from_slice(&body).map_err(|e| {
+            self.fail(
+                Pos { line: 1, column: 1 },
+                format!("the answer cannot be read back: {e}"),
+            )
         })
-        .map_err(|e| self.stopped_or(e))
     }
 
     /// Renders the response to a request from [`Rule::parse_request`] (or

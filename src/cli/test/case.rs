@@ -109,11 +109,8 @@ pub fn run_case(
 }
 
 fn render(rule: &Rule, hook: Hook, request: Value) -> Result<Value, String> {
-    let mut request = rule.read_request(&request).map_err(|e| e.to_string())?;
-    let body = rule
-        .render_body(hook, &mut request, &Limits::default())
-        .map_err(|e| e.to_string())?;
-    serde_json::from_slice(&body).map_err(|e| e.to_string())
+    rule.render(hook, request, &Limits::default())
+        .map_err(|e| e.to_string())
 }
 
 fn build_request(case: &CaseSpec, dir: &Path, rule: &Rule, hook: Hook) -> Result<Value, String> {

@@ -2,7 +2,7 @@
 //! *before* it is done, and memory helpers hold for their own use.
 //!
 //! A render builds values (rendered nodes, values copied from the request, interpolated
-//! strings, helper results) and finally its encoded answer. Each is charged here first, so a
+//! strings, helper results) and writes its answer's bytes. Each is charged here first, so a
 //! rule that would copy a 1 MB value into 1,500 children fails at the fifth copy, in
 //! microseconds, instead of building 1.5 GB and failing afterwards.
 //!
@@ -68,11 +68,9 @@ struct Meter {
     limit: usize,
     /// What the render has built.
     charged: usize,
-    /// What the answer's encoding has written; it has a limit of its own, the same number.
-    encoded: usize,
     /// Bytes helpers hold for their own use; limited to `limit` too.
     held: usize,
-    /// Bytes the guard has granted so far, for all three.
+    /// Bytes the guard has granted so far, for both.
     granted: usize,
     /// Work units spent, and the most the render may spend.
     work: u64,
@@ -80,8 +78,6 @@ struct Meter {
     guard: Option<Arc<dyn RenderGuard>>,
     /// Set once the guard stopped the render; a stopped render stays stopped.
     interrupted: bool,
-    /// Set once a limit of the render's own refused a charge.
-    limit_reached: std::cell::Cell<bool>,
 }
 
 thread_local! {
@@ -105,14 +101,12 @@ pub fn install(limits: &Limits) -> Installed {
     let meter = Meter {
         limit: limits.max_output_bytes,
         charged: 0,
-        encoded: 0,
         held: 0,
         granted: 0,
         work: 0,
         work_limit: limits.max_work,
         guard: limits.guard.clone(),
         interrupted: false,
-        limit_reached: std::cell::Cell::new(false),
     };
     let previous = METER.with(|m| m.borrow_mut().replace(meter));
     Installed { previous }
@@ -300,16 +294,6 @@ pub fn release(bytes: usize) {
 }
 
 /// Whether the caller's guard has stopped the render; polled at every step.
-/// Whether one of the render's own limits (bytes, work, what helpers hold) has refused a
-/// charge: the render cannot succeed however it is tried again.
-pub fn limit_reached() -> bool {
-    METER.with(|m| {
-        m.borrow()
-            .as_ref()
-            .is_some_and(|meter| meter.limit_reached.get())
-    })
-}
-
 pub fn interrupted() -> bool {
     METER.with(|m| {
         m.borrow_mut().as_mut().is_some_and(|meter| {
@@ -327,17 +311,8 @@ impl Meter {
         let after = self.charged.saturating_add(bytes);
         self.check(after)?;
         self.work(bytes as u64)?;
-        self.reserve(after.saturating_add(self.encoded).saturating_add(self.held))?;
+        self.reserve(after.saturating_add(self.held))?;
         self.charged = after;
-        Ok(())
-    }
-
-    fn charge_encoded(&mut self, bytes: usize) -> Result<(), Exceeded> {
-        let after = self.encoded.saturating_add(bytes);
-        self.check(after)?;
-        self.work(bytes as u64)?;
-        self.reserve(after.saturating_add(self.charged).saturating_add(self.held))?;
-        self.encoded = after;
         Ok(())
     }
 
@@ -345,14 +320,9 @@ impl Meter {
         let after = self.held.saturating_add(bytes);
         self.check(0)?;
         if after > self.limit {
-            self.limit_reached.set(true);
             return Err(Exceeded::Held { limit: self.limit });
         }
-        self.reserve(
-            after
-                .saturating_add(self.charged)
-                .saturating_add(self.encoded),
-        )?;
+        self.reserve(after.saturating_add(self.charged))?;
         self.held = after;
         Ok(())
     }
@@ -364,7 +334,6 @@ impl Meter {
         }
         let after = self.work.saturating_add(units);
         if after > self.work_limit {
-            self.limit_reached.set(true);
             return Err(Exceeded::Work {
                 limit: self.work_limit,
             });
@@ -378,7 +347,6 @@ impl Meter {
             return Err(Exceeded::Interrupted);
         }
         if after > self.limit {
-            self.limit_reached.set(true);
             return Err(Exceeded::Bytes { limit: self.limit });
         }
         Ok(())
@@ -401,55 +369,6 @@ impl Meter {
             }
             self.granted += ask;
         }
-        Ok(())
-    }
-}
-
-/// Bytes that charge the render's budget before they grow: the encoded answer, which may be
-/// as large as the limit on its own, and whose memory the guard grants like the rest.
-///
-/// The encoder writes token by token, so the meter is asked in steps of [`ENCODE_STEP`]
-/// bytes rather than on every write.
-#[derive(Default)]
-pub struct MeteredBytes {
-    pub bytes: Vec<u8>,
-    /// Bytes charged so far, ahead of what is written.
-    paid: usize,
-    /// Why the last write failed, since the encoder only reports an I/O error.
-    pub exceeded: Option<Exceeded>,
-}
-
-/// How far ahead of the writes the encoded answer is charged.
-const ENCODE_STEP: usize = 4096;
-
-impl std::io::Write for MeteredBytes {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let needed = self.bytes.len() + buf.len();
-        if needed > self.paid {
-            let short = needed - self.paid;
-            let want = short.max(ENCODE_STEP);
-            let charged = METER.with(|m| match m.borrow_mut().as_mut() {
-                Some(meter) => match meter.charge_encoded(want) {
-                    Ok(()) => Ok(want),
-                    // Near the limit, exactly what this write needs.
-                    Err(_) => meter.charge_encoded(short).map(|()| short),
-                },
-                None => Ok(want),
-            });
-            match charged {
-                Ok(paid) => self.paid += paid,
-                Err(e) => {
-                    let error = std::io::Error::other(e.message());
-                    self.exceeded = Some(e);
-                    return Err(error);
-                }
-            }
-        }
-        self.bytes.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }

@@ -73,6 +73,56 @@ pub enum Node {
     List(Vec<Item>),
 }
 
+impl Node {
+    /// Whether every item this list template writes is a map with an `apiVersion`, a `kind`
+    /// and a `metadata.name` string that has text, whatever the request: decided when the
+    /// rule loads, so that the answer's check of each child need not read them back.
+    pub(crate) fn writes_identified_objects(&self) -> bool {
+        let Node::List(items) = self else {
+            return false;
+        };
+        items.iter().all(|item| {
+            let Node::Object(object) = &item.node else {
+                return false;
+            };
+            let metadata = object.literal_entry("metadata");
+            object
+                .literal_entry("apiVersion")
+                .is_some_and(Node::writes_text)
+                && object.literal_entry("kind").is_some_and(Node::writes_text)
+                && matches!(metadata, Some(Node::Object(metadata))
+                    if metadata.literal_entry("name").is_some_and(Node::writes_text))
+        })
+    }
+
+    /// Whether this node always writes a string with text: a literal one, or an
+    /// interpolation with literal text of its own.
+    fn writes_text(&self) -> bool {
+        match self {
+            Node::Literal(Value::String(text)) => !text.is_empty(),
+            Node::Text(text) => text
+                .pieces
+                .iter()
+                .any(|piece| matches!(piece, Piece::Raw(raw) if !raw.is_empty())),
+            _ => false,
+        }
+    }
+}
+
+impl ObjectNode {
+    /// The template of `key`, when every key of the object is literal (no `$merge`, no
+    /// computed key that could stand in its place).
+    fn literal_entry(&self, key: &str) -> Option<&Node> {
+        if !self.literal_keys {
+            return None;
+        }
+        self.entries.iter().find_map(|(k, node)| match k {
+            Key::Literal(k) if k == key => Some(node),
+            _ => None,
+        })
+    }
+}
+
 /// What happens to a `null` produced inside an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NullPolicy {

@@ -40,16 +40,6 @@ impl<'l> Render<'l> {
         }
     }
 
-    /// The steps taken so far.
-    pub fn steps(&self) -> u64 {
-        self.steps
-    }
-
-    /// Takes the count of steps back to `steps`, for a second attempt at the same part.
-    pub fn set_steps(&mut self, steps: u64) {
-        self.steps = steps;
-    }
-
     /// The scope, once rendering is done.
     pub fn into_data(mut self) -> Value {
         std::mem::take(&mut self.scope)

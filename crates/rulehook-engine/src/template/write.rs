@@ -4,8 +4,8 @@
 //!
 //! Everything is charged to the render's budget exactly as building the value would be,
 //! so the limits hold the same. What this writer does not handle itself (objects with
-//! `$merge` or computed keys) is built as a value and written; a failure here is reported
-//! by building the answer as values, so its message is the same whichever way it is found.
+//! `$merge` or computed keys, and objects that keep their nulls) is built as a value and
+//! written.
 
 use serde_json::Value;
 

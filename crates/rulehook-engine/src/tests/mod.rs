@@ -1,5 +1,6 @@
 //! Engine behaviour, from rule text and request JSON to response JSON, by theme.
 
+mod checks;
 mod helpers;
 mod hooks;
 mod idioms;
