@@ -122,7 +122,6 @@ impl Meter {
     fn unguarded_copy(&self) -> Meter {
         Meter {
             guard: None,
-            limit_reached: self.limit_reached.clone(),
             ..*self
         }
     }
