@@ -6,10 +6,12 @@
 #   2. validate every rendered object against the Kubernetes OpenAPI schemas of
 #      a fixed Kubernetes version with kubernetes-validate (strict mode);
 #   3. check what schemas cannot: the base's Deployment (probes on their own port, the
-#      rules mount), that each overlay provides the rules ConfigMap(s) the Deployment mounts
-#      and changes nothing else of the base, the hello rules ConfigMap against rules/, the
-#      CRD's structural schema, the CompositeController (a custom resource), the HelloWorld
-#      example against the CRD, and the NetworkPolicy;
+#      rules mount, a preStop sleep and drain that fit the termination grace), its image tag
+#      and version labels against Cargo.toml's version, that each overlay provides the
+#      rules ConfigMap(s) the Deployment mounts and changes nothing else of the base, the
+#      hello rules ConfigMap against rules/, the CRD's structural schema, the
+#      CompositeController (a custom resource), the HelloWorld example against the CRD, and
+#      the NetworkPolicy;
 #   4. validate examples/*/ the same way: crd.yaml and example.yaml against the
 #      schemas, CRDs structural, and every controller.yaml hook URL pointing at
 #      http://rulehook.rulehook/<rule>/<hook> for a rule of the same folder.
@@ -128,6 +130,7 @@ render restricted "$tmp/manifests/ci-restricted"
 # ------------------------------------------------------- content checks ---
 "$PY" - "$tmp" <<'PYEOF'
 import pathlib
+import re
 import sys
 
 import jsonschema
@@ -196,6 +199,21 @@ SERVER = {NAMESPACE, DEPLOYMENT, SERVICE, PDB}
 check(set(base) == SERVER,
       f"base objects: expected {sorted(SERVER)} (no rules ConfigMap), got {sorted(base)}")
 
+# The version of this release, which the image tag and the version labels must carry.
+cargo = pathlib.Path("Cargo.toml").read_text(encoding="utf-8")
+version = re.search(r'(?m)^version = "([^"]+)"', cargo).group(1)
+for key, obj in base.items():
+    labels = obj["metadata"].get("labels") or {}
+    check(labels.get("app.kubernetes.io/version") == version,
+          f"base: {key} label app.kubernetes.io/version != {version} (Cargo.toml); "
+          "set it and the image's newTag in manifests/base/kustomization.yaml")
+
+
+def seconds(duration):
+    m = re.fullmatch(r"(\d+)s", duration or "")
+    return int(m.group(1)) if m else None
+
+
 dep = base.get(DEPLOYMENT)
 if check(dep is not None, "Deployment rulehook missing"):
     spec = dep["spec"]
@@ -203,8 +221,14 @@ if check(dep is not None, "Deployment rulehook missing"):
     check(spec.get("replicas") == 2, "Deployment: replicas != 2")
     check(pod.get("automountServiceAccountToken") is False,
           "Deployment: automountServiceAccountToken must be false")
-    check(pod.get("terminationGracePeriodSeconds") == 30,
-          "Deployment: terminationGracePeriodSeconds != 30")
+    # The version goes on the pods, never into a selector (a Deployment's cannot change).
+    check((spec["template"]["metadata"].get("labels") or {}).get("app.kubernetes.io/version")
+          == version, "Deployment: pod template lacks label app.kubernetes.io/version")
+    for key, obj in base.items():
+        selector = (obj.get("spec") or {}).get("selector") or {}
+        selector = selector.get("matchLabels", selector)
+        check("app.kubernetes.io/version" not in selector,
+              f"base: {key} selects by app.kubernetes.io/version")
     psc = pod.get("securityContext") or {}
     check(psc.get("runAsNonRoot") is True and psc.get("runAsUser") == 65532
           and psc.get("runAsGroup") == 65532
@@ -219,7 +243,8 @@ if check(dep is not None, "Deployment rulehook missing"):
     containers = pod["containers"]
     check(len(containers) == 1, "Deployment: expected exactly one container")
     c = containers[0]
-    check(c.get("image") == "rulehook:latest", "container image != rulehook:latest")
+    check(c.get("image") == f"rulehook:{version}",
+          f"container image {c.get('image')!r} != 'rulehook:{version}' (Cargo.toml's version)")
     check(c.get("imagePullPolicy") == "IfNotPresent", "imagePullPolicy != IfNotPresent")
     check(c.get("args") == ["serve", "--rules", "/etc/rulehook/rules"],
           f"container args wrong: {c.get('args')}")
@@ -232,6 +257,21 @@ if check(dep is not None, "Deployment rulehook missing"):
         check(get.get("path") == path and get.get("port") == "probes",
               f"{probe}: expected httpGet {path} on port probes, got {get}")
     env = {e["name"]: e.get("value") for e in c.get("env") or []}
+    # SIGKILL comes terminationGracePeriodSeconds after the pod starts stopping: the preStop
+    # delay, then the drain after SIGTERM, must both fit, with headroom.
+    sleep = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep") or {}
+    drain = seconds(env.get("RULEHOOK_SHUTDOWN_TIMEOUT"))
+    grace = pod.get("terminationGracePeriodSeconds")
+    check(set((c.get("lifecycle") or {}).get("preStop") or {}) == {"sleep"}
+          and isinstance(sleep.get("seconds"), int) and sleep["seconds"] > 0,
+          f"container: preStop must be a `sleep` action (the image has no shell): "
+          f"{c.get('lifecycle')}")
+    check(drain is not None,
+          "container: RULEHOOK_SHUTDOWN_TIMEOUT must be set, in whole seconds (`25s`)")
+    if drain is not None and sleep.get("seconds"):
+        check(isinstance(grace, int) and grace >= sleep["seconds"] + drain + 1,
+              f"Deployment: terminationGracePeriodSeconds {grace} leaves no headroom after the "
+              f"preStop sleep ({sleep['seconds']} s) and the drain ({drain} s)")
     check(env.get("RULEHOOK_LOG_FORMAT") == "json", "RULEHOOK_LOG_FORMAT != json")
     check(env.get("RULEHOOK_PROBE_LISTEN") == "0.0.0.0:8081",
           "RULEHOOK_PROBE_LISTEN must be 0.0.0.0:8081 (the probes port)")
