@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Validate the Kubernetes manifests offline (no cluster needed):
 #   1. render every variant with `kubectl kustomize`: the base (manifests/base/, no rule),
-#      the hello example overlay, and the hello example with the optional NetworkPolicy
-#      component (manifests/components/networkpolicy/) as an overlay adds it;
+#      the overlays of manifests/examples/ (hello; my-rules, your own rules; teams, one
+#      ConfigMap per team in a projected volume), and the hello example with the optional
+#      NetworkPolicy component (manifests/components/networkpolicy/) as an overlay adds it;
 #   2. validate every rendered object against the Kubernetes OpenAPI schemas of
 #      a fixed Kubernetes version with kubernetes-validate (strict mode);
 #   3. check what schemas cannot: the base's Deployment (probes on their own port, the
 #      rules mount, a preStop sleep and drain that fit the termination grace), its image tag
 #      and version labels against Cargo.toml's version, that each overlay provides the
-#      rules ConfigMap(s) the Deployment mounts and changes nothing else of the base, the
-#      hello rules ConfigMap against rules/, the CRD's structural schema, the
-#      CompositeController (a custom resource), the HelloWorld example against the CRD, and
-#      the NetworkPolicy;
+#      rules ConfigMap(s) the Deployment mounts and changes nothing else of the base, each
+#      ConfigMap holding exactly the rule files of its folder, no file or rule name in two
+#      of them, every controller calling a rule they serve; the hello rules against rules/,
+#      the CRD's structural schema, the CompositeController (a custom resource), the
+#      HelloWorld example against the CRD, and the NetworkPolicy;
 #   4. validate examples/*/ the same way: crd.yaml and example.yaml against the
 #      schemas, CRDs structural, and every controller.yaml hook URL pointing at
 #      http://rulehook.rulehook/<rule>/<hook> for a rule of the same folder.
@@ -109,6 +111,8 @@ render() {
 }
 render base manifests/base
 render hello manifests/examples/hello
+render my-rules manifests/examples/my-rules
+render teams manifests/examples/teams
 # Components are added by an overlay; render them the way one does, from a copy of
 # manifests/ so that nothing is written into the checkout.
 cp -r manifests "$tmp/manifests"
@@ -129,6 +133,7 @@ render restricted "$tmp/manifests/ci-restricted"
 
 # ------------------------------------------------------- content checks ---
 "$PY" - "$tmp" <<'PYEOF'
+import copy
 import pathlib
 import re
 import sys
@@ -159,14 +164,25 @@ def rendered(variant):
     return index(load_all(tmp / f"{variant}.yaml"))
 
 
+def is_manifest(text):
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return True  # several documents: a manifest (rulehook check reports real rule errors)
+    return isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc
+
+
 def rule_files(folder):
-    """The rule files of a folder as rulehook reads them: *.yaml and *.yml, no test suites,
-    no kustomization."""
-    return {p.name: p.read_text(encoding="utf-8")
-            for p in pathlib.Path(folder).iterdir()
-            if p.is_file() and p.suffix in (".yaml", ".yml")
-            and not p.name.endswith((".test.yaml", ".test.yml"))
-            and p.name != "kustomization.yaml"}
+    """The rule files of a folder as rulehook reads them: *.yaml and *.yml, but not test
+    suites nor Kubernetes manifests (kustomization.yaml, controller.yaml)."""
+    files = {p.name: p.read_text(encoding="utf-8")
+             for p in pathlib.Path(folder).iterdir()
+             if p.is_file() and p.suffix in (".yaml", ".yml")
+             and not p.name.endswith((".test.yaml", ".test.yml"))}
+    return {name: text for name, text in files.items() if not is_manifest(text)}
+
+
+HOOK_URL = re.compile(r"^http://rulehook\.rulehook/([a-z0-9-]+)/(sync|finalize|customize)$")
 
 
 DEPLOYMENT = ("apps/v1", "Deployment", "rulehook")
@@ -188,9 +204,10 @@ def rules_configmaps(dep):
 
 
 def without_rules_volume(dep):
-    pod = dict(dep["spec"]["template"]["spec"])
+    dep = copy.deepcopy(dep)
+    pod = dep["spec"]["template"]["spec"]
     pod["volumes"] = [v for v in pod.get("volumes") or [] if v["name"] != "rules"]
-    return pod
+    return dep
 
 
 # ---- the base: the server, and no rule -------------------------------------
@@ -331,8 +348,7 @@ def check_overlay(variant, objs, extra, sources):
               f"{variant}: {key} has no label app.kubernetes.io/name=rulehook")
     for key in SERVER & set(objs) & set(base):
         if key == DEPLOYMENT:
-            check(without_rules_volume(objs[key]) == without_rules_volume(base[key])
-                  and {**objs[key], "spec": None} == {**base[key], "spec": None},
+            check(without_rules_volume(objs[key]) == without_rules_volume(base[key]),
                   f"{variant}: the Deployment differs from the base's beyond its rules volume")
         else:
             check(objs[key] == base[key], f"{variant}: {key} differs from the base's")
@@ -343,7 +359,7 @@ def check_overlay(variant, objs, extra, sources):
     check([r.get("name") for r in refs] == list(sources)
           and not any(r.get("optional") for r in refs),
           f"{variant}: the rules volume must be ConfigMaps {list(sources)}, none optional: {refs}")
-    seen = {}
+    seen, served = {}, {}
     for name, folder in sources.items():
         cm = objs.get(("v1", "ConfigMap", name))
         if not check(cm is not None, f"{variant}: ConfigMap {name} missing "
@@ -362,6 +378,26 @@ def check_overlay(variant, objs, extra, sources):
             check(key not in seen, f"{variant}: file {key} is in ConfigMaps {seen.get(key)} "
                                    f"and {name}; in one volume the later would hide the other")
             seen[key] = name
+            rule = yaml.safe_load(data[key]) or {}
+            rule_name = rule.get("name") or key.split(".")[0]
+            check(rule_name not in served, f"{variant}: rule {rule_name} is in ConfigMaps "
+                                           f"{served.get(rule_name, ('',))[0]} and {name}; "
+                                           "rulehook would serve only one")
+            served[rule_name] = (name, {h for h in ("sync", "finalize", "customize") if h in rule})
+    # Every controller of the overlay calls a rule its ConfigMaps serve, with that hook.
+    for key, obj in objs.items():
+        if key[1] not in ("CompositeController", "DecoratorController"):
+            continue
+        for hook, spec in ((obj.get("spec") or {}).get("hooks") or {}).items():
+            url = ((spec or {}).get("webhook") or {}).get("url", "")
+            m = HOOK_URL.match(url)
+            if not check(m and m.group(2) == hook,
+                         f"{variant}: {key} {hook} hook url {url!r} is not "
+                         f"http://rulehook.rulehook/<rule>/{hook}"):
+                continue
+            check(hook in served.get(m.group(1), (None, ()))[1],
+                  f"{variant}: {key} calls {url}, but no rule {m.group(1)} with a {hook} "
+                  f"section is in its ConfigMaps {list(sources)}")
 
 
 # ---- the hello example: rules/ as the ConfigMap -----------------------------
@@ -455,6 +491,23 @@ if check(isinstance(schema, dict), "CRD v1 has no openAPIV3Schema"):
     except jsonschema.ValidationError as e:
         errors.append(f"hello.yaml does not match the CRD schema: {e.message}")
 
+
+# ---- your rules, and several teams' -----------------------------------------
+CONTROLLER = "metacontroller.k8s.io/v1alpha1", "DecoratorController"
+check_overlay("examples/my-rules", rendered("my-rules"),
+              {RULES_CM, (*CONTROLLER, "owner-label")},
+              {"rulehook-rules": "manifests/examples/my-rules/rules"})
+# Each team's ConfigMap in one projected volume; check_overlay refuses shared names.
+check_overlay("examples/teams", rendered("teams"),
+              {("v1", "ConfigMap", "team-a-rules"), ("v1", "ConfigMap", "team-b-rules"),
+               (*CONTROLLER, "team-a-deployment-owner"), (*CONTROLLER, "team-b-namespace-tier")},
+              {"team-a-rules": "manifests/examples/teams/team-a",
+               "team-b-rules": "manifests/examples/teams/team-b"})
+for team in ("team-a", "team-b"):
+    for name in rule_files(f"manifests/examples/teams/{team}"):
+        check(name.startswith(f"{team}-"),
+              f"examples/teams: {team}/{name} must start with `{team}-`, so that no other "
+              "team's file can hide it")
 
 # ---- the optional NetworkPolicy component ---------------------------------
 restricted = rendered("restricted")
