@@ -2,8 +2,9 @@
 # Validate the Kubernetes manifests offline (no cluster needed):
 #   1. render every variant with `kubectl kustomize`: the base (manifests/base/, no rule),
 #      the overlays of manifests/examples/ (hello; my-rules, your own rules; teams, one
-#      ConfigMap per team in a projected volume), and the hello example with the optional
-#      NetworkPolicy component (manifests/components/networkpolicy/) as an overlay adds it;
+#      ConfigMap per team in a projected volume), the hello example with the optional
+#      NetworkPolicy component (manifests/components/networkpolicy/) as an overlay adds it,
+#      and my-rules with both optional components (.../servicemonitor/ too) and a digest;
 #   2. validate every rendered object against the Kubernetes OpenAPI schemas of
 #      a fixed Kubernetes version with kubernetes-validate (strict mode);
 #   3. check what schemas cannot: the base's Deployment (probes on their own port, the
@@ -13,7 +14,9 @@
 #      ConfigMap holding exactly the rule files of its folder, no file or rule name in two
 #      of them, every controller calling a rule they serve; the hello rules against rules/,
 #      the CRD's structural schema, the CompositeController (a custom resource), the
-#      HelloWorld example against the CRD, and the NetworkPolicy;
+#      HelloWorld example against the CRD, the NetworkPolicy, the ServiceMonitor (a custom
+#      resource: its shape, and that it scrapes the Service's port), and an image digest
+#      pinned by an overlay;
 #   4. validate examples/*/ the same way: crd.yaml and example.yaml against the
 #      schemas, CRDs structural, and every controller.yaml hook URL pointing at
 #      http://rulehook.rulehook/<rule>/<hook> for a rule of the same folder.
@@ -121,12 +124,20 @@ printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization
     'resources: [../examples/hello]' 'components: [../components/networkpolicy]' \
     > "$tmp/manifests/ci-restricted/kustomization.yaml"
 render restricted "$tmp/manifests/ci-restricted"
+# Your rules with both components, and the image pinned by digest as the docs show.
+mkdir -p "$tmp/manifests/ci-full"
+printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
+    'resources: [../examples/my-rules]' \
+    'components: [../components/networkpolicy, ../components/servicemonitor]' \
+    'images: [{name: rulehook, newName: registry.example.com/rulehook, digest: "sha256:'"$(printf '0%.0s' {1..64})"'"}]' \
+    > "$tmp/manifests/ci-full/kustomization.yaml"
+render full "$tmp/manifests/ci-full"
 
 # -------------------------------------------------- schema validation ---
 # Built-in kinds (and the CRD object itself) are validated strictly against
-# the schemas of KUBERNETES_VERSION. Custom resources (CompositeController,
-# HelloWorld) have no schema there and only draw a warning; they are checked
-# by the python below.
+# the schemas of KUBERNETES_VERSION. Custom resources (HelloWorld, the Composite- and
+# DecoratorControllers, the ServiceMonitor) have no schema there and only draw a warning;
+# they are checked by the python below.
 "$PY" -m kubernetes_validate -k "$KUBERNETES_VERSION" --strict --quiet \
     "${rendered[@]}" manifests/examples/hello/hello.yaml \
     || die "kubernetes-validate failed (Kubernetes $KUBERNETES_VERSION, strict)"
@@ -559,6 +570,57 @@ check(children == [{"apiVersion": "v1", "resource": "pods",
 url = (((kspec.get("hooks") or {}).get("sync") or {}).get("webhook") or {}).get("url")
 check(url == "http://rulehook.rulehook/hello/sync",
       f"controller: sync hook url {url!r} != 'http://rulehook.rulehook/hello/sync'")
+
+# ---- the optional ServiceMonitor component, with everything else --------------
+# A custom resource (monitoring.coreos.com/v1) without a schema in kubernetes-validate: its
+# shape is checked here, and that it scrapes the Service's /metrics.
+full = rendered("full")
+my_rules = rendered("my-rules")
+monitor_key = ("monitoring.coreos.com/v1", "ServiceMonitor", "rulehook")
+check(set(full) == set(my_rules) | {policy_key, monitor_key},
+      f"my-rules + networkpolicy + servicemonitor: expected my-rules, one NetworkPolicy and "
+      f"one ServiceMonitor, got {sorted(full)}")
+pinned = ((full.get(DEPLOYMENT) or {}).get("spec") or {}).get("template", {}) \
+    .get("spec", {}).get("containers", [{}])[0].get("image")
+check(pinned == "registry.example.com/rulehook@sha256:" + "0" * 64,
+      f"images: a digest pinned by an overlay does not reach the Deployment: {pinned}")
+monitor = full.get(monitor_key)
+service = full.get(SERVICE) or {}
+if check(monitor is not None, "manifests/components/servicemonitor: ServiceMonitor rulehook missing"):
+    mmeta, mspec = monitor["metadata"], monitor.get("spec") or {}
+    check(mmeta.get("namespace") == "rulehook", "ServiceMonitor: not in namespace rulehook")
+    check(set(mspec) <= {"selector", "namespaceSelector", "endpoints", "jobLabel"},
+          f"ServiceMonitor: unexpected spec fields {sorted(set(mspec))}")
+    selector = mspec.get("selector") or {}
+    wanted = selector.get("matchLabels") or {}
+    svc_labels = service.get("metadata", {}).get("labels") or {}
+    check(set(selector) == {"matchLabels"} and wanted
+          and all(svc_labels.get(k) == v for k, v in wanted.items()),
+          f"ServiceMonitor: selector {selector} does not select the Service (labels {svc_labels})")
+    check("app.kubernetes.io/version" not in wanted,
+          "ServiceMonitor: selects by version, which changes at every upgrade")
+    names = (mspec.get("namespaceSelector") or {}).get("matchNames")
+    check(names in (None, [service.get("metadata", {}).get("namespace")]),
+          f"ServiceMonitor: namespaceSelector {names} misses the Service's namespace")
+    endpoints = mspec.get("endpoints") or []
+    ports = {p.get("name") for p in service.get("spec", {}).get("ports") or []}
+    check(len(endpoints) == 1, f"ServiceMonitor: expected one endpoint, got {endpoints}")
+    for ep in endpoints:
+        check(set(ep) <= {"port", "path", "interval", "scrapeTimeout", "scheme",
+                          "authorization", "basicAuth", "tlsConfig", "relabelings",
+                          "metricRelabelings", "honorLabels"},
+              f"ServiceMonitor: unexpected endpoint fields {sorted(ep)}")
+        check(ep.get("port") in ports,
+              f"ServiceMonitor: endpoint port {ep.get('port')!r} is not a port name of the "
+              f"Service {sorted(ports)}")
+        check(ep.get("path") == "/metrics", f"ServiceMonitor: path {ep.get('path')!r} != /metrics")
+        check(re.fullmatch(r"[0-9]+(ms|s|m|h)", ep.get("interval", "30s")) is not None,
+              f"ServiceMonitor: interval {ep.get('interval')!r} is not a duration")
+    # The NetworkPolicy must let the scrape in: the monitor's port is the one it opens.
+    opened = {p.get("port") for r in (full.get(policy_key) or {}).get("spec", {}).get("ingress") or []
+              for p in r.get("ports") or []}
+    check(all(ep.get("port") in opened for ep in endpoints),
+          f"ServiceMonitor: the NetworkPolicy opens {sorted(opened)}, not the scraped port")
 
 if errors:
     for e in errors:
