@@ -194,8 +194,6 @@ def rule_files(folder):
 
 
 HOOK_URL = re.compile(r"^http://rulehook\.rulehook/([a-z0-9-]+)/(sync|finalize|customize)$")
-
-
 DEPLOYMENT = ("apps/v1", "Deployment", "rulehook")
 SERVICE = ("v1", "Service", "rulehook")
 PDB = ("policy/v1", "PodDisruptionBudget", "rulehook")
@@ -347,7 +345,8 @@ def check_overlay(variant, objs, extra, sources):
     """`objs` is the base's objects (the Deployment's rules volume aside) plus `extra`, and
     the Deployment's rules volume is made of ConfigMaps, in namespace rulehook, each holding
     exactly the rule files of its folder in `sources` ({name: folder}); no two share a file
-    name, which a projected volume would let the later one overwrite."""
+    name (in a projected volume the later would hide the other) or a rule name; and every
+    controller calls a rule they serve."""
     check(set(objs) == SERVER | extra,
           f"{variant}: expected {sorted(SERVER | extra)}, got {sorted(objs)}")
     for key, obj in objs.items():
