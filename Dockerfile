@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# Build:  docker build --build-arg RULEHOOK_COMMIT=$(git rev-parse --short=12 HEAD) -t rulehook:latest .
-# Run:    docker run --rm -p 8080:8080 rulehook:latest
+# Build:  docker build --build-arg RULEHOOK_COMMIT=$(git rev-parse --short=12 HEAD) -t rulehook:0.1.0 .
+# Run:    docker run --rm -p 8080:8080 rulehook:0.1.0
 #         (serves the rules baked in from rules/ at /etc/rulehook/rules; in
 #         Kubernetes the rulehook-rules ConfigMap is mounted over that path.)
 

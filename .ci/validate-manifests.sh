@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Validate the Kubernetes manifests offline (no cluster needed):
-#   1. render the kustomize base (manifests/) and the hello example with
-#      `kubectl kustomize`;
+#   1. render every variant with `kubectl kustomize`: the base (manifests/base/, no rule),
+#      the overlays of manifests/examples/ (hello; my-rules, your own rules; teams, one
+#      ConfigMap per team in a projected volume), the hello example with the optional
+#      NetworkPolicy component (manifests/components/networkpolicy/) as an overlay adds it,
+#      and my-rules with both optional components (.../servicemonitor/ too) and a digest;
 #   2. validate every rendered object against the Kubernetes OpenAPI schemas of
 #      a fixed Kubernetes version with kubernetes-validate (strict mode);
-#   3. check what schemas cannot: the CRD's structural schema, the
-#      CompositeController (a custom resource), the HelloWorld example against
-#      the CRD, the rules ConfigMap against rules/, the Deployment's probes
-#      (on their own port) and rules mount, and the optional NetworkPolicy
-#      component (manifests/networkpolicy/) as an overlay adds it;
+#   3. check what schemas cannot: the base's Deployment (probes on their own port, the
+#      rules mount, a preStop sleep and drain that fit the termination grace), its image tag
+#      and version labels against Cargo.toml's version, that each overlay provides the
+#      rules ConfigMap(s) the Deployment mounts and changes nothing else of the base, each
+#      ConfigMap holding exactly the rule files of its folder, no file or rule name in two
+#      of them, every controller calling a rule they serve; the hello rules against rules/,
+#      the CRD's structural schema, the CompositeController (a custom resource), the
+#      HelloWorld example against the CRD, the NetworkPolicy, the ServiceMonitor (a custom
+#      resource: its shape, and that it scrapes the Service's port), and an image digest
+#      pinned by an overlay;
 #   4. validate examples/*/ the same way: crd.yaml and example.yaml against the
 #      schemas, CRDs structural, and every controller.yaml hook URL pointing at
 #      http://rulehook.rulehook/<rule>/<hook> for a rule of the same folder.
@@ -98,37 +106,53 @@ fi
 log "$("$KUBECTL" version --client 2>&1 | tr '\n' ' ')($KUBECTL)"
 
 # ---------------------------------------------------------------- render ---
-"$KUBECTL" kustomize manifests > "$tmp/all.yaml" \
-    || die "kubectl kustomize manifests failed"
-"$KUBECTL" kustomize manifests/examples/hello > "$tmp/hello-example.yaml" \
-    || die "kubectl kustomize manifests/examples/hello failed"
-# The optional NetworkPolicy is a kustomize component: render it as an overlay adds it.
-mkdir -p "$tmp/restricted"
-cp -r manifests "$tmp/restricted/base"
+# Each variant renders to $tmp/<variant>.yaml; the python below reads them by name.
+rendered=()
+render() {
+    "$KUBECTL" kustomize "$2" > "$tmp/$1.yaml" || die "kubectl kustomize $2 failed"
+    rendered+=("$tmp/$1.yaml")
+}
+render base manifests/base
+render hello manifests/examples/hello
+render my-rules manifests/examples/my-rules
+render teams manifests/examples/teams
+# Components are added by an overlay; render them the way one does, from a copy of
+# manifests/ so that nothing is written into the checkout.
+cp -r manifests "$tmp/manifests"
+mkdir -p "$tmp/manifests/ci-restricted"
 printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
-    'resources: [base]' 'components: [base/networkpolicy]' > "$tmp/restricted/kustomization.yaml"
-"$KUBECTL" kustomize "$tmp/restricted" > "$tmp/restricted.yaml" \
-    || die "kubectl kustomize of the base with manifests/networkpolicy failed"
+    'resources: [../examples/hello]' 'components: [../components/networkpolicy]' \
+    > "$tmp/manifests/ci-restricted/kustomization.yaml"
+render restricted "$tmp/manifests/ci-restricted"
+# Your rules with both components, and the image pinned by digest as the docs show.
+mkdir -p "$tmp/manifests/ci-full"
+printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
+    'resources: [../examples/my-rules]' \
+    'components: [../components/networkpolicy, ../components/servicemonitor]' \
+    'images: [{name: rulehook, newName: registry.example.com/rulehook, digest: "sha256:'"$(printf '0%.0s' {1..64})"'"}]' \
+    > "$tmp/manifests/ci-full/kustomization.yaml"
+render full "$tmp/manifests/ci-full"
 
 # -------------------------------------------------- schema validation ---
 # Built-in kinds (and the CRD object itself) are validated strictly against
-# the schemas of KUBERNETES_VERSION. Custom resources (CompositeController,
-# HelloWorld) have no schema there and only draw a warning; they are checked
-# by the python below.
+# the schemas of KUBERNETES_VERSION. Custom resources (HelloWorld, the Composite- and
+# DecoratorControllers, the ServiceMonitor) have no schema there and only draw a warning;
+# they are checked by the python below.
 "$PY" -m kubernetes_validate -k "$KUBERNETES_VERSION" --strict --quiet \
-    "$tmp/all.yaml" "$tmp/hello-example.yaml" "$tmp/restricted.yaml" \
-    manifests/examples/hello/hello.yaml \
+    "${rendered[@]}" manifests/examples/hello/hello.yaml \
     || die "kubernetes-validate failed (Kubernetes $KUBERNETES_VERSION, strict)"
 
 # ------------------------------------------------------- content checks ---
-"$PY" - "$tmp/all.yaml" "$tmp/hello-example.yaml" "$tmp/restricted.yaml" <<'PYEOF'
+"$PY" - "$tmp" <<'PYEOF'
+import copy
 import pathlib
+import re
 import sys
 
 import jsonschema
 import yaml
 
-all_path, example_path, restricted_path = sys.argv[1], sys.argv[2], sys.argv[3]
+tmp = pathlib.Path(sys.argv[1])
 errors = []
 
 
@@ -147,35 +171,90 @@ def index(docs):
     return {(d.get("apiVersion"), d.get("kind"), d["metadata"]["name"]): d for d in docs}
 
 
-# ---- the base -------------------------------------------------------------
-base = index(load_all(all_path))
-expected = {
-    ("v1", "Namespace", "rulehook"),
-    ("apps/v1", "Deployment", "rulehook"),
-    ("v1", "Service", "rulehook"),
-    ("policy/v1", "PodDisruptionBudget", "rulehook"),
-    ("v1", "ConfigMap", "rulehook-rules"),
-}
-check(set(base) == expected,
-      f"base objects: expected {sorted(expected)}, got {sorted(base)}")
+def rendered(variant):
+    return index(load_all(tmp / f"{variant}.yaml"))
 
+
+def is_manifest(text):
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return True  # several documents: a manifest (rulehook check reports real rule errors)
+    return isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc
+
+
+def rule_files(folder):
+    """The rule files of a folder as rulehook reads them: *.yaml and *.yml, but not test
+    suites nor Kubernetes manifests (kustomization.yaml, controller.yaml)."""
+    files = {p.name: p.read_text(encoding="utf-8")
+             for p in pathlib.Path(folder).iterdir()
+             if p.is_file() and p.suffix in (".yaml", ".yml")
+             and not p.name.endswith((".test.yaml", ".test.yml"))}
+    return {name: text for name, text in files.items() if not is_manifest(text)}
+
+
+HOOK_URL = re.compile(r"^http://rulehook\.rulehook/([a-z0-9-]+)/(sync|finalize|customize)$")
+DEPLOYMENT = ("apps/v1", "Deployment", "rulehook")
+SERVICE = ("v1", "Service", "rulehook")
+PDB = ("policy/v1", "PodDisruptionBudget", "rulehook")
+NAMESPACE = ("v1", "Namespace", "rulehook")
+CLUSTER_SCOPED = {"Namespace", "CustomResourceDefinition", "CompositeController",
+                  "DecoratorController"}
+
+
+def rules_configmaps(dep):
+    """The ConfigMaps the Deployment's `rules` volume is made of, in order."""
+    vols = {v["name"]: v for v in dep["spec"]["template"]["spec"].get("volumes") or []}
+    vol = vols.get("rules") or {}
+    if "configMap" in vol:
+        return [vol["configMap"]]
+    return [s["configMap"] for s in (vol.get("projected") or {}).get("sources") or []
+            if "configMap" in s]
+
+
+def without_rules_volume(dep):
+    dep = copy.deepcopy(dep)
+    pod = dep["spec"]["template"]["spec"]
+    pod["volumes"] = [v for v in pod.get("volumes") or [] if v["name"] != "rules"]
+    return dep
+
+
+# ---- the base: the server, and no rule -------------------------------------
+base = rendered("base")
+SERVER = {NAMESPACE, DEPLOYMENT, SERVICE, PDB}
+check(set(base) == SERVER,
+      f"base objects: expected {sorted(SERVER)} (no rules ConfigMap), got {sorted(base)}")
+
+# The version of this release, which the image tag and the version labels must carry.
+cargo = pathlib.Path("Cargo.toml").read_text(encoding="utf-8")
+version = re.search(r'(?m)^version = "([^"]+)"', cargo).group(1)
 for key, obj in base.items():
     labels = obj["metadata"].get("labels") or {}
-    check(labels.get("app.kubernetes.io/name") == "rulehook",
-          f"{key}: missing label app.kubernetes.io/name=rulehook")
-    if key[1] != "Namespace":
-        check(obj["metadata"].get("namespace") == "rulehook",
-              f"{key}: not in namespace rulehook")
+    check(labels.get("app.kubernetes.io/version") == version,
+          f"base: {key} label app.kubernetes.io/version != {version} (Cargo.toml); "
+          "set it and the image's newTag in manifests/base/kustomization.yaml")
 
-dep = base.get(("apps/v1", "Deployment", "rulehook"))
+
+def seconds(duration):
+    m = re.fullmatch(r"(\d+)s", duration or "")
+    return int(m.group(1)) if m else None
+
+
+dep = base.get(DEPLOYMENT)
 if check(dep is not None, "Deployment rulehook missing"):
     spec = dep["spec"]
     pod = spec["template"]["spec"]
     check(spec.get("replicas") == 2, "Deployment: replicas != 2")
     check(pod.get("automountServiceAccountToken") is False,
           "Deployment: automountServiceAccountToken must be false")
-    check(pod.get("terminationGracePeriodSeconds") == 30,
-          "Deployment: terminationGracePeriodSeconds != 30")
+    # The version goes on the pods, never into a selector (a Deployment's cannot change).
+    check((spec["template"]["metadata"].get("labels") or {}).get("app.kubernetes.io/version")
+          == version, "Deployment: pod template lacks label app.kubernetes.io/version")
+    for key, obj in base.items():
+        selector = (obj.get("spec") or {}).get("selector") or {}
+        selector = selector.get("matchLabels", selector)
+        check("app.kubernetes.io/version" not in selector,
+              f"base: {key} selects by app.kubernetes.io/version")
     psc = pod.get("securityContext") or {}
     check(psc.get("runAsNonRoot") is True and psc.get("runAsUser") == 65532
           and psc.get("runAsGroup") == 65532
@@ -190,7 +269,8 @@ if check(dep is not None, "Deployment rulehook missing"):
     containers = pod["containers"]
     check(len(containers) == 1, "Deployment: expected exactly one container")
     c = containers[0]
-    check(c.get("image") == "rulehook:latest", "container image != rulehook:latest")
+    check(c.get("image") == f"rulehook:{version}",
+          f"container image {c.get('image')!r} != 'rulehook:{version}' (Cargo.toml's version)")
     check(c.get("imagePullPolicy") == "IfNotPresent", "imagePullPolicy != IfNotPresent")
     check(c.get("args") == ["serve", "--rules", "/etc/rulehook/rules"],
           f"container args wrong: {c.get('args')}")
@@ -203,6 +283,21 @@ if check(dep is not None, "Deployment rulehook missing"):
         check(get.get("path") == path and get.get("port") == "probes",
               f"{probe}: expected httpGet {path} on port probes, got {get}")
     env = {e["name"]: e.get("value") for e in c.get("env") or []}
+    # SIGKILL comes terminationGracePeriodSeconds after the pod starts stopping: the preStop
+    # delay, then the drain after SIGTERM, must both fit, with headroom.
+    sleep = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep") or {}
+    drain = seconds(env.get("RULEHOOK_SHUTDOWN_TIMEOUT"))
+    grace = pod.get("terminationGracePeriodSeconds")
+    check(set((c.get("lifecycle") or {}).get("preStop") or {}) == {"sleep"}
+          and isinstance(sleep.get("seconds"), int) and sleep["seconds"] > 0,
+          f"container: preStop must be a `sleep` action (the image has no shell): "
+          f"{c.get('lifecycle')}")
+    check(drain is not None,
+          "container: RULEHOOK_SHUTDOWN_TIMEOUT must be set, in whole seconds (`25s`)")
+    if drain is not None and sleep.get("seconds"):
+        check(isinstance(grace, int) and grace >= sleep["seconds"] + drain + 1,
+              f"Deployment: terminationGracePeriodSeconds {grace} leaves no headroom after the "
+              f"preStop sleep ({sleep['seconds']} s) and the drain ({drain} s)")
     check(env.get("RULEHOOK_LOG_FORMAT") == "json", "RULEHOOK_LOG_FORMAT != json")
     check(env.get("RULEHOOK_PROBE_LISTEN") == "0.0.0.0:8081",
           "RULEHOOK_PROBE_LISTEN must be 0.0.0.0:8081 (the probes port)")
@@ -222,15 +317,17 @@ if check(dep is not None, "Deployment rulehook missing"):
         for m in ctr.get("volumeMounts") or []:
             check("subPath" not in m and "subPathExpr" not in m,
                   f"container {ctr['name']}: volumeMount {m['name']} uses subPath")
-    vols = {v["name"]: v for v in pod.get("volumes") or []}
-    rules_vols = [n for n, v in vols.items()
-                  if (v.get("configMap") or {}).get("name") == "rulehook-rules"]
-    check(len(rules_vols) == 1, "Deployment: no volume from ConfigMap rulehook-rules")
-    mounts = [m for m in c.get("volumeMounts") or [] if m["name"] in rules_vols]
-    check(len(mounts) == 1 and mounts[0]["mountPath"] == "/etc/rulehook/rules",
-          f"rules ConfigMap must be mounted at /etc/rulehook/rules: {mounts}")
+    # The base mounts `rulehook-rules`, which overlays generate. Not optional: a pod that
+    # cannot start says why in its events, where an empty directory would only keep it
+    # unready.
+    check(rules_configmaps(dep) == [{"name": "rulehook-rules"}],
+          f"base: volume `rules` must be ConfigMap rulehook-rules, not optional: "
+          f"{rules_configmaps(dep)}")
+    mounts = [m for m in c.get("volumeMounts") or [] if m["name"] == "rules"]
+    check(mounts == [{"name": "rules", "mountPath": "/etc/rulehook/rules", "readOnly": True}],
+          f"volume rules must be mounted read-only at /etc/rulehook/rules: {mounts}")
 
-svc = base.get(("v1", "Service", "rulehook"))
+svc = base.get(SERVICE)
 if check(svc is not None, "Service rulehook missing"):
     ports = svc["spec"]["ports"]
     check(len(ports) == 1 and ports[0]["port"] == 80 and ports[0]["targetPort"] == "http",
@@ -238,50 +335,103 @@ if check(svc is not None, "Service rulehook missing"):
     check(svc["spec"].get("selector") == {"app.kubernetes.io/name": "rulehook"},
           f"Service selector wrong: {svc['spec'].get('selector')}")
 
-pdb = base.get(("policy/v1", "PodDisruptionBudget", "rulehook"))
+pdb = base.get(PDB)
 if check(pdb is not None, "PodDisruptionBudget rulehook missing"):
     check(pdb["spec"].get("minAvailable") == 1, "PDB: minAvailable != 1")
 
-# ---- the rules ConfigMap: same files as rules/ -----------------------------
-cm = base.get(("v1", "ConfigMap", "rulehook-rules"))
-if check(cm is not None, "ConfigMap rulehook-rules missing (name must carry no hash suffix)"):
-    data = dict(cm.get("data") or {})
-    data.update(cm.get("binaryData") or {})
-    check("hello.yaml" in data, "ConfigMap rulehook-rules has no key hello.yaml")
-    rules_dir = pathlib.Path("rules")
-    copy_dir = pathlib.Path("manifests/rules")
-    if check(rules_dir.is_dir(), "rules/ directory missing"):
-        src = {p.name: p.read_text(encoding="utf-8")
-               for p in rules_dir.iterdir()
-               if p.is_file() and p.suffix in (".yaml", ".yml")
-               and not p.name.endswith((".test.yaml", ".test.yml"))}
-        copies = {p.name for p in copy_dir.iterdir() if p.is_file()} \
-            if copy_dir.is_dir() else set()
-        hint = ("manifests/rules/ must mirror rules/: run "
-                "`rm -f manifests/rules/* && cp rules/*.yaml manifests/rules/ && rm manifests/rules/*.test.yaml` "
-                "and list every file under configMapGenerator in "
-                "manifests/kustomization.yaml")
-        check(set(src) == copies,
-              f"rule files differ: rules/ has {sorted(src)}, "
-              f"manifests/rules/ has {sorted(copies)}; {hint}")
-        check(set(src) == set(data),
-              f"ConfigMap keys {sorted(data)} != rules/ files {sorted(src)}; {hint}")
-        for name, text in sorted(src.items()):
-            if name in data:
-                check(data[name] == text,
-                      f"ConfigMap key {name} differs from rules/{name}; {hint}")
 
-# ---- the hello example ------------------------------------------------------
+# ---- every overlay: the base as it is, plus the rules it mounts -------------
+def check_overlay(variant, objs, extra, sources):
+    """`objs` is the base's objects (the Deployment's rules volume aside) plus `extra`, and
+    the Deployment's rules volume is made of ConfigMaps, in namespace rulehook, each holding
+    exactly the rule files of its folder in `sources` ({name: folder}); no two share a file
+    name (in a projected volume the later would hide the other) or a rule name; and every
+    controller calls a rule they serve."""
+    check(set(objs) == SERVER | extra,
+          f"{variant}: expected {sorted(SERVER | extra)}, got {sorted(objs)}")
+    for key, obj in objs.items():
+        meta = obj["metadata"]
+        if key[1] in CLUSTER_SCOPED:
+            continue
+        check(meta.get("namespace") == "rulehook", f"{variant}: {key} not in namespace rulehook")
+        check((meta.get("labels") or {}).get("app.kubernetes.io/name") == "rulehook",
+              f"{variant}: {key} has no label app.kubernetes.io/name=rulehook")
+    for key in SERVER & set(objs) & set(base):
+        if key == DEPLOYMENT:
+            check(without_rules_volume(objs[key]) == without_rules_volume(base[key]),
+                  f"{variant}: the Deployment differs from the base's beyond its rules volume")
+        else:
+            check(objs[key] == base[key], f"{variant}: {key} differs from the base's")
+    dep = objs.get(DEPLOYMENT)
+    if dep is None:
+        return
+    refs = rules_configmaps(dep)
+    check([r.get("name") for r in refs] == list(sources)
+          and not any(r.get("optional") for r in refs),
+          f"{variant}: the rules volume must be ConfigMaps {list(sources)}, none optional: {refs}")
+    seen, served = {}, {}
+    for name, folder in sources.items():
+        cm = objs.get(("v1", "ConfigMap", name))
+        if not check(cm is not None, f"{variant}: ConfigMap {name} missing "
+                                     "(its name must carry no hash suffix)"):
+            continue
+        data = {**(cm.get("data") or {}), **(cm.get("binaryData") or {})}
+        files = rule_files(folder)
+        hint = f"list every rule file of {folder}/ in its configMapGenerator"
+        check(set(data) == set(files),
+              f"{variant}: ConfigMap {name} keys {sorted(data)} != {folder}/ files "
+              f"{sorted(files)}; {hint}")
+        for key in sorted(set(data) & set(files)):
+            check(data[key] == files[key], f"{variant}: ConfigMap {name} key {key} differs "
+                                           f"from {folder}/{key}")
+        for key in data:
+            check(key not in seen, f"{variant}: file {key} is in ConfigMaps {seen.get(key)} "
+                                   f"and {name}; in one volume the later would hide the other")
+            seen[key] = name
+            rule = yaml.safe_load(data[key]) or {}
+            rule_name = rule.get("name") or key.split(".")[0]
+            check(rule_name not in served, f"{variant}: rule {rule_name} is in ConfigMaps "
+                                           f"{served.get(rule_name, ('',))[0]} and {name}; "
+                                           "rulehook would serve only one")
+            served[rule_name] = (name, {h for h in ("sync", "finalize", "customize") if h in rule})
+    # Every controller of the overlay calls a rule its ConfigMaps serve, with that hook.
+    for key, obj in objs.items():
+        if key[1] not in ("CompositeController", "DecoratorController"):
+            continue
+        for hook, spec in ((obj.get("spec") or {}).get("hooks") or {}).items():
+            url = ((spec or {}).get("webhook") or {}).get("url", "")
+            m = HOOK_URL.match(url)
+            if not check(m and m.group(2) == hook,
+                         f"{variant}: {key} {hook} hook url {url!r} is not "
+                         f"http://rulehook.rulehook/<rule>/{hook}"):
+                continue
+            check(hook in served.get(m.group(1), (None, ()))[1],
+                  f"{variant}: {key} calls {url}, but no rule {m.group(1)} with a {hook} "
+                  f"section is in its ConfigMaps {list(sources)}")
+
+
+# ---- the hello example: rules/ as the ConfigMap -----------------------------
+# manifests/examples/hello/rules/ holds copies of rules/ (kustomize reads no file outside
+# its root), so the ConfigMap is checked against both.
+HELLO_CRD = ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "helloworlds.example.com")
+HELLO_CONTROLLER = ("metacontroller.k8s.io/v1alpha1", "CompositeController", "hello-controller")
+RULES_CM = ("v1", "ConfigMap", "rulehook-rules")
+hello_objs = rendered("hello")
+check_overlay("examples/hello", hello_objs, {RULES_CM, HELLO_CRD, HELLO_CONTROLLER},
+              {"rulehook-rules": "manifests/examples/hello/rules"})
+check(rule_files("rules") == rule_files("manifests/examples/hello/rules"),
+      "manifests/examples/hello/rules/ must mirror rules/: run "
+      "`rm manifests/examples/hello/rules/* && cp rules/*.yaml manifests/examples/hello/rules/ "
+      "&& rm manifests/examples/hello/rules/*.test.yaml` and list every file under "
+      "configMapGenerator in manifests/examples/hello/kustomization.yaml")
+check("hello.yaml" in (hello_objs.get(RULES_CM) or {}).get("data", {}),
+      "examples/hello: ConfigMap rulehook-rules has no key hello.yaml")
+
 example_dir = pathlib.Path("manifests/examples/hello")
 crd = yaml.safe_load((example_dir / "crd.yaml").read_text(encoding="utf-8"))
 ctl = yaml.safe_load((example_dir / "controller.yaml").read_text(encoding="utf-8"))
 hello = yaml.safe_load((example_dir / "hello.yaml").read_text(encoding="utf-8"))
 
-rendered = index(load_all(example_path))
-check(set(rendered) == {
-    ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "helloworlds.example.com"),
-    ("metacontroller.k8s.io/v1alpha1", "CompositeController", "hello-controller"),
-}, f"examples/hello kustomization renders {sorted(rendered)}")
 
 # CRD
 check(crd.get("apiVersion") == "apiextensions.k8s.io/v1"
@@ -351,13 +501,32 @@ if check(isinstance(schema, dict), "CRD v1 has no openAPIV3Schema"):
     except jsonschema.ValidationError as e:
         errors.append(f"hello.yaml does not match the CRD schema: {e.message}")
 
+
+# ---- your rules, and several teams' -----------------------------------------
+CONTROLLER = "metacontroller.k8s.io/v1alpha1", "DecoratorController"
+check_overlay("examples/my-rules", rendered("my-rules"),
+              {RULES_CM, (*CONTROLLER, "owner-label")},
+              {"rulehook-rules": "manifests/examples/my-rules/rules"})
+# Each team's ConfigMap in one projected volume; check_overlay refuses shared names.
+check_overlay("examples/teams", rendered("teams"),
+              {("v1", "ConfigMap", "team-a-rules"), ("v1", "ConfigMap", "team-b-rules"),
+               (*CONTROLLER, "team-a-deployment-owner"), (*CONTROLLER, "team-b-namespace-tier")},
+              {"team-a-rules": "manifests/examples/teams/team-a",
+               "team-b-rules": "manifests/examples/teams/team-b"})
+for team in ("team-a", "team-b"):
+    for name in rule_files(f"manifests/examples/teams/{team}"):
+        check(name.startswith(f"{team}-"),
+              f"examples/teams: {team}/{name} must start with `{team}-`, so that no other "
+              "team's file can hide it")
+
 # ---- the optional NetworkPolicy component ---------------------------------
-restricted = index(load_all(restricted_path))
+restricted = rendered("restricted")
 policy_key = ("networking.k8s.io/v1", "NetworkPolicy", "rulehook")
-check(set(restricted) == expected | {policy_key},
-      f"base + networkpolicy: expected the base and one NetworkPolicy, got {sorted(restricted)}")
+check(set(restricted) == set(hello_objs) | {policy_key},
+      f"hello + networkpolicy: expected the hello example and one NetworkPolicy, "
+      f"got {sorted(restricted)}")
 policy = restricted.get(policy_key)
-if check(policy is not None, "manifests/networkpolicy: NetworkPolicy rulehook missing"):
+if check(policy is not None, "manifests/components/networkpolicy: NetworkPolicy rulehook missing"):
     pspec = policy["spec"]
     check(policy["metadata"].get("namespace") == "rulehook",
           "NetworkPolicy: not in namespace rulehook")
@@ -400,6 +569,57 @@ check(children == [{"apiVersion": "v1", "resource": "pods",
 url = (((kspec.get("hooks") or {}).get("sync") or {}).get("webhook") or {}).get("url")
 check(url == "http://rulehook.rulehook/hello/sync",
       f"controller: sync hook url {url!r} != 'http://rulehook.rulehook/hello/sync'")
+
+# ---- the optional ServiceMonitor component, with everything else --------------
+# A custom resource (monitoring.coreos.com/v1) without a schema in kubernetes-validate: its
+# shape is checked here, and that it scrapes the Service's /metrics.
+full = rendered("full")
+my_rules = rendered("my-rules")
+monitor_key = ("monitoring.coreos.com/v1", "ServiceMonitor", "rulehook")
+check(set(full) == set(my_rules) | {policy_key, monitor_key},
+      f"my-rules + networkpolicy + servicemonitor: expected my-rules, one NetworkPolicy and "
+      f"one ServiceMonitor, got {sorted(full)}")
+pinned = ((full.get(DEPLOYMENT) or {}).get("spec") or {}).get("template", {}) \
+    .get("spec", {}).get("containers", [{}])[0].get("image")
+check(pinned == "registry.example.com/rulehook@sha256:" + "0" * 64,
+      f"images: a digest pinned by an overlay does not reach the Deployment: {pinned}")
+monitor = full.get(monitor_key)
+service = full.get(SERVICE) or {}
+if check(monitor is not None, "manifests/components/servicemonitor: ServiceMonitor rulehook missing"):
+    mmeta, mspec = monitor["metadata"], monitor.get("spec") or {}
+    check(mmeta.get("namespace") == "rulehook", "ServiceMonitor: not in namespace rulehook")
+    check(set(mspec) <= {"selector", "namespaceSelector", "endpoints", "jobLabel"},
+          f"ServiceMonitor: unexpected spec fields {sorted(set(mspec))}")
+    selector = mspec.get("selector") or {}
+    wanted = selector.get("matchLabels") or {}
+    svc_labels = service.get("metadata", {}).get("labels") or {}
+    check(set(selector) == {"matchLabels"} and wanted
+          and all(svc_labels.get(k) == v for k, v in wanted.items()),
+          f"ServiceMonitor: selector {selector} does not select the Service (labels {svc_labels})")
+    check("app.kubernetes.io/version" not in wanted,
+          "ServiceMonitor: selects by version, which changes at every upgrade")
+    names = (mspec.get("namespaceSelector") or {}).get("matchNames")
+    check(names in (None, [service.get("metadata", {}).get("namespace")]),
+          f"ServiceMonitor: namespaceSelector {names} misses the Service's namespace")
+    endpoints = mspec.get("endpoints") or []
+    ports = {p.get("name") for p in service.get("spec", {}).get("ports") or []}
+    check(len(endpoints) == 1, f"ServiceMonitor: expected one endpoint, got {endpoints}")
+    for ep in endpoints:
+        check(set(ep) <= {"port", "path", "interval", "scrapeTimeout", "scheme",
+                          "authorization", "basicAuth", "tlsConfig", "relabelings",
+                          "metricRelabelings", "honorLabels"},
+              f"ServiceMonitor: unexpected endpoint fields {sorted(ep)}")
+        check(ep.get("port") in ports,
+              f"ServiceMonitor: endpoint port {ep.get('port')!r} is not a port name of the "
+              f"Service {sorted(ports)}")
+        check(ep.get("path") == "/metrics", f"ServiceMonitor: path {ep.get('path')!r} != /metrics")
+        check(re.fullmatch(r"[0-9]+(ms|s|m|h)", ep.get("interval", "30s")) is not None,
+              f"ServiceMonitor: interval {ep.get('interval')!r} is not a duration")
+    # The NetworkPolicy must let the scrape in: the monitor's port is the one it opens.
+    opened = {p.get("port") for r in (full.get(policy_key) or {}).get("spec", {}).get("ingress") or []
+              for p in r.get("ports") or []}
+    check(all(ep.get("port") in opened for ep in endpoints),
+          f"ServiceMonitor: the NetworkPolicy opens {sorted(opened)}, not the scraped port")
 
 if errors:
     for e in errors:
