@@ -345,7 +345,12 @@ fn bodies_held_at_once_cannot_add_up_past_the_memory_budget() {
 fn the_largest_body_is_answered_by_what_the_rule_reads_or_refused_for_good() {
     let whole = "name: whole\nvalues:\n  names: {path: \"$..name\", all: true}\nsync:\n  status:\n    n: \"{{ length names }}\"\n";
     let dir = rules_with(&[("whole.yaml", whole)]);
-    let server = Server::start(&dir.path, &["--memory-limit", "128MiB"]);
+    // Reading 16 MB until the budget refuses it takes a second or two of a debug build; on
+    // a busy machine more than the default render timeout, which would answer 500 first.
+    let server = Server::start(
+        &dir.path,
+        &["--memory-limit", "128MiB", "--render-timeout", "60s"],
+    );
     let pods = 11_500;
     let body = serde_json::to_vec(&hello_request(Some("big"), pods)).unwrap();
     assert!(

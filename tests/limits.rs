@@ -69,7 +69,10 @@ fn an_answer_that_would_be_gigabytes_fails_fast_naming_the_limit() {
         assert_eq!(status, 500, "{text}");
         assert!(text.contains("limit max-output-bytes"), "{text}");
         assert!(text.contains("globalconfigmap.yaml:"), "{text}");
-        assert!(took < Duration::from_secs(1), "{took:?}");
+        // Building the answer would take tens of seconds; refusing it, well under this even
+        // on a busy 2-CPU machine with the test build's cross-check doubling every
+        // template's evaluation.
+        assert!(took < Duration::from_secs(3), "{took:?}");
     }
     // Four 1.5 GB answers were refused before they were built.
     let peak_mib = peak_rss_kib(server.pid()) / 1024;
