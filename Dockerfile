@@ -4,6 +4,9 @@
 # Run:    docker run --rm -p 8080:8080 rulehook:0.1.0
 #         (serves the rules baked in from rules/ at /etc/rulehook/rules; in
 #         Kubernetes the rulehook-rules ConfigMap is mounted over that path.)
+#
+# The same image as `.ci/image.sh` builds without a daemon (and CI smoke-tests): a static
+# binary FROM scratch, user 65532, no shell.
 
 ############################ builder ############################
 FROM rust:1-bookworm AS builder
@@ -17,12 +20,13 @@ RUN mkdir -p src tests crates/rulehook-engine/src crates/rulehook-engine/benches
  && echo 'fn main() {}' > src/main.rs \
  && touch src/lib.rs tests/tests.rs \
           crates/rulehook-engine/src/lib.rs crates/rulehook-engine/benches/engine.rs \
- && cargo build --release --locked -p rulehook \
+ && RUSTFLAGS='-C target-feature=+crt-static' \
+    cargo build --release --locked -p rulehook --target x86_64-unknown-linux-gnu \
  && rm -rf src crates/rulehook-engine/src \
-           target/release/rulehook \
-           target/release/deps/rulehook* \
-           target/release/deps/librulehook* \
-           target/release/.fingerprint/rulehook*
+           target/x86_64-unknown-linux-gnu/release/rulehook \
+           target/x86_64-unknown-linux-gnu/release/deps/rulehook* \
+           target/x86_64-unknown-linux-gnu/release/deps/librulehook* \
+           target/x86_64-unknown-linux-gnu/release/.fingerprint/rulehook*
 
 # 2. The real sources of both crates (tests/ and benches/ are not needed for a
 #    release build; the empty tests/tests.rs and benches/engine.rs above only keep
@@ -38,13 +42,14 @@ COPY build.rs ./
 COPY src ./src
 COPY crates/rulehook-engine/src ./crates/rulehook-engine/src
 RUN find src crates build.rs -type f -name '*.rs' -exec touch {} + \
- && cargo build --release --locked -p rulehook \
- && install -D -m 0755 target/release/rulehook /out/rulehook
+ && RUSTFLAGS='-C target-feature=+crt-static' \
+    cargo build --release --locked -p rulehook --target x86_64-unknown-linux-gnu \
+ && install -D -m 0755 target/x86_64-unknown-linux-gnu/release/rulehook /out/rulehook
 
 ############################ runtime ############################
-# distroless/cc: glibc + libgcc only, no shell; the :nonroot tag runs as
-# uid/gid 65532, matching the Deployment's securityContext.
-FROM gcr.io/distroless/cc-debian12:nonroot
+# Nothing but the static binary and the default rules: no libc, no shell, no package
+# manager. uid/gid 65532 matches the Deployment's securityContext.
+FROM scratch
 COPY --from=builder /out/rulehook /usr/local/bin/rulehook
 # Default rules; in Kubernetes the rulehook-rules ConfigMap is mounted here.
 COPY rules/ /etc/rulehook/rules/
