@@ -75,8 +75,11 @@ log "check /etc/rulehook/rules: no problems"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 server=$(buildah from --quiet "$IMAGE")
 started=$(date +%s%N)
+# Its output goes to a file, shown if it never becomes ready: stopping it at the end makes
+# buildah report the kill.
 buildah run --user 65532:65532 "$server" -- /usr/local/bin/rulehook serve \
-    --rules /etc/rulehook/rules --listen "127.0.0.1:$port" --log warn &
+    --rules /etc/rulehook/rules --listen "127.0.0.1:$port" --log warn \
+    >"$TARGET_DIR/serve.log" 2>&1 &
 serving=$!
 cleanup() {
     kill "$serving" 2>/dev/null || true
@@ -92,18 +95,18 @@ for _ in $(seq 1 200); do
     fi
     sleep 0.05
 done
-[ -n "$ready" ] || die "the server in the image never became ready"
+[ -n "$ready" ] || die "the server in the image never became ready: $(cat "$TARGET_DIR/serve.log")"
 answer=$(curl -fsS -H 'Content-Type: application/json' \
     --data-binary @tests/fixtures/hello-sync-v1.json "http://127.0.0.1:$port/hello/sync")
 expected='{"children":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"your-name"},"spec":{"containers":[{"command":["echo","Hello, Your Name!"],"image":"busybox","name":"hello"}],"restartPolicy":"OnFailure"}}],"status":{"pods":1}}'
 [ "$answer" = "$expected" ] || die "hello answered: $answer"
-log "hello answered from inside the image; ready ${ready} ms after start"
+log "hello answered from inside the image; ready ${ready} ms after \`buildah run\`"
 
 mkdir -p "$(dirname "$OUT")"
 rm -f "$OUT"
 buildah push --quiet "$IMAGE" "oci-archive:$OUT:rulehook:$VERSION" >/dev/null
 log "wrote $OUT"
-printf 'image_bytes=%s\nbinary_bytes=%s\narchive_bytes=%s\nready_ms=%s\n' \
-    "$(buildah inspect --format '{{.ImageSize}}' "$IMAGE" 2>/dev/null || echo 0)" \
+printf 'image_size=%s\nbinary_bytes=%s\narchive_bytes=%s\nready_ms=%s\n' \
+    "$(buildah images --format '{{.Size}}' "$IMAGE" | head -1)" \
     "$(stat -c %s "$BIN")" "$(stat -c %s "$OUT")" "$ready"
 echo "image: ok"
