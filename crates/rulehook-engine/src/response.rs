@@ -9,7 +9,7 @@ use crate::json::{type_name, written_type_name};
 use crate::locate::Pos;
 use crate::metacontroller::{self as mc, ControllerKind, RELATED_RESOURCE_KEYS};
 use crate::template::{write_str, Failure, Node, Render, Wrote};
-use crate::written::{item_heads, rule_heads, Head};
+use crate::written::{first_failure, Head, Items};
 
 /// The templates a call is answered with.
 #[derive(Clone, Copy)]
@@ -117,7 +117,7 @@ pub(crate) fn customize(
     let mut answer = AnswerObject::new();
     answer.field(mc::RELATED_RESOURCES, |out| {
         let rules = ItemCheck {
-            read: rule_heads,
+            items: Items::Rules,
             check: check_related,
         };
         write_checked_list(
@@ -222,15 +222,15 @@ fn write_objects(
         return Ok(true);
     }
     let objects = ItemCheck {
-        read: item_heads,
+        items: Items::Objects,
         check: check_object,
     };
     write_checked_list(node, what, hook_pos, objects, render, out)
 }
 
-/// How the items of a written list are read back, and checked.
+/// What the items of a written list are, and how each is checked.
 struct ItemCheck {
-    read: fn(&[u8]) -> Result<Vec<Head>, serde_json::Error>,
+    items: Items,
     check: fn(Head) -> Result<(), Unanswerable>,
 }
 
@@ -262,12 +262,11 @@ fn write_checked_list(
             format!("{what} must be a list, not {}", written_type_name(written)),
         ));
     }
-    let heads = (items.read)(written)
-        .map_err(|e| Failure::new(pos, format!("{what} cannot be checked: {e}")))?;
-    for (i, head) in heads.into_iter().enumerate() {
-        (items.check)(head).map_err(|e| Failure::new(pos, format!("{what}[{i}] {e}")))?;
+    match first_failure(written, items.items, items.check) {
+        Ok(None) => Ok(true),
+        Ok(Some((i, e))) => Err(Failure::new(pos, format!("{what}[{i}] {e}"))),
+        Err(e) => Err(Failure::new(pos, format!("{what} cannot be checked: {e}"))),
     }
-    Ok(true)
 }
 
 /// What Metacontroller needs of a child to apply it: a map with an `apiVersion`, a `kind`

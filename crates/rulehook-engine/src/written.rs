@@ -55,55 +55,69 @@ pub(crate) struct RuleHead {
     pub(crate) namespace_selector: bool,
 }
 
-/// The head of every child or attachment in the written list `list`, in order.
+/// What the items of a written list are.
+#[derive(Clone, Copy)]
+pub(crate) enum Items {
+    /// Children or attachments.
+    Objects,
+    /// Related-resource rules.
+    Rules,
+}
+
+/// Checks each item of the written list `list` as it is read, and gives the first that
+/// fails, with its index. Nothing is kept of an item once it is checked, so checking a long
+/// list takes no memory beyond the written bytes.
 ///
 /// # Errors
 ///
 /// When `list` is not a JSON list, which a list the writer wrote always is.
-pub(crate) fn item_heads(list: &[u8]) -> Result<Vec<Head>, serde_json::Error> {
-    heads(list, Read::Item)
-}
-
-/// The head of every related-resource rule in the written list `list`, in order.
-///
-/// # Errors
-///
-/// As [`item_heads`].
-pub(crate) fn rule_heads(list: &[u8]) -> Result<Vec<Head>, serde_json::Error> {
-    heads(list, Read::Rule)
-}
-
-fn heads(list: &[u8], each: Read) -> Result<Vec<Head>, serde_json::Error> {
+pub(crate) fn first_failure<E>(
+    list: &[u8],
+    items: Items,
+    check: impl Fn(Head) -> Result<(), E>,
+) -> Result<Option<(usize, E)>, serde_json::Error> {
+    let each = match items {
+        Items::Objects => Read::Item,
+        Items::Rules => Read::Rule,
+    };
     let mut parser = serde_json::Deserializer::from_slice(list);
-    let heads = ItemHeads(each).deserialize(&mut parser)?;
+    let failure = CheckEach { each, check }.deserialize(&mut parser)?;
     parser.end()?;
-    Ok(heads)
+    Ok(failure)
 }
 
-/// A list, each item read as its `Read` says.
-struct ItemHeads(Read);
+/// A list, each item read as its `Read` says and checked by `check`.
+struct CheckEach<F> {
+    each: Read,
+    check: F,
+}
 
-impl<'de> DeserializeSeed<'de> for ItemHeads {
-    type Value = Vec<Head>;
+impl<'de, E, F: Fn(Head) -> Result<(), E>> DeserializeSeed<'de> for CheckEach<F> {
+    type Value = Option<(usize, E)>;
 
-    fn deserialize<D: Deserializer<'de>>(self, parser: D) -> Result<Vec<Head>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, parser: D) -> Result<Self::Value, D::Error> {
         parser.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for ItemHeads {
-    type Value = Vec<Head>;
+impl<'de, E, F: Fn(Head) -> Result<(), E>> Visitor<'de> for CheckEach<F> {
+    type Value = Option<(usize, E)>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Vec<Head>, A::Error> {
-        let mut heads = Vec::with_capacity(items.size_hint().unwrap_or(0));
-        while let Some(head) = items.next_element_seed(self.0)? {
-            heads.push(head);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+        let mut index = 0;
+        while let Some(head) = items.next_element_seed(self.each)? {
+            if let Err(failure) = (self.check)(head) {
+                // The rest is only skipped: a list must still end where it ends.
+                while items.next_element::<IgnoredAny>()?.is_some() {}
+                return Ok(Some((index, failure)));
+            }
+            index += 1;
         }
-        Ok(heads)
+        Ok(None)
     }
 }
 
@@ -302,8 +316,33 @@ impl Visitor<'_> for KeyVisitor {
 mod tests {
     use super::*;
 
+    /// Every head of `list`, as the checks see them one by one.
+    fn read_all(list: &str, items: Items) -> Vec<Head> {
+        let seen = std::cell::RefCell::new(Vec::new());
+        let failed = first_failure(list.as_bytes(), items, |head| {
+            seen.borrow_mut().push(head);
+            Ok::<(), ()>(())
+        });
+        assert_eq!(failed.expect("a list"), None);
+        seen.into_inner()
+    }
+
     fn heads(list: &str) -> Vec<Head> {
-        item_heads(list.as_bytes()).expect("a list")
+        read_all(list, Items::Objects)
+    }
+
+    #[test]
+    fn the_first_item_that_fails_is_named_and_the_rest_must_still_be_json() {
+        let failing = |head: Head| match head {
+            Head::Other(name) => Err(name),
+            _ => Ok(()),
+        };
+        let list = br#"[{"kind":"Pod"},"a",3,{"x":[1,2]},true]"#;
+        assert_eq!(
+            first_failure(list, Items::Objects, failing).unwrap(),
+            Some((2, "a number"))
+        );
+        assert!(first_failure(br#"[{},3,{"x":]"#, Items::Objects, failing).is_err());
     }
 
     #[test]
@@ -360,7 +399,7 @@ mod tests {
             r#"[{{"Names":1,"apiVersion":"v1","labelSelector":{deep},"names":["a",""],"resource":2,"x":3}},
                 {{"names":["a",["b"]],"namespace":"n","namespaceSelector":{{}}}},"v1"]"#
         );
-        let rules = rule_heads(list.as_bytes()).expect("a list");
+        let rules = read_all(&list, Items::Rules);
         assert_eq!(
             rules,
             [
