@@ -15,31 +15,28 @@ use super::{CaseResult, Outcome};
 /// Runs every case of one suite, printing each result; rewrites the file under `--update`.
 pub fn run_suite(path: &Path, update: bool, colour: bool) -> Vec<CaseResult> {
     let label = path.display().to_string();
-    let fail_all = |message: String| {
-        println!("{} {label}: {message}", paint(colour, "31", "FAIL"));
+    // A suite that cannot be read fails as a whole: `place` leads the printed line, and
+    // `outcome` is what the report keeps.
+    let fail_all = |place: &str, message: &str, outcome: String| {
+        println!("{} {place}: {message}", paint(colour, "31", "FAIL"));
         vec![CaseResult {
             suite: label.clone(),
             name: "(suite)".to_owned(),
             line: 1,
-            outcome: Outcome::Failed(message),
+            outcome: Outcome::Failed(outcome),
             seconds: 0.0,
         }]
     };
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) => return fail_all(e.to_string()),
+        Err(e) => return fail_all(&label, &e.to_string(), e.to_string()),
     };
     let suite = match parse_suite(&text) {
         Ok(s) => s,
         Err((at, message)) => {
-            println!("{} {label}:{at}: {message}", paint(colour, "31", "FAIL"));
-            return vec![CaseResult {
-                suite: label.clone(),
-                name: "(suite)".to_owned(),
-                line: 1,
-                outcome: Outcome::Failed(format!("{label}:{at}: {message}")),
-                seconds: 0.0,
-            }];
+            let place = format!("{label}:{at}");
+            let outcome = format!("{place}: {message}");
+            return fail_all(&place, &message, outcome);
         }
     };
     let locator = Locator::new(&text);
