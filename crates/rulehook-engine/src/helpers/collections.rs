@@ -1,10 +1,12 @@
 //! List helpers: ordering, distinct values, extremes, lengths, slices and positions.
 
+use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use serde_json::Value;
 
 use super::args::{dig, per_item, room_for, room_for_all, scan, scan_all, ITEM_WORK};
+use super::compare::{canonical_text, json_equal, total_order};
 use super::{Args, HelperError};
 use crate::budget;
 use crate::json::type_name;
@@ -23,19 +25,7 @@ pub(super) fn length(a: &Args) -> Result<Option<Value>, HelperError> {
     Ok(Some(Value::from(n)))
 }
 
-/// Orders JSON values: numbers by value, strings by text, others by their JSON text.
-pub(super) fn compare(x: &Value, y: &Value) -> std::cmp::Ordering {
-    match (x, y) {
-        (Value::Number(a), Value::Number(b)) => a
-            .as_f64()
-            .partial_cmp(&b.as_f64())
-            .unwrap_or(std::cmp::Ordering::Equal),
-        (Value::String(a), Value::String(b)) => a.cmp(b),
-        _ => x.to_string().cmp(&y.to_string()),
-    }
-}
-
-/// `sort list [field.path]`.
+/// `sort list [field.path]`: by [`total_order`]; equal items keep their order.
 pub(super) fn sort(a: &Args) -> Result<Option<Value>, HelperError> {
     let items = a.list(0)?;
     let size = room_for_all(items)?;
@@ -46,12 +36,9 @@ pub(super) fn sort(a: &Args) -> Result<Option<Value>, HelperError> {
     per_item(items.len().saturating_mul(rounds as usize), ITEM_WORK)?;
     let mut list: Vec<Value> = items.iter().cloned().collect();
     match a.get(1) {
-        Some(Value::String(path)) => list.sort_by(|x, y| {
-            let (x, y) = (dig(x, path), dig(y, path));
-            match (x, y) {
-                (Some(x), Some(y)) => compare(x, y),
-                (x, y) => x.is_some().cmp(&y.is_some()),
-            }
+        Some(Value::String(path)) => list.sort_by(|x, y| match (dig(x, path), dig(y, path)) {
+            (Some(x), Some(y)) => total_order(x, y),
+            (x, y) => x.is_some().cmp(&y.is_some()),
         }),
         Some(other) => {
             return Err(HelperError::Operand {
@@ -60,13 +47,13 @@ pub(super) fn sort(a: &Args) -> Result<Option<Value>, HelperError> {
                 found: type_name(other),
             })
         }
-        None => list.sort_by(compare),
+        None => list.sort_by(total_order),
     }
     Ok(Some(Value::Array(list)))
 }
 
-/// The first of each distinct value, in order. Distinct by JSON text, in a hash set, so a
-/// long list costs linear time rather than comparing every pair.
+/// The first of each distinct value, in order. Distinct by canonical JSON text (numbers by
+/// value), in a hash set, so a long list costs linear time rather than comparing every pair.
 pub(super) fn unique(a: &Args) -> Result<Option<Value>, HelperError> {
     let list = a.list(0)?;
     let size = room_for_all(list)?;
@@ -76,19 +63,22 @@ pub(super) fn unique(a: &Args) -> Result<Option<Value>, HelperError> {
     let mut seen = HashSet::new();
     let out = list
         .iter()
-        .filter(|v| seen.insert(v.to_string()))
+        .filter(|v| seen.insert(canonical_text(v)))
         .cloned()
         .collect();
     Ok(Some(Value::Array(out)))
 }
 
 /// `min list` (or map) or `min a b c`; missing for an empty list.
-pub(super) fn extreme(a: &Args, want: std::cmp::Ordering) -> Result<Option<Value>, HelperError> {
-    fn best<'v>(
-        items: impl Iterator<Item = &'v Value>,
-        want: std::cmp::Ordering,
-    ) -> Option<&'v Value> {
-        items.reduce(|best, v| if compare(v, best) == want { v } else { best })
+pub(super) fn extreme(a: &Args, want: Ordering) -> Result<Option<Value>, HelperError> {
+    fn best<'v>(items: impl Iterator<Item = &'v Value>, want: Ordering) -> Option<&'v Value> {
+        items.reduce(|best, v| {
+            if total_order(v, best) == want {
+                v
+            } else {
+                best
+            }
+        })
     }
     let found = match (a.params.len(), a.get(0)) {
         (1, Some(Value::Array(_) | Value::Object(_))) => {
@@ -136,7 +126,7 @@ pub(super) fn slice(a: &Args) -> Result<Option<Value>, HelperError> {
 }
 
 /// `without list other`: the items of `list` that are not in `other`, in order. Compared by
-/// JSON text in a hash set, as `unique` does.
+/// canonical JSON text in a hash set, as `unique` does, so `1` and `1.0` are one value.
 pub(super) fn without(a: &Args) -> Result<Option<Value>, HelperError> {
     let (list, other) = (a.list(0)?, a.list(1)?);
     // The set holds the text of every excluded item; the result is at most `list`, and the
@@ -146,10 +136,10 @@ pub(super) fn without(a: &Args) -> Result<Option<Value>, HelperError> {
     room_for(excluded.saturating_add(size.saturating_mul(2)))?;
     // Both lists' texts are hashed as well as built.
     scan(excluded.saturating_add(size))?;
-    let excluded: HashSet<String> = other.iter().map(Value::to_string).collect();
+    let excluded: HashSet<String> = other.iter().map(canonical_text).collect();
     let out = list
         .iter()
-        .filter(|v| !excluded.contains(&v.to_string()))
+        .filter(|v| !excluded.contains(&canonical_text(v)))
         .cloned()
         .collect();
     Ok(Some(Value::Array(out)))
@@ -163,7 +153,7 @@ pub(super) fn index_of(a: &Args) -> Result<Option<Value>, HelperError> {
     per_item(list.len(), ITEM_WORK.saturating_add(want_size))?;
     let position = a
         .get(1)
-        .and_then(|want| list.iter().position(|v| v == want))
+        .and_then(|want| list.iter().position(|v| json_equal(v, want)))
         .and_then(|p| i64::try_from(p).ok());
     Ok(Some(Value::from(position.unwrap_or(-1))))
 }

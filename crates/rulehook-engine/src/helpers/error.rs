@@ -32,6 +32,11 @@ pub(crate) enum HelperError {
         expected: &'static str,
         found: &'static str,
     },
+    #[error("cannot order {}", both(.first, .second))]
+    CannotOrder {
+        first: &'static str,
+        second: &'static str,
+    },
     #[error("cannot search in {0}")]
     CannotSearchIn(&'static str),
     #[error("{0} has no length")]
@@ -119,6 +124,14 @@ impl HelperError {
             expected,
             found: type_name(found),
         }
+    }
+}
+
+/// Two types as a message names them: "a number and a list", or "two lists".
+fn both(first: &str, second: &str) -> String {
+    match (first == second, first.strip_prefix("a ")) {
+        (true, Some(kind)) => format!("two {kind}s"),
+        _ => format!("{first} and {second}"),
     }
 }
 

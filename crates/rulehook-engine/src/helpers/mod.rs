@@ -16,6 +16,7 @@
 
 mod args;
 mod collections;
+mod compare;
 mod error;
 mod logic;
 mod numbers;
@@ -30,21 +31,30 @@ mod tests;
 #[cfg(any(test, feature = "cross-check"))]
 use handlebars::{
     Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, RenderErrorReason,
-    ScopedJson,
+    Renderable, ScopedJson,
 };
+use std::cmp::Ordering;
+
 use serde_json::Value;
 
 pub(crate) use args::Args;
+#[cfg(test)]
+pub(crate) use compare::compare_numbers;
 use error::HelperError;
+pub(crate) use logic::block_truthy;
 
 pub(crate) type HelperFn = fn(&Args) -> Result<Option<Value>, HelperError>;
 
 /// A helper's name, arity and body.
+#[derive(Debug)]
 pub struct HelperInfo {
     pub name: &'static str,
     pub min_args: usize,
     pub max_args: usize,
     body: Option<HelperFn>,
+    /// As a block (`{{#gt a b}}yes{{else}}no{{/gt}}`) it renders its body when its answer
+    /// is true, as handlebars' boolean built-ins do, rather than writing the answer.
+    condition: bool,
 }
 
 const MANY: usize = usize::MAX;
@@ -55,6 +65,7 @@ const fn builtin(name: &'static str, min_args: usize, max_args: usize) -> Helper
         min_args,
         max_args,
         body: None,
+        condition: false,
     }
 }
 
@@ -69,6 +80,20 @@ const fn catalogue(
         min_args,
         max_args,
         body: Some(f),
+        condition: false,
+    }
+}
+
+/// A catalogue helper that answers `true` or `false` and, as a block, chooses its body.
+const fn condition(
+    name: &'static str,
+    min_args: usize,
+    max_args: usize,
+    f: HelperFn,
+) -> HelperInfo {
+    HelperInfo {
+        condition: true,
+        ..catalogue(name, min_args, max_args, f)
     }
 }
 
@@ -80,19 +105,20 @@ static HELPERS: &[HelperInfo] = &[
     builtin("unless", 1, 1),
     builtin("each", 1, 1),
     builtin("with", 1, 1),
-    catalogue("eq", 2, 2, |a| {
-        logic::equal(a).map(|same| Some(Value::Bool(same)))
-    }),
-    catalogue("ne", 2, 2, |a| {
-        logic::equal(a).map(|same| Some(Value::Bool(!same)))
-    }),
-    builtin("gt", 2, 2),
-    builtin("gte", 2, 2),
-    builtin("lt", 2, 2),
-    builtin("lte", 2, 2),
     builtin("and", 1, MANY),
     builtin("or", 1, MANY),
-    builtin("not", 1, 1),
+    // comparisons, in place of handlebars' own: total over missing values, numbers by value
+    condition("eq", 2, 2, |a| {
+        logic::equal(a).map(|same| Some(Value::Bool(same)))
+    }),
+    condition("ne", 2, 2, |a| {
+        logic::equal(a).map(|same| Some(Value::Bool(!same)))
+    }),
+    condition("gt", 2, 2, |a| logic::ordered(a, Ordering::is_gt)),
+    condition("gte", 2, 2, |a| logic::ordered(a, Ordering::is_ge)),
+    condition("lt", 2, 2, |a| logic::ordered(a, Ordering::is_lt)),
+    condition("lte", 2, 2, |a| logic::ordered(a, Ordering::is_le)),
+    condition("not", 1, 1, logic::not),
     // presence and choice
     catalogue("default", 1, MANY, logic::default),
     catalogue("exists", 1, 1, logic::exists),
@@ -181,6 +207,11 @@ impl HelperInfo {
     pub(crate) fn body(&self) -> Option<HelperFn> {
         self.body
     }
+
+    /// Whether, as a block, it chooses its body by its answer.
+    pub(crate) fn is_condition(&self) -> bool {
+        self.condition
+    }
 }
 
 /// The helper called `name`, if templates may use it.
@@ -208,13 +239,7 @@ pub fn registry() -> &'static Handlebars<'static> {
         hb.register_helper(EACH_ITEM, Box::new(EachItem));
         for info in HELPERS {
             if let Some(body) = info.body {
-                hb.register_helper(
-                    info.name,
-                    Box::new(CatalogueHelper {
-                        name: info.name,
-                        body,
-                    }),
-                );
+                hb.register_helper(info.name, Box::new(CatalogueHelper { info, body }));
             }
         }
         hb
@@ -251,12 +276,36 @@ impl HelperDef for EachItem {
 /// One catalogue helper as handlebars calls it: arguments in, typed error out as text.
 #[cfg(any(test, feature = "cross-check"))]
 struct CatalogueHelper {
-    name: &'static str,
+    info: &'static HelperInfo,
     body: HelperFn,
 }
 
 #[cfg(any(test, feature = "cross-check"))]
 impl HelperDef for CatalogueHelper {
+    /// Writes the helper's value, as handlebars' default does; a condition used as a block
+    /// renders the body its answer chooses instead, as handlebars' own `eq` and `gt` do.
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        r: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        rc: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn handlebars::Output,
+    ) -> handlebars::HelperResult {
+        let value = self.call_inner(h, r, ctx, rc)?;
+        if self.info.condition && h.is_block() {
+            let holds = value.as_json().as_bool() == Some(true);
+            return match if holds { h.template() } else { h.inverse() } {
+                Some(t) => t.render(r, ctx, rc, out),
+                None => Ok(()),
+            };
+        }
+        if value.is_missing() {
+            return Err(RenderError::strict_error(None));
+        }
+        Ok(out.write(&value.render())?)
+    }
+
     fn call_inner<'reg: 'rc, 'rc>(
         &self,
         h: &Helper<'rc>,
@@ -275,7 +324,9 @@ impl HelperDef for CatalogueHelper {
             Ok(Some(v)) => Ok(ScopedJson::Derived(v)),
             Ok(None) => Ok(ScopedJson::Missing),
             // The one place a helper's error becomes text: handlebars carries no other kind.
-            Err(error) => Err(RenderErrorReason::Other(format!("{}: {error}", self.name)).into()),
+            Err(error) => {
+                Err(RenderErrorReason::Other(format!("{}: {error}", self.info.name)).into())
+            }
         }
     }
 }

@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::args::{chosen, dig, per_item, plain_string, room_for_all, ITEM_WORK};
+use super::args::{chosen, dig, per_item, room_for_all, ITEM_WORK};
+use super::compare::{canonical_text, json_equal, optional_equal};
 use super::{Args, HelperError};
 use crate::json::type_name;
 
@@ -21,7 +22,7 @@ pub(super) fn filtered(
 pub(super) fn where_equals(a: &Args) -> Result<Option<Value>, HelperError> {
     let path = a.str(1)?;
     let want = a.get(2);
-    filtered(a, |v| dig(v, path) == want)
+    filtered(a, |v| optional_equal(dig(v, path), want))
 }
 
 pub(super) fn where_exists(a: &Args) -> Result<Option<Value>, HelperError> {
@@ -40,7 +41,7 @@ pub(super) fn where_meta(a: &Args, field: &str) -> Result<Option<Value>, HelperE
             .and_then(|m| m.get(field))
             .and_then(|m| m.get(key));
         match want {
-            Some(want) => got == Some(want),
+            Some(want) => got.is_some_and(|got| json_equal(got, want)),
             None => got.is_some(),
         }
     })
@@ -53,7 +54,7 @@ pub(super) fn condition_matches(v: &Value, kind: &str, status: Option<&Value>) -
         .flatten()
         .any(|c| {
             c.get("type").and_then(Value::as_str) == Some(kind)
-                && status.is_none_or(|s| c.get("status") == Some(s))
+                && status.is_none_or(|s| c.get("status").is_some_and(|got| json_equal(got, s)))
         })
 }
 
@@ -89,13 +90,17 @@ pub(super) fn count(a: &Args) -> Result<Option<Value>, HelperError> {
         }
         _ => {
             let path = a.str(1)?;
-            list.iter().filter(|v| dig(v, path) == a.get(2)).count()
+            list.iter()
+                .filter(|v| optional_equal(dig(v, path), a.get(2)))
+                .count()
         }
     };
     Ok(Some(Value::from(n)))
 }
 
-/// `countBy list "status.phase"`: a map from each value of the field to how many items have it.
+/// `countBy list "status.phase"`: a map from each value of the field to how many items have
+/// it. A string is its own key; any other value is keyed by its canonical JSON text, so `1`
+/// and `1.0` count together under `"1"`.
 pub(super) fn count_by(a: &Args) -> Result<Option<Value>, HelperError> {
     let path = a.str(1)?;
     let list = a.list(0)?;
@@ -104,7 +109,10 @@ pub(super) fn count_by(a: &Args) -> Result<Option<Value>, HelperError> {
     for v in list {
         if let Some(field) = dig(v, path).filter(|f| !f.is_null()) {
             room_for_all([field])?;
-            let key = plain_string(field);
+            let key = match field {
+                Value::String(s) => s.clone(),
+                other => canonical_text(other),
+            };
             let n = counts.get(&key).and_then(Value::as_u64).unwrap_or(0);
             counts.insert(key, Value::from(n + 1));
         }

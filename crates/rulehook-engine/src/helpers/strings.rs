@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::args::{per_item, plain_string, room_for, room_for_all, scan, ITEM_WORK};
+use super::compare::json_equal;
 use super::{Args, HelperError};
 use crate::budget;
 use crate::json::type_name;
@@ -97,7 +98,7 @@ pub(super) fn contains(a: &Args) -> Result<Option<Value>, HelperError> {
             // Each comparison stops at the needle's size at most.
             let needle_size = budget::measure(needle)? as u64;
             per_item(list.len(), ITEM_WORK.saturating_add(needle_size))?;
-            list.contains(needle)
+            list.iter().any(|item| json_equal(item, needle))
         }
         Value::Object(map) => map.contains_key(needle.as_str().ok_or(HelperError::NotAString(1))?),
         other => return Err(HelperError::CannotSearchIn(type_name(other))),

@@ -240,12 +240,18 @@ fn render_call(
         None => Ok(()),
     };
     match &call.callee {
-        Callee::Catalogue { name, body } => match call_catalogue(name, *body, &args)? {
-            Some(value) => write(out, &render_json(&value)),
-            None => Err(missing(None)),
-        },
-        Callee::Compare { .. } | Callee::And | Callee::Or | Callee::Not => {
-            let holds = call.callee.truth(&args)?;
+        Callee::Catalogue { info, body } => {
+            let value = call_catalogue(info, *body, &args)?;
+            match (value, block) {
+                (value, Some(_)) if info.is_condition() => {
+                    either(value.as_deref().and_then(Value::as_bool) == Some(true), out)
+                }
+                (Some(value), _) => write(out, &render_json(&value)),
+                (None, _) => Err(missing(None)),
+            }
+        }
+        Callee::And | Callee::Or => {
+            let holds = call.callee.truth(&args);
             match block {
                 Some(_) => either(holds, out),
                 None => write(out, if holds { "true" } else { "false" }),

@@ -1,80 +1,23 @@
 //! What handlebars' built-ins mean, as the compiled programs evaluate them: truth, the
-//! order of `gt` and friends, the text of a value, and the words of errors.
+//! text of a value, and the words of errors.
 
 use std::borrow::Cow;
-use std::cmp::Ordering;
-use std::str::FromStr;
 
-use serde_json::{Number, Value};
+use serde_json::Value;
 
 use super::program::Message;
+use crate::helpers;
 
-/// Truth as handlebars' built-ins see it: false, null, 0 (and subnormal numbers), "", []
-/// and {} are false; `include_zero` makes every number true. Unlike [`crate::json::truthy`],
-/// which `ternary`, `when` and `$includeWhen` use, an empty map is false here.
+#[cfg(test)]
+pub(super) use crate::helpers::compare_numbers;
+
+/// Truth as handlebars' `{{#if}}` sees it (see [`helpers::block_truthy`]);
+/// `include_zero` makes every number true.
 pub(super) fn truthy(value: &Value, include_zero: bool) -> bool {
     match value {
-        Value::Bool(b) => *b,
         Value::Number(n) if include_zero => n.as_f64().is_some_and(|f| !f.is_nan()),
-        Value::Number(n) => n.as_f64().is_some_and(f64::is_normal),
-        Value::Null => false,
-        Value::String(s) => !s.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => !map.is_empty(),
+        other => helpers::block_truthy(Some(other)),
     }
-}
-
-/// The order `gt` and friends compare in: numbers by value (a string that is a JSON number
-/// counts as one), strings and bools by their own order, anything else not at all.
-pub(super) fn compare(x: &Value, y: &Value) -> Option<Ordering> {
-    match (x, y) {
-        (Value::Number(a), Value::Number(b)) => compare_numbers(a, b),
-        (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
-        (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
-        (Value::Number(a), Value::String(b)) => compare_numbers(a, &Number::from_str(b).ok()?),
-        (Value::String(a), Value::Number(b)) => {
-            compare_numbers(b, &Number::from_str(a).ok()?).map(Ordering::reverse)
-        }
-        _ => None,
-    }
-}
-
-/// Compares two JSON numbers exactly, whole numbers against fractions included.
-pub(super) fn compare_numbers(a: &Number, b: &Number) -> Option<Ordering> {
-    let whole = |n: &Number| {
-        n.as_u64()
-            .map(i128::from)
-            .or_else(|| n.as_i64().map(i128::from))
-    };
-    match (whole(a), whole(b)) {
-        (Some(x), Some(y)) => Some(x.cmp(&y)),
-        (Some(x), None) => compare_whole_to_fraction(x, b.as_f64()?),
-        (None, Some(y)) => compare_whole_to_fraction(y, a.as_f64()?).map(Ordering::reverse),
-        (None, None) => a.as_f64()?.partial_cmp(&b.as_f64()?),
-    }
-}
-
-/// Compares a 64-bit whole number with a float without rounding either.
-fn compare_whole_to_fraction(whole: i128, float: f64) -> Option<Ordering> {
-    /// 2^64: every u64 and i64 lies strictly between its negative and it.
-    const BEYOND: f64 = 18_446_744_073_709_551_616.0;
-    if float.is_nan() {
-        return None;
-    }
-    if float >= BEYOND {
-        return Some(Ordering::Less);
-    }
-    if float <= -BEYOND {
-        return Some(Ordering::Greater);
-    }
-    let truncated = float.trunc();
-    // Exact: a whole float below 2^64 in size fits an i128.
-    #[allow(clippy::cast_possible_truncation)]
-    let order = whole.cmp(&(truncated as i128));
-    Some(match order {
-        Ordering::Equal => 0.0_f64.partial_cmp(&(float - truncated))?,
-        other => other,
-    })
 }
 
 /// A value as handlebars writes it into text: strings bare, `null` as nothing, a list as
@@ -110,10 +53,19 @@ pub(super) fn missing(path: Option<&str>) -> Message {
     }
 }
 
+/// A block helper called with no argument, which only a computed name (`{{ (name) }}`
+/// whose value names a helper) can do: arity is checked when the rule loads.
 pub(super) fn param_not_found(helper: &str, index: usize) -> Message {
-    format!("Helper/Decorator {helper} param at index {index} required but not found")
+    format!("{helper}: argument {} is missing", index + 1)
 }
 
+/// A call of a name that is no helper, which only a subexpression of a path (`(a.b)`) can
+/// make: names are checked when the rule loads.
 pub(super) fn helper_not_found(name: &str) -> Message {
-    format!("Helper not found {name}")
+    format!("`{name}` is not a helper; parentheses call a helper, so write the value without them")
+}
+
+/// A name read from a list, inside a block: a list's items are read by position.
+pub(super) fn text_index(name: &str) -> Message {
+    format!("cannot read `{name}` from a list; read an item by its position, such as `.0`")
 }

@@ -92,6 +92,9 @@ fn render_error_message(e: &handlebars::RenderError) -> String {
             format!("`{path}` is missing: the request has no such value and it has no default")
         }
         R::MissingVariable(None) => "a value used here is missing".to_owned(),
+        R::HelperNotFound(name) => super::builtins::helper_not_found(name),
+        R::ParamNotFoundForIndex(name, index) => super::builtins::param_not_found(name, *index),
+        R::InvalidJsonIndex(name) => super::builtins::text_index(name),
         R::Other(message) => message.clone(),
         other => other.to_string(),
     }

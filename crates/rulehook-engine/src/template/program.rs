@@ -8,16 +8,17 @@
 //! expression with handlebars too and compare (see `cross_check`).
 
 use std::borrow::Cow;
-use std::cmp::Ordering;
 
 use handlebars::template::{Parameter, TemplateElement};
 use handlebars::PathSeg;
 use serde_json::Value;
 
-use super::builtins::{compare, helper_not_found, missing, param_not_found, render_json, truthy};
+use super::builtins::{
+    helper_not_found, missing, param_not_found, render_json, text_index, truthy,
+};
 use super::frame::Frame;
 use crate::budget;
-use crate::helpers::{self, HelperFn};
+use crate::helpers::{self, HelperFn, HelperInfo};
 
 /// What an expression evaluates to: `None` is missing, which is not `null`.
 pub(super) type Found<'s> = Option<Cow<'s, Value>>;
@@ -71,17 +72,11 @@ pub(super) struct Call {
 #[derive(Debug)]
 pub(super) enum Callee {
     Catalogue {
-        name: &'static str,
+        info: &'static HelperInfo,
         body: HelperFn,
-    },
-    /// `gt`, `gte`, `lt`, `lte`: `holds` says which orderings make it true.
-    Compare {
-        name: &'static str,
-        holds: fn(Ordering) -> bool,
     },
     And,
     Or,
-    Not,
     If,
     Unless,
     Each,
@@ -251,11 +246,7 @@ fn navigate<'v>(mut at: Option<&'v Value>, names: &[String]) -> Result<Option<&'
         at = match at {
             Some(Value::Array(items)) => match name.parse::<usize>() {
                 Ok(index) => items.get(index),
-                Err(_) => {
-                    return Err(format!(
-                        "Cannot access array/vector with string index, {name}"
-                    ))
-                }
+                Err(_) => return Err(text_index(name)),
             },
             Some(Value::Object(map)) => map.get(name.as_str()),
             _ => None,
@@ -332,10 +323,8 @@ impl Call {
         let args = self.args(frame)?.params;
         let text = || Some(Cow::Owned(Value::String(String::new())));
         match &self.callee {
-            Callee::Catalogue { name, body } => call_catalogue(name, *body, &args),
-            Callee::Compare { .. } | Callee::And | Callee::Or | Callee::Not => {
-                Ok(Some(Cow::Owned(Value::Bool(self.callee.truth(&args)?))))
-            }
+            Callee::Catalogue { info, body } => call_catalogue(info, *body, &args),
+            Callee::And | Callee::Or => Ok(Some(Cow::Owned(Value::Bool(self.callee.truth(&args))))),
             // Block helpers write nothing when called for a value: handlebars gives the
             // text they wrote, which is empty.
             Callee::If | Callee::Unless | Callee::Each => {
@@ -362,23 +351,16 @@ impl Call {
 impl Callee {
     /// The helper handlebars would find registered under `name`.
     pub(super) fn named(name: &str) -> Callee {
-        let compare =
-            |name: &'static str, holds: fn(Ordering) -> bool| Callee::Compare { name, holds };
         match name {
             "if" => Callee::If,
             "unless" => Callee::Unless,
             "each" => Callee::Each,
             "with" => Callee::With,
-            "gt" => compare("gt", |o| o == Ordering::Greater),
-            "gte" => compare("gte", |o| o != Ordering::Less),
-            "lt" => compare("lt", |o| o == Ordering::Less),
-            "lte" => compare("lte", |o| o != Ordering::Greater),
             "and" => Callee::And,
             "or" => Callee::Or,
-            "not" => Callee::Not,
             helpers::EACH_ITEM => Callee::EachItem,
-            _ => match helpers::lookup(name).and_then(|h| h.body().map(|body| (h.name, body))) {
-                Some((name, body)) => Callee::Catalogue { name, body },
+            _ => match helpers::lookup(name).and_then(|h| h.body().map(|body| (h, body))) {
+                Some((info, body)) => Callee::Catalogue { info, body },
                 None => Callee::Unknown(name.to_owned()),
             },
         }
@@ -390,10 +372,9 @@ impl Callee {
 
     fn name(&self) -> &'static str {
         match self {
-            Callee::Catalogue { name, .. } | Callee::Compare { name, .. } => name,
+            Callee::Catalogue { info, .. } => info.name,
             Callee::And => "and",
             Callee::Or => "or",
-            Callee::Not => "not",
             // handlebars names `unless` "if" in its errors: they share one helper.
             Callee::If | Callee::Unless => "if",
             Callee::Each => "each",
@@ -407,38 +388,26 @@ impl Callee {
         args.first().ok_or_else(|| param_not_found(self.name(), 0))
     }
 
-    /// The answer of a boolean built-in. In strict mode the comparisons and `not` refuse a
-    /// missing argument; `and` and `or` read it as false.
-    pub(super) fn truth(&self, args: &[Arg<'_>]) -> Result<bool, Message> {
-        let present = |index: usize| match args.get(index) {
-            Some(Arg {
-                value: Some(value), ..
-            }) => Ok(&**value),
-            _ => Err(param_not_found(self.name(), index)),
-        };
-        Ok(match self {
-            Callee::Compare { holds, .. } => {
-                let (x, y) = (present(0)?, present(1)?);
-                compare(x, y).is_some_and(holds)
-            }
-            Callee::Not => !truthy(present(0)?, false),
+    /// The answer of `and` or `or`, which read a missing argument as false.
+    pub(super) fn truth(&self, args: &[Arg<'_>]) -> bool {
+        match self {
             Callee::And => args.iter().all(|a| truthy(a.json(), false)),
             Callee::Or => args.iter().any(|a| truthy(a.json(), false)),
             _ => false,
-        })
+        }
     }
 }
 
 /// Calls a catalogue helper; its error becomes `"<helper>: <error>"`.
 pub(super) fn call_catalogue<'s>(
-    name: &str,
+    info: &HelperInfo,
     body: HelperFn,
     args: &[Arg<'_>],
 ) -> Result<Found<'s>, Message> {
     let args = helpers::Args::new(args.iter().map(|a| a.value.as_deref()).collect());
     match body(&args) {
         Ok(value) => Ok(value.map(Cow::Owned)),
-        Err(error) => Err(format!("{name}: {error}")),
+        Err(error) => Err(format!("{}: {error}", info.name)),
     }
 }
 

@@ -32,25 +32,89 @@ fn error(template: &str, spec: Value) -> String {
 }
 
 #[test]
-fn comparisons_and_not_refuse_a_missing_argument_but_take_null() {
-    assert!(error("{{ gt s.none 1 }}", json!({}))
-        .ends_with("Helper/Decorator gt param at index 0 required but not found"));
-    assert!(error("{{ lte 1 s.none }}", json!({}))
-        .ends_with("Helper/Decorator lte param at index 1 required but not found"));
-    assert!(error("{{#if (not s.none)}}x{{/if}}", json!({}))
-        .ends_with("Helper/Decorator not param at index 0 required but not found"));
-    // null is present: it compares with nothing, and is false.
+fn comparisons_and_not_are_total_over_missing_and_null() {
+    // Nothing is greater or smaller than a value that is not there.
+    assert_eq!(render("{{ gt s.none 1 }}", json!({})), Ok(json!(false)));
+    assert_eq!(render("{{ lte 1 s.none }}", json!({})), Ok(json!(false)));
     assert_eq!(
-        render("{{ gt s.null 1 }}", json!({"null": null})),
+        render("{{ gte s.null 1 }}", json!({"null": null})),
         Ok(json!(false))
     );
+    assert_eq!(text("{{#if (not s.none)}}x{{/if}}", json!({})), "x");
     assert_eq!(
         render("{{ not s.null }}", json!({"null": null})),
         Ok(json!(true))
     );
+    // Missing equals only missing, and null only null.
+    let spec = json!({"null": null});
+    for (template, answer) in [
+        ("{{ eq s.none s.gone }}", true),
+        ("{{ eq s.none s.null }}", false),
+        ("{{ ne s.none s.null }}", true),
+        ("{{ eq s.null s.null }}", true),
+    ] {
+        assert_eq!(
+            render(template, spec.clone()),
+            Ok(json!(answer)),
+            "{template}"
+        );
+    }
+    assert_eq!(
+        text("{{#unless (eq s.none 1)}}u{{/unless}}", spec.clone()),
+        "u"
+    );
+    assert_eq!(
+        text("{{#if (gt s.none 1)}}big{{else}}small{{/if}}", spec),
+        "small"
+    );
     // `and` and `or` read a missing argument as false.
     assert_eq!(render("{{ or s.none 1 }}", json!({})), Ok(json!(true)));
     assert_eq!(render("{{ and s.none 1 }}", json!({})), Ok(json!(false)));
+}
+
+#[test]
+fn ordering_values_of_different_types_is_an_error_naming_both() {
+    let spec = json!({"n": 1, "l": [1], "m": {}, "b": true});
+    let failure = |template: &str| {
+        let message = error(template, spec.clone());
+        message
+            .split_once(": ")
+            .map_or(message.clone(), |(_, m)| m.to_owned())
+    };
+    assert_eq!(
+        failure("{{ gt s.n s.l }}"),
+        "gt: cannot order a number and a list"
+    );
+    assert_eq!(
+        failure("{{ lte \"a\" s.b }}"),
+        "lte: cannot order a string and a bool"
+    );
+    assert_eq!(failure("{{ lt s.m s.m }}"), "lt: cannot order two maps");
+    assert_eq!(
+        failure("{{#if (gte s.l s.l)}}x{{/if}}"),
+        "gte: cannot order two lists"
+    );
+}
+
+#[test]
+fn eq_and_ne_compare_numbers_by_value_at_any_depth() {
+    assert_eq!(render("{{ eq 80 80.0 }}", json!({})), Ok(json!(true)));
+    assert_eq!(
+        render("{{ eq (dict 'a' 80) (dict 'a' 80.0) }}", json!({})),
+        Ok(json!(true))
+    );
+    assert_eq!(
+        render(
+            "{{ ne (list 1 (list 2.0)) (list 1.0 (list 2)) }}",
+            json!({})
+        ),
+        Ok(json!(false))
+    );
+    assert_eq!(render("{{ eq 1 \"1\" }}", json!({})), Ok(json!(false)));
+    assert_eq!(
+        text("{{#eq 2 2.0}}same{{else}}different{{/eq}}", json!({})),
+        "same"
+    );
 }
 
 #[test]
@@ -152,7 +216,7 @@ fn values_inside_blocks_are_written_as_handlebars_writes_them() {
         "[1, a, [true, ], [object]]|[object]||true"
     );
     assert!(error("{{#if true}}{{s.xs.first}}{{/if}}", spec)
-        .ends_with("Cannot access array/vector with string index, first"));
+        .ends_with("cannot read `first` from a list; read an item by its position, such as `.0`"));
 }
 
 #[test]
@@ -188,7 +252,7 @@ fn block_helpers_called_for_a_value_give_empty_text() {
 fn a_helper_argument_read_from_a_list_by_name_is_an_error_but_a_plain_path_is_missing() {
     let spec = json!({"xs": [1]});
     assert!(error("{{ default s.xs.name 1 }}", spec.clone())
-        .ends_with("Cannot access array/vector with string index, name"));
+        .ends_with("cannot read `name` from a list; read an item by its position, such as `.0`"));
     assert_eq!(render("{{ s.xs.name }}", spec), Ok(Value::Null));
 }
 
@@ -217,7 +281,10 @@ fn numbers_compare_exactly_across_whole_and_fractional() {
     );
     assert_eq!(render("{{ lt \"10\" 9 }}", json!({})), Ok(json!(false)));
     assert_eq!(render("{{ gt \"b\" \"a\" }}", json!({})), Ok(json!(true)));
-    assert_eq!(render("{{ gt \"x\" 1 }}", json!({})), Ok(json!(false)));
+    // A string that holds no number cannot be ordered against one.
+    assert!(
+        error("{{ gt \"x\" 1 }}", json!({})).ends_with("gt: cannot order a string and a number")
+    );
 }
 
 #[test]
@@ -226,4 +293,19 @@ fn builtin_truth_is_handlebars_truth() {
     assert!(truthy(&json!(0), true));
     assert!(!truthy(&json!({}), false));
     assert!(truthy(&json!([0]), false));
+}
+
+#[test]
+fn calls_the_checker_cannot_see_fail_in_plain_words() {
+    // A computed name that names a block helper calls it with no argument.
+    assert!(error("{{#if true}}{{ (lower \"IF\") }}{{/if}}", json!({}))
+        .ends_with("if: argument 1 is missing"),);
+    // Parentheses around a path call it as a helper.
+    let message = error("{{ default (s.x) 1 }}", json!({"x": 1}));
+    assert!(
+        message.ends_with(
+            "`s.x` is not a helper; parentheses call a helper, so write the value without them"
+        ),
+        "{message}"
+    );
 }

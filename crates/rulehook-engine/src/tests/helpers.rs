@@ -4,6 +4,13 @@ use serde_json::json;
 
 use super::*;
 
+/// Why a sync of `rule` with `request` fails.
+fn failure(rule: &str, request: Value) -> String {
+    render_with(rule, Hook::Sync, request)
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn lookup_gives_missing_for_an_absent_key_and_still_works_inside_strings() {
     let rule = r#"
@@ -48,9 +55,8 @@ sync:
         json!({"parent": {"spec": {"ports": [80]}}}),
     );
     assert_eq!(r.unwrap()["status"]["port"], json!("80"));
-    let err = render_with(rule, Hook::Sync, json!({"parent": {"spec": {}}})).unwrap_err();
     assert_eq!(
-        err.to_string(),
+        failure(rule, json!({"parent": {"spec": {}}})),
         "rule `r` failed at r.yaml:6:11: fail: spec.ports is empty"
     );
 }
@@ -72,5 +78,19 @@ sync:
     assert_eq!(
         r["status"],
         json!({"total": 6, "order": "3,2,1", "largest": 3, "lastTwo": [2, 1]})
+    );
+}
+
+#[test]
+fn ordering_a_number_and_a_list_fails_naming_both_types() {
+    let rule = r#"
+sync:
+  status:
+    big: "{{ gt parent.spec.replicas parent.spec.ports }}"
+"#;
+    let request = json!({"parent": {"spec": {"replicas": 3, "ports": [80]}}});
+    assert_eq!(
+        failure(rule, request),
+        "rule `r` failed at r.yaml:4:10: gt: cannot order a number and a list"
     );
 }

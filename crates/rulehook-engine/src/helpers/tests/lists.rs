@@ -83,7 +83,7 @@ fn slice_counts_from_the_end_and_clamps_like_python() {
 }
 
 #[test]
-fn without_and_index_of_compare_whole_json_values() {
+fn without_and_index_of_compare_json_values_with_numbers_by_value() {
     assert_eq!(
         ok(
             "without",
@@ -91,8 +91,16 @@ fn without_and_index_of_compare_whole_json_values() {
         ),
         json!([1, 3])
     );
-    // 1 and 1.0 are different JSON, as they are to `unique`.
-    assert_eq!(ok("without", &[json!([1, 1.0]), json!([1])]), json!([1.0]));
+    // Numbers compare by value, deep inside items too, as they do for `unique`.
+    assert_eq!(ok("without", &[json!([1, 1.0, 2]), json!([1])]), json!([2]));
+    assert_eq!(
+        ok(
+            "without",
+            &[json!([{"a": [1.0]}, {"a": [1.5]}]), json!([{"a": [1]}])]
+        ),
+        json!([{"a": [1.5]}])
+    );
+    assert_eq!(ok("indexOf", &[json!([0, 2.0]), json!(2)]), json!(1));
     assert_eq!(
         call("without", &[Some(json!(["a"])), None]).unwrap(),
         Some(json!(["a"]))
@@ -131,5 +139,63 @@ fn sum_keeps_whole_numbers_whole_and_names_a_bad_item() {
     assert_eq!(
         err("sum", &[Some(json!([1e308, 1e308]))]),
         "the result is not a finite number"
+    );
+}
+
+#[test]
+fn helpers_that_compare_take_numbers_by_value() {
+    assert_eq!(
+        ok("unique", &[json!([1, 1.0, 2, [1], [1.0]])]),
+        json!([1, 2, [1]])
+    );
+    assert_eq!(
+        ok(
+            "countBy",
+            &[
+                json!([{"p": 80}, {"p": 80.0}, {"p": "80"}, {"p": 1.5}, {"p": true}]),
+                json!("p")
+            ]
+        ),
+        json!({"80": 3, "1.5": 1, "true": 1})
+    );
+    let items = json!([{"p": 80.0}, {"p": 81}]);
+    assert_eq!(
+        ok("where", &[items.clone(), json!("p"), json!(80)]),
+        json!([{"p": 80.0}])
+    );
+    assert_eq!(
+        ok("count", &[items.clone(), json!("p"), json!(81.0)]),
+        json!(1)
+    );
+    // Missing matches only items that lack the field.
+    assert_eq!(
+        call(
+            "where",
+            &[Some(json!([{"p": 1}, {}])), Some(json!("p")), None]
+        ),
+        Ok(Some(json!([{}])))
+    );
+    assert_eq!(ok("contains", &[json!([1.0]), json!(1)]), json!(true));
+    assert_eq!(ok("min", &[json!([2, 1.0, 1])]), json!(1.0));
+    assert_eq!(ok("max", &[json!(2.5), json!(3.0)]), json!(3.0));
+    assert_eq!(
+        ok("eq", &[json!({"a": 80}), json!({"a": 80.0})]),
+        json!(true)
+    );
+    assert_eq!(
+        ok("eq", &[json!({"a": 80}), json!({"a": 80, "b": 1})]),
+        json!(false)
+    );
+    assert_eq!(
+        call("eq", &[None, Some(json!(null))]),
+        Ok(Some(json!(false)))
+    );
+    assert_eq!(call("ne", &[None, None]), Ok(Some(json!(false))));
+    assert_eq!(call("not", &[None]), Ok(Some(json!(true))));
+    assert_eq!(call("gt", &[None, Some(json!(1))]), Ok(Some(json!(false))));
+    assert_eq!(ok("gte", &[json!("10"), json!(9.5)]), json!(true));
+    assert_eq!(
+        err("lt", &[Some(json!(1)), Some(json!([1]))]),
+        "cannot order a number and a list"
     );
 }
