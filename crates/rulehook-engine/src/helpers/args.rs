@@ -207,6 +207,20 @@ pub(super) fn plain_string(v: &Value) -> String {
     }
 }
 
+/// A whole number as an `i64`: an integer, or a float with no fraction (`3.0`) in range.
+pub(super) fn whole_number(v: &Value) -> Option<i64> {
+    /// 2^63: every i64 lies in [-2^63, 2^63).
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    match v.as_i64() {
+        Some(i) => Some(i),
+        None => v
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (-LIMIT..LIMIT).contains(f))
+            // Exact: a whole float inside the i64 range.
+            .map(|f| f as i64),
+    }
+}
+
 /// Follows a dotted field path (`status.phase`) into a value.
 pub(super) fn dig<'v>(mut v: &'v Value, path: &str) -> Option<&'v Value> {
     if path.is_empty() {

@@ -25,8 +25,20 @@ pub(super) fn length(a: &Args) -> Result<Option<Value>, HelperError> {
     Ok(Some(Value::from(n)))
 }
 
-/// `sort list [field.path]`: by [`total_order`]; equal items keep their order.
+/// `sort list [field.path]`: ascending, by [`total_order`]; equal items keep their order.
 pub(super) fn sort(a: &Args) -> Result<Option<Value>, HelperError> {
+    sorted(a, Ordering::Less)
+}
+
+/// `sortDesc list [field.path]`: descending; equal items keep their order, as in `sort`.
+pub(super) fn sort_desc(a: &Args) -> Result<Option<Value>, HelperError> {
+    sorted(a, Ordering::Greater)
+}
+
+/// The items ordered so that each comes `first` of the next one or equal to it; a stable
+/// sort, so equal items keep the order they came in. Items without the field come before
+/// the others in ascending order, after them in descending.
+fn sorted(a: &Args, first: Ordering) -> Result<Option<Value>, HelperError> {
     let items = a.list(0)?;
     let size = room_for_all(items)?;
     // About n·log n comparisons, each of which may read a whole item (lists and maps
@@ -34,11 +46,20 @@ pub(super) fn sort(a: &Args) -> Result<Option<Value>, HelperError> {
     let rounds = usize::BITS - items.len().leading_zeros();
     scan(size.saturating_mul(rounds as usize))?;
     per_item(items.len().saturating_mul(rounds as usize), ITEM_WORK)?;
+    let directed = |order: Ordering| {
+        if first == Ordering::Less {
+            order
+        } else {
+            order.reverse()
+        }
+    };
     let mut list: Vec<Value> = items.iter().cloned().collect();
     match a.get(1) {
-        Some(Value::String(path)) => list.sort_by(|x, y| match (dig(x, path), dig(y, path)) {
-            (Some(x), Some(y)) => total_order(x, y),
-            (x, y) => x.is_some().cmp(&y.is_some()),
+        Some(Value::String(path)) => list.sort_by(|x, y| {
+            directed(match (dig(x, path), dig(y, path)) {
+                (Some(x), Some(y)) => total_order(x, y),
+                (x, y) => x.is_some().cmp(&y.is_some()),
+            })
         }),
         Some(other) => {
             return Err(HelperError::Operand {
@@ -47,7 +68,7 @@ pub(super) fn sort(a: &Args) -> Result<Option<Value>, HelperError> {
                 found: type_name(other),
             })
         }
-        None => list.sort_by(total_order),
+        None => list.sort_by(|x, y| directed(total_order(x, y))),
     }
     Ok(Some(Value::Array(list)))
 }
@@ -156,4 +177,29 @@ pub(super) fn index_of(a: &Args) -> Result<Option<Value>, HelperError> {
         .and_then(|want| list.iter().position(|v| json_equal(v, want)))
         .and_then(|p| i64::try_from(p).ok());
     Ok(Some(Value::from(position.unwrap_or(-1))))
+}
+
+/// `reverse list`: the items in reverse order.
+pub(super) fn reverse(a: &Args) -> Result<Option<Value>, HelperError> {
+    if let Some(Value::String(_)) = a.get(0) {
+        return Err(HelperError::CannotReverseText);
+    }
+    let items = a.list(0)?;
+    room_for_all(items)?;
+    Ok(Some(Value::Array(items.iter().rev().cloned().collect())))
+}
+
+/// `flatten list`: one level; the items of an item that is a list take its place, and other
+/// items stay as they are. The result is no larger than the list.
+pub(super) fn flatten(a: &Args) -> Result<Option<Value>, HelperError> {
+    let items = a.list(0)?;
+    room_for_all(items)?;
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            Value::Array(inner) => out.extend(inner.iter().cloned()),
+            other => out.push(other.clone()),
+        }
+    }
+    Ok(Some(Value::Array(out)))
 }

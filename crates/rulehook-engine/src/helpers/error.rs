@@ -37,6 +37,14 @@ pub(crate) enum HelperError {
         first: &'static str,
         second: &'static str,
     },
+    #[error("cannot reverse a string, only a list or a map's values")]
+    CannotReverseText,
+    #[error("the base must be a whole number from 2 to 36, not {0}")]
+    BadBase(String),
+    #[error("`{text}` is not a whole number in base {base}")]
+    NotInBase { text: String, base: u32 },
+    #[error("cannot hash {0}; hash its JSON text with `toJson`")]
+    CannotHash(&'static str),
     #[error("cannot search in {0}")]
     CannotSearchIn(&'static str),
     #[error("{0} has no length")]

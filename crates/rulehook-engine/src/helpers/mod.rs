@@ -17,6 +17,7 @@
 mod args;
 mod collections;
 mod compare;
+mod digests;
 mod error;
 mod logic;
 mod numbers;
@@ -146,8 +147,10 @@ static HELPERS: &[HelperInfo] = &[
     catalogue("toString", 1, 1, strings::to_string),
     catalogue("toJson", 1, 1, strings::to_json),
     catalogue("fromJson", 1, 1, strings::from_json),
+    catalogue("sha256", 1, 1, digests::sha256),
+    catalogue("md5", 1, 1, digests::md5),
     // numbers
-    catalogue("toInt", 1, 1, numbers::to_int),
+    catalogue("toInt", 1, 2, numbers::to_int),
     catalogue("add", 2, MANY, |a| {
         numbers::arith(a, "add", i64::checked_add, |x, y| x + y)
     }),
@@ -171,6 +174,9 @@ static HELPERS: &[HelperInfo] = &[
     catalogue("keys", 1, 1, objects::keys),
     catalogue("values", 1, 1, objects::values),
     catalogue("sort", 1, 2, collections::sort),
+    catalogue("sortDesc", 1, 2, collections::sort_desc),
+    catalogue("reverse", 1, 1, collections::reverse),
+    catalogue("flatten", 1, 1, collections::flatten),
     catalogue("unique", 1, 1, collections::unique),
     catalogue("min", 1, MANY, |a| {
         collections::extreme(a, std::cmp::Ordering::Less)

@@ -3,13 +3,19 @@
 
 use serde_json::{Number, Value};
 
-use super::args::room_for;
+use super::args::{room_for, whole_number};
 use super::{Args, HelperError};
 use crate::budget;
-use crate::clip::clip;
+use crate::clip::{clip, clip_json};
 use crate::json::type_name;
 
+/// `toInt x [base]`: a number (a float loses its fraction), a bool as 0 or 1, or text as a
+/// whole number; with a base (2 to 36), text in that base, with an optional `0x`, `0o` or
+/// `0b` prefix for bases 16, 8 and 2.
 pub(super) fn to_int(a: &Args) -> Result<Option<Value>, HelperError> {
+    if a.params.len() > 1 {
+        return to_int_in_base(a.str(0)?, base(a.required(1)?)?).map(Some);
+    }
     match a.required(0)? {
         Value::Number(n) if n.is_i64() || n.is_u64() => Ok(Some(Value::Number(n.clone()))),
         Value::Number(n) => Ok(n.as_f64().map(|f| Value::from(f.trunc() as i64))),
@@ -23,6 +29,43 @@ pub(super) fn to_int(a: &Args) -> Result<Option<Value>, HelperError> {
         Value::Bool(b) => Ok(Some(Value::from(i64::from(*b)))),
         other => Err(HelperError::CannotMakeNumber(type_name(other))),
     }
+}
+
+/// A base of `toInt`: a whole number from 2 to 36, as `i64::from_str_radix` takes.
+fn base(v: &Value) -> Result<u32, HelperError> {
+    whole_number(v)
+        .and_then(|b| u32::try_from(b).ok())
+        .filter(|b| (2..=36).contains(b))
+        .ok_or_else(|| HelperError::BadBase(clip_json(v)))
+}
+
+fn to_int_in_base(text: &str, base: u32) -> Result<Value, HelperError> {
+    super::args::scan(text.len())?;
+    let bad = || HelperError::NotInBase {
+        text: clip(text).into_owned(),
+        base,
+    };
+    let trimmed = text.trim();
+    let (sign, unsigned) = match trimmed.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", trimmed.strip_prefix('+').unwrap_or(trimmed)),
+    };
+    let prefix = match base {
+        16 => Some(['x', 'X']),
+        8 => Some(['o', 'O']),
+        2 => Some(['b', 'B']),
+        _ => None,
+    };
+    let digits = prefix
+        .and_then(|p| unsigned.strip_prefix('0')?.strip_prefix(p))
+        .unwrap_or(unsigned);
+    // `from_str_radix` takes a sign of its own, which may not follow ours.
+    if digits.starts_with(['+', '-']) {
+        return Err(bad());
+    }
+    i64::from_str_radix(&format!("{sign}{digits}"), base)
+        .map(Value::from)
+        .map_err(|_| bad())
 }
 
 pub(super) fn number(v: &Value, i: usize) -> Result<&Number, HelperError> {

@@ -5,6 +5,7 @@ use crate::budget;
 use serde_json::json;
 
 mod lists;
+mod values;
 
 fn call(name: &str, args: &[Option<Value>]) -> Result<Option<Value>, String> {
     let params = args.iter().map(Option::as_ref).collect();

@@ -143,6 +143,53 @@ fn sum_keeps_whole_numbers_whole_and_names_a_bad_item() {
 }
 
 #[test]
+fn sort_desc_reverses_the_order_and_keeps_equal_items_in_order() {
+    assert_eq!(ok("sortDesc", &[json!([1, 3, 2])]), json!([3, 2, 1]));
+    let items = json!([
+        {"k": 1, "n": "a"}, {"k": 2, "n": "b"}, {"n": "none"}, {"k": 1.0, "n": "c"}
+    ]);
+    let names = |v: Value| ok("pluck", &[v, json!("n")]);
+    assert_eq!(
+        names(ok("sortDesc", &[items.clone(), json!("k")])),
+        json!(["b", "a", "c", "none"])
+    );
+    assert_eq!(
+        names(ok("sort", &[items, json!("k")])),
+        json!(["none", "a", "c", "b"])
+    );
+    // 1 and 1.0 are equal, so they keep their order either way.
+    assert_eq!(ok("sort", &[json!([1.0, 0.5, 1])]), json!([0.5, 1.0, 1]));
+    assert_eq!(ok("sortDesc", &[json!([1.0, 2, 1])]), json!([2, 1.0, 1]));
+    assert_eq!(ok("sortDesc", &[json!({"a": 1, "b": 2})]), json!([2, 1]));
+    assert_eq!(
+        err("sortDesc", &[Some(json!([1])), Some(json!(1))]),
+        "the sort field must be a string, not a number"
+    );
+    assert_eq!(call("sortDesc", &[None]), Ok(Some(json!([]))));
+}
+
+#[test]
+fn reverse_and_flatten_take_a_list_or_a_maps_values() {
+    assert_eq!(ok("reverse", &[json!([1, [2], 3])]), json!([3, [2], 1]));
+    assert_eq!(ok("reverse", &[json!({"a": 1, "b": 2})]), json!([2, 1]));
+    assert_eq!(call("reverse", &[None]), Ok(Some(json!([]))));
+    assert_eq!(
+        err("reverse", &[Some(json!("abc"))]),
+        "cannot reverse a string, only a list or a map's values"
+    );
+    assert_eq!(
+        ok("flatten", &[json!([[1, 2], 3, [], [[4]], {"a": 5}])]),
+        json!([1, 2, 3, [4], {"a": 5}])
+    );
+    assert_eq!(ok("flatten", &[json!({"a": [1], "b": 2})]), json!([1, 2]));
+    assert_eq!(call("flatten", &[None]), Ok(Some(json!([]))));
+    assert_eq!(
+        err("flatten", &[Some(json!(1))]),
+        "argument 1 must be a list or a map, not a number"
+    );
+}
+
+#[test]
 fn helpers_that_compare_take_numbers_by_value() {
     assert_eq!(
         ok("unique", &[json!([1, 1.0, 2, [1], [1.0]])]),
