@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::args::{dig, per_item, room_for, room_for_all, scan, scan_all, ITEM_WORK};
+use super::args::{dig, per_item, room_for, room_for_all, scan, scan_all, whole_number, ITEM_WORK};
 use super::compare::{canonical_text, json_equal, total_order};
 use super::{Args, HelperError};
 use crate::budget;
@@ -123,10 +123,11 @@ pub(super) fn extreme(a: &Args, want: Ordering) -> Result<Option<Value>, HelperE
 fn clamp_index(a: &Args, i: usize, len: usize) -> Result<usize, HelperError> {
     let n = a.required(i)?;
     let from_start = |k: u64| usize::try_from(k).unwrap_or(usize::MAX).min(len);
-    match (n.as_i64(), n.as_u64()) {
+    match (whole_number(n), n.as_u64()) {
         (Some(k), _) if k < 0 => {
             Ok(len.saturating_sub(usize::try_from(k.unsigned_abs()).unwrap_or(usize::MAX)))
         }
+        (Some(k), _) => Ok(from_start(k.unsigned_abs())),
         (_, Some(k)) => Ok(from_start(k)),
         _ => Err(HelperError::NotAWholeNumberArgument(i)),
     }

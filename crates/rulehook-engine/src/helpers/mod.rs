@@ -56,6 +56,9 @@ pub struct HelperInfo {
     /// As a block (`{{#gt a b}}yes{{else}}no{{/gt}}`) it renders its body when its answer
     /// is true, as handlebars' boolean built-ins do, rather than writing the answer.
     condition: bool,
+    /// Every argument must be present and not `null`: checked before the body runs, so
+    /// the error names the argument's path as an interpolation would.
+    present_args: bool,
 }
 
 const MANY: usize = usize::MAX;
@@ -67,6 +70,7 @@ const fn builtin(name: &'static str, min_args: usize, max_args: usize) -> Helper
         max_args,
         body: None,
         condition: false,
+        present_args: false,
     }
 }
 
@@ -82,6 +86,7 @@ const fn catalogue(
         max_args,
         body: Some(f),
         condition: false,
+        present_args: false,
     }
 }
 
@@ -95,6 +100,16 @@ const fn condition(
     HelperInfo {
         condition: true,
         ..catalogue(name, min_args, max_args, f)
+    }
+}
+
+impl HelperInfo {
+    /// The same helper, needing every argument present and not `null`.
+    const fn all_present(self) -> HelperInfo {
+        HelperInfo {
+            present_args: true,
+            ..self
+        }
     }
 }
 
@@ -135,7 +150,7 @@ static HELPERS: &[HelperInfo] = &[
     catalogue("replace", 3, 3, strings::replace),
     catalogue("split", 2, 2, strings::split),
     catalogue("join", 2, 2, strings::join),
-    catalogue("concat", 1, MANY, strings::concat),
+    catalogue("concat", 1, MANY, strings::concat).all_present(),
     catalogue("hasPrefix", 2, 2, strings::has_prefix),
     catalogue("hasSuffix", 2, 2, strings::has_suffix),
     catalogue("contains", 2, 2, strings::contains),
@@ -217,6 +232,35 @@ impl HelperInfo {
     /// Whether, as a block, it chooses its body by its answer.
     pub(crate) fn is_condition(&self) -> bool {
         self.condition
+    }
+
+    /// Why the helper cannot run on these arguments (each a value, or missing, and the
+    /// path it was read from), when it needs every one present and one is not.
+    pub(crate) fn absent_argument<'a>(
+        &self,
+        args: impl IntoIterator<Item = (Option<&'a Value>, Option<&'a str>)>,
+    ) -> Option<String> {
+        if !self.present_args {
+            return None;
+        }
+        args.into_iter()
+            .enumerate()
+            .find_map(|(index, (value, path))| match (value, path) {
+                (None, Some(path)) => Some(format!(
+                    "`{path}` is missing: the request has no such value and it has no default"
+                )),
+                (Some(Value::Null), Some(path)) => Some(format!(
+                    "`{path}` is null: {} needs a value; `default` can give one",
+                    self.name
+                )),
+                (None | Some(Value::Null), None) => Some(format!(
+                    "{}: argument {} is {}; `default` can give it a value",
+                    self.name,
+                    index + 1,
+                    if value.is_none() { "missing" } else { "null" }
+                )),
+                _ => None,
+            })
     }
 }
 
@@ -326,6 +370,16 @@ impl HelperDef for CatalogueHelper {
                 .map(|p| (!p.is_value_missing()).then(|| p.value()))
                 .collect(),
         };
+        let paths = h
+            .params()
+            .iter()
+            .map(|p| p.relative_path().map(String::as_str));
+        if let Some(message) = self
+            .info
+            .absent_argument(args.params.iter().copied().zip(paths))
+        {
+            return Err(RenderErrorReason::Other(message).into());
+        }
         match (self.body)(&args) {
             Ok(Some(v)) => Ok(ScopedJson::Derived(v)),
             Ok(None) => Ok(ScopedJson::Missing),

@@ -117,9 +117,12 @@ pub(super) fn divide(a: &Args) -> Result<Option<Value>, HelperError> {
     }
 }
 
+/// `mod a b`: the Euclidean remainder of whole numbers; a whole float (`6.0`) counts as one.
 pub(super) fn modulo(a: &Args) -> Result<Option<Value>, HelperError> {
-    let (x, y) = (number(a.required(0)?, 0)?, number(a.required(1)?, 1)?);
-    match (x.as_i64(), y.as_i64()) {
+    let (x, y) = (a.required(0)?, a.required(1)?);
+    number(x, 0)?;
+    number(y, 1)?;
+    match (whole_number(x), whole_number(y)) {
         (_, Some(0)) => Err(HelperError::DivisionByZero),
         (Some(x), Some(y)) => Ok(x.checked_rem_euclid(y).map(Value::from)),
         _ => Err(HelperError::ModNeedsWholeNumbers),
@@ -131,9 +134,7 @@ pub(super) fn modulo(a: &Args) -> Result<Option<Value>, HelperError> {
 pub(super) fn range(a: &Args) -> Result<Option<Value>, HelperError> {
     const RANGE_CAP: i64 = 1_000_000;
     let int = |i: usize| -> Result<i64, HelperError> {
-        a.required(i)?
-            .as_i64()
-            .ok_or(HelperError::NotAWholeNumberArgument(i))
+        whole_number(a.required(i)?).ok_or(HelperError::NotAWholeNumberArgument(i))
     };
     let (start, end) = if a.params.len() == 2 {
         (int(0)?, int(1)?)

@@ -2,7 +2,9 @@
 
 use serde_json::{Map, Value};
 
-use super::args::{chosen, dig, per_item, plain_string, room_for, room_for_all, ITEM_WORK};
+use super::args::{
+    chosen, dig, per_item, plain_string, room_for, room_for_all, whole_number, ITEM_WORK,
+};
 use super::{Args, HelperError};
 use crate::budget;
 
@@ -100,16 +102,23 @@ pub(super) fn pluck(a: &Args) -> Result<Option<Value>, HelperError> {
     Ok(Some(Value::Array(found.into_iter().cloned().collect())))
 }
 
-/// `lookup container key`: a map's entry by its key, a list's item by a whole-number index;
-/// missing otherwise, so `exists` and `default` can tell. It replaces handlebars' built-in,
-/// which fails in strict mode when the entry is not there.
+/// `lookup container key`: a map's entry by its key, a list's item by a whole-number
+/// position (negative counts from the end, `-1` is the last); missing otherwise, so `exists`
+/// and `default` can tell. It replaces handlebars' built-in, which fails in strict mode when
+/// the entry is not there.
 pub(super) fn lookup(a: &Args) -> Result<Option<Value>, HelperError> {
     let found = match (a.get(0), a.get(1)) {
         (Some(Value::Object(map)), Some(Value::String(key))) => map.get(key),
-        (Some(Value::Array(list)), Some(Value::Number(n))) => n
-            .as_u64()
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| list.get(i)),
+        (Some(Value::Array(list)), Some(position @ Value::Number(_))) => whole_number(position)
+            .and_then(|i| {
+                let from_start = if i < 0 {
+                    list.len()
+                        .checked_sub(usize::try_from(i.unsigned_abs()).ok()?)?
+                } else {
+                    usize::try_from(i).ok()?
+                };
+                list.get(from_start)
+            }),
         _ => None,
     };
     if let Some(v) = found {

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::args::{per_item, plain_string, room_for, room_for_all, scan, ITEM_WORK};
-use super::compare::json_equal;
+use super::compare::{canonical_text, json_equal};
 use super::{Args, HelperError};
 use crate::budget;
 use crate::json::type_name;
@@ -106,15 +106,23 @@ pub(super) fn contains(a: &Args) -> Result<Option<Value>, HelperError> {
     Ok(Some(Value::Bool(found)))
 }
 
+/// `toString x`: a string as it is, anything else as `toJson` writes it.
 pub(super) fn to_string(a: &Args) -> Result<Option<Value>, HelperError> {
-    room_for_all([a.required(0)?])?;
-    Ok(Some(Value::String(plain_string(a.required(0)?))))
+    match a.required(0)? {
+        Value::String(s) => {
+            room_for(budget::string_size(s.len()))?;
+            Ok(Some(Value::String(s.clone())))
+        }
+        _ => to_json(a),
+    }
 }
 
+/// `toJson x`: compact JSON text, with a whole float written as the whole number it is
+/// (`2.0` as `2`), as Go and JavaScript write it.
 pub(super) fn to_json(a: &Args) -> Result<Option<Value>, HelperError> {
     // JSON escapes can make a string's text up to six times longer than its bytes.
     room_for(room_for_all([a.required(0)?])?.saturating_mul(6))?;
-    Ok(Some(Value::String(a.required(0)?.to_string())))
+    Ok(Some(Value::String(canonical_text(a.required(0)?))))
 }
 
 /// How many times its text a parsed value may measure: `[0,0]` spends two bytes of text on
@@ -128,7 +136,15 @@ const PARSE_WORK: usize = 5;
 /// `fromJson s`: the value `s` holds as JSON text. Its size is checked before parsing, from
 /// the text's length (the render charges the value where it is kept); serde_json refuses
 /// nesting deeper than 128.
+///
+/// A missing argument gives missing, and `null` gives `null`, so an absent annotation reads
+/// as absent rather than failing the render.
 pub(super) fn from_json(a: &Args) -> Result<Option<Value>, HelperError> {
+    match a.get(0) {
+        None => return Ok(None),
+        Some(Value::Null) => return Ok(Some(Value::Null)),
+        Some(_) => {}
+    }
     let s = a.str(0)?;
     room_for(
         s.len()

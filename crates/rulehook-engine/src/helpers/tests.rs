@@ -235,18 +235,23 @@ fn from_json_checks_its_budget_first_and_reports_where_the_text_is_wrong() {
 }
 
 #[test]
-fn lookup_gives_missing_when_the_entry_is_not_there() {
+fn lookup_counts_negative_positions_from_the_end_and_gives_missing_when_there_is_none() {
     let m = json!({"a": 1, "n": null});
     assert_eq!(ok("lookup", &[m.clone(), json!("a")]), json!(1));
     assert_eq!(ok("lookup", &[m.clone(), json!("n")]), json!(null));
     let l = json!(["x", "y"]);
     assert_eq!(ok("lookup", &[l.clone(), json!(1)]), json!("y"));
+    // Negative positions count from the end, as `slice`'s do; a whole float is whole.
+    assert_eq!(ok("lookup", &[l.clone(), json!(-1)]), json!("y"));
+    assert_eq!(ok("lookup", &[l.clone(), json!(-2)]), json!("x"));
+    assert_eq!(ok("lookup", &[l.clone(), json!(1.0)]), json!("y"));
     for (container, key) in [
         (m.clone(), json!("z")),
         (m, json!(0)),
         (l.clone(), json!(2)),
-        (l.clone(), json!(-1)),
-        (l.clone(), json!(1.0)),
+        (l.clone(), json!(-3)),
+        (l.clone(), json!(i64::MIN)),
+        (l.clone(), json!(0.5)),
         (l, json!("1")),
         (json!("ab"), json!(0)),
     ] {

@@ -398,12 +398,16 @@ impl Callee {
     }
 }
 
-/// Calls a catalogue helper; its error becomes `"<helper>: <error>"`.
+/// Calls a catalogue helper, first checking the arguments it needs present; its error
+/// becomes `"<helper>: <error>"`.
 pub(super) fn call_catalogue<'s>(
     info: &HelperInfo,
     body: HelperFn,
     args: &[Arg<'_>],
 ) -> Result<Found<'s>, Message> {
+    if let Some(message) = info.absent_argument(args.iter().map(|a| (a.value.as_deref(), a.path))) {
+        return Err(message);
+    }
     let args = helpers::Args::new(args.iter().map(|a| a.value.as_deref()).collect());
     match body(&args) {
         Ok(value) => Ok(value.map(Cow::Owned)),

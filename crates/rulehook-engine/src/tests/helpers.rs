@@ -82,6 +82,43 @@ sync:
 }
 
 #[test]
+fn concat_with_a_missing_or_null_argument_fails_naming_its_path() {
+    let rule = r#"
+values:
+  x: $.parent.spec.x
+sync:
+  status:
+    name: "{{ concat 'web-' x }}"
+"#;
+    let with_x = |x: Value| json!({"parent": {"spec": {"x": x}}});
+    let r = render_with(rule, Hook::Sync, with_x(json!(1))).unwrap();
+    assert_eq!(r["status"]["name"], json!("web-1"));
+    assert_eq!(
+        failure(rule, json!({"parent": {"spec": {}}})),
+        "rule `r` failed at r.yaml:6:11: `x` is missing: the request has no such value and it has no default"
+    );
+    let rule = r#"
+sync:
+  status:
+    name: "{{ concat 'web-' parent.spec.n }}"
+    fallback: "{{ concat 'web-' (default parent.spec.gone 'none') }}"
+"#;
+    let err = failure(rule, with_x(json!(1)));
+    assert!(
+        err.ends_with(
+            "`parent.spec.n` is missing: the request has no such value and it has no default"
+        ),
+        "{err}"
+    );
+    let request = json!({"parent": {"spec": {"n": null}}});
+    let err = failure(rule, request);
+    assert!(
+        err.ends_with("`parent.spec.n` is null: concat needs a value; `default` can give one"),
+        "{err}"
+    );
+}
+
+#[test]
 fn ordering_a_number_and_a_list_fails_naming_both_types() {
     let rule = r#"
 sync:

@@ -116,3 +116,82 @@ fn to_int_reads_text_in_a_base_with_its_prefix() {
     let arity = lookup("toInt").map(|h| (h.min_args, h.max_args));
     assert_eq!(arity, Some((1, 2)));
 }
+
+#[test]
+fn whole_floats_count_as_whole_numbers_for_counts_and_positions() {
+    assert_eq!(ok("range", &[json!(3.0)]), json!([0, 1, 2]));
+    assert_eq!(ok("range", &[json!(1.0), json!(3)]), json!([1, 2]));
+    assert_eq!(
+        err("range", &[Some(json!(2.5))]),
+        "argument 1 must be a whole number"
+    );
+    assert_eq!(ok("slice", &[json!([1, 2, 3]), json!(1.0)]), json!([2, 3]));
+    assert_eq!(ok("mod", &[json!(7.0), json!(2)]), json!(1));
+    assert_eq!(
+        err("mod", &[Some(json!(7.5)), Some(json!(2))]),
+        "mod needs whole numbers"
+    );
+    assert_eq!(
+        err("mod", &[Some(json!(7)), Some(json!(0.0))]),
+        "division by zero"
+    );
+}
+
+#[test]
+fn to_json_writes_whole_floats_as_whole_numbers_anywhere() {
+    assert_eq!(ok("toJson", &[json!(2.0)]), json!("2"));
+    assert_eq!(
+        ok("toJson", &[json!({"a": [1.0, 2.5, -0.0], "b": "x\"y"})]),
+        json!(r#"{"a":[1,2.5,0],"b":"x\"y"}"#)
+    );
+    assert_eq!(ok("toJson", &[json!(1e300)]), json!("1e+300"));
+    // toString writes what toJson writes, except that a string is itself.
+    assert_eq!(ok("toString", &[json!(2.0)]), json!("2"));
+    assert_eq!(ok("toString", &[json!("a\"b")]), json!("a\"b"));
+    assert_eq!(ok("toString", &[json!([3.0])]), json!("[3]"));
+}
+
+#[test]
+fn from_json_of_missing_is_missing_and_of_null_is_null() {
+    assert_eq!(call("fromJson", &[None]), Ok(None));
+    assert_eq!(
+        call("fromJson", &[Some(json!(null))]),
+        Ok(Some(json!(null)))
+    );
+    assert_eq!(
+        err("fromJson", &[Some(json!(1))]),
+        "argument 1 must be a string, not a number"
+    );
+}
+
+#[test]
+fn concat_names_an_argument_that_is_missing_or_null() {
+    let concat = lookup("concat").unwrap();
+    let absent = |args: Vec<(Option<&Value>, Option<&str>)>| concat.absent_argument(args);
+    assert_eq!(
+        absent(vec![
+            (Some(&json!("a")), None),
+            (None, Some("parent.spec.x"))
+        ]),
+        Some(
+            "`parent.spec.x` is missing: the request has no such value and it has no default"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        absent(vec![(Some(&json!(null)), Some("s.n"))]),
+        Some("`s.n` is null: concat needs a value; `default` can give one".to_owned())
+    );
+    assert_eq!(
+        absent(vec![(Some(&json!("a")), None), (None, None)]),
+        Some("concat: argument 2 is missing; `default` can give it a value".to_owned())
+    );
+    assert_eq!(absent(vec![(Some(&json!("")), Some("s.e"))]), None);
+    // Other helpers take missing arguments as they are.
+    assert_eq!(
+        lookup("default")
+            .unwrap()
+            .absent_argument(vec![(None, Some("x"))]),
+        None
+    );
+}
