@@ -5,7 +5,7 @@ use regex_automata::util::iter::Searcher;
 use regex_automata::Input;
 use serde_json::Value;
 
-use super::args::room_for;
+use super::args::{room_for, whole_number};
 use super::{Args, HelperError};
 use crate::budget;
 use crate::json::type_name;
@@ -40,9 +40,11 @@ pub(super) fn regex_capture(a: &Args) -> Result<Option<Value>, HelperError> {
             return Ok::<_, HelperError>(None);
         }
         let span = match group {
-            Some(Value::Number(n)) => {
-                let index = n.as_u64().ok_or(HelperError::GroupNotWhole)?;
-                usize::try_from(index).ok().and_then(|i| caps.get_group(i))
+            Some(number @ Value::Number(_)) => {
+                let index = whole_number(number)
+                    .and_then(|i| usize::try_from(i).ok())
+                    .ok_or(HelperError::GroupNotWhole)?;
+                caps.get_group(index)
             }
             Some(Value::String(name)) => caps.get_group_by_name(name),
             _ => caps.get_group(usize::from(caps.group_len() > 1)),

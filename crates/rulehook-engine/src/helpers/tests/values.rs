@@ -128,6 +128,24 @@ fn whole_floats_count_as_whole_numbers_for_counts_and_positions() {
     assert_eq!(ok("slice", &[json!([1, 2, 3]), json!(1.0)]), json!([2, 3]));
     assert_eq!(ok("mod", &[json!(7.0), json!(2)]), json!(1));
     assert_eq!(
+        ok(
+            "regexCapture",
+            &[json!("web-12"), json!("(web)-([0-9]+)"), json!(2.0)]
+        ),
+        json!("12")
+    );
+    assert_eq!(
+        err(
+            "regexCapture",
+            &[
+                Some(json!("web-12")),
+                Some(json!("-([0-9]+)")),
+                Some(json!(1.5))
+            ]
+        ),
+        "the group must be a whole number"
+    );
+    assert_eq!(
         err("mod", &[Some(json!(7.5)), Some(json!(2))]),
         "mod needs whole numbers"
     );
