@@ -485,6 +485,11 @@ fn compile_hook(
 fn collect_child_types(value: &Value, out: &mut Vec<(String, String)>) {
     let Value::Array(items) = value else { return };
     for item in items {
+        // Items spliced in by `$items` are children too.
+        if let Some(spliced) = item.get("$items") {
+            collect_child_types(spliced, out);
+            continue;
+        }
         let template = item.get("$template").unwrap_or(item);
         let api = template.get("apiVersion").and_then(Value::as_str);
         let kind = template.get("kind").and_then(Value::as_str);

@@ -8,8 +8,9 @@ use handlebars::Template;
 use serde_json::{Map, Value};
 
 use super::{
-    path_first, Block, Expr, Expression, Item, Key, Loop, Names, Node, NullPolicy, ObjectNode,
-    Piece, Text, DIRECTIVE_KEYS, MERGE_KEY,
+    path_first, Block, Body, Expr, Expression, Item, Key, Let, Loop, Names, Node, NullPolicy,
+    ObjectNode, Piece, Text, DIRECTIVE_KEYS, ITEMS_KEY, LET_KEY, LIST_ONLY_KEYS, MERGE_KEY,
+    TEMPLATE_KEY, WHEN_KEY,
 };
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::helpers;
@@ -54,6 +55,15 @@ pub struct Compiler<'a> {
     /// How many conditions (`$includeWhen`, `$forEach`, `{{#if}}` blocks) enclose what is
     /// being compiled: `fail` outside all of them would fail every call.
     pub(super) guards: usize,
+    /// While a `$let` value compiles: the names written below it in the same `$let`, so
+    /// using one is reported as an ordering mistake rather than an unknown value.
+    pub(super) later_lets: Option<LaterLets>,
+}
+
+/// The `$let` name being compiled and the names written after it.
+pub(super) struct LaterLets {
+    pub(super) defining: String,
+    pub(super) later: Vec<String>,
 }
 
 impl<'a> Compiler<'a> {
@@ -73,6 +83,7 @@ impl<'a> Compiler<'a> {
             gathered,
             guard,
             guards: 0,
+            later_lets: None,
         }
     }
 
@@ -105,45 +116,81 @@ impl Compiler<'_> {
                 Node::Literal(Value::Null)
             }
             Value::Bool(_) | Value::Number(_) => Node::Literal(value.clone()),
-            Value::Array(items) => self.list(items, path),
-            Value::Object(map) => {
-                let merge_given = map.contains_key(MERGE_KEY);
-                let merge = map
-                    .get(MERGE_KEY)
-                    .and_then(|m| self.expr_at(m, &join_key(path, MERGE_KEY)));
-                let entries = map
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != MERGE_KEY)
-                    .map(|(k, v)| {
-                        let child = join_key(path, k);
-                        let key = if k.contains("{{") {
-                            Key::Text(self.text(k, self.locator.key(&child)))
-                        } else {
-                            Key::Literal(k.clone())
-                        };
-                        // Only the entries of a map that keeps nulls may be null, and in a
-                        // map with `$merge`, where null removes a merged entry.
-                        let node = if v.is_null() && merge_given {
-                            Node::Literal(Value::Null)
-                        } else {
-                            self.node(v, &child, nulls)
-                        };
-                        (key, node)
-                    })
-                    .collect::<Vec<(Key, Node)>>();
-                let literal_keys =
-                    !merge_given && entries.iter().all(|(k, _)| matches!(k, Key::Literal(_)));
-                Node::Object(ObjectNode {
-                    entries,
-                    nulls,
-                    merge,
-                    literal_keys,
-                })
-            }
+            Value::Array(items) => Node::List(self.items(items, path)),
+            Value::Object(map) if map.contains_key(WHEN_KEY) => self.conditional(map, path, nulls),
+            Value::Object(map) => self.object(map, path, nulls),
         }
     }
 
-    fn list(&mut self, items: &[Value], path: &str) -> Node {
+    /// An object template. A `$` key other than `$merge` that names a directive (or nearly
+    /// does) is an error: it would otherwise be written out as a key of the object.
+    fn object(&mut self, map: &Map<String, Value>, path: &str, nulls: NullPolicy) -> Node {
+        for key in map
+            .keys()
+            .filter(|k| k.starts_with('$') && k.as_str() != MERGE_KEY)
+        {
+            let at = self.locator.key(&join_key(path, key));
+            if LIST_ONLY_KEYS.contains(&key.as_str()) {
+                self.error(at, list_only(key));
+            } else if DIRECTIVE_KEYS.contains(&key.as_str()) {
+                self.error(
+                    at,
+                    format!("`{key}` in an object needs `{WHEN_KEY}` beside it, which makes the entry conditional; add it, or put the entry in a list item"),
+                );
+            } else if let Some(close) = suggest(key, DIRECTIVE_KEYS.iter().copied()) {
+                self.error(
+                    at,
+                    format!("unknown directive `{key}`; did you mean `{close}`?"),
+                );
+            }
+        }
+        let merge_given = map.contains_key(MERGE_KEY);
+        let merge = map
+            .get(MERGE_KEY)
+            .and_then(|m| self.expr_at(m, &join_key(path, MERGE_KEY)));
+        let entries = map
+            .iter()
+            .filter(|(k, _)| k.as_str() != MERGE_KEY)
+            .map(|(k, v)| {
+                let child = join_key(path, k);
+                let key = if k.contains("{{") {
+                    Key::Text(self.text(k, self.locator.key(&child)))
+                } else {
+                    Key::Literal(k.clone())
+                };
+                // Only the entries of a map that keeps nulls may be null, and in a
+                // map with `$merge`, where null removes a merged entry.
+                let node = if v.is_null() && merge_given {
+                    Node::Literal(Value::Null)
+                } else {
+                    self.node(v, &child, nulls)
+                };
+                (key, node)
+            })
+            .collect::<Vec<(Key, Node)>>();
+        let literal_keys =
+            !merge_given && entries.iter().all(|(k, _)| matches!(k, Key::Literal(_)));
+        Node::Object(ObjectNode {
+            entries,
+            nulls,
+            merge,
+            literal_keys,
+        })
+    }
+
+    /// A map with `$includeWhen` outside a list: the template it guards, which stands at
+    /// most once (a key left out, or nothing, when the condition is falsy).
+    fn conditional(&mut self, map: &Map<String, Value>, path: &str, nulls: NullPolicy) -> Node {
+        self.unknown_directives(map, path);
+        for key in map.keys().filter(|k| LIST_ONLY_KEYS.contains(&k.as_str())) {
+            self.error(self.locator.key(&join_key(path, key)), list_only(key));
+        }
+        let item = self.guarded(map, path, None, &[], nulls);
+        Node::Conditional(Box::new(item))
+    }
+
+    /// The items of a list template.
+    fn items(&mut self, items: &[Value], path: &str) -> Vec<Item> {
         let mut out = Vec::with_capacity(items.len());
         for (i, value) in items.iter().enumerate() {
             let item_path = join_index(path, i);
@@ -152,16 +199,17 @@ impl Compiler<'_> {
                     out.push(self.directive_item(map, &item_path));
                 }
                 _ => out.push(Item {
-                    node: self.node(value, &item_path, NullPolicy::Drop),
+                    body: Body::One(self.node(value, &item_path, NullPolicy::Drop)),
                     each: None,
+                    lets: Vec::new(),
                     when: None,
                 }),
             }
         }
-        Node::List(out)
+        out
     }
 
-    fn directive_item(&mut self, map: &Map<String, Value>, path: &str) -> Item {
+    fn unknown_directives(&mut self, map: &Map<String, Value>, path: &str) {
         for key in map.keys().filter(|k| k.starts_with('$')) {
             if !DIRECTIVE_KEYS.contains(&key.as_str()) {
                 let message = match suggest(key, DIRECTIVE_KEYS.iter().copied()) {
@@ -174,6 +222,10 @@ impl Compiler<'_> {
                 self.error(self.locator.key(&join_key(path, key)), message);
             }
         }
+    }
+
+    fn directive_item(&mut self, map: &Map<String, Value>, path: &str) -> Item {
+        self.unknown_directives(map, path);
         let name_of = |this: &mut Self, key: &str, default: &str| -> String {
             match map.get(key) {
                 None => default.to_owned(),
@@ -212,45 +264,175 @@ impl Compiler<'_> {
                 None
             }
         };
-        let pushed = each
+        let loop_names: Vec<String> = each
             .as_ref()
-            .map(|l| [l.item.clone(), l.index.clone(), l.key.clone()]);
+            .map(|l| vec![l.item.clone(), l.index.clone(), l.key.clone()])
+            .unwrap_or_default();
         let depth = self.names.stack.len();
-        if let Some(names) = pushed {
-            self.names.stack.extend(names);
-        }
-        // What a loop or a condition encloses does not run on every call.
+        self.names.stack.extend(loop_names.iter().cloned());
+        // What a loop encloses does not run on every call.
         let looped = usize::from(each.is_some());
         self.guards += looped;
+        let item = self.guarded(map, path, each, &loop_names, NullPolicy::Drop);
+        self.names.stack.truncate(depth);
+        self.guards -= looped;
+        item
+    }
+
+    /// What list items and conditional entries share: `$let`, then `$includeWhen`, then
+    /// the body, each seeing the names bound before it.
+    fn guarded(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        each: Option<Loop>,
+        loop_names: &[String],
+        nulls: NullPolicy,
+    ) -> Item {
+        let depth = self.names.stack.len();
+        let lets = self.lets(map, path, loop_names);
         let when = map
-            .get("$includeWhen")
-            .and_then(|w| self.expr_at(w, &join_key(path, "$includeWhen")));
+            .get(WHEN_KEY)
+            .and_then(|w| self.expr_at(w, &join_key(path, WHEN_KEY)));
+        // What a condition encloses does not run on every call.
         let conditional = usize::from(when.is_some());
         self.guards += conditional;
-        let node = match map.get("$template") {
-            Some(template) => {
-                let beside = |k: &&String| !k.starts_with('$') || k.as_str() == MERGE_KEY;
-                if let Some(extra) = map.keys().find(beside) {
+        let body = self.body(map, path, nulls);
+        self.guards -= conditional;
+        self.names.stack.truncate(depth);
+        Item {
+            body,
+            each,
+            lets,
+            when,
+        }
+    }
+
+    /// The body of an item: `$items`, `$template`, or the item's own keys (with `$merge`).
+    fn body(&mut self, map: &Map<String, Value>, path: &str, nulls: NullPolicy) -> Body {
+        // `$merge` belongs to the item's object, not to the list.
+        let own = |k: &&String| !k.starts_with('$') || k.as_str() == MERGE_KEY;
+        let items_path = join_key(path, ITEMS_KEY);
+        match (map.get(TEMPLATE_KEY), map.get(ITEMS_KEY)) {
+            (Some(_), Some(_)) => {
+                self.error(
+                    self.locator.key(&items_path),
+                    "`$items` cannot stand beside `$template`; keep `$items` to splice a list of items, or `$template` for one item",
+                );
+                Body::Items(Vec::new())
+            }
+            (None, Some(items)) => {
+                if let Some(extra) = map.keys().find(own) {
+                    self.error(
+                        self.locator.key(&join_key(path, extra)),
+                        format!("`{extra}` cannot stand beside `$items`; move it into the items, or drop `$items` to write one item"),
+                    );
+                }
+                match items {
+                    Value::Array(items) => Body::Items(self.items(items, &items_path)),
+                    Value::String(_) => match self.expr_at(items, &items_path) {
+                        Some(expr) => Body::Spliced(expr),
+                        None => Body::Items(Vec::new()),
+                    },
+                    _ => {
+                        self.error(
+                            self.locator.value(&items_path),
+                            "`$items` needs a list of item templates, or one whole expression such as \"{{ items }}\" that gives a list",
+                        );
+                        Body::Items(Vec::new())
+                    }
+                }
+            }
+            (Some(template), None) => {
+                if let Some(extra) = map.keys().find(own) {
                     self.error(
                         self.locator.key(&join_key(path, extra)),
                         format!("`{extra}` cannot stand beside `$template`; move it inside"),
                     );
                 }
-                self.node(template, &join_key(path, "$template"), NullPolicy::Drop)
+                Body::One(self.node(template, &join_key(path, TEMPLATE_KEY), nulls))
             }
-            None => {
-                // `$merge` belongs to the item's object, not to the list.
+            (None, None) => {
                 let rest: Map<String, Value> = map
                     .iter()
-                    .filter(|(k, _)| !k.starts_with('$') || k.as_str() == MERGE_KEY)
+                    .filter(|(k, _)| own(k))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
-                self.node(&Value::Object(rest), path, NullPolicy::Drop)
+                Body::One(self.object(&rest, path, nulls))
             }
+        }
+    }
+
+    /// `$let`: each name bound to one whole expression, in the order written, and pushed
+    /// into scope for what follows it.
+    fn lets(&mut self, map: &Map<String, Value>, path: &str, loop_names: &[String]) -> Vec<Let> {
+        let Some(value) = map.get(LET_KEY) else {
+            return Vec::new();
         };
-        self.names.stack.truncate(depth);
-        self.guards -= looped + conditional;
-        Item { node, each, when }
+        let let_path = join_key(path, LET_KEY);
+        let Value::Object(entries) = value else {
+            self.error(
+                self.locator.value(&let_path),
+                "`$let` needs a map of names to whole expressions, such as `$let: {host: \"{{ item.host }}\"}`",
+            );
+            return Vec::new();
+        };
+        // In the order written, which the parsed map does not keep.
+        let mut written: Vec<(&String, &Value)> = entries.iter().collect();
+        written.sort_by_key(|(name, _)| {
+            let p = self.locator.key(&join_key(&let_path, name));
+            (p.line, p.column)
+        });
+        let mut lets = Vec::with_capacity(written.len());
+        for (index, (name, value)) in written.iter().enumerate() {
+            let name_path = join_key(&let_path, name);
+            if let Some(problem) = self.let_name_problem(name, loop_names) {
+                self.error(self.locator.key(&name_path), problem);
+                continue;
+            }
+            self.later_lets = Some(LaterLets {
+                defining: (*name).clone(),
+                later: written[index + 1..]
+                    .iter()
+                    .map(|(n, _)| (*n).clone())
+                    .collect(),
+            });
+            let expr = self.expr_at(value, &name_path);
+            self.later_lets = None;
+            self.names.stack.push((*name).clone());
+            if let Some(value) = expr {
+                lets.push(Let {
+                    name: (*name).clone(),
+                    value,
+                });
+            }
+        }
+        lets
+    }
+
+    /// Why `name` cannot be a `$let` name, if it cannot.
+    fn let_name_problem(&self, name: &str, loop_names: &[String]) -> Option<String> {
+        if !is_identifier(name) {
+            return Some(format!(
+                "`$let` name `{name}` must be letters, digits and `_`"
+            ));
+        }
+        if self.names.is_fixed(name) || name == "this" {
+            return Some(format!(
+                "`$let` name `{name}` would hide the value or built-in name `{name}`; pick another"
+            ));
+        }
+        if helpers::lookup(name).is_some() {
+            return Some(format!(
+                "`$let` name `{name}` is a helper's name; pick another"
+            ));
+        }
+        if loop_names.iter().any(|n| n == name) {
+            return Some(format!(
+                "`$let` name `{name}` is already this item's loop name; pick another, or rename the loop's with `$as`, `$index` or `$key`"
+            ));
+        }
+        None
     }
 
     /// A directive value, which must be one whole expression.
@@ -260,12 +442,12 @@ impl Compiler<'_> {
             Value::String(s) => match whole_expression(s) {
                 Some(inner) => self.expr(inner, pos),
                 None => {
-                    self.error(pos, "expected one whole expression such as \"{{ items }}\"");
+                    self.error(pos, needs_expression(path, Some(s)));
                     None
                 }
             },
             _ => {
-                self.error(pos, "expected one whole expression such as \"{{ items }}\"");
+                self.error(pos, needs_expression(path, None));
                 None
             }
         }
@@ -333,6 +515,35 @@ impl Compiler<'_> {
             Err(e) => self.error(pos, template_error_message(&e)),
         }
         text
+    }
+}
+
+/// Why a list-only directive cannot stand in an object.
+fn list_only(key: &str) -> String {
+    format!("`{key}` belongs to list items: an object's entry stands at most once; make the value a list whose item has `{key}`")
+}
+
+/// The error for a directive that needs one whole expression, naming its key and, when
+/// the text written is a plain name or path, the fix in full.
+fn needs_expression(path: &str, written: Option<&str>) -> String {
+    let mut segments = path.rsplit('.');
+    let key = segments.next().unwrap_or(path);
+    let what = if segments.next() == Some(LET_KEY) {
+        format!("`{LET_KEY}` value `{key}`")
+    } else {
+        format!("`{key}`")
+    };
+    let bare = written.map(str::trim).filter(|text| {
+        !text.is_empty()
+            && text
+                .split('.')
+                .all(|part| is_identifier(part) || part.parse::<usize>().is_ok())
+    });
+    match bare {
+        Some(text) => format!("{what} needs one whole expression: write \"{{{{ {text} }}}}\""),
+        None => format!(
+            "{what} needs one whole expression, such as \"{{{{ items }}}}\" or \"{{{{ eq a b }}}}\""
+        ),
     }
 }
 
