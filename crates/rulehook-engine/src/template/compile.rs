@@ -2,15 +2,16 @@
 //! as a diagnostic at its place in the rule file.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use handlebars::template::{Parameter, Subexpression, TemplateElement};
 use handlebars::Template;
 use serde_json::{Map, Value};
 
 use super::{
-    path_first, Block, Body, Expr, Expression, Item, Key, Let, Loop, Names, Node, NullPolicy,
-    ObjectNode, Piece, Text, DIRECTIVE_KEYS, ITEMS_KEY, LET_KEY, LIST_ONLY_KEYS, MERGE_KEY,
-    TEMPLATE_KEY, WHEN_KEY,
+    path_first, Block, Body, Expr, Expression, FailAt, Item, Key, Let, Loop, Names, Node,
+    NullPolicy, ObjectNode, Piece, Text, DIRECTIVE_KEYS, ITEMS_KEY, LET_KEY, LIST_ONLY_KEYS,
+    MERGE_KEY, TEMPLATE_KEY, WHEN_KEY,
 };
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::helpers;
@@ -498,10 +499,18 @@ impl Compiler<'_> {
     }
 
     fn text(&mut self, s: &str, pos: Pos) -> Text {
+        let fails = fail_calls(s)
+            .into_iter()
+            .map(|(within, message)| FailAt {
+                message,
+                pos: self.locator.within_scalar(pos, s, within).unwrap_or(pos),
+            })
+            .collect();
         let mut text = Text {
             pieces: Vec::new(),
             source: s.to_owned(),
             pos,
+            fails,
         };
         if let Some(problem) = unbalanced(s) {
             self.error(pos, format!("template syntax error: {problem}"));
@@ -582,6 +591,44 @@ fn piece(element: TemplateElement) -> Option<Piece> {
             template: super::cross_check::metered_template(block),
         }),
     }
+}
+
+/// Each `{{ fail ... }}` of an interpolating leaf: the bytes of its `{{ }}`, and the
+/// failure's message when its argument is a plain string literal.
+fn fail_calls(s: &str) -> Vec<(Range<usize>, Option<String>)> {
+    let mut calls = Vec::new();
+    let mut from = 0;
+    while let Some(found) = s.get(from..).and_then(|rest| rest.find("{{")) {
+        let open = from + found;
+        from = open + 2;
+        if s[..open].ends_with('\\') {
+            continue; // written out as text
+        }
+        let head = s[from..].trim_start_matches(['{', '~']).trim_start();
+        let Some(args) = head.strip_prefix("fail") else {
+            continue;
+        };
+        if !args.starts_with(|c: char| c.is_whitespace() || c == '}' || c == '~') {
+            continue; // `{{ failed }}` is a value
+        }
+        let Some(close) = s[open..].find("}}") else {
+            continue;
+        };
+        calls.push((open..open + close + 2, literal_message(args)));
+    }
+    calls
+}
+
+/// The message `fail` gives for `args` when they are one string literal with no escapes.
+fn literal_message(args: &str) -> Option<String> {
+    let args = args.trim_start();
+    let quote = args.chars().next().filter(|c| matches!(c, '\'' | '"'))?;
+    let body = &args[1..];
+    let end = body.find(quote)?;
+    let text = &body[..end];
+    let after = body[end + 1..].trim_start().trim_start_matches('~');
+    (!text.contains('\\') && after.starts_with("}}"))
+        .then(|| format!("fail: {}", crate::clip::clip(text)))
 }
 
 /// The common template mistakes, named plainly before handlebars' parser gets to them.

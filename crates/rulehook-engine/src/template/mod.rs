@@ -272,6 +272,16 @@ pub struct Text {
     /// The leaf as written, for messages.
     pub source: String,
     pub pos: Pos,
+    /// The `fail` calls in the leaf, so that a failure points at the call that gave it.
+    fails: Vec<FailAt>,
+}
+
+/// Where a `fail` call stands in the rule file, and the failure it gives when its message is
+/// a plain string literal.
+#[derive(Debug)]
+struct FailAt {
+    message: Option<String>,
+    pos: Pos,
 }
 
 #[derive(Debug)]

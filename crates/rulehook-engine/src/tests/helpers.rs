@@ -51,7 +51,7 @@ sync:
     let err = render_with(rule, Hook::Sync, json!({"parent": {"spec": {}}})).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "rule `r` failed at r.yaml:6:11: fail: spec.ports is empty"
+        "rule `r` failed at r.yaml:6:46: fail: spec.ports is empty"
     );
 }
 
