@@ -6,6 +6,16 @@ use serde_json::{json, Value};
 
 use super::*;
 
+/// The language reference, whose examples of these forms are the rules tested here.
+const DOCS: &str = include_str!("../../../../docs/rules.md");
+
+#[test]
+fn the_documented_examples_are_the_ones_tested() {
+    for example in [LET, ITEMS, CONDITIONAL, SPLICED_ENV] {
+        assert!(DOCS.contains(example), "not in docs/rules.md:\n{example}");
+    }
+}
+
 /// What the rule answers for a parent named `web` with this spec: the field `field` of its
 /// sync response, or the error.
 fn answer(rule: &str, spec: Value, field: &str) -> Result<Value, String> {
@@ -240,6 +250,30 @@ sync:
     assert!(err.contains("children[0]"), "{err}");
 }
 
+const SPLICED_ENV: &str = r#"env:
+  - {name: MODE, value: fast}
+  - $items: "{{ parent.spec.extraEnv }}"        # every item of the parent's list
+"#;
+
+#[test]
+fn items_from_an_expression_splice_nothing_for_missing_or_null() {
+    let rule = format!(
+        "sync:\n  status:\n    {}",
+        SPLICED_ENV.replace('\n', "\n    ")
+    );
+    let mode = json!({"name": "MODE", "value": "fast"});
+    let extra = json!({"name": "EXTRA", "value": "1"});
+    assert_eq!(
+        status(&rule, json!({"extraEnv": [extra]})),
+        Ok(json!({"env": [mode, extra]}))
+    );
+    assert_eq!(status(&rule, json!({})), Ok(json!({"env": [mode]})));
+    assert_eq!(
+        status(&rule, json!({"extraEnv": null})),
+        Ok(json!({"env": [mode]}))
+    );
+}
+
 #[test]
 fn items_refuse_a_template_or_keys_beside_them() {
     let errors = status_errors(
@@ -309,13 +343,35 @@ fn a_conditional_entry_is_left_out_when_its_condition_is_falsy() {
     template:
       a: {$includeWhen: "{{ spec.on }}", $template: "{{ spec.on }}"}
       b: {$includeWhen: "{{ not spec.on }}", $merge: "{{ spec }}", extra: 1}
+      c:
+        $merge: "{{ spec }}"
+        on: {$includeWhen: "{{ false }}", $template: 5}
 sync:
   status: "{{ built }}"
 "#;
-    assert_eq!(status(rule, json!({"on": 2})), Ok(json!({"a": 2})));
+    assert_eq!(
+        status(rule, json!({"on": 2})),
+        Ok(json!({"a": 2, "c": {"on": 2}}))
+    );
     assert_eq!(
         status(rule, json!({"on": 0})),
-        Ok(json!({"b": {"on": 0, "extra": 1}}))
+        Ok(json!({"b": {"on": 0, "extra": 1}, "c": {"on": 0}}))
+    );
+    // And in a decorator's labels, which keep their nulls.
+    let labels = "kind: decorator\nvalues:\n  team: $.object.spec.team\nsync:\n  labels:\n    old: null\n    team: {$includeWhen: \"{{ team }}\", $template: \"{{ team }}\"}\n";
+    let answer = |spec: Value| {
+        render_with(
+            labels,
+            Hook::Sync,
+            json!({"object": {"metadata": {"name": "p"}, "spec": spec}}),
+        )
+        .map(|r| r["labels"].clone())
+        .map_err(|e| e.to_string())
+    };
+    assert_eq!(answer(json!({})), Ok(json!({"old": null})));
+    assert_eq!(
+        answer(json!({"team": "db"})),
+        Ok(json!({"old": null, "team": "db"}))
     );
 }
 
