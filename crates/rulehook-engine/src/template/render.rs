@@ -267,27 +267,29 @@ impl<'l> Render<'l> {
     }
 
     /// One pass of an item: its `$let` names bound in order, for as long as the item
-    /// renders, then its condition and body.
+    /// renders, then its condition and body. Each value is evaluated before its name is
+    /// bound, so it sees an outer name of the same spelling, as the load-time check does.
     fn item_once(&mut self, item: &Item, emit: &mut Emit<'_, 'l>) -> Result<(), Failure> {
         if item.lets.is_empty() {
             return self.included(item, emit);
         }
-        let names: Vec<(&String, Value)> =
-            item.lets.iter().map(|l| (&l.name, Value::Null)).collect();
-        let saved = self.bind(&names);
+        let mut saved = Vec::with_capacity(item.lets.len());
         let mut result = Ok(());
         for binding in &item.lets {
-            // A missing value binds missing, so `exists` sees it as the request had it.
-            match self.expr(&binding.value) {
-                Ok(Some(value)) => self.set(&binding.name, value),
-                Ok(None) => {
-                    self.scope().remove(&binding.name);
-                }
+            let value = match self.expr(&binding.value) {
+                Ok(value) => value,
                 Err(failure) => {
                     result = Err(failure);
                     break;
                 }
-            }
+            };
+            let scope = self.scope();
+            // A missing value binds missing, so `exists` sees it as the request had it.
+            let outer = match value {
+                Some(value) => scope.insert(binding.name.clone(), value),
+                None => scope.remove(&binding.name),
+            };
+            saved.push((binding.name.clone(), outer));
         }
         if result.is_ok() {
             result = self.included(item, emit);

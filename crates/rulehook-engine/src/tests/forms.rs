@@ -117,11 +117,20 @@ sync:
         $template:
           - $forEach: "{{ n }}"
             $as: j
-            $template: "{{ row }}c{{ j }}"
+            # An inner name may take the place of an outer one, and its value sees the outer.
+            $let: {row: "{{ concat row 'c' j }}"}
+            $template: "{{ row }}"
 "#;
     assert_eq!(
         status(rule, json!({"n": 2})),
         Ok(json!({"l": [["r0c0", "r0c1"], ["r1c0", "r1c1"]]}))
+    );
+    // After its item, a name is unknown.
+    assert_eq!(
+        status_errors(
+            "    l:\n      - $let: {a: \"{{ 1 }}\"}\n        $template: 1\n      - \"{{ a }}\"\n"
+        ),
+        ["r.yaml:9:9: unknown value `a`; did you mean `v`?"]
     );
 }
 
