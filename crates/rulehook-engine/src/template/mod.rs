@@ -9,7 +9,8 @@
 //! string at run time. Rendering runs the engine's own compiled programs; handlebars is
 //! only the parser.
 //!
-//! - [`compile`] turns a rule's YAML tree into [`Node`]s, and [`check`](self::check) makes sure
+//! - [`compile`] turns a rule's YAML tree into [`Node`]s, [`directives`] its list items and
+//!   conditional entries, and [`check`](self::check) makes sure
 //!   every helper and value a template names exists;
 //! - [`program`] and [`block`] are what an expression and a block compile to, evaluated
 //!   against the scope with no handlebars at run time: in a [`frame`], with the meaning of
@@ -23,6 +24,7 @@ mod check;
 mod compile;
 #[cfg(any(test, feature = "cross-check"))]
 mod cross_check;
+mod directives;
 mod frame;
 mod program;
 mod render;
@@ -41,6 +43,7 @@ use program::Program;
 use crate::locate::Pos;
 
 pub(crate) use compile::{Compiler, Gathered};
+pub(crate) use directives::literal_child_types;
 pub(crate) use render::Render;
 pub(crate) use write::{write_str, Wrote};
 
