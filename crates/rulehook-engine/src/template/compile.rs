@@ -195,6 +195,11 @@ impl Compiler<'_> {
                     None
                 }
             },
+            // `$forEach: 3` means the count: its fix is `"{{ 3 }}"`.
+            Value::Number(_) | Value::Bool(_) => {
+                self.error(pos, needs_expression(path, Some(&value.to_string())));
+                None
+            }
             _ => {
                 self.error(pos, needs_expression(path, None));
                 None

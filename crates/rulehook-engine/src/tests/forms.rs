@@ -418,6 +418,8 @@ fn directives_name_their_key_and_the_fix() {
         $template: 1
       - $includeWhen: "x-{{ host }}"
         $template: 1
+      - $forEach: 3
+        $template: 1
     m: {$merge: parent.spec, a: 1}
 "#,
     );
@@ -426,7 +428,8 @@ fn directives_name_their_key_and_the_fix() {
         [
             "r.yaml:7:19: `$forEach` needs one whole expression: write \"{{ items }}\"",
             "r.yaml:9:23: `$includeWhen` needs one whole expression, such as \"{{ items }}\" or \"{{ eq a b }}\"",
-            "r.yaml:11:17: `$merge` needs one whole expression: write \"{{ parent.spec }}\"",
+            "r.yaml:11:19: `$forEach` needs one whole expression: write \"{{ 3 }}\"",
+            "r.yaml:13:17: `$merge` needs one whole expression: write \"{{ parent.spec }}\"",
         ]
     );
 }
