@@ -464,7 +464,7 @@ fn compile_hook(
             NullPolicy::Drop
         };
         if key == mc::CHILDREN || key == mc::ATTACHMENTS {
-            collect_child_types(value, child_types);
+            crate::template::literal_child_types(value, child_types);
         }
         let node = compiler.node(value, &path, nulls);
         let slot = match key {
@@ -479,19 +479,4 @@ fn compile_hook(
         *slot = Some(node);
     }
     t.with_identities_decided()
-}
-
-/// Literal `apiVersion`/`kind` pairs of child templates, for generating controller manifests.
-fn collect_child_types(value: &Value, out: &mut Vec<(String, String)>) {
-    let Value::Array(items) = value else { return };
-    for item in items {
-        let template = item.get("$template").unwrap_or(item);
-        let api = template.get("apiVersion").and_then(Value::as_str);
-        let kind = template.get("kind").and_then(Value::as_str);
-        if let (Some(api), Some(kind)) = (api, kind) {
-            if !api.contains("{{") && !kind.contains("{{") {
-                out.push((api.to_owned(), kind.to_owned()));
-            }
-        }
-    }
 }

@@ -5,6 +5,7 @@
 //! at load time.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
@@ -27,6 +28,8 @@ impl std::fmt::Display for Pos {
 pub struct Locator {
     values: HashMap<String, Pos>,
     keys: HashMap<String, Pos>,
+    /// The file's text, to place a position inside a scalar.
+    text: String,
 }
 
 impl Locator {
@@ -41,7 +44,26 @@ impl Locator {
         Locator {
             values: walker.values,
             keys: walker.keys,
+            text: text.to_owned(),
         }
+    }
+
+    /// Where the part `within` (a byte range) of the string `value`, a scalar starting at
+    /// `start`, begins in the file. Known exactly only when the file's text, from the
+    /// scalar's first character through that part, is the value's own: on the scalar's
+    /// first line (a block scalar starts at its text), plain or quoted, with nothing
+    /// escaped, folded or quoted twice before it. `None` otherwise.
+    pub fn within_scalar(&self, start: Pos, value: &str, within: Range<usize>) -> Option<Pos> {
+        let through = value.get(..within.end)?;
+        let before = value.get(..within.start)?;
+        let line = self.text.lines().nth(start.line.checked_sub(1)?)?;
+        let written: String = line.chars().skip(start.column.checked_sub(1)?).collect();
+        let quote = usize::from(written.starts_with(['"', '\'']));
+        let inside = written.get(quote..)?;
+        inside.starts_with(through).then(|| Pos {
+            line: start.line,
+            column: start.column + quote + before.chars().count(),
+        })
     }
 
     /// Where the value at `path` starts, or the nearest enclosing node that is known.
@@ -226,6 +248,37 @@ mod tests {
             loc.value("sync.children[0].nothing.here"),
             loc.value("sync.children[0]")
         );
+    }
+
+    #[test]
+    fn a_place_inside_a_scalar_is_exact_only_where_the_text_is_the_values() {
+        let text =
+            "a: \"x{{ b }}\"\nc: '\u{e9}''{{ d }}'\ne: x {{ f }}\ng: |\n  {{ h }}\n  {{ i }}\n";
+        let loc = Locator::new(text);
+        let within = |path: &str, value: &str, part: Range<usize>| {
+            loc.within_scalar(loc.value(path), value, part)
+        };
+        assert_eq!(
+            within("a", "x{{ b }}", 1..8),
+            Some(Pos { line: 1, column: 6 })
+        );
+        // `''` stands for one quote: the text after it is one column further than the value's.
+        assert_eq!(within("c", "\u{e9}'{{ d }}", 3..10), None);
+        assert_eq!(
+            within("c", "\u{e9}'{{ d }}", 0..2),
+            Some(Pos { line: 2, column: 5 })
+        );
+        assert_eq!(
+            within("e", "x {{ f }}", 2..9),
+            Some(Pos { line: 3, column: 6 })
+        );
+        assert_eq!(
+            within("g", "{{ h }}\n", 0..7),
+            Some(Pos { line: 5, column: 3 })
+        );
+        // A block scalar starts at its text: its first line is exact, the next is not.
+        assert_eq!(within("g", "{{ h }}\n{{ i }}\n", 8..15), None);
+        assert_eq!(within("a", "x{{ b }}", 1..99), None);
     }
 
     #[test]

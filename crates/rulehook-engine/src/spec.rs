@@ -78,7 +78,7 @@ pub struct FullValueSpec {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HookSpec {
     /// Composite: the complete list of desired children. Items may use `$forEach`,
-    /// `$includeWhen`, `$as`, `$index`, `$key` and `$template`.
+    /// `$as`, `$index`, `$key`, `$let`, `$includeWhen`, `$template` and `$items`.
     pub children: Option<Value>,
     /// The status to write: a map template, or one whole expression.
     pub status: Option<Value>,

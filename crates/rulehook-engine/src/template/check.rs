@@ -221,6 +221,16 @@ impl Compiler<'_> {
         if !names_checked || self.names.contains(first) || helpers::lookup(first).is_some() {
             return;
         }
+        if let Some(pending) = &self.later_lets {
+            if pending.later.iter().any(|n| n == first) {
+                let message = format!(
+                    "`{first}` is defined later in this `$let`; move it above `{}`",
+                    pending.defining
+                );
+                self.error(pos, message);
+                return;
+            }
+        }
         let message = match suggest(first, self.names.stack.iter().map(String::as_str)) {
             Some(close) => format!("unknown value `{first}`; did you mean `{close}`?"),
             None => format!(

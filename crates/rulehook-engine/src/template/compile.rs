@@ -2,19 +2,21 @@
 //! as a diagnostic at its place in the rule file.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use handlebars::template::{Parameter, Subexpression, TemplateElement};
 use handlebars::Template;
 use serde_json::{Map, Value};
 
+use super::directives::list_only;
 use super::{
-    path_first, Block, Expr, Expression, Item, Key, Loop, Names, Node, NullPolicy, ObjectNode,
-    Piece, Text, DIRECTIVE_KEYS, MERGE_KEY,
+    path_first, Block, Expr, Expression, FailAt, Key, Names, Node, NullPolicy, ObjectNode, Piece,
+    Text, DIRECTIVE_KEYS, LET_KEY, LIST_ONLY_KEYS, MERGE_KEY, WHEN_KEY,
 };
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::helpers;
 use crate::json::is_identifier;
-use crate::locate::{join_index, join_key, Locator, Pos};
+use crate::locate::{join_key, Locator, Pos};
 
 /// What compiling a rule's templates finds out about the rule as a whole, and whether the
 /// caller stopped the compile.
@@ -54,6 +56,15 @@ pub struct Compiler<'a> {
     /// How many conditions (`$includeWhen`, `$forEach`, `{{#if}}` blocks) enclose what is
     /// being compiled: `fail` outside all of them would fail every call.
     pub(super) guards: usize,
+    /// While a `$let` value compiles: the names written below it in the same `$let`, so
+    /// using one is reported as an ordering mistake rather than an unknown value.
+    pub(super) later_lets: Option<LaterLets>,
+}
+
+/// The `$let` name being compiled and the names written after it.
+pub(super) struct LaterLets {
+    pub(super) defining: String,
+    pub(super) later: Vec<String>,
 }
 
 impl<'a> Compiler<'a> {
@@ -73,6 +84,7 @@ impl<'a> Compiler<'a> {
             gathered,
             guard,
             guards: 0,
+            later_lets: None,
         }
     }
 
@@ -105,152 +117,71 @@ impl Compiler<'_> {
                 Node::Literal(Value::Null)
             }
             Value::Bool(_) | Value::Number(_) => Node::Literal(value.clone()),
-            Value::Array(items) => self.list(items, path),
-            Value::Object(map) => {
-                let merge_given = map.contains_key(MERGE_KEY);
-                let merge = map
-                    .get(MERGE_KEY)
-                    .and_then(|m| self.expr_at(m, &join_key(path, MERGE_KEY)));
-                let entries = map
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != MERGE_KEY)
-                    .map(|(k, v)| {
-                        let child = join_key(path, k);
-                        let key = if k.contains("{{") {
-                            Key::Text(self.text(k, self.locator.key(&child)))
-                        } else {
-                            Key::Literal(k.clone())
-                        };
-                        // Only the entries of a map that keeps nulls may be null, and in a
-                        // map with `$merge`, where null removes a merged entry.
-                        let node = if v.is_null() && merge_given {
-                            Node::Literal(Value::Null)
-                        } else {
-                            self.node(v, &child, nulls)
-                        };
-                        (key, node)
-                    })
-                    .collect::<Vec<(Key, Node)>>();
-                let literal_keys =
-                    !merge_given && entries.iter().all(|(k, _)| matches!(k, Key::Literal(_)));
-                Node::Object(ObjectNode {
-                    entries,
-                    nulls,
-                    merge,
-                    literal_keys,
-                })
-            }
+            Value::Array(items) => Node::List(self.items(items, path)),
+            Value::Object(map) if map.contains_key(WHEN_KEY) => self.conditional(map, path, nulls),
+            Value::Object(map) => self.object(map, path, nulls),
         }
     }
 
-    fn list(&mut self, items: &[Value], path: &str) -> Node {
-        let mut out = Vec::with_capacity(items.len());
-        for (i, value) in items.iter().enumerate() {
-            let item_path = join_index(path, i);
-            match value {
-                Value::Object(map) if map.keys().any(|k| k.starts_with('$')) => {
-                    out.push(self.directive_item(map, &item_path));
-                }
-                _ => out.push(Item {
-                    node: self.node(value, &item_path, NullPolicy::Drop),
-                    each: None,
-                    when: None,
-                }),
+    /// An object template. A `$` key other than `$merge` that names a directive (or nearly
+    /// does) is an error: it would otherwise be written out as a key of the object.
+    pub(super) fn object(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        nulls: NullPolicy,
+    ) -> Node {
+        for key in map
+            .keys()
+            .filter(|k| k.starts_with('$') && k.as_str() != MERGE_KEY)
+        {
+            let at = self.locator.key(&join_key(path, key));
+            if LIST_ONLY_KEYS.contains(&key.as_str()) {
+                self.error(at, list_only(key));
+            } else if DIRECTIVE_KEYS.contains(&key.as_str()) {
+                self.error(
+                    at,
+                    format!("`{key}` in an object needs `{WHEN_KEY}` beside it, which makes the entry conditional; add it, or put the entry in a list item"),
+                );
+            } else if let Some(close) = suggest(key, DIRECTIVE_KEYS.iter().copied()) {
+                self.error(
+                    at,
+                    format!("unknown directive `{key}`; did you mean `{close}`?"),
+                );
             }
         }
-        Node::List(out)
-    }
-
-    fn directive_item(&mut self, map: &Map<String, Value>, path: &str) -> Item {
-        for key in map.keys().filter(|k| k.starts_with('$')) {
-            if !DIRECTIVE_KEYS.contains(&key.as_str()) {
-                let message = match suggest(key, DIRECTIVE_KEYS.iter().copied()) {
-                    Some(close) => format!("unknown directive `{key}`; did you mean `{close}`?"),
-                    None => format!(
-                        "unknown directive `{key}`; expected one of: {}",
-                        DIRECTIVE_KEYS.join(", ")
-                    ),
+        let merge_given = map.contains_key(MERGE_KEY);
+        let merge = map
+            .get(MERGE_KEY)
+            .and_then(|m| self.expr_at(m, &join_key(path, MERGE_KEY)));
+        let entries = map
+            .iter()
+            .filter(|(k, _)| k.as_str() != MERGE_KEY)
+            .map(|(k, v)| {
+                let child = join_key(path, k);
+                let key = if k.contains("{{") {
+                    Key::Text(self.text(k, self.locator.key(&child)))
+                } else {
+                    Key::Literal(k.clone())
                 };
-                self.error(self.locator.key(&join_key(path, key)), message);
-            }
-        }
-        let name_of = |this: &mut Self, key: &str, default: &str| -> String {
-            match map.get(key) {
-                None => default.to_owned(),
-                Some(Value::String(s)) if is_identifier(s) => s.clone(),
-                Some(_) => {
-                    this.error(
-                        this.locator.value(&join_key(path, key)),
-                        format!("`{key}` must be a simple name such as `item`"),
-                    );
-                    default.to_owned()
-                }
-            }
-        };
-        let each = match map.get("$forEach") {
-            Some(source) => {
-                let source = self.expr_at(source, &join_key(path, "$forEach"));
-                let item = name_of(self, "$as", "item");
-                let index = name_of(self, "$index", "index");
-                let key = name_of(self, "$key", "key");
-                source.map(|source| Loop {
-                    source,
-                    item,
-                    index,
-                    key,
-                })
-            }
-            None => {
-                for key in ["$as", "$index", "$key"] {
-                    if map.contains_key(key) {
-                        self.error(
-                            self.locator.key(&join_key(path, key)),
-                            format!("`{key}` only makes sense with `$forEach`"),
-                        );
-                    }
-                }
-                None
-            }
-        };
-        let pushed = each
-            .as_ref()
-            .map(|l| [l.item.clone(), l.index.clone(), l.key.clone()]);
-        let depth = self.names.stack.len();
-        if let Some(names) = pushed {
-            self.names.stack.extend(names);
-        }
-        // What a loop or a condition encloses does not run on every call.
-        let looped = usize::from(each.is_some());
-        self.guards += looped;
-        let when = map
-            .get("$includeWhen")
-            .and_then(|w| self.expr_at(w, &join_key(path, "$includeWhen")));
-        let conditional = usize::from(when.is_some());
-        self.guards += conditional;
-        let node = match map.get("$template") {
-            Some(template) => {
-                let beside = |k: &&String| !k.starts_with('$') || k.as_str() == MERGE_KEY;
-                if let Some(extra) = map.keys().find(beside) {
-                    self.error(
-                        self.locator.key(&join_key(path, extra)),
-                        format!("`{extra}` cannot stand beside `$template`; move it inside"),
-                    );
-                }
-                self.node(template, &join_key(path, "$template"), NullPolicy::Drop)
-            }
-            None => {
-                // `$merge` belongs to the item's object, not to the list.
-                let rest: Map<String, Value> = map
-                    .iter()
-                    .filter(|(k, _)| !k.starts_with('$') || k.as_str() == MERGE_KEY)
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                self.node(&Value::Object(rest), path, NullPolicy::Drop)
-            }
-        };
-        self.names.stack.truncate(depth);
-        self.guards -= looped + conditional;
-        Item { node, each, when }
+                // Only the entries of a map that keeps nulls may be null, and in a
+                // map with `$merge`, where null removes a merged entry.
+                let node = if v.is_null() && merge_given {
+                    Node::Literal(Value::Null)
+                } else {
+                    self.node(v, &child, nulls)
+                };
+                (key, node)
+            })
+            .collect::<Vec<(Key, Node)>>();
+        let literal_keys =
+            !merge_given && entries.iter().all(|(k, _)| matches!(k, Key::Literal(_)));
+        Node::Object(ObjectNode {
+            entries,
+            nulls,
+            merge,
+            literal_keys,
+        })
     }
 
     /// A directive value, which must be one whole expression.
@@ -260,12 +191,17 @@ impl Compiler<'_> {
             Value::String(s) => match whole_expression(s) {
                 Some(inner) => self.expr(inner, pos),
                 None => {
-                    self.error(pos, "expected one whole expression such as \"{{ items }}\"");
+                    self.error(pos, needs_expression(path, Some(s)));
                     None
                 }
             },
+            // `$forEach: 3` means the count: its fix is `"{{ 3 }}"`.
+            Value::Number(_) | Value::Bool(_) => {
+                self.error(pos, needs_expression(path, Some(&value.to_string())));
+                None
+            }
             _ => {
-                self.error(pos, "expected one whole expression such as \"{{ items }}\"");
+                self.error(pos, needs_expression(path, None));
                 None
             }
         }
@@ -316,10 +252,18 @@ impl Compiler<'_> {
     }
 
     fn text(&mut self, s: &str, pos: Pos) -> Text {
+        let fails = fail_calls(s)
+            .into_iter()
+            .map(|(within, message)| FailAt {
+                message,
+                pos: self.locator.within_scalar(pos, s, within).unwrap_or(pos),
+            })
+            .collect();
         let mut text = Text {
             pieces: Vec::new(),
             source: s.to_owned(),
             pos,
+            fails,
         };
         if let Some(problem) = unbalanced(s) {
             self.error(pos, format!("template syntax error: {problem}"));
@@ -333,6 +277,30 @@ impl Compiler<'_> {
             Err(e) => self.error(pos, template_error_message(&e)),
         }
         text
+    }
+}
+
+/// The error for a directive that needs one whole expression, naming its key and, when
+/// the text written is a plain name or path, the fix in full.
+fn needs_expression(path: &str, written: Option<&str>) -> String {
+    let mut segments = path.rsplit('.');
+    let key = segments.next().unwrap_or(path);
+    let what = if segments.next() == Some(LET_KEY) {
+        format!("`{LET_KEY}` value `{key}`")
+    } else {
+        format!("`{key}`")
+    };
+    let bare = written.map(str::trim).filter(|text| {
+        !text.is_empty()
+            && text
+                .split('.')
+                .all(|part| is_identifier(part) || part.parse::<usize>().is_ok())
+    });
+    match bare {
+        Some(text) => format!("{what} needs one whole expression: write \"{{{{ {text} }}}}\""),
+        None => format!(
+            "{what} needs one whole expression, such as \"{{{{ items }}}}\" or \"{{{{ eq a b }}}}\""
+        ),
     }
 }
 
@@ -371,6 +339,44 @@ fn piece(element: TemplateElement) -> Option<Piece> {
             template: super::cross_check::metered_template(block),
         }),
     }
+}
+
+/// Each `{{ fail ... }}` of an interpolating leaf: the bytes of its `{{ }}`, and the
+/// failure's message when its argument is a plain string literal.
+fn fail_calls(s: &str) -> Vec<(Range<usize>, Option<String>)> {
+    let mut calls = Vec::new();
+    let mut from = 0;
+    while let Some(found) = s.get(from..).and_then(|rest| rest.find("{{")) {
+        let open = from + found;
+        from = open + 2;
+        if s[..open].ends_with('\\') {
+            continue; // written out as text
+        }
+        let head = s[from..].trim_start_matches(['{', '~']).trim_start();
+        let Some(args) = head.strip_prefix("fail") else {
+            continue;
+        };
+        if !args.starts_with(|c: char| c.is_whitespace() || c == '}' || c == '~') {
+            continue; // `{{ failed }}` is a value
+        }
+        let Some(close) = s[open..].find("}}") else {
+            continue;
+        };
+        calls.push((open..open + close + 2, literal_message(args)));
+    }
+    calls
+}
+
+/// The message `fail` gives for `args` when they are one string literal with no escapes.
+fn literal_message(args: &str) -> Option<String> {
+    let args = args.trim_start();
+    let quote = args.chars().next().filter(|c| matches!(c, '\'' | '"'))?;
+    let body = &args[1..];
+    let end = body.find(quote)?;
+    let text = &body[..end];
+    let after = body[end + 1..].trim_start().trim_start_matches('~');
+    (!text.contains('\\') && after.starts_with("}}"))
+        .then(|| format!("fail: {}", crate::clip::clip(text)))
 }
 
 /// The common template mistakes, named plainly before handlebars' parser gets to them.

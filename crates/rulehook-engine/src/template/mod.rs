@@ -9,7 +9,8 @@
 //! string at run time. Rendering runs the engine's own compiled programs; handlebars is
 //! only the parser.
 //!
-//! - [`compile`] turns a rule's YAML tree into [`Node`]s, and [`check`](self::check) makes sure
+//! - [`compile`] turns a rule's YAML tree into [`Node`]s, [`directives`] its list items and
+//!   conditional entries, and [`check`](self::check) makes sure
 //!   every helper and value a template names exists;
 //! - [`program`] and [`block`] are what an expression and a block compile to, evaluated
 //!   against the scope with no handlebars at run time: in a [`frame`], with the meaning of
@@ -23,6 +24,7 @@ mod check;
 mod compile;
 #[cfg(any(test, feature = "cross-check"))]
 mod cross_check;
+mod directives;
 mod frame;
 mod program;
 mod render;
@@ -41,6 +43,7 @@ use program::Program;
 use crate::locate::Pos;
 
 pub(crate) use compile::{Compiler, Gathered};
+pub(crate) use directives::literal_child_types;
 pub(crate) use render::Render;
 pub(crate) use write::{write_str, Wrote};
 
@@ -50,10 +53,29 @@ pub(crate) const DIRECTIVE_KEYS: &[&str] = &[
     "$as",
     "$index",
     "$key",
-    "$includeWhen",
-    "$template",
+    LET_KEY,
+    WHEN_KEY,
+    TEMPLATE_KEY,
+    ITEMS_KEY,
     MERGE_KEY,
 ];
+
+/// The directives that only a list item may have: an object's entry stands once, so it
+/// cannot loop or splice.
+pub(crate) const LIST_ONLY_KEYS: &[&str] = &["$forEach", "$as", "$index", "$key", ITEMS_KEY];
+
+/// The key whose condition includes a list item, or an object's entry, only when truthy.
+/// An object entry whose value is a map with it is a conditional entry.
+pub(crate) const WHEN_KEY: &str = "$includeWhen";
+
+/// The key of names bound per item, before its condition.
+pub(crate) const LET_KEY: &str = "$let";
+
+/// The key of a template written apart from the directives.
+pub(crate) const TEMPLATE_KEY: &str = "$template";
+
+/// The key of items spliced into the enclosing list (flatMap).
+pub(crate) const ITEMS_KEY: &str = "$items";
 
 /// The key that starts an object from another object's entries (object spread). It may
 /// stand in any object template, not only in list items.
@@ -71,6 +93,9 @@ pub enum Node {
     Text(Text),
     Object(ObjectNode),
     List(Vec<Item>),
+    /// An object's entry under `$includeWhen` (and `$let`): an item that stands at most
+    /// once, whose body is always one template. Nothing when its condition is falsy.
+    Conditional(Box<Item>),
 }
 
 impl Node {
@@ -81,18 +106,22 @@ impl Node {
         let Node::List(items) = self else {
             return false;
         };
-        items.iter().all(|item| {
-            let Node::Object(object) = &item.node else {
-                return false;
-            };
-            let metadata = object.literal_entry("metadata");
-            object
-                .literal_entry("apiVersion")
-                .is_some_and(Node::writes_text)
-                && object.literal_entry("kind").is_some_and(Node::writes_text)
-                && matches!(metadata, Some(Node::Object(metadata))
-                    if metadata.literal_entry("name").is_some_and(Node::writes_text))
-        })
+        all_identified(items)
+    }
+
+    /// Whether this node always writes an identified object (see
+    /// [`writes_identified_objects`](Node::writes_identified_objects)).
+    fn writes_identified_object(&self) -> bool {
+        let Node::Object(object) = self else {
+            return false;
+        };
+        let metadata = object.literal_entry("metadata");
+        object
+            .literal_entry("apiVersion")
+            .is_some_and(Node::writes_text)
+            && object.literal_entry("kind").is_some_and(Node::writes_text)
+            && matches!(metadata, Some(Node::Object(metadata))
+                if metadata.literal_entry("name").is_some_and(Node::writes_text))
     }
 
     /// Whether this node always writes a string with text: a literal one, or an
@@ -107,6 +136,16 @@ impl Node {
             _ => false,
         }
     }
+}
+
+/// Whether every item of a list template writes identified objects: spliced list templates
+/// when all their items do, spliced values never (they come from the request).
+fn all_identified(items: &[Item]) -> bool {
+    items.iter().all(|item| match &item.body {
+        Body::One(node) => node.writes_identified_object(),
+        Body::Items(items) => all_identified(items),
+        Body::Spliced(_) => false,
+    })
 }
 
 impl ObjectNode {
@@ -153,12 +192,33 @@ pub enum Key {
     Text(Text),
 }
 
-/// A list item, possibly repeated by `$forEach` and filtered by `$includeWhen`.
+/// A list item, possibly repeated by `$forEach`, with names bound by `$let` and filtered by
+/// `$includeWhen`, in that order.
 #[derive(Debug)]
 pub struct Item {
-    pub node: Node,
+    pub body: Body,
     pub each: Option<Loop>,
+    /// `$let`, in the order written: each may use the ones above it.
+    pub lets: Vec<Let>,
     pub when: Option<Expr>,
+}
+
+/// What an included item gives its list.
+#[derive(Debug)]
+pub enum Body {
+    /// One item: its template.
+    One(Node),
+    /// `$items` written as a list template: all its items, spliced.
+    Items(Vec<Item>),
+    /// `$items` as one whole expression: each item of the list it gives, spliced.
+    Spliced(Expr),
+}
+
+/// One `$let` name and the expression it is bound to, per item.
+#[derive(Debug)]
+pub struct Let {
+    pub name: String,
+    pub value: Expr,
 }
 
 #[derive(Debug)]
@@ -215,6 +275,16 @@ pub struct Text {
     /// The leaf as written, for messages.
     pub source: String,
     pub pos: Pos,
+    /// The `fail` calls in the leaf, so that a failure points at the call that gave it.
+    fails: Vec<FailAt>,
+}
+
+/// Where a `fail` call stands in the rule file, and the failure it gives when its message is
+/// a plain string literal.
+#[derive(Debug)]
+struct FailAt {
+    message: Option<String>,
+    pos: Pos,
 }
 
 #[derive(Debug)]
@@ -250,17 +320,27 @@ impl Failure {
 #[derive(Debug, Clone)]
 pub struct Names {
     stack: Vec<String>,
+    /// How many of `stack` are the built-in names and the rule's values, which nothing
+    /// inside a template may redefine; loop and `$let` names follow them.
+    fixed: usize,
 }
 
 impl Names {
     pub fn new(names: impl IntoIterator<Item = String>) -> Self {
+        let stack: Vec<String> = names.into_iter().collect();
         Names {
-            stack: names.into_iter().collect(),
+            fixed: stack.len(),
+            stack,
         }
     }
 
     fn contains(&self, name: &str) -> bool {
         self.stack.iter().any(|n| n == name)
+    }
+
+    /// Whether `name` is a built-in name or one of the rule's values.
+    fn is_fixed(&self, name: &str) -> bool {
+        self.stack.iter().take(self.fixed).any(|n| n == name)
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::frame::Frame;
 use super::program::{lookup, Found};
-use super::{Expr, Expression, Failure, Item, Key, Node, NullPolicy, ObjectNode};
+use super::{Body, Expr, Expression, Failure, Item, Key, Node, NullPolicy, ObjectNode};
 use crate::budget;
 use crate::json::{truthy, type_name};
 use crate::locate::Pos;
@@ -17,7 +17,14 @@ use crate::Limits;
 pub(crate) const STEP_WORK: u64 = 500;
 
 /// What a list does with each item it includes: builds its value, or writes it.
-pub(super) type Emit<'e, 'l> = dyn FnMut(&mut Render<'l>, &Node) -> Result<(), Failure> + 'e;
+pub(super) type Emit<'e, 'l> = dyn FnMut(&mut Render<'l>, Emitted<'_>) -> Result<(), Failure> + 'e;
+
+/// One item a list includes: a template to render, or a value `$items` spliced in, already
+/// charged.
+pub(super) enum Emitted<'n> {
+    Node(&'n Node),
+    Value(Value),
+}
 
 /// Per-render state: the template scope and the step budget. Bytes are metered in
 /// [`budget`], which helpers reach too.
@@ -79,8 +86,8 @@ impl<'l> Render<'l> {
             Node::List(items) => {
                 self.charge(budget::HEADER)?;
                 let mut out = Vec::with_capacity(items.len());
-                let mut keep = |render: &mut Self, node: &Node| {
-                    match render.node(node)? {
+                let mut keep = |render: &mut Self, emitted: Emitted<'_>| {
+                    match render.emitted(emitted)? {
                         None | Some(Value::Null) => {}
                         Some(v) => out.push(v),
                     }
@@ -91,6 +98,22 @@ impl<'l> Render<'l> {
                 }
                 Ok(Some(Value::Array(out)))
             }
+            Node::Conditional(item) => {
+                let mut rendered = None;
+                self.item(item, &mut |render: &mut Self, emitted: Emitted<'_>| {
+                    rendered = render.emitted(emitted)?;
+                    Ok(())
+                })?;
+                Ok(rendered)
+            }
+        }
+    }
+
+    /// The value of an included item.
+    fn emitted(&mut self, emitted: Emitted<'_>) -> Result<Option<Value>, Failure> {
+        match emitted {
+            Emitted::Node(node) => self.node(node),
+            Emitted::Value(value) => Ok(Some(value)),
         }
     }
 
@@ -243,14 +266,71 @@ impl<'l> Render<'l> {
         result
     }
 
+    /// One pass of an item: its `$let` names bound in order, for as long as the item
+    /// renders, then its condition and body. Each value is evaluated before its name is
+    /// bound, so it sees an outer name of the same spelling, as the load-time check does.
     fn item_once(&mut self, item: &Item, emit: &mut Emit<'_, 'l>) -> Result<(), Failure> {
+        if item.lets.is_empty() {
+            return self.included(item, emit);
+        }
+        let mut saved = Vec::with_capacity(item.lets.len());
+        let mut result = Ok(());
+        for binding in &item.lets {
+            let value = match self.expr(&binding.value) {
+                Ok(value) => value,
+                Err(failure) => {
+                    result = Err(failure);
+                    break;
+                }
+            };
+            let scope = self.scope();
+            // A missing value binds missing, so `exists` sees it as the request had it.
+            let outer = match value {
+                Some(value) => scope.insert(binding.name.clone(), value),
+                None => scope.remove(&binding.name),
+            };
+            saved.push((binding.name.clone(), outer));
+        }
+        if result.is_ok() {
+            result = self.included(item, emit);
+        }
+        self.restore(saved);
+        result
+    }
+
+    /// An item whose names are bound: its condition, then what it gives.
+    fn included(&mut self, item: &Item, emit: &mut Emit<'_, 'l>) -> Result<(), Failure> {
         if let Some(when) = &item.when {
             self.step(when.pos)?;
             if !truthy(self.expr(when)?.as_ref()) {
                 return Ok(());
             }
         }
-        emit(self, &item.node)
+        match &item.body {
+            Body::One(node) => emit(self, Emitted::Node(node)),
+            Body::Items(items) => {
+                for inner in items {
+                    self.item(inner, emit)?;
+                }
+                Ok(())
+            }
+            Body::Spliced(expr) => match self.expr(expr)? {
+                None | Some(Value::Null) => Ok(()),
+                Some(Value::Array(values)) => {
+                    for value in values {
+                        emit(self, Emitted::Value(value))?;
+                    }
+                    Ok(())
+                }
+                Some(other) => Err(Failure::new(
+                    expr.pos,
+                    format!(
+                        "`$items` needs a list to splice, not {}; wrap one item in `list`, or use `$template` for a single item",
+                        type_name(&other)
+                    ),
+                )),
+            },
+        }
     }
 
     /// Evaluates a whole expression to its JSON value. A value computed by a helper is

@@ -13,6 +13,11 @@ impl Render<'_> {
     /// Renders an interpolating template to its string, charging each piece before it is
     /// appended.
     pub fn text(&mut self, text: &Text) -> Result<String, Failure> {
+        self.interpolate(text)
+            .map_err(|failure| text.placed(failure))
+    }
+
+    fn interpolate(&mut self, text: &Text) -> Result<String, Failure> {
         self.step(text.pos)?;
         self.charge(budget::string_size(0))?;
         let mut out = MeteredString::default();
@@ -43,6 +48,29 @@ impl Render<'_> {
             }
         }
         Ok(out.text)
+    }
+}
+
+impl Text {
+    /// A failure of this leaf, placed at the `fail` call that gave it where that is known:
+    /// the leaf's only `fail`, or the only one with that message.
+    fn placed(&self, failure: Failure) -> Failure {
+        if failure.pos != self.pos || !failure.message.starts_with("fail: ") {
+            return failure;
+        }
+        let pos = match self.fails.as_slice() {
+            [only] => only.pos,
+            calls => {
+                let mut same = calls
+                    .iter()
+                    .filter(|call| call.message.as_deref() == Some(failure.message.as_str()));
+                match (same.next(), same.next()) {
+                    (Some(call), None) => call.pos,
+                    _ => self.pos,
+                }
+            }
+        };
+        Failure { pos, ..failure }
     }
 }
 

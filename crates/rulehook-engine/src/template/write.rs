@@ -9,6 +9,7 @@
 
 use serde_json::Value;
 
+use super::render::Emitted;
 use super::{Expr, Failure, Key, Node, NullPolicy, ObjectNode, Render};
 use crate::budget;
 
@@ -46,12 +47,12 @@ impl Render<'_> {
                 self.charge(budget::HEADER)?;
                 out.push(b'[');
                 let mut first = true;
-                let mut write_item = |render: &mut Self, node: &Node| {
+                let mut write_item = |render: &mut Self, emitted: Emitted<'_>| {
                     let mark = out.len();
                     if !first {
                         out.push(b',');
                     }
-                    match render.write(node, out)? {
+                    match render.write_emitted(emitted, out)? {
                         Wrote::Value => first = false,
                         Wrote::Nothing => out.truncate(mark),
                     }
@@ -63,6 +64,22 @@ impl Render<'_> {
                 out.push(b']');
                 Ok(Wrote::Value)
             }
+            Node::Conditional(item) => {
+                let mut wrote = Wrote::Nothing;
+                self.item(item, &mut |render: &mut Self, emitted: Emitted<'_>| {
+                    wrote = render.write_emitted(emitted, out)?;
+                    Ok(())
+                })?;
+                Ok(wrote)
+            }
+        }
+    }
+
+    /// Writes an included item.
+    fn write_emitted(&mut self, emitted: Emitted<'_>, out: &mut Vec<u8>) -> Result<Wrote, Failure> {
+        match emitted {
+            Emitted::Node(node) => self.write(node, out),
+            Emitted::Value(value) => Ok(write_value(&value, out)),
         }
     }
 

@@ -57,7 +57,7 @@ sync:
     assert_eq!(r.unwrap()["status"]["port"], json!("80"));
     assert_eq!(
         failure(rule, json!({"parent": {"spec": {}}})),
-        "rule `r` failed at r.yaml:6:11: fail: spec.ports is empty"
+        "rule `r` failed at r.yaml:6:46: fail: spec.ports is empty"
     );
 }
 

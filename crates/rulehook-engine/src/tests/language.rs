@@ -355,3 +355,44 @@ sync:
         json!({"first": "x", "second": "y", "byNumber": "zero", "dotted": 3, "text": "y/zero"})
     );
 }
+
+#[test]
+fn fail_inside_a_string_points_at_its_call_where_the_text_allows() {
+    // The leaf `v`, written from column 8 of line 5.
+    let failed_at = |leaf: &str| {
+        let rule = format!("values:\n  ok: $.parent.spec.ok\nsync:\n  status:\n    v: {leaf}\n");
+        let rule = Rule::compile("r.yaml", &rule).unwrap_or_else(|e| panic!("{e:?}"));
+        sync(&rule, json!({"parent": {"spec": {"ok": false}}}))
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        failed_at(r#""{{#if ok}}fine{{else}}{{ fail 'no' }}{{/if}}""#),
+        "rule `r` failed at r.yaml:5:31: fail: no"
+    );
+    // Of two, the one whose message it is.
+    assert_eq!(
+        failed_at(
+            r#"'é{{#if ok}}{{else}}{{ fail "two" }}{{/if}}{{#if ok}}{{else}}{{ fail "one" }}{{/if}}'"#
+        ),
+        "rule `r` failed at r.yaml:5:28: fail: two"
+    );
+    // Not where the text before the call is not the value's own: an escape, a line break.
+    assert_eq!(
+        failed_at(r#""\t{{#if ok}}{{else}}{{ fail 'no' }}{{/if}}""#),
+        "rule `r` failed at r.yaml:5:8: fail: no"
+    );
+    assert_eq!(
+        failed_at("|\n      {{#if ok}}{{else}}{{ fail 'no' }}{{/if}}"),
+        "rule `r` failed at r.yaml:6:25: fail: no"
+    );
+    assert_eq!(
+        failed_at("|\n      x\n      {{#if ok}}{{else}}{{ fail 'no' }}{{/if}}"),
+        "rule `r` failed at r.yaml:6:7: fail: no"
+    );
+    // A whole-expression leaf fails where it stands.
+    assert_eq!(
+        failed_at("[{$includeWhen: \"{{ not ok }}\", $template: \"{{ fail 'no' }}\"}]"),
+        "rule `r` failed at r.yaml:5:51: fail: no"
+    );
+}

@@ -1,6 +1,7 @@
 //! Engine behaviour, from rule text and request JSON to response JSON, by theme.
 
 mod checks;
+mod forms;
 mod helpers;
 mod hooks;
 mod idioms;
