@@ -37,7 +37,8 @@ def sync(request):
     # The lowest ordinal below replicas that is not Ready: every lower one is, so it may be
     # created if it is missing.
     next_ = [i for i in range(replicas) if i not in ready][:1]
-    # The highest Pod goes once every lower ordinal exists and every other Pod is Ready.
+    # The highest Pod goes when it is at or beyond replicas, none is to be created, and every
+    # other Pod is Ready.
     scale_down = (bool(ordinals) and ordinals[-1] >= replicas and not next_
                   and all(p["ready"] for p in pods[:-1]))
     keep = ordinals[:-1] if scale_down else ordinals
@@ -52,7 +53,7 @@ def sync(request):
         meta = pod.setdefault("metadata", {})
         meta["name"] = pod_name
         meta["labels"] = dict(meta.get("labels", {}), **{"ctl.enisoc.com/pod-name": pod_name})
-        pod_spec = pod["spec"]
+        pod_spec = pod.setdefault("spec", {})
         pod_spec["hostname"] = pod_name
         if "serviceName" in spec:
             pod_spec["subdomain"] = spec["serviceName"]
