@@ -30,6 +30,13 @@ impl Render<'_> {
                     let value = value.ok_or_else(|| {
                         Failure::new(text.pos, missing(expression.program.path()))
                     })?;
+                    // As with a missing value: text made from nothing is rarely meant.
+                    if value.is_null() {
+                        return Err(Failure::new(
+                            text.pos,
+                            null_in_text(expression.program.path()),
+                        ));
+                    }
                     let piece = interpolated(value).map_err(|m| Failure::new(text.pos, m))?;
                     out.push(&piece)
                         .map_err(|e| Failure::new(text.pos, e.message()))
@@ -116,5 +123,17 @@ fn interpolated(value: &Value) -> Result<std::borrow::Cow<'_, str>, String> {
             "{} cannot be placed inside a string; use `toJson` for its JSON text, or make the leaf one whole expression to keep its type",
             type_name(value)
         )),
+    }
+}
+
+/// Why a `null` cannot be placed inside a string.
+fn null_in_text(path: Option<&str>) -> String {
+    match path {
+        Some(path) => format!(
+            "`{path}` is null and cannot be placed inside a string; `default` can give it a value"
+        ),
+        None => {
+            "a value placed inside this string is null; `default` can give it a value".to_owned()
+        }
     }
 }
