@@ -63,6 +63,75 @@ fn each_python_idiom_has_its_rule_form() {
 }
 
 #[test]
+fn each_python_idiom_of_order_and_nesting_has_its_rule_form() {
+    // xs[::-1]
+    assert_eq!(eval("{{ reverse (range n) }}"), json!([4, 3, 2, 1, 0]));
+    // sorted(pods, key=lambda p: p["spec"]["replicas"], reverse=True)
+    assert_eq!(
+        eval("{{ pluck (sortDesc pods 'spec.replicas') 'metadata.name' }}"),
+        json!(["a", "c", "b"])
+    );
+    // [x for xs in xss for x in xs]
+    assert_eq!(
+        eval("{{ flatten (list (range k) (list 'x')) }}"),
+        json!([0, 1, "x"])
+    );
+}
+
+/// The flatMap example of docs/rules.md, "Coming from Python or jsonnet".
+const FLAT_MAP: &str = r#"values:
+  # [{"pod": p.metadata.name, "container": c.name, **({"debug": True} if debug else {})}
+  #  for p in pods if p.status.phase == "Running"
+  #  for c in p.spec.containers]
+  containers:
+    template:
+      - $forEach: "{{ children.[Pod.v1] }}"
+        $as: p
+        $let: {running: "{{ eq p.status.phase 'Running' }}", debug: "{{ get p 'metadata.annotations.debug' }}"}
+        $includeWhen: "{{ running }}"
+        $items:
+          - $forEach: "{{ p.spec.containers }}"
+            $as: c
+            pod: "{{ p.metadata.name }}"
+            container: "{{ c.name }}"
+            debug: {$includeWhen: "{{ eq debug 'true' }}", $template: true}
+"#;
+
+#[test]
+fn flat_map_with_names_per_item_gives_what_the_python_comprehension_gives() {
+    assert!(
+        include_str!("../../../../docs/rules.md").contains(FLAT_MAP),
+        "the example is not in docs/rules.md"
+    );
+    let rule = format!("{FLAT_MAP}sync:\n  status:\n    x: \"{{{{ containers }}}}\"\n");
+    let pod = |name: &str, phase: &str, debug: Option<&str>, containers: &[&str]| {
+        let mut pod = json!({
+            "metadata": {"name": name},
+            "status": {"phase": phase},
+            "spec": {"containers": containers.iter().map(|c| json!({"name": c})).collect::<Vec<_>>()}
+        });
+        if let Some(debug) = debug {
+            pod["metadata"]["annotations"] = json!({"debug": debug});
+        }
+        pod
+    };
+    let request = json!({"parent": {}, "children": {"Pod.v1": {
+        "a": pod("a", "Running", Some("true"), &["app", "sidecar"]),
+        "b": pod("b", "Pending", Some("true"), &["app"]),
+        "c": pod("c", "Running", None, &["app"]),
+    }}});
+    let out = render_with(&rule, Hook::Sync, request).unwrap();
+    assert_eq!(
+        out["status"]["x"],
+        json!([
+            {"pod": "a", "container": "app", "debug": true},
+            {"pod": "a", "container": "sidecar", "debug": true},
+            {"pod": "c", "container": "app"},
+        ])
+    );
+}
+
+#[test]
 fn fail_under_include_when_fails_only_when_the_condition_holds() {
     let rule = "values:\n  n: $.parent.spec.n\nsync:\n  children:\n    - $includeWhen: \"{{ gt n 3 }}\"\n      $template: \"{{ fail 'n is too big' }}\"\n";
     let ok = render_with(rule, Hook::Sync, json!({"parent": {"spec": {"n": 2}}})).unwrap();

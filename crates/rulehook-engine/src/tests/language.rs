@@ -85,13 +85,19 @@ fn interpolating_a_missing_value_is_a_render_error_with_file_and_line() {
 fn interpolating_null_is_a_render_error_as_concat_of_null_is() {
     let rule = "sync:\n  status:\n    a: \"v={{ parent.spec.x }}\"\n    b: \"{{ concat 'v=' parent.spec.x }}\"\n";
     let request = json!({"parent": {"spec": {"x": null}}});
-    let err = render_with(rule, Hook::Sync, request).unwrap_err().to_string();
+    let err = render_with(rule, Hook::Sync, request)
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         err,
         "rule `r` failed at r.yaml:3:8: `parent.spec.x` is null and cannot be placed inside a string; `default` can give it a value"
     );
     let with_default = "sync:\n  status:\n    a: \"v={{ default parent.spec.x '' }}\"\n";
-    let out = render_with(with_default, Hook::Sync, json!({"parent": {"spec": {"x": null}}}));
+    let out = render_with(
+        with_default,
+        Hook::Sync,
+        json!({"parent": {"spec": {"x": null}}}),
+    );
     assert_eq!(out.unwrap()["status"]["a"], "v=");
 }
 
