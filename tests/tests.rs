@@ -21,5 +21,6 @@ mod record;
 mod reload;
 mod security;
 mod soak;
+mod time;
 mod tooling;
 mod walkthrough;

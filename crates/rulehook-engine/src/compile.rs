@@ -3,14 +3,14 @@
 //! place in the file.
 
 use serde_json::Value;
-use serde_json_path::JsonPath;
 
 use crate::diagnostic::Diagnostic;
 use crate::helpers;
 use crate::json::is_identifier;
 use crate::locate::{join_key, Locator, Pos};
 use crate::metacontroller::{self as mc, ControllerKind, Hook};
-use crate::query_cost::{self, QueryCost};
+use crate::now::NOW;
+use crate::query_cost;
 use crate::request::Reads;
 use crate::response::HookTemplates;
 use crate::rule::{NamedValue, Rule, Source};
@@ -71,7 +71,13 @@ fn compile_spec(
     } else {
         Pos { line: 1, column: 1 }
     };
-    let base = mc::request_shape(spec.kind, Hook::Sync).keys;
+    let base: Vec<&str> = mc::request_shape(spec.kind, Hook::Sync)
+        .keys
+        .iter()
+        .chain([NOW].iter())
+        .copied()
+        .collect();
+    let base = base.as_slice();
     // A customize hook sees `parent` even when the rule is a decorator's.
     let value_scope: Vec<&str> = base.iter().chain([mc::PARENT].iter()).copied().collect();
     let mut gathered = Gathered::new(Reads::minimal());
@@ -126,7 +132,14 @@ fn compile_spec(
             file,
             locator,
             diagnostics,
-            names_for(mc::request_shape(spec.kind, Hook::Customize).keys),
+            names_for(
+                &mc::request_shape(spec.kind, Hook::Customize)
+                    .keys
+                    .iter()
+                    .chain([NOW].iter())
+                    .copied()
+                    .collect::<Vec<_>>(),
+            ),
             &mut gathered,
             guard,
         );
@@ -148,13 +161,19 @@ fn compile_spec(
         patterns,
         ..
     } = gathered;
-    let warnings = crate::controller_section::unknown_type_reads(
+    let mut warnings = crate::controller_section::unknown_type_reads(
         file,
         &types,
         &child_types,
         spec.controller.as_ref(),
         spec.customize.as_ref().map(|c| &c.related_resources),
     );
+    for (hook, hook_spec) in [(Hook::Sync, &spec.sync), (Hook::Finalize, &spec.finalize)] {
+        if let Some(status) = hook_spec.as_ref().and_then(|h| h.status.as_ref()) {
+            let path = join_key(hook.as_str(), mc::STATUS);
+            crate::status_time::unconditional_now(file, status, &path, locator, &mut warnings);
+        }
+    }
     if let Some(controller) = &spec.controller {
         crate::controller_section::check_owned_resources(
             file,
@@ -266,7 +285,7 @@ fn compile_values(
             continue;
         }
         // Request keys, `this` and helpers already mean something in templates.
-        let reserved = mc::REQUEST_KEYS.contains(&name.as_str()) || name == "this";
+        let reserved = mc::REQUEST_KEYS.contains(&name.as_str()) || name == "this" || name == NOW;
         if reserved || helpers::lookup(name).is_some() {
             diagnostics.push(Diagnostic::at(
                 file,
@@ -337,7 +356,7 @@ fn compile_values(
             } else {
                 join_key(&path, "path")
             };
-            compile_path(file, &text, locator.value(&at), compiler.diagnostics).map(
+            query_cost::compile(file, &text, locator.value(&at), compiler.diagnostics).map(
                 |(query, cost)| {
                     let members = crate::request::plain_query(&text).map(Vec::into_boxed_slice);
                     Source::Path(query, text, cost, members)
@@ -375,43 +394,6 @@ fn compile_values(
         }
     }
     out
-}
-
-fn compile_path(
-    file: &str,
-    source: &str,
-    pos: Pos,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Option<(JsonPath, QueryCost)> {
-    match JsonPath::parse(source) {
-        Ok(query) => match query_cost::of(&query.to_string()) {
-            Ok(cost) => Some((query, cost)),
-            Err(why) => {
-                diagnostics.push(Diagnostic::at(
-                    file,
-                    pos,
-                    format!("JSONPath `{source}` refused: {why}"),
-                ));
-                None
-            }
-        },
-        Err(e) => {
-            let hint = if source.trim_start().starts_with('$') {
-                String::new()
-            } else {
-                format!(
-                    "; a JSONPath starts with `$`, e.g. `$.{}`",
-                    source.trim_start_matches('.')
-                )
-            };
-            diagnostics.push(Diagnostic::at(
-                file,
-                pos,
-                format!("bad JSONPath `{source}`: {}{hint}", e.message()),
-            ));
-            None
-        }
-    }
 }
 
 fn compile_hook(

@@ -13,6 +13,7 @@ use crate::budget;
 use crate::diagnostic::Diagnostic;
 use crate::locate::Pos;
 use crate::metacontroller::{self as mc, ControllerKind, Hook, HookVersion};
+use crate::now::{Now, NOW};
 use crate::request::{self, Reads};
 use crate::response::{HookTemplates, Section};
 use crate::template::{Expr, Failure, Node, Render};
@@ -190,8 +191,24 @@ impl Rule {
     /// A successful response never holds a partial result: any failure fails the whole call.
     /// It holds no `null`, except in a decorator's labels and annotations.
     pub fn render(&self, hook: Hook, request: Value, limits: &Limits) -> Result<Value, HookError> {
+        self.render_at(hook, request, None, limits)
+    }
+
+    /// As [`Rule::render`], with templates seeing `now` as the given time (without one,
+    /// `now` is missing).
+    ///
+    /// # Errors
+    ///
+    /// As [`Rule::render`].
+    pub fn render_at(
+        &self,
+        hook: Hook,
+        request: Value,
+        now: Option<&Now>,
+        limits: &Limits,
+    ) -> Result<Value, HookError> {
         let mut request = self.reread(&request)?;
-        let body = self.render_body(hook, &mut request, limits)?;
+        let body = self.render_body_at(hook, &mut request, now, limits)?;
         serde_json::from_slice(&body).map_err(|e| {
             self.fail(
                 Pos { line: 1, column: 1 },
@@ -217,8 +234,23 @@ impl Rule {
         request: &mut Value,
         limits: &Limits,
     ) -> Result<Vec<u8>, HookError> {
+        self.render_body_at(hook, request, None, limits)
+    }
+
+    /// As [`Rule::render_body`], with templates seeing `now` as the given time.
+    ///
+    /// # Errors
+    ///
+    /// As [`Rule::render_body`].
+    pub fn render_body_at(
+        &self,
+        hook: Hook,
+        request: &mut Value,
+        now: Option<&Now>,
+        limits: &Limits,
+    ) -> Result<Vec<u8>, HookError> {
         let _render = self.start_render(limits);
-        self.render_inner(hook, request, limits, |section, render| {
+        self.render_inner(hook, request, now, limits, |section, render| {
             self.answer_bytes(section, render, limits)
         })
         .map_err(|e| self.stopped_or(e))
@@ -235,6 +267,7 @@ impl Rule {
         &self,
         hook: Hook,
         request: Value,
+        now: Option<&Now>,
         limits: &Limits,
     ) -> Result<Vec<(String, Option<Value>)>, HookError> {
         let request = self.reread(&request)?;
@@ -244,6 +277,7 @@ impl Rule {
         let mut scope = Map::new();
         self.evaluate_path_values(&request, &mut scope)?;
         request::into_scope(request, &shape, &self.types, &mut scope);
+        insert_now(&mut scope, now);
         let mut render = Render::new(scope, limits);
         self.compute_values(&mut render)
             .map_err(|e| self.stopped_or(e))?;
@@ -255,6 +289,13 @@ impl Rule {
             .iter()
             .map(|v| (v.name.clone(), scope.remove(&v.name)))
             .collect())
+    }
+
+    /// Whether any template or computed value reads `now`: its answers then differ from one
+    /// call to the next, so they must not be kept and sent again, and a test must pin the
+    /// time.
+    pub fn reads_now(&self) -> bool {
+        self.reads.now
     }
 
     /// What lasts exactly as long as one render on this thread: its meter, and its table of
@@ -284,6 +325,7 @@ impl Rule {
         &self,
         hook: Hook,
         request: &mut Value,
+        now: Option<&Now>,
         limits: &Limits,
         answer: impl FnOnce(Section<'_>, &mut Render) -> Result<T, HookError>,
     ) -> Result<T, HookError> {
@@ -305,6 +347,7 @@ impl Rule {
             Section::Hook(templates.ok_or_else(|| self.no_hook(hook))?, finalize)
         };
         request::into_scope(std::mem::take(request), &shape, &self.types, &mut scope);
+        insert_now(&mut scope, now);
         let mut render = Render::new(scope, limits);
         let result = self
             .compute_values(&mut render)
@@ -427,5 +470,12 @@ impl Rule {
             value.pos,
             format!("value `{}` is required, but {from}", value.name),
         )
+    }
+}
+
+/// Templates see the time as a string, when the caller gave one.
+fn insert_now(scope: &mut Map<String, Value>, now: Option<&Now>) {
+    if let Some(now) = now {
+        scope.insert(NOW.to_owned(), Value::String(now.as_str().to_owned()));
     }
 }

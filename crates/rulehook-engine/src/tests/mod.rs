@@ -8,6 +8,7 @@ mod language;
 mod limits;
 mod loading;
 mod reshape;
+mod time;
 mod work;
 
 use serde_json::{json, Value};
