@@ -48,6 +48,7 @@ mod now;
 mod pattern;
 mod query_cost;
 mod request;
+mod required;
 mod response;
 mod rule;
 pub mod schema;

@@ -15,6 +15,7 @@ use crate::locate::Pos;
 use crate::metacontroller::{self as mc, ControllerKind, Hook, HookVersion};
 use crate::now::{Now, NOW};
 use crate::request::{self, Reads};
+use crate::required;
 use crate::response::{HookTemplates, Section};
 use crate::template::{Expr, Failure, Node, Render};
 use crate::Limits;
@@ -300,10 +301,18 @@ impl Rule {
 
     /// What lasts exactly as long as one render on this thread: its meter, and its table of
     /// patterns with their matching caches.
-    fn start_render(&self, limits: &Limits) -> (budget::Installed, crate::pattern::Installed) {
+    fn start_render(
+        &self,
+        limits: &Limits,
+    ) -> (
+        budget::Installed,
+        crate::pattern::Installed,
+        required::Installed,
+    ) {
         (
             budget::install(limits),
             crate::pattern::install(self.patterns.clone()),
+            required::install(),
         )
     }
 
@@ -372,8 +381,12 @@ impl Rule {
         }
     }
 
+    /// A template's failure; reading a missing required value is reported as the value's.
     pub(crate) fn failed(&self, failure: Failure) -> HookError {
-        self.fail(failure.pos, failure.message)
+        match required::take_hit() {
+            Some((pos, message)) => self.fail(pos, message),
+            None => self.fail(failure.pos, failure.message),
+        }
     }
 
     /// Evaluates the JSONPath values, which read the request as Metacontroller sent it.
@@ -434,7 +447,7 @@ impl Rule {
                 Some(v) => {
                     scope.insert(value.name.clone(), v);
                 }
-                None if value.required => return Err(self.missing(value)),
+                None if value.required => self.missing(value),
                 None => {}
             }
         }
@@ -448,28 +461,36 @@ impl Rule {
                 Source::Path(..) => continue,
                 Source::Expr(expr) => render.expr(expr),
                 Source::Template(node) => render.node(node),
-            }
-            .map_err(|f| self.failed(f))?
-            .filter(|v| !v.is_null());
+            };
+            let found = match found {
+                Ok(found) => found.filter(|v| !v.is_null()),
+                // It read a missing required value: it fails, in turn, where it is read.
+                Err(failure) => match required::take_hit() {
+                    Some((pos, message)) => {
+                        required::mark(&value.name, pos, message);
+                        continue;
+                    }
+                    None => return Err(self.failed(failure)),
+                },
+            };
             match found.or_else(|| value.default.clone()) {
                 Some(v) => render.set(&value.name, v),
-                None if value.required => return Err(self.missing(value)),
+                None if value.required => self.missing(value),
                 None => {}
             }
         }
         Ok(())
     }
 
-    fn missing(&self, value: &NamedValue) -> HookError {
+    /// Notes a required value the request left missing: what reads it fails, naming it.
+    fn missing(&self, value: &NamedValue) {
         let from = match &value.source {
             Source::Path(_, text, ..) => format!("`{text}` matched nothing"),
             Source::Expr(_) => "its expression gave nothing".to_owned(),
             Source::Template(_) => "its template gave nothing".to_owned(),
         };
-        self.fail(
-            value.pos,
-            format!("value `{}` is required, but {from}", value.name),
-        )
+        let message = format!("value `{}` is required, but {from}", value.name);
+        required::mark(&value.name, value.pos, message);
     }
 }
 

@@ -7,6 +7,7 @@ mod idioms;
 mod language;
 mod limits;
 mod loading;
+mod required;
 mod reshape;
 mod time;
 mod work;
