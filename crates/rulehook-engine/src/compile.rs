@@ -90,12 +90,14 @@ fn compile_spec(
         &mut gathered,
         guard,
     );
+    // Every value written counts, also one that failed to compile: its error is reported
+    // once, not again at every template that uses it.
     let names_for = |builtins: &[&str]| {
         Names::new(
             builtins
                 .iter()
                 .map(|s| (*s).to_owned())
-                .chain(values.iter().map(|v| v.name.clone())),
+                .chain(spec.values.keys().cloned()),
         )
     };
     let mut child_types = Vec::new();
@@ -175,6 +177,9 @@ fn compile_spec(
         }
     }
     if let Some(controller) = &spec.controller {
+        warnings.extend(crate::controller_section::resource_names(
+            file, controller, locator,
+        ));
         crate::controller_section::check_owned_resources(
             file,
             controller,
@@ -439,6 +444,20 @@ fn compile_hook(
             ));
             continue;
         }
+        if key == mc::FINALIZED && !is_bool_or_template(value) {
+            compiler.diagnostics.push(Diagnostic::at(
+                compiler.file,
+                compiler.locator.value(&path),
+                format!(
+                    "`finalized` must be true, false or a template such as \"{{{{ done }}}}\", not {}",
+                    match value {
+                        Value::String(text) => format!("the text `{}`", crate::clip::clip(text)),
+                        other => crate::json::type_name(other).to_owned(),
+                    }
+                ),
+            ));
+            continue;
+        }
         // Labels and annotations keep a null: it is how a decorator deletes a key.
         let nulls = if key == mc::LABELS || key == mc::ANNOTATIONS {
             NullPolicy::Keep
@@ -461,6 +480,15 @@ fn compile_hook(
         *slot = Some(node);
     }
     t.with_identities_decided()
+}
+
+/// What `finalized` may be written as: a bool, or a template that gives one.
+fn is_bool_or_template(value: &Value) -> bool {
+    match value {
+        Value::Bool(_) => true,
+        Value::String(text) => text.contains("{{"),
+        _ => false,
+    }
 }
 
 /// Literal `apiVersion`/`kind` pairs of child templates, for generating controller manifests.
