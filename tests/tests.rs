@@ -19,6 +19,7 @@ mod isolation_work;
 mod limits;
 mod record;
 mod reload;
+mod required;
 mod security;
 mod soak;
 mod time;
