@@ -27,7 +27,13 @@ struct State {
 }
 
 thread_local! {
-    static STATE: RefCell<State> = RefCell::new(State::default());
+    // Initialised in place: every top-level lookup of a plain path asks it.
+    static STATE: RefCell<State> = const {
+        RefCell::new(State {
+            missing: Vec::new(),
+            hit: None,
+        })
+    };
 }
 
 /// Forgets the render's missing values when dropped.
