@@ -67,7 +67,7 @@ pub use clip::{clip, QUOTED_CHARS};
 pub use diagnostic::{suggest, Diagnostic};
 pub use locate::{Locator, Pos};
 pub use metacontroller::{ControllerKind, Hook, HookVersion};
-pub use now::{Now, NOW, NOW_FORM};
+pub use now::Now;
 pub use request::{BadRequest, ReadError};
 pub use rule::{HookError, Rule};
 pub use rule_name::is_rule_name;

@@ -7,14 +7,15 @@
 use std::fmt;
 
 /// The name templates and computed values read the time by.
-pub const NOW: &str = "now";
+pub(crate) const NOW: &str = "now";
 
 /// A time in the one form templates see: `YYYY-MM-DDTHH:MM:SSZ`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Now(String);
 
 /// The form a [`Now`] is written in, for messages.
-pub const NOW_FORM: &str = "RFC 3339 in whole seconds and UTC, such as `2026-01-01T00:00:00Z`";
+pub(crate) const NOW_FORM: &str =
+    "RFC 3339 in whole seconds and UTC, such as `2026-01-01T00:00:00Z`";
 
 impl Now {
     /// Reads a time written as `2026-12-06T16:20:05Z`.
