@@ -1,7 +1,9 @@
 //! The hook route: admit the request, read its body, answer it from the answer cache when
 //! the same bytes were answered and kept before, else parse and render it (on the I/O thread
 //! within a slice, or on a render thread), and answer with an ETag. Handlers never branch on
-//! what a rule contains.
+//! what a rule's templates contain, only on what the compiled rule says of itself: the hooks
+//! it answers, and whether it reads the time (then the clock is read for it, and the answer
+//! cache left alone).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
