@@ -7,6 +7,9 @@ use serde_json::{Map, Value};
 use crate::locate::{Locator, Pos};
 use crate::now::Now;
 
+/// The shape of a `now:` for editors; [`Now::parse`] also checks that the date exists.
+const NOW_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$";
+
 /// A test suite file, `*.test.yaml`, kept beside the rules it tests.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -19,6 +22,7 @@ pub struct SuiteSpec {
     /// The time templates see as `now` in every case that does not pin its own: RFC 3339
     /// in whole seconds and UTC, such as `2026-01-01T00:00:00Z`. A case whose rule reads
     /// `now` fails unless one of them pins it, so that it gives the same answer every run.
+    #[schemars(pattern(NOW_PATTERN))]
     pub now: Option<String>,
     /// The cases, run in order.
     pub cases: Vec<CaseSpec>,
@@ -35,6 +39,7 @@ pub struct CaseSpec {
     /// Overrides the suite's hook.
     pub hook: Option<super::Hook>,
     /// Overrides the suite's `now`: the time templates see.
+    #[schemars(pattern(NOW_PATTERN))]
     pub now: Option<String>,
     /// The hook request, inline.
     pub request: Option<Value>,
