@@ -36,6 +36,16 @@ pub mod build {
         ")"
     );
 }
+/// The one place the time a render sees as `now` is read from the system clock: the engine
+/// reads no clock and is handed it.
+pub mod clock {
+    /// The current time in the form templates see (`2026-12-06T16:20:05Z`); `None` only for
+    /// a clock no RFC 3339 time can write (before 1970 or after 9999).
+    pub fn now() -> Option<rulehook_engine::Now> {
+        let text = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        rulehook_engine::Now::parse(&text).ok()
+    }
+}
 pub mod offline;
 pub mod supply;
 pub mod telemetry;

@@ -104,3 +104,25 @@ fn a_zero_answer_cache_renders_every_request() {
     }
     assert_eq!(hits_and_misses(&server), (0, 0));
 }
+
+#[test]
+fn a_rule_that_reads_the_time_is_rendered_at_every_call_and_never_kept() {
+    let clock =
+        "sync:\n  status:\n    seen: \"{{ now }}\"\n    name: \"{{ parent.metadata.name }}\"\n";
+    let dir = ConfigMapDir::new(&[("a.yaml", clock)]);
+    let server = Server::start(&dir.path, &[]);
+    for _ in 0..4 {
+        let answer = post(&server, REQUEST, &[]);
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        let seen = answer.json()["status"]["seen"].as_str().unwrap().to_owned();
+        let at = humantime::parse_rfc3339(&seen).unwrap();
+        let apart = std::time::SystemTime::now()
+            .duration_since(at)
+            .unwrap_or_default();
+        assert!(
+            apart < Duration::from_secs(5),
+            "{seen} is the time of the call"
+        );
+    }
+    assert_eq!(hits_and_misses(&server), (0, 0), "the cache is not asked");
+}

@@ -114,7 +114,7 @@ pub struct Miss {
 
 impl Miss {
     /// A miss for a request the cache does not keep at all.
-    const NOT_KEPT: Miss = Miss {
+    pub const NOT_KEPT: Miss = Miss {
         hash: 0,
         seen_before: false,
     };

@@ -15,8 +15,9 @@ use super::{exit, request_file};
 use rulehook::offline::diff::{compare_in, AnswerDiff};
 use rulehook::supply::load::CompiledRules;
 use rulehook::supply::ruleset::RuleSet;
+use rulehook::telemetry::record::NOW_KEY;
 use rulehook_engine::metacontroller::subject_name;
-use rulehook_engine::{is_rule_name, Hook, Limits};
+use rulehook_engine::{is_rule_name, Hook, Limits, Now};
 
 mod git;
 
@@ -147,8 +148,16 @@ fn diff(args: &Args) -> Result<Report, String> {
         summary: Summary::default(),
     };
     let files = request_files(&args.requests).map_err(|e| e.to_string())?;
+    // Read once: every request not recorded with a time of its own is rendered at this one.
+    let now = rulehook::clock::now();
     for file in files {
-        let request = compare_one(&file, args.rule.as_deref(), hook, &old.rules, &new.rules);
+        let request = compare_one(
+            &file,
+            args.rule.as_deref(),
+            hook,
+            (&old.rules, &new.rules),
+            now.as_ref(),
+        );
         let s = &mut report.summary;
         s.requests += 1;
         s.deletions += request.diff.deleted.len();
@@ -225,8 +234,8 @@ fn compare_one(
     file: &RequestFile,
     rule: Option<&str>,
     hook: Hook,
-    old: &RuleSet,
-    new: &RuleSet,
+    (old, new): (&RuleSet, &RuleSet),
+    now: Option<&Now>,
 ) -> RequestReport {
     let (rule, hook) = match &file.recorded {
         Some((rule, hook)) => (Some(rule.as_str()), *hook),
@@ -258,7 +267,13 @@ fn compare_one(
         report.error = Some(format!("no rule named `{rule}` in the new rules"));
         return report;
     };
-    let new_answer = match answer(&new_rule.rule, hook, &request) {
+    // Both sides see one time, so that time never shows as a change.
+    let now = recorded_now(&request).or_else(|| now.cloned());
+    let answer = |rule: &rulehook_engine::Rule| {
+        rule.render_at(hook, request.clone(), now.as_ref(), &Limits::default())
+            .map_err(|e| e.to_string())
+    };
+    let new_answer = match answer(&new_rule.rule) {
         Ok(answer) => answer,
         Err(e) => {
             report.error = Some(format!("the new rules fail: {e}"));
@@ -270,7 +285,7 @@ fn compare_one(
             report.old_error = Some(format!("no rule named `{rule}` in the old rules"));
             Value::Null
         }
-        Some(old_rule) => answer(&old_rule.rule, hook, &request).unwrap_or_else(|e| {
+        Some(old_rule) => answer(&old_rule.rule).unwrap_or_else(|e| {
             report.old_error = Some(e);
             Value::Null
         }),
@@ -280,10 +295,9 @@ fn compare_one(
     report
 }
 
-/// The answer the server would send, decoded.
-fn answer(rule: &rulehook_engine::Rule, hook: Hook, request: &Value) -> Result<Value, String> {
-    rule.render(hook, request.clone(), &Limits::default())
-        .map_err(|e| e.to_string())
+/// The time a rule saw when `serve --record` kept this request.
+fn recorded_now(request: &Value) -> Option<Now> {
+    Now::parse(request.get(NOW_KEY)?.as_str()?).ok()
 }
 
 fn print_text(report: &Report) {

@@ -9,7 +9,7 @@ use super::exit;
 use super::output::{to_text, Format};
 use super::request_file::{self, RequestFileError};
 use super::rule_lookup::{find_rule, FindRuleError};
-use rulehook_engine::{Hook, HookError, Limits};
+use rulehook_engine::{Hook, HookError, Limits, Now};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,6 +31,14 @@ pub struct Args {
     /// answer (missing values show as `~missing`).
     #[arg(long)]
     pub values: bool,
+    /// The time templates see as `now` (RFC 3339, whole seconds, UTC, such as
+    /// `2026-01-01T00:00:00Z`); the current time by default.
+    #[arg(long, value_name = "TIME", value_parser = parse_now)]
+    pub now: Option<Now>,
+}
+
+fn parse_now(text: &str) -> Result<Now, String> {
+    Now::parse(text)
 }
 
 /// Why there is no response to print.
@@ -85,15 +93,19 @@ fn render(args: &Args) -> Result<Value, RenderError> {
     if object("apiVersion") && object("kind") && !object("parent") && !object("object") {
         return Err(RenderError::BareObject(args.request.clone()));
     }
+    let now = args.now.clone().or_else(rulehook::clock::now);
     if args.values {
-        let values = loaded
-            .rule
-            .evaluate_values(hook, request, &Limits::default())?;
+        let values =
+            loaded
+                .rule
+                .evaluate_values(hook, request, now.as_ref(), &Limits::default())?;
         let mut out = serde_json::Map::new();
         for (name, value) in values {
             out.insert(name, value.unwrap_or_else(|| Value::from("~missing")));
         }
         return Ok(Value::Object(out));
     }
-    Ok(loaded.rule.render(hook, request, &Limits::default())?)
+    Ok(loaded
+        .rule
+        .render_at(hook, request, now.as_ref(), &Limits::default())?)
 }

@@ -1,7 +1,9 @@
 //! The hook route: admit the request, read its body, answer it from the answer cache when
 //! the same bytes were answered and kept before, else parse and render it (on the I/O thread
 //! within a slice, or on a render thread), and answer with an ETag. Handlers never branch on
-//! what a rule contains.
+//! what a rule's templates contain, only on what the compiled rule says of itself: the hooks
+//! it answers, and whether it reads the time (then the clock is read for it, and the answer
+//! cache left alone).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -11,7 +13,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use super::status::authorize;
 use super::{ApiError, AppState};
-use crate::budget::answer_cache::Answer;
+use crate::budget::answer_cache::{Answer, Miss};
 use crate::http::admission::{self, RequestGuard, SliceGuard};
 use crate::http::connection::{Chunked, Connection, HeldBody};
 use crate::supply::ruleset::LoadedRule;
@@ -19,7 +21,7 @@ use crate::telemetry::log_writer::{self, AccessRecord};
 use crate::telemetry::metrics;
 use rulehook_engine::clip;
 use rulehook_engine::metacontroller::Subject;
-use rulehook_engine::{Hook, HookError, Limits, ReadError, RenderGuard};
+use rulehook_engine::{Hook, HookError, Limits, Now, ReadError, RenderGuard};
 
 /// One line per hook call, queued for the log writer, which formats and writes it.
 fn access_log(rule: &str, hook: &str, status: u16, elapsed: Duration, subject: Arc<Subject>) {
@@ -150,7 +152,15 @@ async fn answer(
     )
     .await?;
     let _slot = state.in_flight.admit(limits.max_in_flight)?;
-    let miss = match state.answers.get(&loaded, hook, &body) {
+    // A rule that reads the time answers the same bytes differently from one call to the
+    // next: its answers are never sent again, nor kept.
+    let now = loaded.rule.reads_now().then(crate::clock::now).flatten();
+    let cached = if loaded.rule.reads_now() {
+        Err(Miss::NOT_KEPT)
+    } else {
+        state.answers.get(&loaded, hook, &body)
+    };
+    let miss = match cached {
         Ok(kept) => {
             *subject = Some(kept.subject.clone());
             return Ok(respond_kept(request, &kept));
@@ -160,9 +170,10 @@ async fn answer(
     let recorded = state.recorder.as_ref().map(|_| body.clone());
     // Most requests are seen once: only a repeated one is worth the copy the cache keeps.
     let kept_request = miss.worth_keeping().then(|| body.clone());
-    let answer = match render_in_slice(state, &loaded, hook, &body, &guard, subject)? {
+    let answer = match render_in_slice(state, &loaded, hook, now.as_ref(), &body, &guard, subject)?
+    {
         Some(done) => done,
-        None => render_on_pool(state, &loaded, hook, body, &guard, subject).await?,
+        None => render_on_pool(state, &loaded, hook, now.clone(), body, &guard, subject).await?,
     };
     // From here the reservation covers the answer alone, until the client has read it.
     if !guard.reservation().resize(answer.len()) {
@@ -181,7 +192,7 @@ async fn answer(
     let response = respond(state, request, answer, tag, guard);
     if let (Some(recorder), Some(body)) = (&state.recorder, recorded) {
         if response.status() == actix_web::http::StatusCode::OK {
-            recorder.offer(&loaded.rule.name, hook, body);
+            recorder.offer(&loaded.rule.name, hook, body, now);
         }
     }
     Ok(response)
@@ -226,6 +237,7 @@ fn render_in_slice(
     state: &AppState,
     loaded: &LoadedRule,
     hook: Hook,
+    now: Option<&Now>,
     body: &web::Bytes,
     guard: &Arc<RequestGuard>,
     subject: &mut Option<Arc<Subject>>,
@@ -254,7 +266,10 @@ fn render_in_slice(
             Err(ReadError::Refused { .. }) => return Ok(Err(None)),
         };
         *subject = Some(Arc::new(Subject::of(&value)));
-        Ok::<_, ApiError>(rule.render_body(hook, &mut value, &limits).map_err(Some))
+        Ok::<_, ApiError>(
+            rule.render_body_at(hook, &mut value, now, &limits)
+                .map_err(Some),
+        )
     }));
     match attempt {
         Ok(Ok(Ok(answer))) => Ok(Some(answer)),
@@ -285,6 +300,7 @@ async fn render_on_pool(
     state: &AppState,
     loaded: &Arc<LoadedRule>,
     hook: Hook,
+    now: Option<Now>,
     body: web::Bytes,
     guard: &Arc<RequestGuard>,
     subject: &mut Option<Arc<Subject>>,
@@ -324,7 +340,9 @@ async fn render_on_pool(
                 drop(body);
                 assert!(!inject_panic, "a panic injected for tests");
                 let subject = Arc::new(Subject::of(&value));
-                let rendered = rule.rule.render_body(hook, &mut value, &limits);
+                let rendered = rule
+                    .rule
+                    .render_body_at(hook, &mut value, now.as_ref(), &limits);
                 let _ = reply.send((rendered.map_err(ApiError::from), Some(subject)));
                 // Freeing a large request takes as long as rendering it; the answer is
                 // already on its way.

@@ -2,7 +2,8 @@
 //! `rulehook diff` to replay against a rule change.
 //!
 //! One file per distinct request, `DIR/<rule>/<hook>/<sha256>.json`, named by the SHA-256 of
-//! what is stored, so a request sent again is the same file. Before anything is stored, the
+//! the request as stored, so a request sent again is the same file. For a rule that reads
+//! the time, the file also holds the time it saw, under [`NOW_KEY`] (not part of the name). Before anything is stored, the
 //! values of `data` and `stringData` of every object of `kind: Secret`, wherever it sits in
 //! the request, become [`REDACTED`]; everything else is stored as it was sent. Each rule keeps
 //! at most `max_files` files and `max_bytes` bytes; the oldest go first.
@@ -23,7 +24,12 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use prometheus_client::metrics::counter::Counter;
 use serde_json::Value;
 
-use rulehook_engine::Hook;
+use rulehook_engine::{Hook, Now};
+
+/// The top-level key a recorded request keeps the time its rule saw as `now` under, so that
+/// `rulehook diff` renders it at that time. Metacontroller sends no such key, and a rule
+/// never sees it: the engine reads only the request keys it knows.
+pub const NOW_KEY: &str = "rulehook.now";
 
 /// What replaces each value of a Secret's `data` and `stringData`.
 pub const REDACTED: &str = "<redacted>";
@@ -59,6 +65,8 @@ struct Entry {
     rule: String,
     hook: Hook,
     body: Bytes,
+    /// The time the rule saw, when it reads one.
+    now: Option<Now>,
 }
 
 impl Recorder {
@@ -98,7 +106,7 @@ impl Recorder {
 impl Recorder {
     /// Queues a request the server answered with 200; drops and counts it when the writer is
     /// behind. Never blocks.
-    pub(crate) fn offer(&self, rule: &str, hook: Hook, body: Bytes) {
+    pub(crate) fn offer(&self, rule: &str, hook: Hook, body: Bytes, now: Option<Now>) {
         let len = body.len();
         let before = self.queued_bytes.fetch_add(len, Ordering::AcqRel);
         if before.saturating_add(len) > self.max_queued_bytes {
@@ -110,6 +118,7 @@ impl Recorder {
             rule: rule.to_owned(),
             hook,
             body,
+            now,
         };
         if self.queue.try_send(entry).is_err() {
             self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
@@ -175,13 +184,17 @@ impl Store {
             return Ok(());
         };
         redact_secrets(&mut request);
+        // Named by the request alone: the same request at another time is the same file.
+        let name = crate::telemetry::digest::sha256_hex(&serde_json::to_vec(&request)?, 32);
+        if let (Some(now), Value::Object(top)) = (&entry.now, &mut request) {
+            top.insert(NOW_KEY.to_owned(), Value::from(now.as_str()));
+        }
         let content = serde_json::to_vec(&request)?;
         drop(request);
         if content.len() > self.config.max_bytes {
             return Ok(());
         }
         let hook_dir = self.config.dir.join(&entry.rule).join(entry.hook.as_str());
-        let name = crate::telemetry::digest::sha256_hex(&content, 32);
         let path = hook_dir.join(format!("{name}.json"));
         let rule_dir = self.config.dir.join(&entry.rule);
         let files = self
@@ -278,23 +291,29 @@ mod tests {
         assert_eq!(request["parent"]["data"], json!({"keep": "me"}));
     }
 
-    #[test]
-    fn a_rule_keeps_its_newest_files_within_both_caps() {
-        let temp = tempfile::tempdir().unwrap();
-        let mut store = Store {
+    /// A store in `dir` keeping `max_files` files and 1000 bytes per rule.
+    fn store_in(dir: &Path, max_files: usize) -> Store {
+        Store {
             config: RecordConfig {
-                dir: temp.path().to_path_buf(),
-                max_files: 2,
+                dir: dir.to_path_buf(),
+                max_files,
                 max_bytes: 1000,
             },
             rules: HashMap::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_rule_keeps_its_newest_files_within_both_caps() {
+        let temp = tempfile::tempdir().unwrap();
+        let mut store = store_in(temp.path(), 2);
         for i in 0..4 {
             let body = Bytes::from(format!(r#"{{"parent":{{"n":{i}}}}}"#));
             let entry = Entry {
                 rule: "hello".to_owned(),
                 hook: Hook::Sync,
                 body,
+                now: None,
             };
             store.write(&entry).unwrap();
             store.write(&entry).unwrap();
@@ -311,8 +330,33 @@ mod tests {
             rule: "hello".to_owned(),
             hook: Hook::Sync,
             body: Bytes::from(r#"{"parent":{"n":5}}"#),
+            now: None,
         };
         store.write(&entry).unwrap();
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn the_time_a_rule_saw_is_kept_beside_its_request_and_does_not_name_the_file() {
+        let temp = tempfile::tempdir().unwrap();
+        let mut store = store_in(temp.path(), 10);
+        for time in ["2026-01-01T00:00:00Z", "2026-01-01T00:00:09Z"] {
+            let entry = Entry {
+                rule: "clock".to_owned(),
+                hook: Hook::Sync,
+                body: Bytes::from(r#"{"parent":{"n":1}}"#),
+                now: Now::parse(time).ok(),
+            };
+            store.write(&entry).unwrap();
+        }
+        let files: Vec<_> = std::fs::read_dir(temp.path().join("clock/sync"))
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
+        assert_eq!(
+            files,
+            [r#"{"parent":{"n":1},"rulehook.now":"2026-01-01T00:00:00Z"}"#],
+            "one file for one request, with the first time it was seen"
+        );
     }
 }

@@ -3,14 +3,14 @@
 //! place in the file.
 
 use serde_json::Value;
-use serde_json_path::JsonPath;
 
 use crate::diagnostic::Diagnostic;
 use crate::helpers;
 use crate::json::is_identifier;
 use crate::locate::{join_key, Locator, Pos};
 use crate::metacontroller::{self as mc, ControllerKind, Hook};
-use crate::query_cost::{self, QueryCost};
+use crate::now::NOW;
+use crate::query_cost;
 use crate::request::Reads;
 use crate::response::HookTemplates;
 use crate::rule::{NamedValue, Rule, Source};
@@ -65,13 +65,19 @@ fn compile_spec(
     diagnostics: &mut Vec<Diagnostic>,
     guard: &dyn crate::CompileGuard,
 ) -> Result<Rule, String> {
-    let name = rule_name(file, spec.name.as_deref(), locator, diagnostics);
+    let name = crate::rule_name::rule_name(file, spec.name.as_deref(), locator, diagnostics);
     let name_pos = if spec.name.is_some() {
         locator.value("name")
     } else {
         Pos { line: 1, column: 1 }
     };
-    let base = mc::request_shape(spec.kind, Hook::Sync).keys;
+    let base: Vec<&str> = mc::request_shape(spec.kind, Hook::Sync)
+        .keys
+        .iter()
+        .chain([NOW].iter())
+        .copied()
+        .collect();
+    let base = base.as_slice();
     // A customize hook sees `parent` even when the rule is a decorator's.
     let value_scope: Vec<&str> = base.iter().chain([mc::PARENT].iter()).copied().collect();
     let mut gathered = Gathered::new(Reads::minimal());
@@ -84,12 +90,14 @@ fn compile_spec(
         &mut gathered,
         guard,
     );
+    // Every value written counts, also one that failed to compile: its error is reported
+    // once, not again at every template that uses it.
     let names_for = |builtins: &[&str]| {
         Names::new(
             builtins
                 .iter()
                 .map(|s| (*s).to_owned())
-                .chain(values.iter().map(|v| v.name.clone())),
+                .chain(spec.values.keys().cloned()),
         )
     };
     let mut child_types = Vec::new();
@@ -126,7 +134,14 @@ fn compile_spec(
             file,
             locator,
             diagnostics,
-            names_for(mc::request_shape(spec.kind, Hook::Customize).keys),
+            names_for(
+                &mc::request_shape(spec.kind, Hook::Customize)
+                    .keys
+                    .iter()
+                    .chain([NOW].iter())
+                    .copied()
+                    .collect::<Vec<_>>(),
+            ),
             &mut gathered,
             guard,
         );
@@ -148,14 +163,23 @@ fn compile_spec(
         patterns,
         ..
     } = gathered;
-    let warnings = crate::controller_section::unknown_type_reads(
+    let mut warnings = crate::controller_section::unknown_type_reads(
         file,
         &types,
         &child_types,
         spec.controller.as_ref(),
         spec.customize.as_ref().map(|c| &c.related_resources),
     );
+    for (hook, hook_spec) in [(Hook::Sync, &spec.sync), (Hook::Finalize, &spec.finalize)] {
+        if let Some(status) = hook_spec.as_ref().and_then(|h| h.status.as_ref()) {
+            let path = join_key(hook.as_str(), mc::STATUS);
+            crate::status_time::unconditional_now(file, status, &path, locator, &mut warnings);
+        }
+    }
     if let Some(controller) = &spec.controller {
+        warnings.extend(crate::controller_section::resource_names(
+            file, controller, locator,
+        ));
         crate::controller_section::check_owned_resources(
             file,
             controller,
@@ -181,52 +205,6 @@ fn compile_spec(
         reads,
         patterns: (!patterns.is_empty()).then(|| std::sync::Arc::new(patterns)),
     })
-}
-
-/// A rule name is a URL path segment, so it must be a DNS label: no `/`, no `..`.
-fn rule_name(
-    file: &str,
-    explicit: Option<&str>,
-    locator: &Locator,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> String {
-    let name = match explicit {
-        Some(n) => n.to_owned(),
-        None => {
-            // Everything up to the last extension: `dots.in.name.yaml` is `dots.in.name`.
-            let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
-            base.rsplit_once('.')
-                .map_or(base, |(stem, _)| stem)
-                .to_owned()
-        }
-    };
-    if !is_rule_name(&name) {
-        let pos = if explicit.is_some() {
-            locator.value("name")
-        } else {
-            locator.value("")
-        };
-        diagnostics.push(Diagnostic::at(
-            file,
-            pos,
-            format!("rule name `{}` must be lowercase letters, digits, `-` and `.`, each `.`-separated part starting and ending with a letter or digit (at most 63)", super::clip::clip(&name)),
-        ));
-    }
-    name
-}
-
-/// A DNS subdomain of at most 63 characters, as Kubernetes names are: `.`-separated labels
-/// of lowercase letters, digits and `-`, each starting and ending with a letter or digit. So
-/// a name never holds `/` or `..` and can stand in a URL path as it is.
-pub fn is_rule_name(name: &str) -> bool {
-    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    let label = |l: &str| {
-        !l.is_empty()
-            && l.chars().all(|c| ok_char(c) || c == '-')
-            && l.starts_with(ok_char)
-            && l.ends_with(ok_char)
-    };
-    name.len() <= 63 && name.split('.').all(label)
 }
 
 fn compile_values(
@@ -266,7 +244,7 @@ fn compile_values(
             continue;
         }
         // Request keys, `this` and helpers already mean something in templates.
-        let reserved = mc::REQUEST_KEYS.contains(&name.as_str()) || name == "this";
+        let reserved = mc::REQUEST_KEYS.contains(&name.as_str()) || name == "this" || name == NOW;
         if reserved || helpers::lookup(name).is_some() {
             diagnostics.push(Diagnostic::at(
                 file,
@@ -337,7 +315,7 @@ fn compile_values(
             } else {
                 join_key(&path, "path")
             };
-            compile_path(file, &text, locator.value(&at), compiler.diagnostics).map(
+            query_cost::compile(file, &text, locator.value(&at), compiler.diagnostics).map(
                 |(query, cost)| {
                     let members = crate::request::plain_query(&text).map(Vec::into_boxed_slice);
                     Source::Path(query, text, cost, members)
@@ -375,43 +353,6 @@ fn compile_values(
         }
     }
     out
-}
-
-fn compile_path(
-    file: &str,
-    source: &str,
-    pos: Pos,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Option<(JsonPath, QueryCost)> {
-    match JsonPath::parse(source) {
-        Ok(query) => match query_cost::of(&query.to_string()) {
-            Ok(cost) => Some((query, cost)),
-            Err(why) => {
-                diagnostics.push(Diagnostic::at(
-                    file,
-                    pos,
-                    format!("JSONPath `{source}` refused: {why}"),
-                ));
-                None
-            }
-        },
-        Err(e) => {
-            let hint = if source.trim_start().starts_with('$') {
-                String::new()
-            } else {
-                format!(
-                    "; a JSONPath starts with `$`, e.g. `$.{}`",
-                    source.trim_start_matches('.')
-                )
-            };
-            diagnostics.push(Diagnostic::at(
-                file,
-                pos,
-                format!("bad JSONPath `{source}`: {}{hint}", e.message()),
-            ));
-            None
-        }
-    }
 }
 
 fn compile_hook(
@@ -457,6 +398,20 @@ fn compile_hook(
             ));
             continue;
         }
+        if key == mc::FINALIZED && !is_bool_or_template(value) {
+            compiler.diagnostics.push(Diagnostic::at(
+                compiler.file,
+                compiler.locator.value(&path),
+                format!(
+                    "`finalized` must be true, false or a template such as \"{{{{ done }}}}\", not {}",
+                    match value {
+                        Value::String(text) => format!("the text `{}`", crate::clip::clip(text)),
+                        other => crate::json::type_name(other).to_owned(),
+                    }
+                ),
+            ));
+            continue;
+        }
         // Labels and annotations keep a null: it is how a decorator deletes a key.
         let nulls = if key == mc::LABELS || key == mc::ANNOTATIONS {
             NullPolicy::Keep
@@ -479,4 +434,13 @@ fn compile_hook(
         *slot = Some(node);
     }
     t.with_identities_decided()
+}
+
+/// What `finalized` may be written as: a bool, or a template that gives one.
+fn is_bool_or_template(value: &Value) -> bool {
+    match value {
+        Value::Bool(_) => true,
+        Value::String(text) => text.contains("{{"),
+        _ => false,
+    }
 }

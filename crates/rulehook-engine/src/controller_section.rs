@@ -179,3 +179,69 @@ pub(crate) fn unknown_type_reads(
     }
     out
 }
+
+/// Metacontroller names resources by their plural, lowercase (`staticsites`), and matches
+/// nothing for `StaticSite` or `staticsite`. Each `resource` of `parentResource`,
+/// `childResources`, `attachments` and `resources` that is not a lowercase plural is a
+/// warning with a guessed plural.
+pub(crate) fn resource_names(file: &str, controller: &Value, locator: &Locator) -> Vec<Diagnostic> {
+    let mut places = vec!["controller.spec.parentResource.resource".to_owned()];
+    for list in ["childResources", "attachments", "resources"] {
+        let count = controller
+            .pointer(&format!("/spec/{list}"))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        places.extend((0..count).map(|i| format!("controller.spec.{list}[{i}].resource")));
+    }
+    let mut out = Vec::new();
+    for place in places {
+        let pointer = place
+            .trim_start_matches("controller")
+            .replace(['.', '['], "/")
+            .replace(']', "");
+        let Some(resource) = controller.pointer(&pointer).and_then(Value::as_str) else {
+            continue;
+        };
+        let lower = resource.to_ascii_lowercase();
+        if lower == resource && resource.ends_with('s') {
+            continue;
+        }
+        let plural = if lower.ends_with('s') {
+            lower
+        } else {
+            mc::resource_name(&lower)
+        };
+        out.push(Diagnostic::at(
+            file,
+            locator.value(&place),
+            format!(
+                "`{resource}` is not a resource name: resources are plural and lowercase; did you mean `{plural}`? (plurals are guessed: `kubectl api-resources` shows the real one)"
+            ),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Rule;
+
+    #[test]
+    fn a_resource_that_is_not_a_lowercase_plural_is_a_warning_with_a_guessed_plural() {
+        let rule = Rule::compile(
+            "r.yaml",
+            "controller:\n  spec:\n    parentResource: {apiVersion: example.com/v1, resource: StaticSite}\n    childResources:\n      - {apiVersion: v1, resource: configmaps}\n      - {apiVersion: example.com/v1, resource: policy}\n      - {apiVersion: example.com/v1, resource: Boxes}\nsync:\n  status: {}\n",
+        )
+        .unwrap();
+        let warnings: Vec<String> = rule.warnings.iter().map(ToString::to_string).collect();
+        let guessed = "(plurals are guessed: `kubectl api-resources` shows the real one)";
+        assert_eq!(
+            warnings,
+            [
+                format!("r.yaml:3:60: `StaticSite` is not a resource name: resources are plural and lowercase; did you mean `staticsites`? {guessed}"),
+                format!("r.yaml:6:48: `policy` is not a resource name: resources are plural and lowercase; did you mean `policies`? {guessed}"),
+                format!("r.yaml:7:48: `Boxes` is not a resource name: resources are plural and lowercase; did you mean `boxes`? {guessed}"),
+            ]
+        );
+    }
+}

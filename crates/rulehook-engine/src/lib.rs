@@ -44,27 +44,33 @@ mod helpers;
 mod json;
 mod locate;
 pub mod metacontroller;
+mod now;
 mod pattern;
 mod query_cost;
 mod request;
+mod required;
 mod response;
 mod rule;
+mod rule_name;
 pub mod schema;
 mod spec;
+mod status_time;
 pub mod suite;
 mod template;
+mod values;
 mod written;
 
 #[cfg(test)]
 mod tests;
 
 pub use clip::{clip, QUOTED_CHARS};
-pub use compile::is_rule_name;
 pub use diagnostic::{suggest, Diagnostic};
 pub use locate::{Locator, Pos};
 pub use metacontroller::{ControllerKind, Hook, HookVersion};
+pub use now::Now;
 pub use request::{BadRequest, ReadError};
 pub use rule::{HookError, Rule};
+pub use rule_name::is_rule_name;
 
 /// Bounds on the work one render may do, so a hostile parent cannot exhaust the server.
 #[derive(Debug, Clone)]

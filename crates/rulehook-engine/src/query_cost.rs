@@ -14,6 +14,50 @@
 //! The check reads the query as `JsonPath` prints it back, in its canonical form: names are
 //! always `['name']`, so a segment's kind shows in its first characters.
 
+use serde_json_path::JsonPath;
+
+use crate::diagnostic::Diagnostic;
+use crate::locate::Pos;
+
+/// Parses a JSONPath value's query and decides its cost shape; a problem becomes a
+/// diagnostic at `pos`.
+pub(crate) fn compile(
+    file: &str,
+    source: &str,
+    pos: Pos,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<(JsonPath, QueryCost)> {
+    match JsonPath::parse(source) {
+        Ok(query) => match of(&query.to_string()) {
+            Ok(cost) => Some((query, cost)),
+            Err(why) => {
+                diagnostics.push(Diagnostic::at(
+                    file,
+                    pos,
+                    format!("JSONPath `{source}` refused: {why}"),
+                ));
+                None
+            }
+        },
+        Err(e) => {
+            let hint = if source.trim_start().starts_with('$') {
+                String::new()
+            } else {
+                format!(
+                    "; a JSONPath starts with `$`, e.g. `$.{}`",
+                    source.trim_start_matches('.')
+                )
+            };
+            diagnostics.push(Diagnostic::at(
+                file,
+                pos,
+                format!("bad JSONPath `{source}`: {}{hint}", e.message()),
+            ));
+            None
+        }
+    }
+}
+
 /// How a query's cost grows, for charging it at render time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum QueryCost {

@@ -13,7 +13,9 @@ use crate::budget;
 use crate::diagnostic::Diagnostic;
 use crate::locate::Pos;
 use crate::metacontroller::{self as mc, ControllerKind, Hook, HookVersion};
+use crate::now::{Now, NOW};
 use crate::request::{self, Reads};
+use crate::required;
 use crate::response::{HookTemplates, Section};
 use crate::template::{Expr, Failure, Node, Render};
 use crate::Limits;
@@ -73,10 +75,6 @@ pub(crate) enum Source {
     /// A template over earlier values, with everything a response template has.
     Template(Node),
 }
-
-/// Work per byte of request a JSONPath value that is not a fixed walk may visit: following
-/// a node, testing a filter on it.
-const QUERY_WORK: u64 = 2;
 
 /// Why a hook call did not produce a response.
 #[derive(Debug, thiserror::Error)]
@@ -190,8 +188,24 @@ impl Rule {
     /// A successful response never holds a partial result: any failure fails the whole call.
     /// It holds no `null`, except in a decorator's labels and annotations.
     pub fn render(&self, hook: Hook, request: Value, limits: &Limits) -> Result<Value, HookError> {
+        self.render_at(hook, request, None, limits)
+    }
+
+    /// As [`Rule::render`], with templates seeing `now` as the given time (without one,
+    /// `now` is missing).
+    ///
+    /// # Errors
+    ///
+    /// As [`Rule::render`].
+    pub fn render_at(
+        &self,
+        hook: Hook,
+        request: Value,
+        now: Option<&Now>,
+        limits: &Limits,
+    ) -> Result<Value, HookError> {
         let mut request = self.reread(&request)?;
-        let body = self.render_body(hook, &mut request, limits)?;
+        let body = self.render_body_at(hook, &mut request, now, limits)?;
         serde_json::from_slice(&body).map_err(|e| {
             self.fail(
                 Pos { line: 1, column: 1 },
@@ -217,8 +231,23 @@ impl Rule {
         request: &mut Value,
         limits: &Limits,
     ) -> Result<Vec<u8>, HookError> {
+        self.render_body_at(hook, request, None, limits)
+    }
+
+    /// As [`Rule::render_body`], with templates seeing `now` as the given time.
+    ///
+    /// # Errors
+    ///
+    /// As [`Rule::render_body`].
+    pub fn render_body_at(
+        &self,
+        hook: Hook,
+        request: &mut Value,
+        now: Option<&Now>,
+        limits: &Limits,
+    ) -> Result<Vec<u8>, HookError> {
         let _render = self.start_render(limits);
-        self.render_inner(hook, request, limits, |section, render| {
+        self.render_inner(hook, request, now, limits, |section, render| {
             self.answer_bytes(section, render, limits)
         })
         .map_err(|e| self.stopped_or(e))
@@ -235,6 +264,7 @@ impl Rule {
         &self,
         hook: Hook,
         request: Value,
+        now: Option<&Now>,
         limits: &Limits,
     ) -> Result<Vec<(String, Option<Value>)>, HookError> {
         let request = self.reread(&request)?;
@@ -244,6 +274,7 @@ impl Rule {
         let mut scope = Map::new();
         self.evaluate_path_values(&request, &mut scope)?;
         request::into_scope(request, &shape, &self.types, &mut scope);
+        insert_now(&mut scope, now);
         let mut render = Render::new(scope, limits);
         self.compute_values(&mut render)
             .map_err(|e| self.stopped_or(e))?;
@@ -257,12 +288,27 @@ impl Rule {
             .collect())
     }
 
+    /// Whether any template or computed value reads `now`: its answers then differ from one
+    /// call to the next, so they must not be kept and sent again, and a test must pin the
+    /// time.
+    pub fn reads_now(&self) -> bool {
+        self.reads.now
+    }
+
     /// What lasts exactly as long as one render on this thread: its meter, and its table of
     /// patterns with their matching caches.
-    fn start_render(&self, limits: &Limits) -> (budget::Installed, crate::pattern::Installed) {
+    fn start_render(
+        &self,
+        limits: &Limits,
+    ) -> (
+        budget::Installed,
+        crate::pattern::Installed,
+        required::Installed,
+    ) {
         (
             budget::install(limits),
             crate::pattern::install(self.patterns.clone()),
+            required::install(),
         )
     }
 
@@ -284,6 +330,7 @@ impl Rule {
         &self,
         hook: Hook,
         request: &mut Value,
+        now: Option<&Now>,
         limits: &Limits,
         answer: impl FnOnce(Section<'_>, &mut Render) -> Result<T, HookError>,
     ) -> Result<T, HookError> {
@@ -305,6 +352,7 @@ impl Rule {
             Section::Hook(templates.ok_or_else(|| self.no_hook(hook))?, finalize)
         };
         request::into_scope(std::mem::take(request), &shape, &self.types, &mut scope);
+        insert_now(&mut scope, now);
         let mut render = Render::new(scope, limits);
         let result = self
             .compute_values(&mut render)
@@ -329,103 +377,18 @@ impl Rule {
         }
     }
 
+    /// A template's failure; reading a missing required value is reported as the value's.
     pub(crate) fn failed(&self, failure: Failure) -> HookError {
-        self.fail(failure.pos, failure.message)
-    }
-
-    /// Evaluates the JSONPath values, which read the request as Metacontroller sent it.
-    fn evaluate_path_values(
-        &self,
-        request: &Value,
-        scope: &mut Map<String, Value>,
-    ) -> Result<(), HookError> {
-        let mut request_size: Option<u64> = None;
-        for value in &self.values {
-            let Source::Path(query, text, cost, members) = &value.source else {
-                continue;
-            };
-            if *cost == crate::query_cost::QueryCost::Request {
-                // Measured once, on the first query that needs it.
-                let size = *request_size.get_or_insert_with(|| {
-                    let room = usize::try_from(budget::work_left()).unwrap_or(usize::MAX);
-                    budget::size_within(request, room).map_or(u64::MAX, |s| s as u64)
-                });
-                budget::work(size.saturating_mul(QUERY_WORK))
-                    .map_err(|e| self.fail(value.pos, e.message()))?;
-            }
-            let nodes = match members {
-                Some(members) => members
-                    .iter()
-                    .try_fold(request, |at, member| at.as_object()?.get(member.as_str()))
-                    .into_iter()
-                    .collect(),
-                None => query.query(request).all(),
-            };
-            for node in &nodes {
-                budget::charge_copy(node).map_err(|e| self.fail(value.pos, e.message()))?;
-            }
-            let found = if value.all {
-                let list: Vec<Value> = nodes
-                    .into_iter()
-                    .filter(|v| !v.is_null())
-                    .cloned()
-                    .collect();
-                (!list.is_empty()).then_some(Value::Array(list))
-            } else {
-                match nodes.as_slice() {
-                    [] => None,
-                    [one] => Some((*one).clone()).filter(|v| !v.is_null()),
-                    many => {
-                        return Err(self.fail(
-                            value.pos,
-                            format!(
-                                "value `{}` ({text}) matched {} nodes; add `all: true` to collect them as a list",
-                                value.name,
-                                many.len()
-                            ),
-                        ))
-                    }
-                }
-            };
-            match found.or_else(|| value.default.clone()) {
-                Some(v) => {
-                    scope.insert(value.name.clone(), v);
-                }
-                None if value.required => return Err(self.missing(value)),
-                None => {}
-            }
+        match required::take_hit() {
+            Some((pos, message)) => self.fail(pos, message),
+            None => self.fail(failure.pos, failure.message),
         }
-        Ok(())
     }
+}
 
-    /// Evaluates the computed values, in file order, once the scope is built.
-    fn compute_values(&self, render: &mut Render) -> Result<(), HookError> {
-        for value in &self.values {
-            let found = match &value.source {
-                Source::Path(..) => continue,
-                Source::Expr(expr) => render.expr(expr),
-                Source::Template(node) => render.node(node),
-            }
-            .map_err(|f| self.failed(f))?
-            .filter(|v| !v.is_null());
-            match found.or_else(|| value.default.clone()) {
-                Some(v) => render.set(&value.name, v),
-                None if value.required => return Err(self.missing(value)),
-                None => {}
-            }
-        }
-        Ok(())
-    }
-
-    fn missing(&self, value: &NamedValue) -> HookError {
-        let from = match &value.source {
-            Source::Path(_, text, ..) => format!("`{text}` matched nothing"),
-            Source::Expr(_) => "its expression gave nothing".to_owned(),
-            Source::Template(_) => "its template gave nothing".to_owned(),
-        };
-        self.fail(
-            value.pos,
-            format!("value `{}` is required, but {from}", value.name),
-        )
+/// Templates see the time as a string, when the caller gave one.
+fn insert_now(scope: &mut Map<String, Value>, now: Option<&Now>) {
+    if let Some(now) = now {
+        scope.insert(NOW.to_owned(), Value::String(now.as_str().to_owned()));
     }
 }

@@ -238,7 +238,12 @@ fn yaml_diagnostic(file: &str, text: &str, e: &serde_yaml_ng::Error) -> Diagnost
     let mut message = yaml_message(e);
     let lines: Vec<&str> = text.lines().collect();
     let at = |line: usize| lines.get(line.wrapping_sub(1)).copied().unwrap_or("");
-    if message.contains("cannot start any token") && at(line).chars().nth(column - 1) == Some('\t')
+    if quote_inside_template(at(line)) {
+        message = format!(
+            "{message}: a `\"` inside a template ends the double-quoted YAML string; quote strings inside the template with single quotes (`'a'`), or the whole value with single quotes"
+        );
+    } else if message.contains("cannot start any token")
+        && at(line).chars().nth(column - 1) == Some('\t')
     {
         message = "a tab in the indentation: YAML indents with spaces only".to_owned();
     } else if let Some(key) = duplicate_key(&message) {
@@ -263,6 +268,20 @@ fn yaml_diagnostic(file: &str, text: &str, e: &serde_yaml_ng::Error) -> Diagnost
     }
     column = column.max(1);
     Diagnostic::new(file, line, column, message)
+}
+
+/// Whether `line` holds a double-quoted string with a template in it that a `"` ends before
+/// the template closes: `name: "{{ default x "a" }}"`.
+fn quote_inside_template(line: &str) -> bool {
+    let Some((_, quoted)) = line.split_once('"') else {
+        return false;
+    };
+    match (quoted.find("{{"), quoted.find('"')) {
+        (Some(open), Some(quote)) if open < quote => quoted[open..]
+            .find("}}")
+            .is_some_and(|close| open + close > quote),
+        _ => false,
+    }
 }
 
 /// The key of serde_yaml_ng's `duplicate entry with key "k"` message.

@@ -4,6 +4,12 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::locate::{Locator, Pos};
+use crate::now::Now;
+
+/// The shape of a `now:` for editors; [`Now::parse`] also checks that the date exists.
+const NOW_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$";
+
 /// A test suite file, `*.test.yaml`, kept beside the rules it tests.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -13,6 +19,11 @@ pub struct SuiteSpec {
     pub rule: Option<String>,
     /// The hook every case calls unless it names its own. Defaults to `sync`.
     pub hook: Option<super::Hook>,
+    /// The time templates see as `now` in every case that does not pin its own: RFC 3339
+    /// in whole seconds and UTC, such as `2026-01-01T00:00:00Z`. A case whose rule reads
+    /// `now` fails unless one of them pins it, so that it gives the same answer every run.
+    #[schemars(pattern(NOW_PATTERN))]
+    pub now: Option<String>,
     /// The cases, run in order.
     pub cases: Vec<CaseSpec>,
 }
@@ -27,6 +38,9 @@ pub struct CaseSpec {
     pub rule: Option<String>,
     /// Overrides the suite's hook.
     pub hook: Option<super::Hook>,
+    /// Overrides the suite's `now`: the time templates see.
+    #[schemars(pattern(NOW_PATTERN))]
+    pub now: Option<String>,
     /// The hook request, inline.
     pub request: Option<Value>,
     /// The hook request from a JSON or YAML file, relative to the suite.
@@ -48,6 +62,28 @@ pub struct CaseSpec {
     pub expect_partial: Option<Value>,
     /// The call must fail with a message containing this text.
     pub expect_error: Option<String>,
+}
+
+impl SuiteSpec {
+    /// The time each case pins (its own `now`, else the suite's), or the first `now` that is
+    /// not a time, with its place in the file.
+    ///
+    /// # Errors
+    ///
+    /// A `now` not written as RFC 3339 in whole seconds and UTC, at its line and column.
+    pub fn times(&self, locator: &Locator) -> Result<Vec<Option<Now>>, (Pos, String)> {
+        let read = |text: &Option<String>, at: &str| {
+            text.as_deref()
+                .map(|t| Now::parse(t).map_err(|why| (locator.value(at), format!("`now`: {why}"))))
+                .transpose()
+        };
+        let suite = read(&self.now, "now")?;
+        self.cases
+            .iter()
+            .enumerate()
+            .map(|(i, case)| Ok(read(&case.now, &format!("cases[{i}].now"))?.or(suite.clone())))
+            .collect()
+    }
 }
 
 /// Where the actual response first differs from the expected one.
@@ -202,6 +238,24 @@ mod tests {
     fn keys_that_are_not_names_are_bracketed() {
         let m = compare(&json!({"Pod.v1": 1}), &json!({"Pod.v1": 2}), false).unwrap();
         assert_eq!(m.path, "$[\"Pod.v1\"]");
+    }
+
+    #[test]
+    fn a_case_pins_its_own_time_or_the_suites_and_a_bad_one_is_placed() {
+        let text = "rule: r\nnow: \"2026-01-01T00:00:00Z\"\ncases:\n  - name: a\n  - name: b\n    now: \"2026-01-02T00:00:00Z\"\n";
+        let suite: SuiteSpec = serde_yaml_ng::from_str(text).unwrap();
+        let times = suite.times(&Locator::new(text)).unwrap();
+        let shown: Vec<String> = times.iter().flatten().map(Now::to_string).collect();
+        assert_eq!(shown, ["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"]);
+
+        let text = "rule: r\ncases:\n  - name: a\n    now: 2026-01-01 00:00\n";
+        let suite: SuiteSpec = serde_yaml_ng::from_str(text).unwrap();
+        let (pos, why) = suite.times(&Locator::new(text)).unwrap_err();
+        assert_eq!((pos.line, pos.column), (4, 10));
+        assert!(
+            why.starts_with("`now`: `2026-01-01 00:00` is not a time in RFC 3339"),
+            "{why}"
+        );
     }
 
     #[test]

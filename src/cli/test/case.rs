@@ -9,7 +9,7 @@ use rulehook_engine::metacontroller::describe_object;
 use rulehook_engine::suite::{
     differences, merge_patch, CaseSpec, Mismatch, SuiteSpec, MAX_DIFFERENCES,
 };
-use rulehook_engine::{Hook, Limits, Rule};
+use rulehook_engine::{Hook, Limits, Now, Rule};
 
 use super::objects::{from_object_files, has_object_files};
 use super::rules::SuiteRules;
@@ -21,6 +21,7 @@ use crate::cli::request_file;
 pub fn run_case(
     suite: &SuiteSpec,
     case: &CaseSpec,
+    now: Option<&Now>,
     index: usize,
     dir: &Path,
     rules: &mut SuiteRules,
@@ -54,7 +55,19 @@ pub fn run_case(
         Ok(r) => r,
         Err(e) => return (Outcome::Failed(e), None),
     };
-    let result = render(&loaded.rule, hook, request);
+    if now.is_none() && loaded.rule.reads_now() {
+        return (
+            Outcome::Failed(format!(
+                "rule `{}` reads `now`; pin the time with `now: \"2026-01-01T00:00:00Z\"` on the case or the suite, so that the case gives the same answer on every run",
+                loaded.rule.name
+            )),
+            None,
+        );
+    }
+    let result = loaded
+        .rule
+        .render_at(hook, request, now, &Limits::default())
+        .map_err(|e| e.to_string());
 
     if let Some(want) = &case.expect_error {
         return match result {
@@ -106,11 +119,6 @@ pub fn run_case(
         ),
         Some(_) => (Outcome::Failed(describe(&found)), None),
     }
-}
-
-fn render(rule: &Rule, hook: Hook, request: Value) -> Result<Value, String> {
-    rule.render(hook, request, &Limits::default())
-        .map_err(|e| e.to_string())
 }
 
 fn build_request(case: &CaseSpec, dir: &Path, rule: &Rule, hook: Hook) -> Result<Value, String> {

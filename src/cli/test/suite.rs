@@ -27,19 +27,23 @@ pub fn run_suite(path: &Path, update: bool, colour: bool) -> Vec<CaseResult> {
             seconds: 0.0,
         }]
     };
+    let fail_at = |at: &dyn std::fmt::Display, message: &str| {
+        let place = format!("{label}:{at}");
+        fail_all(&place, message, format!("{place}: {message}"))
+    };
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => return fail_all(&label, &e.to_string(), e.to_string()),
     };
     let suite = match parse_suite(&text) {
         Ok(s) => s,
-        Err((at, message)) => {
-            let place = format!("{label}:{at}");
-            let outcome = format!("{place}: {message}");
-            return fail_all(&place, &message, outcome);
-        }
+        Err((at, message)) => return fail_at(&at, &message),
     };
     let locator = Locator::new(&text);
+    let times = match suite.times(&locator) {
+        Ok(times) => times,
+        Err((pos, message)) => return fail_at(&pos, &message),
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -50,7 +54,8 @@ pub fn run_suite(path: &Path, update: bool, colour: bool) -> Vec<CaseResult> {
     for (i, case) in suite.cases.iter().enumerate() {
         let line = locator.value(&format!("cases[{i}]")).line;
         let started = Instant::now();
-        let (outcome, edit) = run_case(&suite, case, i, dir, &mut rules, update);
+        let now = times.get(i).and_then(Option::as_ref);
+        let (outcome, edit) = run_case(&suite, case, now, i, dir, &mut rules, update);
         if let Some(edit) = edit {
             edits.push(edit);
         }

@@ -147,14 +147,16 @@ pub fn aside<T>(from: &Snapshot, f: impl FnOnce() -> T) -> T {
     result
 }
 
-/// Whether the render has a guard, which may stop it where a copy without one goes on.
+/// Whether the render may stop where handlebars, run beside it, goes on: it has a guard,
+/// or it read a required value the request left missing (`required.rs`).
 #[cfg(any(test, feature = "cross-check"))]
 pub fn guarded() -> bool {
-    METER.with(|m| {
+    let has_guard = METER.with(|m| {
         m.borrow()
             .as_ref()
             .is_some_and(|meter| meter.guard.is_some())
-    })
+    });
+    has_guard || crate::required::was_read()
 }
 
 /// Charges `bytes` about to be built.

@@ -65,12 +65,16 @@ impl Need {
 #[derive(Debug, Clone)]
 pub struct Reads {
     pub(super) root: Need,
+    /// Whether templates or computed values read the time (`now`), which is not part of
+    /// the request but makes the answer differ from one call to the next.
+    pub(crate) now: bool,
 }
 
 impl Default for Reads {
     fn default() -> Self {
         Reads {
             root: Need::nothing(),
+            now: false,
         }
     }
 }
@@ -100,6 +104,9 @@ impl Reads {
         let Some(first) = segments.first() else {
             return;
         };
+        if *first == crate::now::NOW {
+            self.now = true;
+        }
         if !mc::REQUEST_KEYS.contains(first) {
             return;
         }
@@ -126,9 +133,10 @@ impl Reads {
     /// name the part it reads whole; a query that starts any other way may read anything.
     pub fn query(&mut self, query: &str) {
         // A filter may query the root too (`[?@.x == $.parent.y]`).
+        // A JSONPath reads the request alone, never the time.
         let rest = query.trim().strip_prefix('$').unwrap_or("");
         if rest.contains('$') {
-            self.all();
+            self.root = Need::Whole;
             return;
         }
         match query_prefix(query) {
@@ -136,13 +144,15 @@ impl Reads {
                 let segments: Vec<&str> = prefix.iter().map(String::as_str).collect();
                 self.root.read(&segments, Need::Whole);
             }
-            _ => self.all(),
+            _ => self.root = Need::Whole,
         }
     }
 
-    /// Notes that something may read the whole request.
+    /// Notes that a template may read the whole scope (`{{ this }}`, `@root`): all of the
+    /// request, and the time.
     pub fn all(&mut self) {
         self.root = Need::Whole;
+        self.now = true;
     }
 }
 

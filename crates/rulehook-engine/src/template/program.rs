@@ -19,6 +19,7 @@ use super::builtins::{
 use super::frame::Frame;
 use crate::budget;
 use crate::helpers::{self, HelperFn, HelperInfo};
+use crate::required;
 
 /// What an expression evaluates to: `None` is missing, which is not `null`.
 pub(super) type Found<'s> = Option<Cow<'s, Value>>;
@@ -150,7 +151,12 @@ impl Program {
     /// looks up in the scope itself.
     pub(super) fn plain_names(&self) -> Option<&[String]> {
         match self {
-            Program::Path(path) if path.plain => Some(&path.names),
+            // A missing required value is read through `Path::find`, which fails on it.
+            Program::Path(path)
+                if path.plain && !path.names.first().is_some_and(|n| required::is_missing(n)) =>
+            {
+                Some(&path.names)
+            }
             _ => None,
         }
     }
@@ -230,13 +236,19 @@ impl Path {
             }
         }
         let base = if self.ups > 0 {
-            frame.up(self.ups).this
+            frame.up(self.ups)
         } else if self.from_root {
-            frame.outermost().this
+            frame.outermost()
         } else {
-            frame.this
+            frame
         };
-        Ok(navigate(Some(base), &self.names)?.map(Cow::Borrowed))
+        // A top-level name the scope lacks may be a required value the request left missing.
+        if let (None, Some(first)) = (base.parent, self.names.first()) {
+            if base.this.get(first).is_none() {
+                required::read(first)?;
+            }
+        }
+        Ok(navigate(Some(base.this), &self.names)?.map(Cow::Borrowed))
     }
 }
 

@@ -445,7 +445,7 @@ fn check_reports_unknown_names_and_wrong_arities_in_lets_and_items() {
     assert_eq!(
         errors,
         [
-            "r.yaml:7:19: unknown value `nope`; define it under `values:` (known: parent, children, related, controller, finalizing, v, host)",
+            "r.yaml:7:19: unknown value `nope`; define it under `values:` (known: parent, children, related, controller, finalizing, now, host, v)",
             "r.yaml:7:36: helper `concat` takes at least 1 arguments, not 0",
             "r.yaml:8:17: unknown helper `lenght`; did you mean `length`?",
         ]

@@ -8,7 +8,9 @@ mod idioms;
 mod language;
 mod limits;
 mod loading;
+mod required;
 mod reshape;
+mod time;
 mod work;
 
 use serde_json::{json, Value};
