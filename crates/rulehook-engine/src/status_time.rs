@@ -30,7 +30,7 @@ pub(crate) fn unconditional_now(
         Value::String(leaf) if writes_now_always(leaf) => warnings.push(Diagnostic::at(
             file,
             locator.value(path),
-            "`now` is written into the status on every call: each new time changes the status and makes Metacontroller sync again, forever; write it only when something changed, as a condition's `lastTransitionTime: \"{{ ternary (eq (get observed 'status' '') ready) (get observed 'lastTransitionTime' now) now }}\"` does (docs/rules.md, \"The time\")",
+            "`now` is written into the status on every call: each new time changes the status and makes Metacontroller sync again, forever; write it only when something changed, as a condition's `lastTransitionTime: \"{{ ternary (eq observed.status ready) (default observed.lastTransitionTime now) now }}\"` does (docs/rules.md, \"The time\")",
         )),
         Value::Object(map) => {
             for (key, value) in map {

@@ -82,9 +82,8 @@ fn a_value_cannot_be_named_now() {
 }
 
 /// The `metav1.Condition` idiom of docs/rules.md ("The time"), as written there.
-const CONDITION: &str = r#"
-values:
-  observed:
+const CONDITION: &str = r#"values:
+  observed:            # this condition as the parent's status holds it, if it does
     expr: "{{ first (where parent.status.conditions 'type' 'Ready') }}"
   ready:
     expr: "{{ ternary (gt (count children.[Pod.v1] 'status.phase' 'Running') 0) 'True' 'False' }}"
@@ -94,7 +93,7 @@ sync:
       - type: Ready
         status: "{{ ready }}"
         reason: "{{ ternary (eq ready 'True') 'PodRunning' 'NoPodRunning' }}"
-        lastTransitionTime: "{{ ternary (eq (get observed 'status' '') ready) (get observed 'lastTransitionTime' now) now }}"
+        lastTransitionTime: "{{ ternary (eq observed.status ready) (default observed.lastTransitionTime now) now }}"
 "#;
 
 fn condition_request(observed: Option<(&str, &str)>, running: bool) -> Value {
@@ -111,6 +110,10 @@ fn condition_request(observed: Option<(&str, &str)>, running: bool) -> Value {
 
 #[test]
 fn a_condition_keeps_its_transition_time_until_its_status_flips() {
+    assert!(
+        include_str!("../../../../docs/rules.md").contains(CONDITION),
+        "the idiom is not in docs/rules.md as tested here"
+    );
     let rule = Rule::compile("r.yaml", CONDITION).unwrap();
     assert!(
         !rule.warnings.iter().any(|w| w.message.contains("`now`")),
