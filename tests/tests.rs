@@ -17,6 +17,7 @@ mod isolation;
 mod isolation_ops;
 mod isolation_work;
 mod limits;
+mod playground;
 mod record;
 mod reload;
 mod required;

@@ -12,6 +12,7 @@ pub mod controllers;
 pub mod diff;
 pub mod fixture;
 mod output;
+pub mod playground;
 pub mod render;
 mod request_file;
 mod rule_lookup;
@@ -54,6 +55,9 @@ pub enum Command {
     /// Compare the answers of two rule sets to the same requests: what would be deleted,
     /// created or changed.
     Diff(diff::Args),
+    /// Write a rule in the browser: a page on loopback showing its answer, values, problems
+    /// and diff against the saved rule as you type.
+    Playground(playground::Args),
 }
 
 /// Runs the parsed command.
@@ -67,6 +71,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Controllers(args) => controllers::run(&args),
         Command::Fixture(args) => fixture::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Playground(args) => playground::run(&args),
         Command::Completion(args) => completion::run(&args),
     }
 }

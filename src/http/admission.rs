@@ -169,6 +169,31 @@ impl InFlight {
     }
 }
 
+/// Admits a request as every route that renders does: its body read within the server's
+/// limits and charged to a guard of its own, then an in-flight slot.
+///
+/// # Errors
+///
+/// As [`read_body`], and 429 when every in-flight slot is taken.
+pub(crate) async fn admit<'a>(
+    state: &'a crate::http::AppState,
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(Bytes, Arc<RequestGuard>, Slot<'a>), ApiError> {
+    let limits = &state.limits;
+    let guard = Arc::new(RequestGuard::new(&state.memory));
+    let body = read_body(
+        request,
+        payload,
+        limits.max_body_bytes,
+        limits.body_timeout,
+        &guard,
+    )
+    .await?;
+    let slot = state.in_flight.admit(limits.max_in_flight)?;
+    Ok((body, guard, slot))
+}
+
 /// Reads the whole body within `deadline`, reserving each piece before keeping it.
 ///
 /// # Errors

@@ -57,11 +57,7 @@ pub fn hook_server(
     connections: Arc<Connections>,
     settings: &HttpSettings,
 ) -> std::io::Result<Server> {
-    let builder = Server::build()
-        .workers(settings.workers)
-        .max_concurrent_connections(settings.max_connections.div_ceil(settings.workers).max(1))
-        .shutdown_timeout(settings.shutdown_timeout.as_secs())
-        .disable_signals();
+    let builder = builder(settings);
     let tls = settings
         .tls
         .clone()
@@ -106,6 +102,46 @@ pub fn probe_server(
     .map(ServerBuilder::run)
 }
 
+/// The playground's server on `listener`: the hook server's connections and limits, with the
+/// playground's page and API as its only routes.
+///
+/// # Errors
+///
+/// When the listener cannot be handed to the server.
+pub fn playground_server(
+    state: web::Data<AppState>,
+    playground: web::Data<super::playground::Playground>,
+    listener: TcpListener,
+    settings: &HttpSettings,
+) -> std::io::Result<Server> {
+    let builder = builder(settings);
+    let connections = state.connections.clone();
+    let routes = move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(playground.clone());
+        super::playground::routes(cfg);
+    };
+    listen(
+        builder,
+        "rulehook-playground",
+        listener,
+        state,
+        routes,
+        Accept::new(connections, deadlines(settings), None),
+        settings,
+    )
+    .map(ServerBuilder::run)
+}
+
+/// A server of `settings.workers` workers sharing `--max-connections`; signals are left to
+/// `shutdown`.
+fn builder(settings: &HttpSettings) -> ServerBuilder {
+    Server::build()
+        .workers(settings.workers)
+        .max_concurrent_connections(settings.max_connections.div_ceil(settings.workers).max(1))
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .disable_signals()
+}
+
 fn deadlines(settings: &HttpSettings) -> Deadlines {
     Deadlines {
         head: settings.client_timeout,
@@ -120,14 +156,14 @@ fn listen(
     name: &str,
     listener: TcpListener,
     state: web::Data<AppState>,
-    routes: fn(&mut web::ServiceConfig),
+    routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
     accept: Accept,
     settings: &HttpSettings,
 ) -> std::io::Result<ServerBuilder> {
     let shutdown = builder.graceful_shutdown_signal();
     let (keep_alive, client_timeout) = (settings.keep_alive, settings.client_timeout);
     builder.listen(name, listener, move || {
-        let app = App::new().app_data(state.clone()).configure(routes);
+        let app = App::new().app_data(state.clone()).configure(routes.clone());
         let shutdown = shutdown.clone();
         let http = HttpServiceBuilder::<Conn, _>::default()
             .keep_alive(keep_alive)

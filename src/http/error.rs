@@ -46,6 +46,13 @@ pub enum ApiError {
     Hook(#[from] HookError),
     #[error("reading the request failed: {0}")]
     Read(String),
+    /// A loopback-only page asked for under another name: a DNS-rebinding page may be
+    /// reaching it through the browser.
+    #[error("host `{0}` is not this playground's address; open it as http://localhost:PORT or http://127.0.0.1:PORT")]
+    ForeignHost(String),
+    /// A POST sent by a page of another origin, through the person's browser.
+    #[error("origin `{0}` may not use this playground; use its own page")]
+    CrossOrigin(String),
 }
 
 /// A request of the wrong shape is named as such; the engine's other errors say enough.
@@ -74,7 +81,9 @@ impl ResponseError for ApiError {
             ApiError::OutOfMemory => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::ClientCertificateRequired => StatusCode::FORBIDDEN,
+            ApiError::ClientCertificateRequired
+            | ApiError::ForeignHost(_)
+            | ApiError::CrossOrigin(_) => StatusCode::FORBIDDEN,
             ApiError::Hook(HookError::Render { .. } | HookError::Interrupted { .. })
             | ApiError::RenderTimeout { .. }
             | ApiError::Panicked { .. } => StatusCode::INTERNAL_SERVER_ERROR,

@@ -141,17 +141,7 @@ async fn answer(
         }));
     }
     check_content_type(request)?;
-    let limits = &state.limits;
-    let guard = Arc::new(RequestGuard::new(&state.memory));
-    let body = admission::read_body(
-        request,
-        payload,
-        limits.max_body_bytes,
-        limits.body_timeout,
-        &guard,
-    )
-    .await?;
-    let _slot = state.in_flight.admit(limits.max_in_flight)?;
+    let (body, guard, _slot) = admission::admit(state, request, payload).await?;
     // A rule that reads the time answers the same bytes differently from one call to the
     // next: its answers are never sent again, nor kept.
     let now = loaded.rule.reads_now().then(crate::clock::now).flatten();
@@ -380,7 +370,7 @@ async fn render_on_pool(
 }
 
 /// Metacontroller sends `application/json`; a client that says anything else is confused.
-fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {
+pub(super) fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {
     let Some(value) = request.headers().get(header::CONTENT_TYPE) else {
         return Ok(());
     };

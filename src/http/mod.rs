@@ -28,6 +28,7 @@ pub mod connection;
 mod error;
 mod hook;
 mod observe;
+pub mod playground;
 pub mod shutdown;
 mod status;
 pub mod tls;
