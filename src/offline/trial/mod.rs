@@ -7,6 +7,8 @@
 //! rule wants to see why, where, while they type. Only the guard stops a try (memory refused,
 //! or the deadline passed: [`Stopped`]), for the caller to answer as the server would.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -237,8 +239,11 @@ fn compile(input: &Input<'_>) -> Result<Result<Rule, Vec<Note>>, Stopped> {
 fn try_rule(input: &Input<'_>, rule: &Rule, outcome: &mut Outcome) -> Result<(), Stop> {
     let (body, notes) = request_body(input, rule)?;
     outcome.diagnostics.extend(notes);
-    let request = parse(input, rule, &body)?;
-    outcome.values = values(input, rule, &request)?;
+    let (request, charged) = parse(input, rule, &body)?;
+    // Evaluating the values reads a copy of the request, which it writes out (at most the
+    // body) and reads again (as much as the parse kept).
+    reserve(input, body.len().saturating_add(charged.saturating_mul(2)))?;
+    outcome.values = values(input, rule, request.clone())?;
     let answer = answer(input, rule, request)?;
     if let Some(saved) = (input.saved)(&rule.name) {
         outcome.diff = compare_with_saved(input, saved, &body, &answer, &mut outcome.diagnostics)?;
@@ -247,13 +252,19 @@ fn try_rule(input: &Input<'_>, rule: &Rule, outcome: &mut Outcome) -> Result<(),
     Ok(())
 }
 
-/// The request as `rule` reads it, charged to the guard as the server charges it.
-fn parse(input: &Input<'_>, rule: &Rule, body: &[u8]) -> Result<Value, Stop> {
-    let guard: &dyn RenderGuard = match &input.limits.guard {
-        Some(guard) => guard.as_ref(),
-        None => &Unguarded,
+/// The request as `rule` reads it, charged to the guard as the server charges it, and what
+/// it was charged.
+fn parse(input: &Input<'_>, rule: &Rule, body: &[u8]) -> Result<(Value, usize), Stop> {
+    let guard = Counted {
+        inner: match &input.limits.guard {
+            Some(guard) => guard.as_ref(),
+            None => &Unguarded,
+        },
+        granted: AtomicUsize::new(0),
     };
-    rule.parse_request_within(body, guard).map_err(|e| match e {
+    let parsed = rule.parse_request_within(body, &guard);
+    let charged = guard.granted.load(Ordering::Relaxed);
+    parsed.map(|value| (value, charged)).map_err(|e| match e {
         ReadError::Malformed(e) => Stop::Note(Note::error(
             Source::Request,
             e.line(),
@@ -265,14 +276,9 @@ fn parse(input: &Input<'_>, rule: &Rule, body: &[u8]) -> Result<Value, Stop> {
 }
 
 /// The rule's values, as `render --values` prints them; missing ones as `~missing`.
-fn values(input: &Input<'_>, rule: &Rule, request: &Value) -> Result<Map<String, Value>, Stop> {
-    // Evaluating reads a copy of the request: charged as much again as its parse was.
-    reserve(
-        input,
-        serde_json::to_vec(request).map_or(0, |b| b.len().saturating_mul(2)),
-    )?;
+fn values(input: &Input<'_>, rule: &Rule, request: Value) -> Result<Map<String, Value>, Stop> {
     let values = rule
-        .evaluate_values(input.hook, request.clone(), input.now, input.limits)
+        .evaluate_values(input.hook, request, input.now, input.limits)
         .map_err(|e| stop(input, rule, e))?;
     Ok(values
         .into_iter()
@@ -309,7 +315,7 @@ fn compare_with_saved(
     answer: &Value,
     notes: &mut Vec<Note>,
 ) -> Result<Option<AnswerDiff>, Stop> {
-    let saved_answer = parse(input, saved, body).and_then(|request| {
+    let saved_answer = parse(input, saved, body).and_then(|(request, _)| {
         let subject = Subject::of(&request);
         self::answer(input, saved, request).map(|a| (a, subject))
     });
@@ -354,6 +360,27 @@ pub(super) fn reserve(input: &Input<'_>, bytes: usize) -> Result<(), Stopped> {
     match &input.limits.guard {
         Some(guard) if !guard.reserve(bytes) => Err(Stopped),
         _ => Ok(()),
+    }
+}
+
+/// The caller's guard, counting what it grants.
+#[derive(Debug)]
+struct Counted<'a> {
+    inner: &'a dyn RenderGuard,
+    granted: AtomicUsize,
+}
+
+impl RenderGuard for Counted<'_> {
+    fn reserve(&self, bytes: usize) -> bool {
+        let granted = self.inner.reserve(bytes);
+        if granted {
+            self.granted.fetch_add(bytes, Ordering::Relaxed);
+        }
+        granted
+    }
+
+    fn cancelled(&self) -> bool {
+        self.inner.cancelled()
     }
 }
 

@@ -1,6 +1,8 @@
 //! The request editor's text as the JSON body Metacontroller would send: a hook request as
 //! it is, or `kubectl get -o yaml` objects built into one as `rulehook fixture` builds it.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -19,7 +21,10 @@ struct Shape {
 }
 
 /// The request as the JSON body Metacontroller would send, and notes on how it was built.
-pub(super) fn request_body(input: &Input<'_>, rule: &Rule) -> Result<(Vec<u8>, Vec<Note>), Stop> {
+pub(super) fn request_body<'a>(
+    input: &Input<'a>,
+    rule: &Rule,
+) -> Result<(Cow<'a, [u8]>, Vec<Note>), Stop> {
     let text = input.request;
     if text.trim_start().starts_with('{') {
         let shape: Shape = serde_json::from_str(text).map_err(|e| {
@@ -31,7 +36,7 @@ pub(super) fn request_body(input: &Input<'_>, rule: &Rule) -> Result<(Vec<u8>, V
             ))
         })?;
         if shape.parent.is_some() || shape.object.is_some() {
-            return Ok((text.as_bytes().to_vec(), Vec::new()));
+            return Ok((Cow::Borrowed(text.as_bytes()), Vec::new()));
         }
     }
     reserve(input, text.len().saturating_mul(OBJECT_BYTES_PER_TEXT_BYTE))?;
@@ -45,7 +50,7 @@ pub(super) fn request_body(input: &Input<'_>, rule: &Rule) -> Result<(Vec<u8>, V
         }
         let body = serde_json::to_vec(first.unwrap_or(&Value::Null))
             .map_err(|e| Stop::Note(Note::request(e.to_string())))?;
-        return Ok((body, Vec::new()));
+        return Ok((Cow::Owned(body), Vec::new()));
     }
     from_objects(input, rule, documents)
 }
@@ -68,11 +73,11 @@ fn documents(text: &str) -> Result<Vec<Value>, Stop> {
 
 /// The request Metacontroller would send for kubectl objects: the first is the parent, the
 /// rest its children, as `rulehook fixture` builds it.
-fn from_objects(
-    input: &Input<'_>,
+fn from_objects<'a>(
+    input: &Input<'a>,
     rule: &Rule,
     documents: Vec<Value>,
-) -> Result<(Vec<u8>, Vec<Note>), Stop> {
+) -> Result<(Cow<'a, [u8]>, Vec<Note>), Stop> {
     let failed = |e: fixture::FixtureError| Stop::Note(Note::request(e.to_string()));
     let mut objects = objects::from_documents(REQUEST_FILE, documents)
         .map_err(failed)?
@@ -104,5 +109,5 @@ fn from_objects(
         .collect();
     let body =
         serde_json::to_vec(&built.request).map_err(|e| Stop::Note(Note::request(e.to_string())))?;
-    Ok((body, notes))
+    Ok((Cow::Owned(body), notes))
 }
