@@ -267,3 +267,11 @@ fn the_page_is_self_contained() {
         assert!(!page.contains(remote), "the page fetches `{remote}`");
     }
 }
+
+#[test]
+fn it_listens_on_loopback_only() {
+    let out = crate::support::rulehook(&["playground", "--listen", "0.0.0.0:0"], repo());
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = crate::support::stderr(&out);
+    assert!(stderr.contains("not a loopback address"), "{stderr}");
+}

@@ -63,7 +63,6 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     let state = AppState::new(Arc::new(ArcSwap::from_pointee(rules)), limits)
         .map_err(|e| anyhow::anyhow!("cannot start the render threads: {e}"))?;
     let state = web::Data::new(state);
-    let playground = web::Data::new(Playground::new(args.listen, saved));
     let settings = HttpSettings {
         workers: 1,
         max_connections: MAX_CONNECTIONS,
@@ -78,10 +77,13 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     let listener_for_shutdown = listener
         .try_clone()
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    // The address bound, port included when `--listen` asked for any (port 0).
+    let bound = listener.local_addr().unwrap_or(args.listen);
+    let playground = web::Data::new(Playground::new(bound, saved));
     let server = assemble::playground_server(state, playground, listener, &settings)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     actix_web::rt::spawn(shutdown::on_signal(server.handle(), listener_for_shutdown));
-    eprintln!("playground: http://{}/", args.listen);
+    eprintln!("playground: http://{bound}/");
     server.await?;
     Ok(())
 }
