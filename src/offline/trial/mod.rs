@@ -246,7 +246,8 @@ fn try_rule(input: &Input<'_>, rule: &Rule, outcome: &mut Outcome) -> Result<(),
     outcome.values = values(input, rule, request.clone())?;
     let answer = answer(input, rule, request)?;
     if let Some(saved) = (input.saved)(&rule.name) {
-        outcome.diff = compare_with_saved(input, saved, &body, &answer, &mut outcome.diagnostics)?;
+        let (edited, notes) = (rule, &mut outcome.diagnostics);
+        outcome.diff = compare_with_saved(input, edited, saved, &body, &answer, notes)?;
     }
     outcome.answer = Some(answer);
     Ok(())
@@ -307,9 +308,11 @@ fn answer(input: &Input<'_>, rule: &Rule, mut request: Value) -> Result<Value, S
 }
 
 /// What the edited rule's answer changes against the saved rule's. A saved rule that fails
-/// on this request has nothing to compare with: a warning says why.
+/// on this request has nothing to compare with: a warning at the edited rule's name says
+/// why.
 fn compare_with_saved(
     input: &Input<'_>,
+    edited: &Rule,
     saved: &Rule,
     body: &[u8],
     answer: &Value,
@@ -329,7 +332,12 @@ fn compare_with_saved(
                     "no diff: the saved rule `{}` fails on this request: {}",
                     saved.name, note.message
                 ),
-                ..Note::request("")
+                ..Note::error(
+                    Source::Rule,
+                    edited.name_pos.line,
+                    edited.name_pos.column,
+                    "",
+                )
             });
             Ok(None)
         }

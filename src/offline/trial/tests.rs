@@ -104,3 +104,25 @@ fn a_request_of_the_wrong_shape_is_a_request_problem() {
     assert_eq!(places(&outcome), [(Source::Request, 1, 1)]);
     assert!(outcome.diagnostics[0].message.starts_with("bad request"));
 }
+
+#[test]
+fn a_saved_rule_that_fails_gives_no_diff_and_a_warning_at_the_name() {
+    let failing = HELLO.replace(
+        "greeting: \"Hello, {{ who }}!\"",
+        "greeting: \"{{#if (eq who 'World')}}{{ fail 'saved fails' }}{{/if}}\"",
+    );
+    let saved = Rule::compile("hello.yaml", &failing).unwrap();
+    let request = r#"{"parent": {"metadata": {"name": "a"}, "spec": {}}, "children": {}}"#;
+    let outcome = try_it(HELLO, request, Some(&saved));
+    assert!(outcome.answer.is_some() && outcome.diff.is_none());
+    let warning = &outcome.diagnostics[0];
+    assert_eq!(
+        (warning.source, warning.line, warning.severity),
+        (Source::Rule, 1, Severity::Warning)
+    );
+    assert!(
+        warning.message.contains("saved fails"),
+        "{}",
+        warning.message
+    );
+}
