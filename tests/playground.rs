@@ -113,6 +113,8 @@ fn the_hello_rule_renders_with_its_values_and_no_change_against_the_saved_rule()
     assert_eq!(outcome["diagnostics"], json!([]));
     let page = playground.get("/").unwrap();
     assert!(page.text().contains("rulehook playground"));
+    let policy = page.header("Content-Security-Policy").unwrap_or_default();
+    assert!(policy.contains("connect-src 'self'"), "{policy}");
     let rules = playground.get("/api/rules").unwrap().json();
     let hello = rules
         .as_array()
