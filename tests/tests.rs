@@ -25,4 +25,5 @@ mod security;
 mod soak;
 mod time;
 mod tooling;
+mod ui;
 mod walkthrough;

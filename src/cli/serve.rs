@@ -163,6 +163,11 @@ pub struct Args {
     /// Serve `/metrics` without authentication even when it is configured.
     #[arg(long, help_heading = "Auth and TLS", env = "RULEHOOK_OPEN_METRICS")]
     pub open_metrics: bool,
+    /// Serve a read-only page at `/ui`: the loaded rules, their calls, errors and latency,
+    /// and a loaded rule's answer to a request typed there. Its API calls carry the hooks'
+    /// credentials.
+    #[arg(long, env = "RULEHOOK_UI")]
+    pub ui: bool,
     /// Test builds only: renders of this rule panic, to exercise the recovery path.
     #[cfg(debug_assertions)]
     #[arg(long, hide = true)]
@@ -285,6 +290,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     )?;
     app_state.open_metrics = args.open_metrics;
     app_state.allow_empty = args.allow_empty;
+    app_state.ui = args.ui;
     app_state.require_client_certificate = args.client_ca.is_some();
     if let Some(dir) = &args.record {
         app_state

@@ -48,6 +48,8 @@ pub struct AppState {
     pub auth: Auth,
     /// Whether `/metrics` skips authentication, for scrapers that carry no credential.
     pub open_metrics: bool,
+    /// Whether `/ui` serves the read-only page (`--ui`).
+    pub ui: bool,
     /// Whether `/readyz` is ready with no rule loaded (`--allow-empty`).
     pub allow_empty: bool,
     /// Whether hooks, `/rules` and `/metrics` need a verified client certificate. Probes
@@ -180,6 +182,7 @@ impl AppState {
             metrics: Metrics::new(),
             auth: Auth::default(),
             open_metrics: false,
+            ui: false,
             allow_empty: false,
             require_client_certificate: false,
             recorder: None,
@@ -231,6 +234,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     probe_routes(cfg);
     cfg.route("/rules", web::get().to(status::list_rules))
         .route("/metrics", web::get().to(status::metrics_text))
+        .configure(playground::ui::routes)
         // `/{rule}/{hook}` is split by hand: actix matches a dynamic segment with a regex,
         // which cost about 1 µs of every hook call, more than the ETag.
         .default_service(web::to(hook::dispatch));

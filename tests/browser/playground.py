@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""The playground in a real browser: headless Chromium driven over WebDriver.
+"""The playground (and `serve --ui`) in a real browser: headless Chromium over WebDriver.
 
 It starts `rulehook playground --rules rules` on a free loopback port and `chromedriver` on
 another, then uses the page as a person would: picks the hello rule, types a request, breaks
 the rule and fixes it, and types kubectl YAML. Each step waits (up to TIMEOUT seconds) for
 the answer pane to show text it did not show before, so a pane that stops updating fails.
+Then it starts `rulehook serve --ui` with a token, types the token into the page, and waits
+for the loaded rules and a loaded rule's answer.
 
 It speaks the W3C WebDriver protocol with the standard library alone, so CI needs only the
 `chromium` and `chromium-driver` packages.
@@ -151,21 +153,22 @@ class Browser:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
-def start_playground(binary):
+def start_rulehook(binary, args, ready_path):
+    """`rulehook ARGS --listen <a free port>` from the repository root, once `ready_path` answers."""
     addr = f"127.0.0.1:{free_port()}"
     process = subprocess.Popen(
-        [binary, "playground", "--rules", "rules", "--listen", addr],
+        [binary, *args, "--listen", addr],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
 
     def up():
-        with urllib.request.urlopen(f"http://{addr}/api/rules", timeout=2) as response:
+        with urllib.request.urlopen(f"http://{addr}{ready_path}", timeout=2) as response:
             return response.status == 200
 
-    wait_for("the playground to listen", up)
-    return process, f"http://{addr}/"
+    wait_for(f"rulehook {args[0]} to listen", up)
+    return process, f"http://{addr}"
 
 
 def answer_shows(browser, needle, gone=None):
@@ -246,6 +249,26 @@ def run(browser, url, screenshots):
         print(f"screenshot: {os.path.relpath(path, ROOT)}")
 
 
+def run_ui(browser, base, screenshot):
+    """`serve --ui`: asks for the token, then lists the rules, their calls, and answers with one."""
+    with open(os.path.join(ROOT, "tests", "fixtures", "hello-sync-v1.json"), "rb") as fixture:
+        hook = urllib.request.Request(base + "/hello/sync", data=fixture.read(), method="POST")
+    hook.add_header("Content-Type", "application/json")
+    hook.add_header("Authorization", "Bearer s3cret-token")
+    with urllib.request.urlopen(hook, timeout=10) as response:
+        assert response.status == 200, response.status
+    browser.open(base + "/ui")
+    wait_for("the page to ask for the token", lambda: "Token" in browser.text("#loaded"))
+    browser.type("#token", "s3cret-token\t")
+    wait_for("the loaded hello rule", lambda: "rules/hello.yaml" in browser.text("#loaded"))
+    assert "1 calls, 0 errors" in browser.text("#loaded"), browser.text("#loaded")
+    wait_for("hello's answer", answer_shows(browser, "Hello, Your Name!"))
+    browser.clear("#request")
+    browser.type("#request", GRACE_YAML)
+    wait_for("Hello, Grace! in the answer", answer_shows(browser, "Hello, Grace!", gone="Your Name"))
+    browser.screenshot(screenshot)
+
+
 def _rule_error(browser):
     for line in browser.text("#diagnostics").splitlines():
         if line.startswith("rule:") and ": error:" in line:
@@ -268,17 +291,30 @@ def main():
     if os.environ.get("SCREENSHOT"):
         screenshots.append(os.path.join(ROOT, os.environ["SCREENSHOT"]))
     started = time.monotonic()
-    playground, url = start_playground(binary)
+    token = tempfile.NamedTemporaryFile("w", prefix="rulehook-token-", delete=False)
+    token.write("s3cret-token\n")
+    token.close()
+    servers = []
     browser = None
     try:
+        playground, url = start_rulehook(binary, ["playground", "--rules", "rules"], "/api/rules")
+        servers.append(playground)
         browser = Browser(driver)
-        run(browser, url, screenshots)
+        print("rulehook playground")
+        run(browser, url + "/", screenshots)
+        serve_args = ["serve", "--rules", "rules", "--ui", "--auth-token-file", token.name]
+        serve, base = start_rulehook(binary, serve_args, "/healthz")
+        servers.append(serve)
+        print("rulehook serve --ui")
+        run_ui(browser, base, os.path.join(TARGET, "browser", "ui.png"))
     finally:
         if browser:
             browser.close()
-        playground.terminate()
-        playground.wait(timeout=10)
-    print(f"the playground works in a browser ({time.monotonic() - started:.1f}s)")
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
+        os.unlink(token.name)
+    print(f"the playground and serve --ui work in a browser ({time.monotonic() - started:.1f}s)")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ use crate::http::connection::{Connection, HeldBody};
 use crate::offline::trial;
 use rulehook_engine::{Hook, Limits, RenderGuard};
 
+pub mod ui;
+
 /// The page: plain HTML, CSS and JavaScript, with nothing fetched from elsewhere.
 const PAGE: &str = include_str!("page.html");
 
@@ -107,12 +109,17 @@ async fn page(
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     playground.check_host(&request)?;
-    Ok(HttpResponse::Ok()
+    Ok(page_response())
+}
+
+/// The page, under its content security policy.
+fn page_response() -> HttpResponse {
+    HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_POLICY))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(PAGE))
+        .body(PAGE)
 }
 
 async fn list_rules(
@@ -146,7 +153,9 @@ async fn render(
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    attempt(&state, &playground, &request, payload, trial::run).await
+    playground.check_host(&request)?;
+    playground.check_origin(&request)?;
+    attempt(&state, &request, payload, trial::run).await
 }
 
 /// The hook request the request editor's text stands for, as the page puts it in a test
@@ -157,20 +166,19 @@ async fn built_request(
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    attempt(&state, &playground, &request, payload, trial::request).await
+    playground.check_host(&request)?;
+    playground.check_origin(&request)?;
+    attempt(&state, &request, payload, trial::request).await
 }
 
-/// What a playground call does: read the body as a hook call's is read, do `work` on a
+/// What a playground call does, once its caller has checked who asks: read the body as a hook call's is read, do `work` on a
 /// render thread within the render deadline, and answer what it gives as JSON.
 async fn attempt<T: Serialize + Send + 'static>(
     state: &AppState,
-    playground: &Playground,
     request: &HttpRequest,
     payload: web::Payload,
     work: Work<T>,
 ) -> Result<HttpResponse, ApiError> {
-    playground.check_host(request)?;
-    playground.check_origin(request)?;
     super::hook::check_content_type(request)?;
     let (body, guard, _slot) = admission::admit(state, request, payload).await?;
     // Decoding copies the two texts out of the body.

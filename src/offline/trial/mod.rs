@@ -153,7 +153,36 @@ pub fn run(input: &Input<'_>) -> Result<Outcome, Stopped> {
             severity: Severity::Warning,
             message: w.message.clone(),
         }));
-    match try_rule(input, &rule, &mut outcome) {
+    match try_rule(input, &rule, &mut outcome, true) {
+        Ok(()) => Ok(outcome),
+        Err(Stop::Stopped) => Err(Stopped),
+        Err(Stop::Note(note)) => {
+            outcome.diagnostics.push(note);
+            Ok(outcome)
+        }
+    }
+}
+
+/// Tries the request of `input` on the saved rule named by `input.rule`, as `serve --ui`
+/// shows a loaded rule's answer: nothing is compiled, and there is no diff.
+///
+/// # Errors
+///
+/// [`Stopped`] when the guard refused memory or was cancelled.
+pub fn run_saved(input: &Input<'_>) -> Result<Outcome, Stopped> {
+    let mut outcome = Outcome::default();
+    let Some(rule) = (input.saved)(input.rule) else {
+        let name = rulehook_engine::clip(input.rule);
+        let note = Note::error(
+            Source::Rule,
+            1,
+            1,
+            format!("no rule named `{name}` is loaded"),
+        );
+        outcome.diagnostics.push(note);
+        return Ok(outcome);
+    };
+    match try_rule(input, rule, &mut outcome, false) {
         Ok(()) => Ok(outcome),
         Err(Stop::Stopped) => Err(Stopped),
         Err(Stop::Note(note)) => {
@@ -236,7 +265,14 @@ fn compile(input: &Input<'_>) -> Result<Result<Rule, Vec<Note>>, Stopped> {
     }))
 }
 
-fn try_rule(input: &Input<'_>, rule: &Rule, outcome: &mut Outcome) -> Result<(), Stop> {
+/// Renders `rule` on the request into `outcome`; with `compare`, diffs its answer with the
+/// saved rule of its name.
+fn try_rule(
+    input: &Input<'_>,
+    rule: &Rule,
+    outcome: &mut Outcome,
+    compare: bool,
+) -> Result<(), Stop> {
     let (body, notes) = request_body(input, rule)?;
     outcome.diagnostics.extend(notes);
     let (request, charged) = parse(input, rule, &body)?;
@@ -245,7 +281,7 @@ fn try_rule(input: &Input<'_>, rule: &Rule, outcome: &mut Outcome) -> Result<(),
     reserve(input, body.len().saturating_add(charged.saturating_mul(2)))?;
     outcome.values = values(input, rule, request.clone())?;
     let answer = answer(input, rule, request)?;
-    if let Some(saved) = (input.saved)(&rule.name) {
+    if let Some(saved) = compare.then(|| (input.saved)(&rule.name)).flatten() {
         let (edited, notes) = (rule, &mut outcome.diagnostics);
         outcome.diff = compare_with_saved(input, edited, saved, &body, &answer, notes)?;
     }

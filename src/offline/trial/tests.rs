@@ -126,3 +126,29 @@ fn a_saved_rule_that_fails_gives_no_diff_and_a_warning_at_the_name() {
         warning.message
     );
 }
+
+#[test]
+fn a_saved_rule_named_by_the_input_answers_without_a_diff() {
+    let saved = Rule::compile("hello.yaml", HELLO).unwrap();
+    let limits = Limits::default();
+    let lookup = |name: &str| (name == "hello").then_some(&saved);
+    let request =
+        r#"{"parent": {"metadata": {"name": "a"}, "spec": {"who": "Ada"}}, "children": {}}"#;
+    let input = |rule| Input {
+        rule,
+        request,
+        hook: Hook::Sync,
+        now: None,
+        limits: &limits,
+        max_rule_bytes: 0,
+        saved: &lookup,
+    };
+    let outcome = run_saved(&input("hello")).unwrap();
+    assert_eq!(outcome.answer.unwrap()["status"]["greeting"], "Hello, Ada!");
+    assert!(outcome.diff.is_none() && outcome.diagnostics.is_empty());
+    let missing = run_saved(&input("nope")).unwrap();
+    assert!(missing.answer.is_none());
+    assert!(missing.diagnostics[0]
+        .message
+        .contains("no rule named `nope`"));
+}

@@ -1,0 +1,43 @@
+//! `serve --ui`: the playground's page at `/ui` on the hook server, read-only. It lists the
+//! loaded rules (from `/rules`) with their calls, errors and latency (from `/metrics`), and
+//! shows a loaded rule's answer to a request typed there (`POST /ui/api/render`).
+//!
+//! The page holds no data, so it is served to anyone once `--ui` is on; everything it shows
+//! comes from routes that take the hooks' credentials, which the page asks for and sends as
+//! an `Authorization` header. Renders are admitted and limited as hook calls are, never
+//! written anywhere, and not counted in the hooks' metrics.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::{attempt, page_response};
+use crate::http::status::authorize;
+use crate::http::{ApiError, AppState};
+use crate::offline::trial;
+
+/// Registers `/ui` and its render API; both answer 404 unless `--ui` is on.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ui", web::get().to(page))
+        .route("/ui/api/render", web::post().to(render));
+}
+
+async fn page(state: web::Data<AppState>) -> HttpResponse {
+    if state.ui {
+        page_response()
+    } else {
+        HttpResponse::NotFound().finish()
+    }
+}
+
+/// `{"rule": "<loaded rule's name>", "request": "<JSON or kubectl YAML>", "hook": "sync"}`:
+/// the playground's outcome of that rule on that request, without a diff.
+async fn render(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    if !state.ui {
+        return Ok(HttpResponse::NotFound().finish());
+    }
+    authorize(&state, &request)?;
+    attempt(&state, &request, payload, trial::run_saved).await
+}
