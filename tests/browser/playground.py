@@ -48,8 +48,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(what, check, timeout=TIMEOUT):
-    """Polls `check` until it returns something true; fails naming `what` and the last value."""
+def wait_for(what, check, timeout=TIMEOUT, seen=None):
+    """Polls `check` until it returns something true; fails naming `what` and the last value,
+    or what `seen` returns then."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -60,6 +61,8 @@ def wait_for(what, check, timeout=TIMEOUT):
         except (urllib.error.URLError, ConnectionError, WebDriverError) as e:
             last = e
         time.sleep(0.05)
+    if seen:
+        last = seen()
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last saw: {last!r}")
 
 
@@ -171,14 +174,14 @@ def start_rulehook(binary, args, ready_path):
     return process, f"http://{addr}"
 
 
-def answer_shows(browser, needle, gone=None):
-    """The answer pane shows `needle` (and no longer `gone`)."""
+def wait_for_answer(browser, needle, gone=None):
+    """Waits until the answer pane shows `needle` (and no longer `gone`)."""
 
     def check():
         text = browser.text("#answer")
         return needle in text and (gone is None or gone not in text)
 
-    return check
+    wait_for(f"{needle} in the answer", check, seen=lambda: browser.text("#answer"))
 
 
 # A hook request typed as JSON: the parent alone, no children yet.
@@ -201,13 +204,13 @@ def run(browser, url, screenshots):
     browser.open(url)
     wait_for("the saved hello rule", lambda: browser.script("return document.getElementById('saved').value") == "hello")
     browser.select("#saved", "hello")
-    wait_for("the hello rule's first answer", answer_shows(browser, "Hello, Your Name!"))
+    wait_for_answer(browser, "Hello, Your Name!")
     assert "hello.yaml" in browser.text("#rule-file").lower(), browser.text("#rule-file")
 
     step("a hook request typed as JSON")
     browser.clear("#request")
     browser.type("#request", ADA_JSON)
-    wait_for("Hello, Ada! in the answer", answer_shows(browser, "Hello, Ada!", gone="Your Name"))
+    wait_for_answer(browser, "Hello, Ada!", gone="Your Name")
     assert "no problems" in browser.text("#diagnostics"), browser.text("#diagnostics")
 
     step("a broken rule is marked at its line")
@@ -232,15 +235,15 @@ def run(browser, url, screenshots):
 
     step("fixed again, the answer is back")
     browser.type("#rule", BACKSPACE)
-    wait_for("the answer to come back", answer_shows(browser, "Hello, Ada!", gone="no answer"))
+    wait_for_answer(browser, "Hello, Ada!", gone="no answer")
     wait_for("no problems", lambda: "no problems" in browser.text("#diagnostics"))
     assert browser.script("return document.querySelectorAll('#rule-gutter .bad').length") == 0
 
     step("kubectl YAML")
     browser.clear("#request")
     browser.type("#request", GRACE_YAML)
-    wait_for("Hello, Grace! in the answer", answer_shows(browser, "Hello, Grace!", gone="Ada"))
-    wait_for("the pod's name from the YAML", answer_shows(browser, "name: grace"))
+    wait_for_answer(browser, "Hello, Grace!", gone="Ada")
+    wait_for_answer(browser, "name: grace")
     # The rule from its first line, as it opens.
     browser.script("const r = document.getElementById('rule'); r.blur(); r.scrollTop = 0; r.scrollLeft = 0;"
                    "r.dispatchEvent(new Event('scroll'));")
@@ -262,10 +265,10 @@ def run_ui(browser, base, screenshot):
     browser.type("#token", "s3cret-token\t")
     wait_for("the loaded hello rule", lambda: "rules/hello.yaml" in browser.text("#loaded"))
     assert "1 calls, 0 errors" in browser.text("#loaded"), browser.text("#loaded")
-    wait_for("hello's answer", answer_shows(browser, "Hello, Your Name!"))
+    wait_for_answer(browser, "Hello, Your Name!")
     browser.clear("#request")
     browser.type("#request", GRACE_YAML)
-    wait_for("Hello, Grace! in the answer", answer_shows(browser, "Hello, Grace!", gone="Your Name"))
+    wait_for_answer(browser, "Hello, Grace!", gone="Your Name")
     browser.screenshot(screenshot)
 
 
@@ -307,6 +310,12 @@ def main():
         servers.append(serve)
         print("rulehook serve --ui")
         run_ui(browser, base, os.path.join(TARGET, "browser", "ui.png"))
+    except Exception:
+        if browser:
+            failed = os.path.join(TARGET, "browser", "failed.png")
+            browser.screenshot(failed)
+            print(f"the page as it was: {failed}", file=sys.stderr)
+        raise
     finally:
         if browser:
             browser.close()
