@@ -264,7 +264,7 @@ def run_ui(browser, base, screenshot):
     wait_for("the page to ask for the token", lambda: "Token" in browser.text("#loaded"))
     browser.type("#token", "s3cret-token\t")
     wait_for("the loaded hello rule", lambda: "rules/hello.yaml" in browser.text("#loaded"))
-    assert "1 calls, 0 errors" in browser.text("#loaded"), browser.text("#loaded")
+    assert "1 call, 0 errors" in browser.text("#loaded"), browser.text("#loaded")
     wait_for_answer(browser, "Hello, Your Name!")
     browser.clear("#request")
     browser.type("#request", GRACE_YAML)

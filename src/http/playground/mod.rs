@@ -28,7 +28,8 @@ const PAGE: &str = include_str!("page.html");
 /// site may frame it.
 const PAGE_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// Where a rule being tried says its errors are, in `RequestTimeout` and friends.
+/// Where a rule being tried says its errors are, in `RequestTimeout` and friends; its
+/// renders queue for a render thread under this name, apart from any hook's.
 const EDITED_RULE: &str = "the edited rule";
 
 /// What the playground's routes share besides the server's state.
@@ -155,7 +156,7 @@ async fn render(
 ) -> Result<HttpResponse, ApiError> {
     playground.check_host(&request)?;
     playground.check_origin(&request)?;
-    attempt(&state, &request, payload, trial::run).await
+    attempt(&state, &request, payload, trial::run, EDITED_RULE).await
 }
 
 /// The hook request the request editor's text stands for, as the page puts it in a test
@@ -168,16 +169,18 @@ async fn built_request(
 ) -> Result<HttpResponse, ApiError> {
     playground.check_host(&request)?;
     playground.check_origin(&request)?;
-    attempt(&state, &request, payload, trial::request).await
+    attempt(&state, &request, payload, trial::request, EDITED_RULE).await
 }
 
 /// What a playground call does, once its caller has checked who asks: read the body as a hook call's is read, do `work` on a
-/// render thread within the render deadline, and answer what it gives as JSON.
+/// render thread within the render deadline, and answer what it gives as JSON. Errors name
+/// the rule as `label`.
 async fn attempt<T: Serialize + Send + 'static>(
     state: &AppState,
     request: &HttpRequest,
     payload: web::Payload,
     work: Work<T>,
+    label: &'static str,
 ) -> Result<HttpResponse, ApiError> {
     super::hook::check_content_type(request)?;
     let (body, guard, _slot) = admission::admit(state, request, payload).await?;
@@ -188,7 +191,7 @@ async fn attempt<T: Serialize + Send + 'static>(
     drop(body);
     let hook =
         Hook::parse(&attempt.hook).ok_or_else(|| ApiError::UnknownHook(attempt.hook.clone()))?;
-    let outcome = on_pool(state, attempt, hook, &guard, work).await?;
+    let outcome = on_pool(state, attempt, hook, &guard, work, label).await?;
     let json = serde_json::to_vec(&outcome).map_err(|e| ApiError::Read(e.to_string()))?;
     drop(outcome);
     // From here the reservation covers the answer alone, until the client has read it.
@@ -215,6 +218,7 @@ async fn on_pool<T: Send + 'static>(
     hook: Hook,
     guard: &Arc<RequestGuard>,
     work: Work<T>,
+    label: &'static str,
 ) -> Result<T, ApiError> {
     let limits = Limits {
         guard: Some(guard.clone()),
@@ -224,7 +228,7 @@ async fn on_pool<T: Send + 'static>(
     let saved = state.rules.load_full();
     let job_guard = guard.clone();
     let attempt_on_pool = async {
-        let share = state.shares.acquire(EDITED_RULE).await;
+        let share = state.shares.acquire(label).await;
         let job = state
             .renders
             .spawn(move |reply| {
@@ -250,7 +254,7 @@ async fn on_pool<T: Send + 'static>(
         Ok::<_, ApiError>(job.await)
     };
     let timed_out = || ApiError::RenderTimeout {
-        rule: EDITED_RULE.to_owned(),
+        rule: label.to_owned(),
         after: state.limits.render_timeout,
     };
     match actix_web::rt::time::timeout(state.limits.render_timeout, attempt_on_pool).await {
@@ -260,7 +264,7 @@ async fn on_pool<T: Send + 'static>(
         }
         Ok(Err(busy)) => Err(busy),
         Ok(Ok(Err(_closed))) => Err(ApiError::Panicked {
-            rule: EDITED_RULE.to_owned(),
+            rule: label.to_owned(),
         }),
         Ok(Ok(Ok(Ok(outcome)))) => Ok(outcome),
         Ok(Ok(Ok(Err(trial::Stopped)))) if guard.starved() => Err(guard.out_of_memory()),

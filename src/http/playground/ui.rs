@@ -14,6 +14,10 @@ use crate::http::status::authorize;
 use crate::http::{ApiError, AppState};
 use crate::offline::trial;
 
+/// How errors name the rule a render tried, which the page knows; its renders queue for a
+/// render thread under this name, so they take at most one rule's share of the threads.
+const LOADED_RULE: &str = "the loaded rule";
+
 /// Registers `/ui` and its render API; both answer 404 unless `--ui` is on.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui", web::get().to(page))
@@ -39,5 +43,5 @@ async fn render(
         return Ok(HttpResponse::NotFound().finish());
     }
     authorize(&state, &request)?;
-    attempt(&state, &request, payload, trial::run_saved).await
+    attempt(&state, &request, payload, trial::run_saved, LOADED_RULE).await
 }
