@@ -87,3 +87,62 @@ fn with_a_token_the_render_api_takes_it_and_answers_with_a_loaded_rule() {
     // What the page lists stays behind the token too.
     assert_eq!(server.get("/rules").unwrap().status, 401);
 }
+
+#[test]
+fn the_last_failed_calls_are_listed_with_the_object_each_was_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("picky.yaml"),
+        "sync:\n  children:\n    - $includeWhen: \"{{ parent.spec.broken }}\"\n      $template: \"{{ fail 'spec.broken is set' }}\"\n",
+    )
+    .unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret-token\n").unwrap();
+    let server = Server::start(
+        &rules,
+        &["--ui", "--auth-token-file", token.to_str().unwrap()],
+    );
+    let auth = ("Authorization", "Bearer s3cret-token");
+    let parent = |broken: bool| {
+        json!({"controller": {}, "parent": {"apiVersion": "example.com/v1", "kind": "Picky",
+            "metadata": {"name": "p1", "namespace": "team", "uid": "u-1"},
+            "spec": {"broken": broken}}, "children": {}})
+        .to_string()
+    };
+    let call = |body: String, headers: &[(&str, &str)]| {
+        let mut all = vec![JSON];
+        all.extend_from_slice(headers);
+        server
+            .request("POST", "/picky/sync", &all, body.as_bytes())
+            .unwrap()
+            .status
+    };
+    assert_eq!(call(parent(false), &[auth]), 200);
+    assert_eq!(call(parent(true), &[auth]), 500);
+    // Refused credentials say nothing about a rule, and are not kept.
+    assert_eq!(call(parent(true), &[]), 401);
+    let listed = |headers: &[(&str, &str)]| {
+        server
+            .request("GET", "/ui/api/failures", headers, b"")
+            .unwrap()
+    };
+    assert_eq!(listed(&[]).status, 401);
+    let failures: Value = listed(&[auth]).json();
+    let failures = failures.as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let failed = &failures[0];
+    assert_eq!(failed["rule"], "picky");
+    assert_eq!(failed["status"], 500);
+    assert_eq!(failed["parent"], "team/p1");
+    assert_eq!(failed["kind"], "Picky");
+    assert_eq!(failed["uid"], "u-1");
+    assert!(
+        failed["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("fail: spec.broken is set"),
+        "{failed}"
+    );
+}

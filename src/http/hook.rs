@@ -17,6 +17,7 @@ use crate::budget::answer_cache::{Answer, Miss};
 use crate::http::admission::{self, RequestGuard, SliceGuard};
 use crate::http::connection::{Chunked, Connection, HeldBody};
 use crate::supply::ruleset::LoadedRule;
+use crate::telemetry::failures::FailedCall;
 use crate::telemetry::log_writer::{self, AccessRecord};
 use crate::telemetry::metrics;
 use rulehook_engine::clip;
@@ -113,10 +114,39 @@ async fn call(
             "rule failed"
         );
     }
+    if let (true, Err(e)) = (state.ui, &result) {
+        keep_failure(&state, rule, hook, status.as_u16(), e, &subject);
+    }
     if tracing::enabled!(tracing::Level::INFO) {
         access_log(rule, hook, status.as_u16(), elapsed, subject);
     }
     result
+}
+
+/// Keeps a failed call for the `/ui` page. Refused credentials are left out: they say
+/// nothing about a rule, and anyone who can reach the port could fill the list with them.
+fn keep_failure(
+    state: &AppState,
+    rule: &str,
+    hook: &str,
+    status: u16,
+    error: &ApiError,
+    subject: &Subject,
+) {
+    if matches!(status, 401 | 403) {
+        return;
+    }
+    let at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    state.failures.record(FailedCall {
+        at,
+        rule: clip(rule).to_string(),
+        hook: clip(hook).to_string(),
+        status,
+        message: error.to_string(),
+        parent: clip(&subject.namespaced_name()).to_string(),
+        kind: clip(&subject.kind).to_string(),
+        uid: clip(&subject.uid).to_string(),
+    });
 }
 
 /// Answers a hook call; `subject` is set as soon as the object the call is about is known.

@@ -50,6 +50,8 @@ pub struct AppState {
     pub open_metrics: bool,
     /// Whether `/ui` serves the read-only page (`--ui`).
     pub ui: bool,
+    /// The last failed hook calls, kept only while `--ui` is on: the page shows them.
+    pub failures: crate::telemetry::failures::RecentFailures,
     /// Whether `/readyz` is ready with no rule loaded (`--allow-empty`).
     pub allow_empty: bool,
     /// Whether hooks, `/rules` and `/metrics` need a verified client certificate. Probes
@@ -183,6 +185,7 @@ impl AppState {
             auth: Auth::default(),
             open_metrics: false,
             ui: false,
+            failures: crate::telemetry::failures::RecentFailures::default(),
             allow_empty: false,
             require_client_certificate: false,
             recorder: None,

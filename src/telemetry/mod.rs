@@ -3,6 +3,7 @@
 //! and the digests that name answers and files.
 
 pub(crate) mod digest;
+pub mod failures;
 pub mod log_format;
 pub mod log_writer;
 pub(crate) mod metrics;
