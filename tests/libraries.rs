@@ -104,4 +104,16 @@ fn check_reports_a_broken_library_and_every_rule_it_stops() {
     }
     let out = rulehook(&["check", "."], temp.path());
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+
+    // A definition no rule uses is a warning.
+    std::fs::remove_file(temp.path().join("b.yaml")).unwrap();
+    let out = rulehook(&["check", "."], temp.path());
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains(
+            "shared.lib.yaml:6:3: warning: `counted` is never used by a rule of this directory"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("`label` is never used"), "{text}");
 }

@@ -166,6 +166,19 @@ impl RuleSet {
         })
     }
 
+    /// The library definitions no serving rule uses, directly or through another
+    /// definition, as warnings for `check`.
+    pub fn unused_library_definitions(&self) -> Vec<Diagnostic> {
+        if self.libraries.set.is_empty() {
+            return Vec::new();
+        }
+        let used = self
+            .by_name
+            .values()
+            .flat_map(|r| r.rule.library_uses.iter());
+        self.libraries.set.unused(used)
+    }
+
     /// Every current problem, across files.
     pub(crate) fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.libraries
