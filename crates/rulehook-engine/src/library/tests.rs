@@ -15,13 +15,6 @@ functions:
   readyCount:
     params: [objects]
     expr: "{{ length (readyNames objects) }}"
-templates:
-  readyCondition:
-    params: [ready, observed]
-    template:
-      type: Ready
-      status: "{{ ternary ready 'True' 'False' }}"
-      lastTransitionTime: "{{ ternary (eq observed.status (ternary ready 'True' 'False')) (default observed.lastTransitionTime now) now }}"
 "#;
 
 fn set(libraries: &[(&str, &str)]) -> Result<LibrarySet, Vec<String>> {
@@ -66,11 +59,15 @@ fn render(rule: &Rule) -> Value {
 
 #[test]
 fn a_library_is_used_by_two_rules() {
-    let libraries = set(&[("rules/rollup.lib.yaml", ROLLUP)]).unwrap();
+    let libraries = set(&[
+        ("rules/rollup.lib.yaml", ROLLUP),
+        ("rules/conditions.lib.yaml", DOC_LIBRARY),
+    ])
+    .unwrap();
     let status_rule = Rule::compile_with(
         "rules/a.yaml",
         r#"
-imports: [rollup]
+imports: [rollup, conditions]
 values:
   observed: {expr: "{{ first (where parent.status.conditions 'type' 'Ready') }}"}
 sync:
@@ -92,7 +89,7 @@ sync:
     let count_rule = Rule::compile_with(
         "rules/b.yaml",
         r#"
-imports: [rollup]
+imports: [rollup, conditions]
 sync:
   status:
     count: "{{ readyCount children.[Pod.v1] }}"
@@ -214,10 +211,14 @@ fn a_missing_library_is_named() {
 
 #[test]
 fn with_params_are_checked() {
-    let libraries = set(&[("rollup.lib.yaml", ROLLUP)]).unwrap();
+    let libraries = set(&[
+        ("rollup.lib.yaml", ROLLUP),
+        ("conditions.lib.yaml", DOC_LIBRARY),
+    ])
+    .unwrap();
     let errors = rule_errors(
         &libraries,
-        "imports: [rollup]\nsync:\n  status:\n    c: {$use: readyCondition, $with: {redy: true}}\n",
+        "imports: [rollup, conditions]\nsync:\n  status:\n    c: {$use: readyCondition, $with: {redy: true}}\n",
     );
     assert!(
         errors
@@ -233,7 +234,7 @@ fn with_params_are_checked() {
     );
     let errors = rule_errors(
         &libraries,
-        "imports: [rollup]\nsync:\n  status:\n    c: {$use: readyCondtion, $with: {}}\n    n: \"{{ readyName 1 }}\"\n",
+        "imports: [rollup, conditions]\nsync:\n  status:\n    c: {$use: readyCondtion, $with: {}}\n    n: \"{{ readyName 1 }}\"\n",
     );
     assert!(
         errors
@@ -308,4 +309,50 @@ fn every_call_is_charged_to_the_render_work() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("limit"), "{error}");
+}
+
+/// The example library of docs/rules.md, "Sharing between rules".
+const DOC_LIBRARY: &str = r#"# rules/rollup.lib.yaml
+functions:
+  runningNames:              # called like a helper: {{ runningNames pods }}
+    params: [objects]
+    expr: "{{ pluck (where objects 'status.phase' 'Running') 'metadata.name' }}"
+templates:
+  readyCondition:            # put in place with $use
+    params: [ready, observed]
+    template:
+      type: Ready
+      status: "{{ ternary ready 'True' 'False' }}"
+      lastTransitionTime: "{{ ternary (eq observed.status (ternary ready 'True' 'False')) (default observed.lastTransitionTime now) now }}"
+"#;
+
+/// The rule that imports it there.
+const DOC_RULE: &str = r#"# rules/web.yaml
+imports: [rollup]
+sync:
+  status:
+    running: "{{ runningNames children.[Pod.v1] }}"
+    conditions:
+      - $use: readyCondition
+        $with:
+          ready: "{{ gt (length (runningNames children.[Pod.v1])) 0 }}"
+          observed: "{{ first (where parent.status.conditions 'type' 'Ready') }}"
+"#;
+
+#[test]
+fn the_documented_library_renders_as_documented() {
+    let docs = include_str!("../../../../docs/rules.md");
+    for example in [DOC_LIBRARY, DOC_RULE] {
+        assert!(docs.contains(example), "not in docs/rules.md:\n{example}");
+    }
+    let libraries = set(&[("rules/rollup.lib.yaml", DOC_LIBRARY)]).unwrap();
+    let rule = Rule::compile_with("rules/web.yaml", DOC_RULE, &libraries)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let answer = render(&rule);
+    assert_eq!(answer["status"]["running"], json!(["a"]));
+    // Ready as the parent's status already says: its time stays.
+    assert_eq!(
+        answer["status"]["conditions"],
+        json!([{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}])
+    );
 }
