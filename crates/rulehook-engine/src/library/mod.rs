@@ -10,6 +10,7 @@ mod directory;
 mod graph;
 pub(crate) mod imports;
 pub(crate) mod link;
+pub(crate) mod spec;
 #[cfg(test)]
 mod tests;
 
@@ -29,9 +30,9 @@ pub(crate) use crate::template::Definition;
 /// What ends the name of a library file; a rule file is any other `*.yaml`.
 pub const LIBRARY_SUFFIX: &str = ".lib.yaml";
 
-const LIBRARY_KEYS: &[&str] = &["imports", "functions", "templates"];
-const FUNCTION_KEYS: &[&str] = &["params", "expr"];
-const TEMPLATE_KEYS: &[&str] = &["params", "template"];
+pub(crate) const LIBRARY_KEYS: &[&str] = &["imports", "functions", "templates"];
+pub(crate) const FUNCTION_KEYS: &[&str] = &["params", "expr"];
+pub(crate) const TEMPLATE_KEYS: &[&str] = &["params", "template"];
 
 /// A checked library, ready to be compiled into the rules that import it.
 #[derive(Debug)]
