@@ -188,6 +188,16 @@ fn names_that_clash_are_refused_naming_both_places() {
         "imports: [one]\nvalues:\n  f: $.parent\nsync:\n  status: {a: \"{{ f }}\"}\n",
     );
     assert!(errors[0].contains("one.lib.yaml:2:3"), "{errors:?}");
+    let errors = rule_errors(
+        &libraries,
+        "imports: [one]\nsync:\n  status:\n    - $let: {f: \"{{ 1 }}\"}\n      $template: 1\n",
+    );
+    assert!(
+        errors[0].contains(
+            "`$let` name `f` is the name of the imported function `f` (one.lib.yaml:2:3)"
+        ),
+        "{errors:?}"
+    );
 }
 
 #[test]

@@ -289,6 +289,12 @@ impl Compiler<'_> {
                 "`$let` name `{name}` is a helper's name; pick another"
             ));
         }
+        if let Some(function) = super::functions::lookup(name) {
+            return Some(format!(
+                "`$let` name `{name}` is the name of the imported function `{name}` ({}); pick another",
+                function.origin
+            ));
+        }
         if loop_names.iter().any(|n| n == name) {
             return Some(format!(
                 "`$let` name `{name}` is already this item's loop name; pick another, or rename the loop's with `$as`, `$index` or `$key`"
