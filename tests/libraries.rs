@@ -117,3 +117,50 @@ fn check_reports_a_broken_library_and_every_rule_it_stops() {
     );
     assert!(!text.contains("`label` is never used"), "{text}");
 }
+
+#[test]
+fn test_render_and_controllers_read_a_directory_with_a_library() {
+    let temp = tempfile::tempdir().unwrap();
+    // What `controllers` needs to know of each rule.
+    let controller =
+        "controller: {spec: {parentResource: {apiVersion: example.com/v1, resource: things}}}\n";
+    for (name, text) in files(&library("x-")) {
+        let text = if name.ends_with(".lib.yaml") {
+            text
+        } else {
+            text + controller
+        };
+        std::fs::write(temp.path().join(name), text).unwrap();
+    }
+    let suite = "rule: b\ncases:\n  - name: the template from the library\n    request: {parent: {}}\n    expect:\n      status: {b: {label: x-b}}\n      children: []\n";
+    std::fs::write(temp.path().join("b.test.yaml"), suite).unwrap();
+    std::fs::write(temp.path().join("request.json"), "{\"parent\": {}}").unwrap();
+
+    let out = rulehook(&["test", "."], temp.path());
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("1 passed"), "{}", stdout(&out));
+
+    for rule in ["a", "a.yaml"] {
+        let out = rulehook(
+            &["render", rule, "request.json", "--rules", "."],
+            temp.path(),
+        );
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+        assert!(stdout(&out).contains("x-a"), "{}", stdout(&out));
+    }
+
+    let out = rulehook(
+        &[
+            "controllers",
+            "--rules",
+            ".",
+            "--base-url",
+            "http://rulehook",
+        ],
+        temp.path(),
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let manifests = stdout(&out);
+    assert!(manifests.contains("name: a-controller"), "{manifests}");
+    assert!(!manifests.contains("shared"), "{manifests}");
+}
