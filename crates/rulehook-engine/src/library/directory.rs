@@ -39,7 +39,7 @@ pub fn compile_directory(
             let cycle = in_cycle.join(" -> ");
             failures.insert(
                 file.to_owned(),
-                vec![Diagnostic::new(file, 1, 1, format!("libraries import each other: {cycle}; a library may not import itself, directly or through others"))],
+                vec![Diagnostic::at(file, imports_at(text), format!("libraries import each other: {cycle}; a library may not import itself, directly or through others"))],
             );
             continue;
         }
@@ -51,7 +51,7 @@ pub fn compile_directory(
             let (import_file, _) = by_name[import.as_str()];
             failures.insert(
                 file.to_owned(),
-                vec![Diagnostic::new(file, 1, 1, format!("cannot load: the library `{import}` it imports ({import_file}) does not load"))],
+                vec![Diagnostic::at(file, imports_at(text), format!("cannot load: the library `{import}` it imports ({import_file}) does not load"))],
             );
             continue;
         }
@@ -63,4 +63,9 @@ pub fn compile_directory(
         }
     }
     (set, failures)
+}
+
+/// Where a library file lists its imports, for the errors about them.
+fn imports_at(text: &str) -> crate::locate::Pos {
+    crate::locate::Locator::new(text).key("imports")
 }

@@ -10,11 +10,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::{Definition, Library};
 use crate::diagnostic::Diagnostic;
-use crate::template::USE_KEY;
+use crate::template::definitions::names_used;
 
 /// Functions in dependency order, and templates by name; a cycle among them is reported.
 pub(super) fn ordered(
@@ -110,55 +108,6 @@ pub(super) fn depth_first<'n>(
         }
     }
     (order, cycle)
-}
-
-/// Every name a definition's body may use: the words inside its `{{ }}`, outside quotes,
-/// and the templates it names with `$use`.
-pub(crate) fn names_used(body: &Value) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![body];
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::String(text) => words_in_expressions(text, &mut out),
-            Value::Array(items) => stack.extend(items),
-            Value::Object(map) => {
-                for (key, value) in map {
-                    if key == USE_KEY {
-                        if let Some(name) = value.as_str() {
-                            out.insert(name.to_owned());
-                        }
-                    }
-                    words_in_expressions(key, &mut out);
-                    stack.push(value);
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-fn words_in_expressions(text: &str, out: &mut BTreeSet<String>) {
-    for part in text.split("{{").skip(1) {
-        let inside = part.split("}}").next().unwrap_or("");
-        let mut quote = None;
-        let mut word = String::new();
-        for c in inside.chars().chain([' ']) {
-            match quote {
-                Some(q) if c == q => quote = None,
-                Some(_) => {}
-                None if c == '\'' || c == '"' => quote = Some(c),
-                None if c.is_alphanumeric() || c == '_' => {
-                    word.push(c);
-                    continue;
-                }
-                None => {}
-            }
-            if !word.is_empty() {
-                out.insert(std::mem::take(&mut word));
-            }
-        }
-    }
 }
 
 /// The definitions of `libraries` that nothing uses: neither a rule (`used`, as library

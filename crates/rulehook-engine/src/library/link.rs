@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use super::{Definition, Library};
 use crate::diagnostic::Diagnostic;
-use crate::locate::Pos;
 use crate::template::definitions::{definition_compiler, Linked, Scope, Source, Target};
 use crate::template::functions::Functions;
 use crate::template::Gathered;
@@ -137,7 +136,7 @@ pub(crate) fn check_library(library: &Arc<Library>, diagnostics: &mut Vec<Diagno
     for (name, a, b) in clashes(&library.imported) {
         diagnostics.push(Diagnostic::at(
             &library.file,
-            Pos { line: 1, column: 1 },
+            library.locator.key("imports"),
             format!(
                 "`{name}` is defined by both imported libraries `{}` ({}) and `{}` ({}); rename one",
                 a.name, a.file, b.name, b.file

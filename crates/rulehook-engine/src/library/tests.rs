@@ -366,3 +366,37 @@ fn the_documented_library_renders_as_documented() {
         json!([{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}])
     );
 }
+
+#[test]
+fn definitions_nest_only_so_deep() {
+    let mut functions = String::from("functions:\n");
+    let mut templates = String::from("templates:\n");
+    for i in 0..40 {
+        let (call, used) = if i == 39 {
+            ("x".to_owned(), "{x: 1}".to_owned())
+        } else {
+            (
+                format!("f{} x", i + 1),
+                format!("{{$use: t{}, $with: {{x: 1}}}}", i + 1),
+            )
+        };
+        functions.push_str(&format!(
+            "  f{i}:\n    params: [x]\n    expr: \"{{{{ {call} }}}}\"\n"
+        ));
+        templates.push_str(&format!("  t{i}:\n    params: [x]\n    template: {used}\n"));
+    }
+    let errors = library_errors(&[("deep.lib.yaml", &functions)]);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("calls functions 33 deep; at most 32")),
+        "{errors:?}"
+    );
+    let errors = library_errors(&[("deep.lib.yaml", &templates)]);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("more than 32 `$use`s deep")),
+        "{errors:?}"
+    );
+}

@@ -67,6 +67,8 @@ pub struct Compiler<'a> {
     pub(crate) library: Option<&'a str>,
     /// How many `{{#if}}`-like blocks enclose what is being compiled.
     pub(super) blocks: usize,
+    /// How many `$use`s enclose what is being compiled.
+    pub(super) uses: usize,
 }
 
 /// The `$let` name being compiled and the names written after it.
@@ -96,6 +98,7 @@ impl<'a> Compiler<'a> {
             linked: None,
             library: None,
             blocks: 0,
+            uses: 0,
         }
     }
 

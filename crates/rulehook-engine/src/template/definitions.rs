@@ -91,3 +91,52 @@ pub(crate) fn definition_compiler<'c>(
     compiler.library = Some(library.name);
     compiler
 }
+
+/// Every name a definition's body may use: the words inside its `{{ }}`, outside quotes,
+/// and the templates it names with `$use`.
+pub(crate) fn names_used(body: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![body];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::String(text) => words_in_expressions(text, &mut out),
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => {
+                for (key, value) in map {
+                    if key == super::USE_KEY {
+                        if let Some(name) = value.as_str() {
+                            out.insert(name.to_owned());
+                        }
+                    }
+                    words_in_expressions(key, &mut out);
+                    stack.push(value);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn words_in_expressions(text: &str, out: &mut BTreeSet<String>) {
+    for part in text.split("{{").skip(1) {
+        let inside = part.split("}}").next().unwrap_or("");
+        let mut quote = None;
+        let mut word = String::new();
+        for c in inside.chars().chain([' ']) {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if c == '\'' || c == '"' => quote = Some(c),
+                None if c.is_alphanumeric() || c == '_' => {
+                    word.push(c);
+                    continue;
+                }
+                None => {}
+            }
+            if !word.is_empty() {
+                out.insert(std::mem::take(&mut word));
+            }
+        }
+    }
+}

@@ -21,6 +21,11 @@ use super::render::STEP_WORK;
 use crate::budget;
 use crate::now::NOW;
 
+/// How deep library definitions may nest: functions calling functions, and templates
+/// using templates. Each level costs stack when a rule loads and when it renders, and no
+/// hand-written library comes near it, so a file cannot make either overflow.
+pub(crate) const MAX_DEPTH: usize = 32;
+
 /// A compiled library function.
 #[derive(Debug)]
 pub(crate) struct Function {
@@ -30,6 +35,8 @@ pub(crate) struct Function {
     pub(crate) params: Vec<String>,
     /// Where it is defined, `file:line:column`, for messages.
     pub(crate) origin: String,
+    /// How many calls deep a call of it may go, itself included.
+    pub(crate) depth: usize,
     pub(super) body: Program,
 }
 
@@ -119,8 +126,27 @@ impl super::Compiler<'_> {
         def: &super::Definition,
         scope: Rc<Functions>,
     ) -> Option<Function> {
+        // What it may call, read from its text as the cycle check reads it.
+        let called = super::definitions::names_used(&def.body);
+        let depth = 1 + scope
+            .iter()
+            .filter(|(name, _)| called.contains(*name))
+            .map(|(_, f)| f.depth)
+            .max()
+            .unwrap_or(0);
+        if depth > MAX_DEPTH {
+            self.error(
+                def.pos,
+                format!(
+                    "`{}` calls functions {depth} deep; at most {MAX_DEPTH} may nest",
+                    def.name
+                ),
+            );
+            return None;
+        }
         let expr = in_scope(scope, || self.expr_at(&def.body, &def.path))?;
         Some(Function {
+            depth,
             name: def.name.clone(),
             library: library.to_owned(),
             params: def.params.clone(),

@@ -46,6 +46,16 @@ impl Compiler<'_> {
                 format!("`{key}` cannot stand beside `$use`; the template used is the whole value"),
             );
         }
+        if self.uses >= super::functions::MAX_DEPTH {
+            self.error(
+                at,
+                format!(
+                    "templates nest more than {} `$use`s deep here; use fewer levels",
+                    super::functions::MAX_DEPTH
+                ),
+            );
+            return nothing;
+        }
         let Some(linked) = self.linked else {
             self.error(
                 at,
@@ -91,6 +101,7 @@ impl Compiler<'_> {
             };
             let mut inner = super::definitions::definition_compiler(library, def, &mut target);
             inner.linked = Some(linked);
+            inner.uses = self.uses + 1;
             super::functions::in_scope(functions, || inner.node(&def.body, &def.path, nulls))
         };
         Node::Use(Box::new(Use {
