@@ -19,7 +19,7 @@ const BROKEN: &str = "sync:\n  status:\n    n: \"{{ nope }}\"\n";
 
 /// A rule's sync answer to an empty parent, or the HTTP status when it is not 200 (0 when
 /// the call itself failed).
-fn sync_answer(server: &Server, rule: &str) -> Result<serde_json::Value, u16> {
+pub(crate) fn sync_answer(server: &Server, rule: &str) -> Result<serde_json::Value, u16> {
     let r = server
         .request(
             "POST",

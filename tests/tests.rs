@@ -16,6 +16,7 @@ mod hello;
 mod isolation;
 mod isolation_ops;
 mod isolation_work;
+mod libraries;
 mod limits;
 mod playground;
 mod record;

@@ -186,8 +186,12 @@ fn junit_reports_each_case() {
 }
 
 #[test]
-fn schema_prints_both_schemas() {
-    for (which, file) in [("rule", "rule.schema.json"), ("test", "test.schema.json")] {
+fn schema_prints_every_schema() {
+    for (which, file) in [
+        ("rule", "rule.schema.json"),
+        ("test", "test.schema.json"),
+        ("library", "library.schema.json"),
+    ] {
         let out = rulehook(&["schema", which], repo());
         assert_eq!(out.status.code(), Some(0));
         let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

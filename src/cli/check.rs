@@ -40,6 +40,7 @@ pub fn run(args: &Args) -> ExitCode {
         for loaded in set.rules() {
             warnings.extend(loaded.rule.warnings.iter().cloned());
         }
+        warnings.extend(set.unused_library_definitions());
         problems.extend(report.errors);
         problems.extend(
             report

@@ -4,15 +4,15 @@
 
 use serde_json::Value;
 
+use crate::compile_hook::compile_hook;
 use crate::diagnostic::Diagnostic;
 use crate::helpers;
 use crate::json::is_identifier;
 use crate::locate::{join_key, Locator, Pos};
-use crate::metacontroller::{self as mc, ControllerKind, Hook};
+use crate::metacontroller::{self as mc, Hook};
 use crate::now::NOW;
 use crate::query_cost;
 use crate::request::Reads;
-use crate::response::HookTemplates;
 use crate::rule::{NamedValue, Rule, Source};
 use crate::spec::{HookSpec, RuleSpec, ValueSpec};
 use crate::template::{Compiler, Gathered, Names, NullPolicy};
@@ -23,8 +23,23 @@ impl Rule {
     /// # Errors
     ///
     /// Every problem found, each with its line and column.
+    /// A rule compiled alone cannot import libraries: `imports:` is an error here.
     pub fn compile(file: &str, text: &str) -> Result<Rule, Vec<Diagnostic>> {
         Self::compile_guarded(file, text, &crate::Unbounded)
+    }
+
+    /// As [`Rule::compile`], with the libraries of the rule's directory, which its
+    /// `imports:` names.
+    ///
+    /// # Errors
+    ///
+    /// As [`Rule::compile`]; also an import that `libraries` lacks.
+    pub fn compile_with(
+        file: &str,
+        text: &str,
+        libraries: &crate::LibrarySet,
+    ) -> Result<Rule, Vec<Diagnostic>> {
+        Self::compile_guarded_with(file, text, Some(libraries), &crate::Unbounded)
     }
 
     /// As [`Rule::compile`], asking `guard` between templates whether to go on.
@@ -37,13 +52,34 @@ impl Rule {
         text: &str,
         guard: &dyn crate::CompileGuard,
     ) -> Result<Rule, Vec<Diagnostic>> {
+        Self::compile_guarded_with(file, text, None, guard)
+    }
+
+    /// As [`Rule::compile_with`], asking `guard` between templates whether to go on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Rule::compile_guarded`].
+    pub fn compile_guarded_with(
+        file: &str,
+        text: &str,
+        libraries: Option<&crate::LibrarySet>,
+        guard: &dyn crate::CompileGuard,
+    ) -> Result<Rule, Vec<Diagnostic>> {
         let locator = Locator::new(text);
         let spec = RuleSpec::parse(file, text, &locator).map_err(|mut diagnostics| {
             diagnostics.sort_by_key(|d| (d.line, d.column));
             diagnostics
         })?;
         let mut diagnostics = Vec::new();
-        let rule = match compile_spec(file, spec, &locator, &mut diagnostics, guard) {
+        let imported = crate::library::imports::imported(
+            file,
+            &spec.imports,
+            libraries,
+            &locator,
+            &mut diagnostics,
+        );
+        let rule = match compile_spec(file, spec, &locator, &mut diagnostics, guard, &imported) {
             Ok(rule) => rule,
             // Stopped: its other diagnostics are about templates it skipped.
             Err(why) => return Err(vec![Diagnostic::at(file, Pos { line: 1, column: 1 }, why)]),
@@ -64,6 +100,7 @@ fn compile_spec(
     locator: &Locator,
     diagnostics: &mut Vec<Diagnostic>,
     guard: &dyn crate::CompileGuard,
+    imported: &[std::sync::Arc<crate::Library>],
 ) -> Result<Rule, String> {
     let name = crate::rule_name::rule_name(file, spec.name.as_deref(), locator, diagnostics);
     let name_pos = if spec.name.is_some() {
@@ -81,15 +118,28 @@ fn compile_spec(
     // A customize hook sees `parent` even when the rule is a decorator's.
     let value_scope: Vec<&str> = base.iter().chain([mc::PARENT].iter()).copied().collect();
     let mut gathered = Gathered::new(Reads::minimal());
-    let values = compile_values(
+    let mut target = crate::template::definitions::Target {
+        diagnostics,
+        gathered: &mut gathered,
+        guard,
+    };
+    let linked = crate::library::link::link(imported, &mut target);
+    crate::library::imports::check_value_names(
         file,
-        &spec,
+        spec.values.keys(),
+        &linked,
         locator,
         diagnostics,
-        &value_scope,
-        &mut gathered,
-        guard,
     );
+    // Every template of the rule may call the functions of the libraries it imports.
+    let _functions = crate::template::functions::enter(linked.rule.functions.clone());
+    let linked = Some(&linked);
+    let mut target = crate::template::definitions::Target {
+        diagnostics,
+        gathered: &mut gathered,
+        guard,
+    };
+    let values = compile_values(file, &spec, locator, &value_scope, &mut target, linked);
     // Every value written counts, also one that failed to compile: its error is reported
     // once, not again at every template that uses it.
     let names_for = |builtins: &[&str]| {
@@ -119,6 +169,7 @@ fn compile_spec(
                 &mut gathered,
                 guard,
             );
+            compiler.linked = linked;
             Some(compile_hook(
                 section,
                 spec.kind,
@@ -145,6 +196,7 @@ fn compile_spec(
             &mut gathered,
             guard,
         );
+        compiler.linked = linked;
         let node = compiler.node(
             &c.related_resources,
             "customize.relatedResources",
@@ -201,6 +253,7 @@ fn compile_spec(
         sync,
         finalize,
         customize,
+        library_uses: linked.map(|l| l.used.take()).unwrap_or_default(),
         types: types.into_keys().collect(),
         reads,
         patterns: (!patterns.is_empty()).then(|| std::sync::Arc::new(patterns)),
@@ -211,11 +264,16 @@ fn compile_values(
     file: &str,
     spec: &RuleSpec,
     locator: &Locator,
-    diagnostics: &mut Vec<Diagnostic>,
     builtins: &[&str],
-    gathered: &mut Gathered,
-    guard: &dyn crate::CompileGuard,
+    target: &mut crate::template::definitions::Target<'_>,
+    linked: Option<&crate::template::definitions::Linked<'_>>,
 ) -> Vec<NamedValue> {
+    let crate::template::definitions::Target {
+        diagnostics,
+        gathered,
+        guard,
+    } = target;
+    let guard = *guard;
     // In file order, so a computed value sees exactly the computed values above it.
     let mut entries: Vec<(&String, &ValueSpec)> = spec.values.iter().collect();
     entries.sort_by_key(|(name, _)| {
@@ -297,7 +355,7 @@ fn compile_values(
         let mut compiler = Compiler::new(
             file,
             locator,
-            &mut *diagnostics,
+            diagnostics,
             Names::new(
                 builtins
                     .iter()
@@ -305,9 +363,10 @@ fn compile_values(
                     .chain(path_names.iter().cloned())
                     .chain(computed_names.iter().cloned()),
             ),
-            &mut *gathered,
+            gathered,
             guard,
         );
+        compiler.linked = linked;
         let source = if let Some(text) = path_text {
             compiler.gathered.reads.query(&text);
             let at = if matches!(value, ValueSpec::Path(_)) {
@@ -353,94 +412,4 @@ fn compile_values(
         }
     }
     out
-}
-
-fn compile_hook(
-    hook: Hook,
-    kind: ControllerKind,
-    spec: &HookSpec,
-    compiler: &mut Compiler,
-    child_types: &mut Vec<(String, String)>,
-) -> HookTemplates {
-    let section = hook.as_str();
-    let pos = compiler.locator.value(section);
-    // `finalized` only means something in answer to the finalize hook.
-    let allowed: Vec<&str> = mc::response_keys(kind, hook)
-        .iter()
-        .copied()
-        .filter(|k| hook == Hook::Finalize || *k != mc::FINALIZED)
-        .collect();
-    let fields: [(&str, &Option<Value>); 7] = [
-        (mc::CHILDREN, &spec.children),
-        (mc::STATUS, &spec.status),
-        (mc::RESYNC_AFTER_SECONDS, &spec.resync_after_seconds),
-        (mc::FINALIZED, &spec.finalized),
-        (mc::LABELS, &spec.labels),
-        (mc::ANNOTATIONS, &spec.annotations),
-        (mc::ATTACHMENTS, &spec.attachments),
-    ];
-    let mut t = HookTemplates {
-        pos,
-        ..HookTemplates::default()
-    };
-    for (key, value) in fields {
-        let Some(value) = value else { continue };
-        let path = join_key(section, key);
-        if !allowed.contains(&key) {
-            let kind_name = format!("a {}", kind.as_str());
-            compiler.diagnostics.push(Diagnostic::at(
-                compiler.file,
-                compiler.locator.key(&path),
-                format!(
-                    "`{key}` is not part of {kind_name} {section} response; allowed: {}",
-                    allowed.join(", ")
-                ),
-            ));
-            continue;
-        }
-        if key == mc::FINALIZED && !is_bool_or_template(value) {
-            compiler.diagnostics.push(Diagnostic::at(
-                compiler.file,
-                compiler.locator.value(&path),
-                format!(
-                    "`finalized` must be true, false or a template such as \"{{{{ done }}}}\", not {}",
-                    match value {
-                        Value::String(text) => format!("the text `{}`", crate::clip::clip(text)),
-                        other => crate::json::type_name(other).to_owned(),
-                    }
-                ),
-            ));
-            continue;
-        }
-        // Labels and annotations keep a null: it is how a decorator deletes a key.
-        let nulls = if key == mc::LABELS || key == mc::ANNOTATIONS {
-            NullPolicy::Keep
-        } else {
-            NullPolicy::Drop
-        };
-        if key == mc::CHILDREN || key == mc::ATTACHMENTS {
-            crate::template::literal_child_types(value, child_types);
-        }
-        let node = compiler.node(value, &path, nulls);
-        let slot = match key {
-            mc::CHILDREN => &mut t.children,
-            mc::STATUS => &mut t.status,
-            mc::RESYNC_AFTER_SECONDS => &mut t.resync_after_seconds,
-            mc::FINALIZED => &mut t.finalized,
-            mc::LABELS => &mut t.labels,
-            mc::ANNOTATIONS => &mut t.annotations,
-            _ => &mut t.attachments,
-        };
-        *slot = Some(node);
-    }
-    t.with_identities_decided()
-}
-
-/// What `finalized` may be written as: a bool, or a template that gives one.
-fn is_bool_or_template(value: &Value) -> bool {
-    match value {
-        Value::Bool(_) => true,
-        Value::String(text) => text.contains("{{"),
-        _ => false,
-    }
 }

@@ -38,10 +38,12 @@ mod answer;
 mod budget;
 mod clip;
 mod compile;
+mod compile_hook;
 mod controller_section;
 mod diagnostic;
 mod helpers;
 mod json;
+mod library;
 mod locate;
 pub mod metacontroller;
 mod now;
@@ -65,6 +67,9 @@ mod tests;
 
 pub use clip::{clip, QUOTED_CHARS};
 pub use diagnostic::{suggest, Diagnostic};
+pub use library::{
+    compile_directory, imports_of, library_name, Library, LibrarySet, LIBRARY_SUFFIX,
+};
 pub use locate::{Locator, Pos};
 pub use metacontroller::{ControllerKind, Hook, HookVersion};
 pub use now::Now;

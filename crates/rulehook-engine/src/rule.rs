@@ -37,6 +37,9 @@ pub struct Rule {
     /// Likely mistakes that do not stop the rule from loading, for `check` to show: a
     /// template reading a type of object the rule neither creates nor declares.
     pub warnings: Vec<Diagnostic>,
+    /// The library definitions its own templates use, as (library, name): what tells a
+    /// directory's unused definitions apart.
+    pub library_uses: BTreeSet<(String, String)>,
     pub(crate) values: Vec<NamedValue>,
     pub(crate) sync: Option<HookTemplates>,
     pub(crate) finalize: Option<HookTemplates>,

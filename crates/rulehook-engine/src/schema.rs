@@ -14,6 +14,14 @@ pub fn rule() -> Value {
     value
 }
 
+/// The JSON Schema of a library file (`*.lib.yaml`).
+pub fn library() -> Value {
+    let schema = schemars::schema_for!(crate::library::spec::LibrarySpec);
+    let mut value = serde_json::to_value(schema).unwrap_or_default();
+    value["$id"] = Value::from("https://rulehook.dev/schemas/library.schema.json");
+    value
+}
+
 /// The JSON Schema of a test suite file.
 pub fn test_suite() -> Value {
     let schema = schemars::schema_for!(SuiteSpec);
@@ -39,12 +47,43 @@ mod tests {
     }
 
     #[test]
+    fn the_library_schema_has_the_keys_its_reader_accepts() {
+        use crate::library::{FUNCTION_KEYS, LIBRARY_KEYS, TEMPLATE_KEYS};
+        let schema = library();
+        let keys = |at: &Value| {
+            let mut keys: Vec<String> = at["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            keys.sort();
+            keys
+        };
+        let sorted = |list: &[&str]| {
+            let mut list: Vec<String> = list.iter().map(|k| (*k).to_owned()).collect();
+            list.sort();
+            list
+        };
+        assert_eq!(keys(&schema), sorted(LIBRARY_KEYS));
+        assert_eq!(
+            keys(&schema["$defs"]["FunctionSpec"]),
+            sorted(FUNCTION_KEYS)
+        );
+        assert_eq!(
+            keys(&schema["$defs"]["TemplateSpec"]),
+            sorted(TEMPLATE_KEYS)
+        );
+    }
+
+    #[test]
     fn the_committed_schemas_match_the_types() {
         // The committed schemas live at the repository root, two levels up.
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
         for (file, schema) in [
             ("rule.schema.json", rule()),
             ("test.schema.json", test_suite()),
+            ("library.schema.json", library()),
         ] {
             let committed = std::fs::read_to_string(format!("{root}/schemas/{file}"))
                 .unwrap_or_else(|e| {

@@ -20,6 +20,10 @@ pub struct RuleSpec {
     /// The rule's name, which is its URL path segment. Defaults to the file name without
     /// its extension.
     pub name: Option<String>,
+    /// Libraries of the rule's directory whose functions and templates it uses, by name
+    /// (the file name without `.lib.yaml`).
+    #[serde(default)]
+    pub imports: Vec<String>,
     /// Which Metacontroller controller calls this rule.
     #[serde(default)]
     pub kind: ControllerKind,
@@ -106,6 +110,7 @@ pub struct CustomizeSpec {
 /// checks the two agree.
 pub(crate) const RULE_KEYS: &[&str] = &[
     "name",
+    "imports",
     "kind",
     "hookVersion",
     "values",
@@ -387,7 +392,7 @@ mod tests {
     fn known_key_lists_match_the_types() {
         // Each list must accept exactly what serde accepts: a document with every key parses.
         let doc = serde_json::json!({
-            "name": "x", "kind": "composite", "hookVersion": "v2", "values": {},
+            "name": "x", "imports": [], "kind": "composite", "hookVersion": "v2", "values": {},
             "sync": {}, "finalize": {}, "customize": {"relatedResources": []}, "controller": {},
         });
         assert_eq!(doc.as_object().unwrap().len(), RULE_KEYS.len());

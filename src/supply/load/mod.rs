@@ -122,7 +122,9 @@ impl CompiledRules {
             file: path.display().to_string(),
             content: ReadResult::Text(text),
         };
-        Ok(Self::merge(&RuleSet::default(), vec![read]))
+        let mut reads = library_reads(&parent_of(path), max_bytes);
+        reads.push(read);
+        Ok(Self::merge(&RuleSet::default(), reads))
     }
 
     /// The rules under `paths`, for `check`, one set per directory: every directory under a
@@ -155,7 +157,8 @@ impl CompiledRules {
     }
 }
 
-/// Whether a directory entry is a rule file: YAML, not a test suite, not bookkeeping.
+/// Whether a directory entry is a rule file: YAML, not a test suite, not bookkeeping. A
+/// library (`*.lib.yaml`) is read with the rules, and the merge tells it apart.
 fn is_rule_file(name: &str) -> bool {
     !name.starts_with('.')
         && (name.ends_with(".yaml") || name.ends_with(".yml"))
@@ -194,6 +197,22 @@ fn read_dir(
         .collect())
 }
 
+/// The directory a file named on the command line is in.
+fn parent_of(path: &Path) -> PathBuf {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
+}
+
+/// The library files (`*.lib.yaml`) directly inside `dir`, which a rule named alone may
+/// import. None when the directory cannot be read: the rule's own read reports that.
+fn library_reads(dir: &Path, max_bytes: usize) -> Vec<FileRead> {
+    let mut reads = read_dir(dir, Duration::ZERO, max_bytes).unwrap_or_default();
+    reads.retain(|read| crate::supply::ruleset::is_library_file(&read.file));
+    reads
+}
+
 /// The rule files under `paths`, grouped by directory, for [`CompiledRules::from_trees`].
 fn read_trees(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
     let with_path = |path: &Path, e: std::io::Error| {
@@ -214,13 +233,19 @@ fn read_trees(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
                 }
             }
         } else {
-            let parent = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let root = parent.canonicalize().map_err(|e| with_path(parent, e))?;
+            let parent = parent_of(path);
+            let root = parent.canonicalize().map_err(|e| with_path(&parent, e))?;
             if let Some(read) = read_file(path, &root, Duration::ZERO, max_bytes) {
-                groups.entry(parent.to_path_buf()).or_default().push(read);
+                let group = groups.entry(parent.clone()).or_default();
+                // The libraries a rule may import come with it.
+                for library in library_reads(&parent, max_bytes) {
+                    if !group.iter().any(|r| r.file == library.file) {
+                        group.push(library);
+                    }
+                }
+                if !group.iter().any(|r| r.file == read.file) {
+                    group.push(read);
+                }
             }
         }
     }

@@ -66,9 +66,11 @@ pub(super) struct Refused {
 pub(super) fn compile_within(
     file: &str,
     text: &str,
+    libraries: &rulehook_engine::LibrarySet,
     allowance: &Allowance,
 ) -> Result<(Rule, usize), Refused> {
-    let (compiled, measured) = allocation::measure(|| Rule::compile_guarded(file, text, allowance));
+    let (compiled, measured) =
+        allocation::measure(|| Rule::compile_guarded_with(file, text, Some(libraries), allowance));
     let over = measured.peak > allowance.bytes;
     match compiled {
         Ok(rule) if !over => Ok((rule, measured.kept)),

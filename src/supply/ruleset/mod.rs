@@ -16,8 +16,10 @@ use std::time::{Duration, SystemTime};
 
 use rulehook_engine::{Diagnostic, Rule};
 
+mod libraries;
 mod memory;
 
+pub(crate) use libraries::is_library_file;
 pub use memory::RuleLimits;
 use memory::{compile_within, Allowance, Refused};
 
@@ -80,6 +82,8 @@ pub struct RuleSet {
     pub(crate) generation: u64,
     /// What rules may take; carried from one set to the next.
     limits: RuleLimits,
+    /// The directory's libraries, compiled before its rules.
+    libraries: libraries::Libraries,
 }
 
 /// What an update did.
@@ -162,9 +166,25 @@ impl RuleSet {
         })
     }
 
+    /// The library definitions no serving rule uses, directly or through another
+    /// definition, as warnings for `check`.
+    pub fn unused_library_definitions(&self) -> Vec<Diagnostic> {
+        if self.libraries.set.is_empty() {
+            return Vec::new();
+        }
+        let used = self
+            .by_name
+            .values()
+            .flat_map(|r| r.rule.library_uses.iter());
+        self.libraries.set.unused(used)
+    }
+
     /// Every current problem, across files.
     pub(crate) fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.files.values().flat_map(|f| f.errors.iter())
+        self.libraries
+            .errors
+            .iter()
+            .chain(self.files.values().flat_map(|f| f.errors.iter()))
     }
 
     /// Merges a fresh reading of every rule file into this set.
@@ -177,8 +197,16 @@ impl RuleSet {
     /// - A file read as transient or settling keeps its previous state, serving or not.
     /// - When two files define one name, the file that served it before keeps it; between
     ///   two new files, the first in path order wins. The other gets an error.
-    pub(crate) fn update(&self, reads: Vec<FileRead>, now: SystemTime) -> (RuleSet, UpdateReport) {
+    /// - Library files (`*.lib.yaml`) are compiled first; a rule is recompiled when a
+    ///   library it reaches changed, and keeps its last good rule when one fails.
+    pub(crate) fn update(
+        &self,
+        mut reads: Vec<FileRead>,
+        now: SystemTime,
+    ) -> (RuleSet, UpdateReport) {
         let mut report = UpdateReport::default();
+        let libraries = libraries::Libraries::compile(&self.libraries, &mut reads, &mut report);
+        report.errors.extend(libraries.errors.iter().cloned());
         let mut files: BTreeMap<String, FileState> = BTreeMap::new();
         // What the rules of the files still there take, the old versions of files about to
         // change included: a new version is allowed what is left beside every other file's.
@@ -220,9 +248,19 @@ impl RuleSet {
                     continue;
                 }
             };
-            let hash = content_hash(&text);
+            let (hash, broken) = libraries.version(&text);
             if let Some(prev) = previous.filter(|p| p.hash == hash) {
                 files.insert(read.file, prev.clone());
+                continue;
+            }
+            if let Some((library, library_file)) = broken {
+                let why = format!(
+                    "cannot load: the library `{library}` it imports ({library_file}) does not load; fix the errors reported there"
+                );
+                let mut state = unusable(&read.file, why, previous.and_then(|p| p.serving.clone()));
+                state.hash = hash;
+                report.changed |= previous.is_none_or(|p| !same_state(p, &state));
+                files.insert(read.file, state);
                 continue;
             }
             let old = previous
@@ -232,7 +270,7 @@ impl RuleSet {
                 bytes: self.limits.memory.saturating_sub(committed - old),
                 share: self.limits.memory,
             };
-            let state = match compile_within(&read.file, &text, &allowance) {
+            let state = match compile_within(&read.file, &text, &libraries.set, &allowance) {
                 Ok((rule, memory)) => {
                     committed = committed - old + memory;
                     FileState {
@@ -315,6 +353,7 @@ impl RuleSet {
                 files,
                 generation,
                 limits: self.limits,
+                libraries,
             },
             report,
         )

@@ -310,6 +310,11 @@ fn render_call(
             }
         }
         Callee::EachItem => each_item(),
+        // Loading refuses these inside blocks; were one here, it would write its value.
+        Callee::Function(function) => match function.call(&args, frame)? {
+            Some(value) => write(out, &render_json(&value)),
+            None => Err(missing(None)),
+        },
         Callee::Unknown(name) => Err(helper_not_found(name)),
     }
 }

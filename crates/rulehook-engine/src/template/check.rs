@@ -102,12 +102,14 @@ impl Compiler<'_> {
                 }
                 // A block's body runs only when its condition (or list) says so.
                 self.guards += 1;
+                self.blocks += 1;
                 for t in [&ht.template, &ht.inverse].into_iter().flatten() {
                     for e in &t.elements {
                         self.check_element(e, pos, inner_checked);
                     }
                 }
                 self.guards -= 1;
+                self.blocks -= 1;
                 self.names.stack.truncate(depth);
             }
             TemplateElement::PartialExpression(_) | TemplateElement::PartialBlock(_) => self.error(
@@ -163,13 +165,48 @@ impl Compiler<'_> {
                     );
                 }
             }
+            None if super::functions::lookup(name).is_some() => {
+                self.check_function(name, arity, pos);
+            }
             None => {
-                let message = match suggest(name, helpers::names()) {
+                let mut known = super::functions::names();
+                known.extend(helpers::names().map(str::to_owned));
+                let message = match suggest(name, known.iter().map(String::as_str)) {
                     Some(close) => format!("unknown helper `{name}`; did you mean `{close}`?"),
                     None => format!("unknown helper `{name}`; see docs/rules.md for the list"),
                 };
                 self.error(pos, message);
             }
+        }
+    }
+
+    /// A call of a library function: its arity, and where it may stand.
+    fn check_function(&mut self, name: &str, arity: usize, pos: Pos) {
+        let Some(function) = super::functions::lookup(name) else {
+            return;
+        };
+        if self.blocks > 0 {
+            self.error(
+                pos,
+                format!("library function `{name}` cannot be called inside a `{{{{#...}}}}` block; call it in a whole expression or a `$let`"),
+            );
+        }
+        let params = function.params.len();
+        if arity != params {
+            self.error(
+                pos,
+                format!(
+                    "function `{name}` ({}) takes {params} arguments ({}), not {arity}",
+                    function.origin,
+                    function.params.join(", ")
+                ),
+            );
+        }
+        if let (None, Some(linked)) = (self.library, self.linked) {
+            linked
+                .used
+                .borrow_mut()
+                .insert((function.library.clone(), name.to_owned()));
         }
     }
 
@@ -196,6 +233,12 @@ impl Compiler<'_> {
             if names_checked || path_text(path).contains("..") || path_text(path).contains("@root")
             {
                 self.gathered.reads.all();
+                if names_checked && self.library.is_some() {
+                    self.error(
+                        pos,
+                        format!("`{}` here would read the names of whoever uses this definition; a library sees only its params and `now`", path_text(path)),
+                    );
+                }
             }
             return;
         };
@@ -218,7 +261,11 @@ impl Compiler<'_> {
                     .or_insert(pos);
             }
         }
-        if !names_checked || self.names.contains(first) || helpers::lookup(first).is_some() {
+        if !names_checked
+            || self.names.contains(first)
+            || helpers::lookup(first).is_some()
+            || super::functions::lookup(first).is_some()
+        {
             return;
         }
         if let Some(pending) = &self.later_lets {
@@ -233,6 +280,10 @@ impl Compiler<'_> {
         }
         let message = match suggest(first, self.names.stack.iter().map(String::as_str)) {
             Some(close) => format!("unknown value `{first}`; did you mean `{close}`?"),
+            None if self.library.is_some() => format!(
+                "unknown name `{first}`; a library definition sees only its params and `now` (known: {})",
+                self.names.stack.join(", ")
+            ),
             None => format!(
                 "unknown value `{first}`; define it under `values:` (known: {})",
                 self.names.stack.join(", ")

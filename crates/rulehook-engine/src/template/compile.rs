@@ -52,13 +52,23 @@ pub struct Compiler<'a> {
     pub names: Names,
     pub gathered: &'a mut Gathered,
     /// Asked between templates whether to go on.
-    guard: &'a dyn crate::CompileGuard,
+    pub(crate) guard: &'a dyn crate::CompileGuard,
     /// How many conditions (`$includeWhen`, `$forEach`, `{{#if}}` blocks) enclose what is
     /// being compiled: `fail` outside all of them would fail every call.
     pub(super) guards: usize,
     /// While a `$let` value compiles: the names written below it in the same `$let`, so
     /// using one is reported as an ordering mistake rather than an unknown value.
     pub(super) later_lets: Option<LaterLets>,
+    /// The libraries the rule imports, compiled into it: what `$use` and function calls
+    /// find.
+    pub(crate) linked: Option<&'a super::definitions::Linked<'a>>,
+    /// The library whose definition is being compiled, if one is: it sees only its
+    /// parameters, `now`, and what its library may use.
+    pub(crate) library: Option<&'a str>,
+    /// How many `{{#if}}`-like blocks enclose what is being compiled.
+    pub(super) blocks: usize,
+    /// How many `$use`s enclose what is being compiled.
+    pub(super) uses: usize,
 }
 
 /// The `$let` name being compiled and the names written after it.
@@ -85,6 +95,10 @@ impl<'a> Compiler<'a> {
             guard,
             guards: 0,
             later_lets: None,
+            linked: None,
+            library: None,
+            blocks: 0,
+            uses: 0,
         }
     }
 
@@ -119,6 +133,9 @@ impl Compiler<'_> {
             Value::Bool(_) | Value::Number(_) => Node::Literal(value.clone()),
             Value::Array(items) => Node::List(self.items(items, path)),
             Value::Object(map) if map.contains_key(WHEN_KEY) => self.conditional(map, path, nulls),
+            Value::Object(map) if map.contains_key(super::USE_KEY) => {
+                self.use_template(map, path, nulls)
+            }
             Value::Object(map) => self.object(map, path, nulls),
         }
     }
@@ -138,6 +155,11 @@ impl Compiler<'_> {
             let at = self.locator.key(&join_key(path, key));
             if LIST_ONLY_KEYS.contains(&key.as_str()) {
                 self.error(at, list_only(key));
+            } else if key == super::WITH_KEY {
+                self.error(
+                    at,
+                    "`$with` gives the params of a `$use`; add `$use: <template>` beside it",
+                );
             } else if DIRECTIVE_KEYS.contains(&key.as_str()) {
                 self.error(
                     at,
@@ -306,7 +328,8 @@ fn needs_expression(path: &str, written: Option<&str>) -> String {
 
 pub(super) fn path_names_helper(param: &Parameter) -> bool {
     match param {
-        Parameter::Path(p) => path_first(p).is_some_and(|n| helpers::lookup(n).is_some()),
+        Parameter::Path(p) => path_first(p)
+            .is_some_and(|n| helpers::lookup(n).is_some() || super::functions::lookup(n).is_some()),
         _ => false,
     }
 }

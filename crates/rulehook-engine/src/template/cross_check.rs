@@ -24,6 +24,9 @@ pub(super) fn expression(
     before: &budget::Snapshot,
     ours: Result<Option<Value>, String>,
 ) {
+    if expression.program.calls_function() {
+        return;
+    }
     let theirs = with_context(scope, |ctx| {
         budget::aside(before, || evaluate_with_handlebars(&expression.param, ctx))
     });

@@ -155,6 +155,26 @@ impl Compiler<'_> {
         // `$merge` belongs to the item's object, not to the list.
         let own = |k: &&String| !k.starts_with('$') || k.as_str() == MERGE_KEY;
         let items_path = join_key(path, ITEMS_KEY);
+        if map.contains_key(super::USE_KEY) {
+            for key in map
+                .keys()
+                .filter(|k| own(k) || [TEMPLATE_KEY, ITEMS_KEY].contains(&k.as_str()))
+            {
+                self.error(
+                    self.locator.key(&join_key(path, key)),
+                    format!(
+                        "`{key}` cannot stand beside `$use`; the template used is the whole item"
+                    ),
+                );
+            }
+            return Body::One(self.use_template(map, path, nulls));
+        }
+        if map.contains_key(super::WITH_KEY) {
+            self.error(
+                self.locator.key(&join_key(path, super::WITH_KEY)),
+                "`$with` gives the params of a `$use`; add `$use: <template>` beside it",
+            );
+        }
         match (map.get(TEMPLATE_KEY), map.get(ITEMS_KEY)) {
             (Some(_), Some(_)) => {
                 self.error(
@@ -267,6 +287,12 @@ impl Compiler<'_> {
         if helpers::lookup(name).is_some() {
             return Some(format!(
                 "`$let` name `{name}` is a helper's name; pick another"
+            ));
+        }
+        if let Some(function) = super::functions::lookup(name) {
+            return Some(format!(
+                "`$let` name `{name}` is the name of the imported function `{name}` ({}); pick another",
+                function.origin
             ));
         }
         if loop_names.iter().any(|n| n == name) {

@@ -24,13 +24,16 @@ mod check;
 mod compile;
 #[cfg(any(test, feature = "cross-check"))]
 mod cross_check;
+pub(crate) mod definitions;
 mod directives;
 mod frame;
+pub(crate) mod functions;
 mod program;
 mod render;
 #[cfg(test)]
 mod tests;
 mod text;
+mod uses;
 mod write;
 
 use handlebars::template::Parameter;
@@ -43,6 +46,7 @@ use program::Program;
 use crate::locate::Pos;
 
 pub(crate) use compile::{Compiler, Gathered};
+pub(crate) use definitions::Definition;
 pub(crate) use directives::literal_child_types;
 pub(crate) use render::Render;
 pub(crate) use write::{write_str, Wrote};
@@ -58,6 +62,8 @@ pub(crate) const DIRECTIVE_KEYS: &[&str] = &[
     TEMPLATE_KEY,
     ITEMS_KEY,
     MERGE_KEY,
+    USE_KEY,
+    WITH_KEY,
 ];
 
 /// The directives that only a list item may have: an object's entry stands once, so it
@@ -81,6 +87,12 @@ pub(crate) const ITEMS_KEY: &str = "$items";
 /// stand in any object template, not only in list items.
 pub(crate) const MERGE_KEY: &str = "$merge";
 
+/// The key that puts a library's template in place: `$use: name`.
+pub(crate) const USE_KEY: &str = "$use";
+
+/// The key of the arguments of a `$use`: `$with: {param: "{{ expr }}"}`.
+pub(crate) const WITH_KEY: &str = "$with";
+
 /// One compiled node of a template tree.
 #[derive(Debug)]
 pub enum Node {
@@ -96,6 +108,8 @@ pub enum Node {
     /// An object's entry under `$includeWhen` (and `$let`): an item that stands at most
     /// once, whose body is always one template. Nothing when its condition is falsy.
     Conditional(Box<Item>),
+    /// A library's template put in place by `$use`, with its parameters bound.
+    Use(Box<uses::Use>),
 }
 
 impl Node {

@@ -84,6 +84,8 @@ pub(super) enum Callee {
     With,
     /// The hidden helper that charges one `{{#each}}` item's work.
     EachItem,
+    /// A library function, resolved when the rule loads.
+    Function(std::sync::Arc<super::functions::Function>),
     /// A name no helper has: calling it fails.
     Unknown(String),
 }
@@ -177,6 +179,20 @@ impl Program {
             Program::Literal(value) => Ok(Some(Cow::Borrowed(value))),
             Program::Name(_) => Ok(None),
             Program::Call(call) => call.value(frame),
+        }
+    }
+
+    /// Whether it calls a library function, which handlebars does not know (the cross
+    /// check leaves such expressions out).
+    #[cfg(any(test, feature = "cross-check"))]
+    pub(super) fn calls_function(&self) -> bool {
+        match self {
+            Program::Call(call) => {
+                matches!(call.callee, Callee::Function(_))
+                    || call.params.iter().any(Program::calls_function)
+                    || call.hash.iter().any(|(_, p)| p.calls_function())
+            }
+            _ => false,
         }
     }
 
@@ -355,6 +371,7 @@ impl Call {
                 each_item()?;
                 Ok(text())
             }
+            Callee::Function(function) => function.call(&args, frame),
             Callee::Unknown(name) => Err(helper_not_found(name)),
         }
     }
@@ -373,7 +390,10 @@ impl Callee {
             helpers::EACH_ITEM => Callee::EachItem,
             _ => match helpers::lookup(name).and_then(|h| h.body().map(|body| (h, body))) {
                 Some((info, body)) => Callee::Catalogue { info, body },
-                None => Callee::Unknown(name.to_owned()),
+                None => match super::functions::lookup(name) {
+                    Some(function) => Callee::Function(function),
+                    None => Callee::Unknown(name.to_owned()),
+                },
             },
         }
     }
@@ -391,7 +411,7 @@ impl Callee {
             Callee::If | Callee::Unless => "if",
             Callee::Each => "each",
             Callee::With => "with",
-            Callee::EachItem | Callee::Unknown(_) => "",
+            Callee::EachItem | Callee::Function(_) | Callee::Unknown(_) => "",
         }
     }
 

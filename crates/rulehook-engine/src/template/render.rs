@@ -98,6 +98,7 @@ impl<'l> Render<'l> {
                 }
                 Ok(Some(Value::Array(out)))
             }
+            Node::Use(used) => self.with_params(used, |render| render.node(&used.body)),
             Node::Conditional(item) => {
                 let mut rendered = None;
                 self.item(item, &mut |render: &mut Self, emitted: Emitted<'_>| {
@@ -388,7 +389,7 @@ impl<'l> Render<'l> {
         used
     }
 
-    fn scope(&mut self) -> &mut Map<String, Value> {
+    pub(super) fn scope(&mut self) -> &mut Map<String, Value> {
         match &mut self.scope {
             Value::Object(map) => map,
             other => {
@@ -412,7 +413,7 @@ impl<'l> Render<'l> {
             .collect()
     }
 
-    fn restore(&mut self, saved: Vec<(String, Option<Value>)>) {
+    pub(super) fn restore(&mut self, saved: Vec<(String, Option<Value>)>) {
         for (name, old) in saved {
             match old {
                 Some(v) => {

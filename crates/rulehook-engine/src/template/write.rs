@@ -64,6 +64,7 @@ impl Render<'_> {
                 out.push(b']');
                 Ok(Wrote::Value)
             }
+            Node::Use(used) => self.with_params(used, |render| render.write(&used.body, out)),
             Node::Conditional(item) => {
                 let mut wrote = Wrote::Nothing;
                 self.item(item, &mut |render: &mut Self, emitted: Emitted<'_>| {
