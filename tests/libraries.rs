@@ -164,3 +164,69 @@ fn test_render_and_controllers_read_a_directory_with_a_library() {
     assert!(manifests.contains("name: a-controller"), "{manifests}");
     assert!(!manifests.contains("shared"), "{manifests}");
 }
+
+#[test]
+fn rules_and_metrics_name_every_library_a_rule_reaches_with_its_hash() {
+    let shared = library("x-");
+    let outer = "imports: [shared]\nfunctions:\n  twice:\n    params: [n]\n    expr: \"{{ label (label n) }}\"\n";
+    let c = "imports: [outer]\nsync:\n  status: {c: \"{{ twice 'c' }}\"}\n";
+    let dir = ConfigMapDir::new(&[
+        ("shared.lib.yaml", shared.as_str()),
+        ("outer.lib.yaml", outer),
+        ("a.yaml", A),
+        ("c.yaml", c),
+        ("plain.yaml", "sync:\n  status: {}\n"),
+    ]);
+    let server = Server::start(&dir.path, &[]);
+    assert_eq!(answer(&server, "c").as_deref(), Some(r#"{"c":"x-x-c"}"#));
+    let sha = |text: &str| {
+        use sha2::Digest;
+        sha2::Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let listing = server.get("/rules").unwrap().json();
+    let libraries_of = |rule: &str| {
+        listing["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == rule)
+            .map(|r| r["libraries"].clone())
+            .unwrap()
+    };
+    let shared_entry = serde_json::json!({
+        "name": "shared", "file": dir.path.join("shared.lib.yaml"), "sha256": sha(&shared),
+    });
+    let outer_entry = serde_json::json!({
+        "name": "outer", "file": dir.path.join("outer.lib.yaml"), "sha256": sha(outer),
+    });
+    assert_eq!(libraries_of("a"), serde_json::json!([shared_entry]));
+    assert_eq!(
+        libraries_of("c"),
+        serde_json::json!([outer_entry, shared_entry])
+    );
+    assert_eq!(libraries_of("plain"), serde_json::json!([]));
+
+    let metrics = server.get("/metrics").unwrap().text();
+    let mut series: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("rulehook_library_info{"))
+        .collect();
+    series.sort_unstable();
+    assert_eq!(
+        series,
+        [
+            format!(
+                r#"rulehook_library_info{{library="outer",sha256="{}"}} 1"#,
+                sha(outer)
+            ),
+            format!(
+                r#"rulehook_library_info{{library="shared",sha256="{}"}} 1"#,
+                sha(&shared)
+            ),
+        ]
+    );
+    assert!(metrics.contains(r#"rulehook_rule_info{rule="c",sha256=""#));
+}

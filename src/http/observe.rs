@@ -20,6 +20,8 @@ impl AppState {
             rules.limits().memory,
             rules.file_problems(),
         );
+        self.metrics
+            .observe_libraries(rules.loaded_libraries().map(|l| (l.name, l.sha256)));
     }
 
     /// Counts a reload attempt and sets the rule gauges from the set it left serving.

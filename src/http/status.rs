@@ -79,6 +79,11 @@ pub(super) async fn list_rules(
                 "hash": loaded.hash,
                 "loadedAt": rfc3339(loaded.loaded_at),
                 "memoryBytes": loaded.memory,
+                "libraries": loaded.libraries.iter().map(|l| json!({
+                    "name": l.name,
+                    "file": l.file,
+                    "sha256": l.sha256,
+                })).collect::<Vec<_>>(),
                 "error": error,
             })
         })

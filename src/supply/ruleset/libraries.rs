@@ -83,13 +83,35 @@ impl Libraries {
         out
     }
 
-    /// The version of a rule's text with the libraries it reaches: its hash, and the first
-    /// library it reaches that does not load, with that library's file.
-    pub(crate) fn version(&self, text: &str) -> (String, Option<(String, String)>) {
-        let imports = imports_of(text);
-        if imports.is_empty() {
-            return (content_hash(text), None);
+    /// The version of a rule's text with the libraries it reaches: its hash, the libraries
+    /// it reaches (in name order), and the first of them that does not load, with its file.
+    pub(crate) fn version(&self, text: &str) -> Version {
+        let reached = self.reached(imports_of(text));
+        if reached.is_empty() {
+            return Version {
+                hash: content_hash(text),
+                libraries: Vec::new(),
+                broken: None,
+            };
         }
+        let mut keyed = text.to_owned();
+        let mut broken = None;
+        for library in &reached {
+            keyed.push_str(&format!("\0{}:{}", library.name, library.sha256));
+            if broken.is_none() && self.failed.contains(&library.name) {
+                broken = Some((library.name.clone(), library.file.clone()));
+            }
+        }
+        Version {
+            hash: content_hash(&keyed),
+            libraries: reached,
+            broken,
+        }
+    }
+
+    /// Every library that `imports` reach, directly or through another library, by name;
+    /// one not found has an empty file and the hash `missing`.
+    fn reached(&self, imports: Vec<String>) -> Vec<LibraryVersion> {
         let mut reached: BTreeSet<String> = BTreeSet::new();
         let mut todo = imports;
         while let Some(name) = todo.pop() {
@@ -100,16 +122,43 @@ impl Libraries {
                 todo.extend(imports.iter().cloned());
             }
         }
-        let mut keyed = text.to_owned();
-        let mut broken = None;
-        for name in &reached {
-            let hash = self.found.get(name).map_or("missing", |(_, hash, _)| hash);
-            keyed.push_str(&format!("\0{name}:{hash}"));
-            if broken.is_none() && self.failed.contains(name) {
-                let file = self.found.get(name).map(|(file, _, _)| file.clone());
-                broken = Some((name.clone(), file.unwrap_or_default()));
-            }
-        }
-        (content_hash(&keyed), broken)
+        reached
+            .into_iter()
+            .map(|name| {
+                let (file, sha256) = self.found.get(&name).map_or_else(
+                    || (String::new(), "missing".to_owned()),
+                    |(file, hash, _)| (file.clone(), hash.clone()),
+                );
+                LibraryVersion { name, file, sha256 }
+            })
+            .collect()
     }
+
+    /// The libraries that load, each with its file and the hash of its text, by name.
+    pub(crate) fn loaded(&self) -> impl Iterator<Item = LibraryVersion> + '_ {
+        self.found
+            .iter()
+            .filter(|(name, _)| !self.failed.contains(*name))
+            .map(|(name, (file, sha256, _))| LibraryVersion {
+                name: name.clone(),
+                file: file.clone(),
+                sha256: sha256.clone(),
+            })
+    }
+}
+
+/// A rule's version: see [`Libraries::version`].
+pub(crate) struct Version {
+    pub(crate) hash: String,
+    pub(crate) libraries: Vec<LibraryVersion>,
+    pub(crate) broken: Option<(String, String)>,
+}
+
+/// One library as a rule was compiled with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LibraryVersion {
+    pub name: String,
+    pub file: String,
+    /// Hex SHA-256 of the library file's text.
+    pub sha256: String,
 }

@@ -20,6 +20,8 @@ mod libraries;
 mod memory;
 
 pub(crate) use libraries::is_library_file;
+pub use libraries::LibraryVersion;
+use libraries::Version;
 pub use memory::RuleLimits;
 use memory::{compile_within, Allowance, Refused};
 
@@ -35,6 +37,8 @@ pub struct LoadedRule {
     pub(crate) metric_label: Arc<str>,
     /// The bytes its compiled form takes, charged to the rules' share.
     pub memory: usize,
+    /// Every library it was compiled with, directly imported or not, by name.
+    pub(crate) libraries: Vec<LibraryVersion>,
 }
 
 /// What is known about one rule file.
@@ -179,6 +183,11 @@ impl RuleSet {
         self.libraries.set.unused(used)
     }
 
+    /// The libraries that load, with their files and hashes, by name.
+    pub(crate) fn loaded_libraries(&self) -> impl Iterator<Item = LibraryVersion> + '_ {
+        self.libraries.loaded()
+    }
+
     /// Every current problem, across files.
     pub(crate) fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.libraries
@@ -248,7 +257,11 @@ impl RuleSet {
                     continue;
                 }
             };
-            let (hash, broken) = libraries.version(&text);
+            let Version {
+                hash,
+                libraries: reached,
+                broken,
+            } = libraries.version(&text);
             if let Some(prev) = previous.filter(|p| p.hash == hash) {
                 files.insert(read.file, prev.clone());
                 continue;
@@ -281,6 +294,7 @@ impl RuleSet {
                             hash,
                             loaded_at: now,
                             memory,
+                            libraries: reached,
                         })),
                         errors: Vec::new(),
                     }

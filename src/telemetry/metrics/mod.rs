@@ -16,8 +16,8 @@ use rulehook_engine::Hook;
 mod labels;
 
 use labels::{
-    BuildLabels, FileLabels, HookLabels, ReasonLabels, RequestLabels, ResultLabels, RuleInfoLabels,
-    RuleLabels,
+    BuildLabels, FileLabels, HookLabels, LibraryInfoLabels, ReasonLabels, RequestLabels,
+    ResultLabels, RuleInfoLabels, RuleLabels,
 };
 
 /// One rule being served, as the rule gauges show it.
@@ -39,6 +39,7 @@ pub struct Metrics {
     rule_errors: Family<FileLabels, Gauge>,
     rule_memory: Family<RuleLabels, Gauge>,
     rule_info: Family<RuleInfoLabels, Gauge>,
+    library_info: Family<LibraryInfoLabels, Gauge>,
     rules_memory_limit: Gauge,
     reloads: Family<ResultLabels, Counter>,
     panics: Family<RuleLabels, Counter>,
@@ -143,6 +144,12 @@ impl Metrics {
             "rulehook_rule_info",
             "Each served rule, labelled with the SHA-256 of its file; always 1",
             rule_info.clone(),
+        );
+        let library_info = Family::<LibraryInfoLabels, Gauge>::default();
+        registry.register(
+            "rulehook_library_info",
+            "Each library that loads, labelled with the SHA-256 of its file; always 1",
+            library_info.clone(),
         );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
@@ -257,6 +264,7 @@ impl Metrics {
             rule_errors,
             rule_memory,
             rule_info,
+            library_info,
             rules_memory_limit,
             reloads,
             panics,
@@ -389,6 +397,17 @@ impl Metrics {
         self.reloads.get_or_create(&ResultLabels { result }).inc();
     }
 
+    /// Sets one series per library that loads, named and with the hash of its file; the
+    /// series of libraries gone, broken or changed go.
+    pub fn observe_libraries(&self, libraries: impl IntoIterator<Item = (String, String)>) {
+        self.library_info.clear();
+        for (library, sha256) in libraries {
+            self.library_info
+                .get_or_create(&LibraryInfoLabels { library, sha256 })
+                .set(1);
+        }
+    }
+
     /// Sets the gauges of the rule set being served: each rule's name, file hash and the
     /// bytes its compiled form takes, what all of them may take, and each file's number of
     /// problems. The series of rules no longer served, or served from other content, go.
@@ -448,42 +467,4 @@ impl Metrics {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn requests(metrics: &Metrics) -> Vec<String> {
-        let text = metrics.encode();
-        let mut lines: Vec<String> = text
-            .lines()
-            .filter(|l| l.starts_with("rulehook_requests_total{"))
-            .map(str::to_owned)
-            .collect();
-        lines.sort();
-        lines
-    }
-
-    #[test]
-    fn each_metrics_and_each_rule_version_counts_its_own_requests() {
-        let (one, two) = (Metrics::new(), Metrics::new());
-        let hello: Arc<str> = Arc::from("hello");
-        one.observe_request(&hello, "sync", 200, 0.001);
-        one.observe_request(&hello, "sync", 200, 0.001);
-        one.observe_request(&hello, "sync", 500, 0.001);
-        two.observe_request(&hello, "nope", 200, 0.001);
-        // A reloaded rule has a new label of the same name: the same series.
-        let reloaded: Arc<str> = Arc::from("hello");
-        drop(hello);
-        one.observe_request(&reloaded, "sync", 200, 0.001);
-        assert_eq!(
-            requests(&one),
-            [
-                r#"rulehook_requests_total{rule="hello",hook="sync",code="200"} 3"#,
-                r#"rulehook_requests_total{rule="hello",hook="sync",code="500"} 1"#,
-            ]
-        );
-        assert_eq!(
-            requests(&two),
-            [r#"rulehook_requests_total{rule="hello",hook="(unknown)",code="200"} 1"#]
-        );
-    }
-}
+mod tests;
