@@ -230,3 +230,31 @@ fn rules_and_metrics_name_every_library_a_rule_reaches_with_its_hash() {
     );
     assert!(metrics.contains(r#"rulehook_rule_info{rule="c",sha256=""#));
 }
+
+#[test]
+fn test_names_the_place_in_the_library_where_a_case_failed() {
+    let temp = tempfile::tempdir().unwrap();
+    let shared = "functions:\n  bump:\n    params: [n]\n    expr: \"{{ add n 1 }}\"\ntemplates:\n  counted:\n    params: [n]\n    template:\n      size: \"{{ add n 1 }}\"\n";
+    let rules = [
+        ("shared.lib.yaml", shared),
+        ("t.yaml", "imports: [shared]\nsync:\n  status:\n    t: {$use: counted, $with: {n: b}}\n"),
+        ("f.yaml", "imports: [shared]\nsync:\n  status: {f: \"{{ bump 'a' }}\"}\n"),
+        ("t.test.yaml", "rule: t\ncases:\n- name: in a template\n  request: {parent: {}}\n  expect: {status: {}}\n"),
+        ("f.test.yaml", "rule: f\ncases:\n- name: in a function\n  request: {parent: {}}\n  expect: {status: {}}\n"),
+    ];
+    for (name, text) in rules {
+        std::fs::write(temp.path().join(name), text).unwrap();
+    }
+    let out = rulehook(&["test", "."], temp.path());
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("0 passed, 2 failed"), "{text}");
+    assert!(
+        text.contains("t.yaml:4:15: in template `counted` at ./shared.lib.yaml:9:13: add:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("in function `bump` (./shared.lib.yaml:2:3): add:"),
+        "{text}"
+    );
+}
