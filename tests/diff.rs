@@ -209,3 +209,49 @@ fn old_git_reads_the_new_directory_as_it_was_at_a_revision() {
         "{text}"
     );
 }
+
+#[test]
+fn a_library_edit_changes_the_answers_of_the_rules_that_import_it() {
+    let root = tempfile::tempdir().unwrap();
+    let library =
+        "templates:\n  counted:\n    params: [n]\n    template:\n      label: \"{{ n }}\"\n";
+    let rule = "imports: [shared]\nsync:\n  status:\n    b: {$use: counted, $with: {n: b}}\n";
+    for (side, library) in [
+        ("old", library.to_owned()),
+        ("new", library.replace("\"{{", "\"v2-{{")),
+    ] {
+        let dir = root.path().join(side);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("shared.lib.yaml"), library).unwrap();
+        std::fs::write(dir.join("b.yaml"), rule).unwrap();
+        std::fs::write(dir.join("plain.yaml"), "sync:\n  status: {}\n").unwrap();
+    }
+    std::fs::write(
+        root.path().join("request.json"),
+        r#"{"parent": {"metadata": {"name": "p"}}, "children": {}}"#,
+    )
+    .unwrap();
+    let diff = |rule: &str| {
+        let args = [
+            "diff",
+            "--old",
+            "old",
+            "--new",
+            "new",
+            "--rule",
+            rule,
+            "request.json",
+        ];
+        let out = rulehook(&args, root.path());
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        stdout(&out)
+    };
+    let text = diff("b");
+    assert!(
+        text.contains("~ status.b.label: \"b\" → \"v2-b\"")
+            && text.ends_with("1 request: 0 deletions, 0 creations, 1 change\n"),
+        "{text}"
+    );
+    // A rule that does not import the library answers as before.
+    assert!(diff("plain").contains("no changes"), "{}", diff("plain"));
+}

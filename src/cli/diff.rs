@@ -1,6 +1,8 @@
 //! `rulehook diff`: what a rule change would do to the objects Metacontroller manages. Every
 //! request is rendered with the old and the new rules, and the two answers compared by
 //! [`rulehook::offline::diff::compare`]: objects deleted, created and changed, and status changes.
+//! Each side is loaded as `serve` loads it, libraries first, so a library edit shows in the
+//! answers of every rule that imports it.
 //!
 //! Exit codes: 0 when nothing would be deleted, 1 when something would, 2 on errors (a rule
 //! of the new set that does not compile, a new render that fails, an unreadable request).
