@@ -254,7 +254,7 @@ fn test_names_the_place_in_the_library_where_a_case_failed() {
         "{text}"
     );
     assert!(
-        text.contains("in function `bump` (./shared.lib.yaml:2:3): add:"),
+        text.contains("f.yaml:3:15: in function `bump` at ./shared.lib.yaml:4:11: add:"),
         "{text}"
     );
 }

@@ -291,7 +291,7 @@ fn the_render_limits_hold_inside_a_library_call() {
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains("in function `big` (big.lib.yaml:2:3)"),
+        error.contains("in function `big` at big.lib.yaml:4:11"),
         "{error}"
     );
     assert!(error.contains("limit"), "{error}");

@@ -35,6 +35,8 @@ pub(crate) struct Function {
     pub(crate) params: Vec<String>,
     /// Where it is defined, `file:line:column`, for messages.
     pub(crate) origin: String,
+    /// Where its expression is, `file:line:column`: the place a failing call names.
+    expr_at: String,
     /// How many calls deep a call of it may go, itself included.
     pub(crate) depth: usize,
     pub(super) body: Program,
@@ -112,7 +114,7 @@ impl Function {
         }
         let scope = Value::Object(scope);
         let found = self.body.eval(&Frame::root(&scope)).map_err(|message| {
-            format!("in function `{}` ({}): {message}", self.name, self.origin)
+            format!("in function `{}` at {}: {message}", self.name, self.expr_at)
         })?;
         Ok(found.map(|value| Cow::Owned(value.into_owned())))
     }
@@ -151,6 +153,7 @@ impl super::Compiler<'_> {
             library: library.to_owned(),
             params: def.params.clone(),
             origin: format!("{}:{}", self.file, def.pos),
+            expr_at: format!("{}:{}", self.file, self.locator.value(&def.path)),
             body: expr.expression.program,
         })
     }
