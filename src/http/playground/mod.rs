@@ -154,9 +154,7 @@ async fn render(
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    playground.check_host(&request)?;
-    playground.check_origin(&request)?;
-    attempt(&state, &request, payload, trial::run, EDITED_RULE).await
+    checked_attempt(&state, &playground, &request, payload, trial::run).await
 }
 
 /// The hook request the request editor's text stands for, as the page puts it in a test
@@ -167,9 +165,20 @@ async fn built_request(
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    playground.check_host(&request)?;
-    playground.check_origin(&request)?;
-    attempt(&state, &request, payload, trial::request, EDITED_RULE).await
+    checked_attempt(&state, &playground, &request, payload, trial::request).await
+}
+
+/// An edited rule's call, once the page's `Host` and `Origin` are checked.
+async fn checked_attempt<T: Serialize + Send + 'static>(
+    state: &AppState,
+    playground: &Playground,
+    request: &HttpRequest,
+    payload: web::Payload,
+    work: Work<T>,
+) -> Result<HttpResponse, ApiError> {
+    playground.check_host(request)?;
+    playground.check_origin(request)?;
+    attempt(state, request, payload, work, EDITED_RULE).await
 }
 
 /// What a playground call does, once its caller has checked who asks: read the body as a hook call's is read, do `work` on a
