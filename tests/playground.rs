@@ -242,7 +242,7 @@ fn a_body_over_the_limit_is_413() {
 
 #[test]
 fn a_render_that_would_blow_the_output_budget_is_a_diagnostic_at_once() {
-    let playground = Playground::start(&[]);
+    let playground = Playground::start(&["--memory-limit", "128MiB"]);
     let mut rule = "name: copies\nvalues:\n  big: $.parent.spec.big\nsync:\n  status:\n".to_owned();
     for i in 0..64 {
         rule.push_str(&format!("    copy{i}: \"{{{{ big }}}}\"\n"));
@@ -257,6 +257,10 @@ fn a_render_that_would_blow_the_output_budget_is_a_diagnostic_at_once() {
     assert!(error["line"].as_u64().unwrap() >= 6, "{error}");
     // Time is a benchmark's matter; this only catches a render that ran to the deadline.
     assert!(elapsed < Duration::from_secs(4), "took {elapsed:?}");
+    // The budget refused the copies before they were made, so the process stayed under its
+    // memory limit.
+    let peak = crate::support::peak_rss_kib(playground.child.id());
+    assert!(peak < 128 * 1024, "peak RSS {peak} KiB");
 }
 
 #[test]
