@@ -15,6 +15,10 @@ use crate::metacontroller::{self as mc, RequestShape};
 
 mod parse;
 mod reads;
+mod scan;
+mod walk;
+#[cfg(test)]
+mod walk_tests;
 
 pub use parse::{parse, parse_within, ReadError};
 pub(crate) use reads::plain_query;

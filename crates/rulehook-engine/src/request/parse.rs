@@ -14,6 +14,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::{Map, Value};
 
 use super::reads::{is_collection, Need, Reads};
+use super::walk::Stop;
 use crate::RenderGuard;
 
 /// Parses a request body, building values only for what `reads` names.
@@ -53,14 +54,24 @@ pub fn parse_within(
     reads: &Reads,
     guard: Option<&dyn RenderGuard>,
 ) -> Result<Value, ReadError> {
-    let keep = Keep {
-        guard,
-        kept: Cell::new(0),
-        granted: Cell::new(0),
-        refused: Cell::new(false),
-    };
+    let keep = Keep::new(guard);
+    match super::walk::walk(body, Build::of(&reads.root, Level::Top, &keep)) {
+        Ok(value) => return Ok(value),
+        Err(Stop::Refused) => {
+            return Err(ReadError::Refused {
+                kept: keep.kept.get(),
+            })
+        }
+        // The full parse decides, and charges afresh what it keeps.
+        Err(Stop::Unusual) => keep.kept.set(0),
+    }
+    full(body, reads, &keep)
+}
+
+/// The full parse, through serde_json: what the walk leaves to it, and its errors.
+fn full(body: &[u8], reads: &Reads, keep: &Keep<'_>) -> Result<Value, ReadError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let parsed = Build::of(&reads.root, Level::Top, &keep)
+    let parsed = Build::of(&reads.root, Level::Top, keep)
         .deserialize(&mut de)
         .and_then(|value| de.end().map(|()| value));
     match parsed {
@@ -72,24 +83,50 @@ pub fn parse_within(
     }
 }
 
+/// The full parse alone, to compare the walk with.
+#[cfg(test)]
+pub(super) fn parse_full(body: &[u8], reads: &Reads) -> Result<Value, serde_json::Error> {
+    match full(body, reads, &Keep::new(None)) {
+        Ok(value) => Ok(value),
+        Err(ReadError::Malformed(e)) => Err(e),
+        Err(refused) => Err(serde::de::Error::custom(refused)),
+    }
+}
+
+/// The walk alone: `None` where it leaves the body to the full parse.
+#[cfg(test)]
+pub(super) fn walk_only(body: &[u8], reads: &Reads) -> Option<Value> {
+    let keep = Keep::new(None);
+    super::walk::walk(body, Build::of(&reads.root, Level::Top, &keep)).ok()
+}
+
 /// The memory a built value takes besides its text: a `Value` (32 bytes) and, in a map, an
 /// entry's share of its tree node.
-const VALUE: usize = 32;
+pub(super) const VALUE: usize = 32;
 const ENTRY: usize = 48;
 
 /// The guard is asked for memory in pieces of this size.
 const GRANT: usize = 64 * 1024;
 
 /// What a parse keeps, charged to the caller's guard before it is built.
-struct Keep<'g> {
+pub(super) struct Keep<'g> {
     guard: Option<&'g dyn RenderGuard>,
     kept: Cell<usize>,
     granted: Cell<usize>,
-    refused: Cell<bool>,
+    pub(super) refused: Cell<bool>,
 }
 
-impl Keep<'_> {
-    fn charge<E: serde::de::Error>(&self, bytes: usize) -> Result<(), E> {
+impl<'g> Keep<'g> {
+    fn new(guard: Option<&'g dyn RenderGuard>) -> Self {
+        Keep {
+            guard,
+            kept: Cell::new(0),
+            granted: Cell::new(0),
+            refused: Cell::new(false),
+        }
+    }
+
+    pub(super) fn charge<E: serde::de::Error>(&self, bytes: usize) -> Result<(), E> {
         let kept = self.kept.get().saturating_add(bytes);
         self.kept.set(kept);
         let Some(guard) = self.guard else {
@@ -119,7 +156,10 @@ impl Keep<'_> {
 
     /// A key that is kept: only then is it checked to be UTF-8, as a skipped string's
     /// contents never are.
-    fn key<E: serde::de::Error>(&self, key: std::borrow::Cow<'_, [u8]>) -> Result<String, E> {
+    pub(super) fn key<E: serde::de::Error>(
+        &self,
+        key: std::borrow::Cow<'_, [u8]>,
+    ) -> Result<String, E> {
         self.charge(ENTRY + key.len())?;
         String::from_utf8(key.into_owned()).map_err(|_| E::custom("a key is not UTF-8"))
     }
@@ -128,7 +168,7 @@ impl Keep<'_> {
 /// Where in a request a part stands, which decides what is kept of what the rule does not
 /// read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
+pub(super) enum Level {
     /// The request itself.
     Top,
     /// Anywhere outside observed objects' maps: unread fields are skipped.
@@ -155,10 +195,10 @@ impl Level {
 /// Builds one part of the request: whole (`fields` is `None`), or only the named fields of
 /// an object. Anything but an object is built whole: a rule reading its fields finds none,
 /// and the shape check names it where it must be an object.
-struct Build<'a> {
-    fields: Option<&'a BTreeMap<String, Need>>,
-    at: Level,
-    keep: &'a Keep<'a>,
+pub(super) struct Build<'a> {
+    pub(super) fields: Option<&'a BTreeMap<String, Need>>,
+    pub(super) at: Level,
+    pub(super) keep: &'a Keep<'a>,
 }
 
 impl<'a> Build<'a> {
@@ -170,7 +210,7 @@ impl<'a> Build<'a> {
         Build { fields, at, keep }
     }
 
-    fn whole(keep: &'a Keep<'a>) -> Self {
+    pub(super) fn whole(keep: &'a Keep<'a>) -> Self {
         Build {
             fields: None,
             at: Level::Plain,
@@ -179,7 +219,7 @@ impl<'a> Build<'a> {
     }
 
     /// How the value under `key` is built, or `None` to skip it.
-    fn below(&self, key: &[u8]) -> Option<Build<'a>> {
+    pub(super) fn below(&self, key: &[u8]) -> Option<Build<'a>> {
         let Some(fields) = self.fields else {
             return Some(Build::whole(self.keep));
         };
