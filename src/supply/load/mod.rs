@@ -156,9 +156,15 @@ impl CompiledRules {
         let shared = library_path_reads(libraries, Duration::ZERO, max_bytes)?;
         Ok(groups
             .into_iter()
-            .map(|mut reads| {
+            .enumerate()
+            .map(|(i, mut reads)| {
                 reads.extend(shared.iter().cloned());
-                Self::merge(&RuleSet::default(), reads)
+                let mut compiled = Self::merge(&RuleSet::default(), reads);
+                // Read once, whatever the number of sets they join.
+                if i > 0 {
+                    compiled.files_read -= shared.len();
+                }
+                compiled
             })
             .collect())
     }
