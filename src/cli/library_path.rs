@@ -9,7 +9,7 @@ pub struct LibraryPath {
     /// A directory of libraries (`NAME.lib.yaml`) that the rules of every rule directory may
     /// import as if the libraries lay beside them, e.g. a second ConfigMap; repeat it for
     /// several. A library beside the rules may not have the name of one found here: both
-    /// are reported. `serve` watches these directories as it watches the rules.
+    /// are reported.
     #[arg(long = "libraries", value_name = "DIR")]
     pub libraries: Vec<PathBuf>,
 }
