@@ -206,3 +206,52 @@ fn test_render_and_check_take_the_library_search_path() {
     assert!(text.contains("`spare` is never used"), "{text}");
     assert!(text.contains("2 rules"), "{text}");
 }
+
+#[test]
+fn a_library_directory_replaced_by_another_is_watched_again() {
+    let parent = tempfile::tempdir().unwrap();
+    let (rules, libraries) = (parent.path().join("rules"), parent.path().join("lib"));
+    let next = parent.path().join("lib.next");
+    for dir in [&rules, &libraries, &next] {
+        std::fs::create_dir(dir).unwrap();
+    }
+    std::fs::write(rules.join("first.yaml"), FIRST).unwrap();
+    std::fs::write(libraries.join("shared.lib.yaml"), library("x-")).unwrap();
+    // Written long enough ago to be read at once, as a deployment tool's copy would be.
+    let written = std::time::SystemTime::now() - Duration::from_secs(60);
+    std::fs::write(next.join("shared.lib.yaml"), library("y-")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(next.join("shared.lib.yaml"))
+        .unwrap()
+        .set_modified(written)
+        .unwrap();
+    let search = [
+        "--libraries",
+        libraries.to_str().unwrap(),
+        "--recheck-interval",
+        "60s",
+    ];
+    let server = Server::start(&rules, &search);
+    assert_eq!(
+        status(&server, "first").as_deref(),
+        Some(r#"{"first":"x-a"}"#)
+    );
+
+    // Another directory takes the place of the library directory, at once: no reading ever
+    // finds it missing.
+    std::fs::rename(&libraries, parent.path().join("lib.old")).unwrap();
+    std::fs::rename(&next, &libraries).unwrap();
+    std::fs::remove_dir_all(parent.path().join("lib.old")).unwrap();
+    server.wait_until(Duration::from_secs(4), |s| {
+        status(s, "first").as_deref() == Some(r#"{"first":"y-a"}"#)
+    });
+
+    // And the new directory is watched: only an event, not the re-check, can load an edit
+    // within the deadline.
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(libraries.join("shared.lib.yaml"), library("z-")).unwrap();
+    server.wait_until(Duration::from_secs(4), |s| {
+        status(s, "first").as_deref() == Some(r#"{"first":"z-a"}"#)
+    });
+}

@@ -36,7 +36,7 @@ use crate::supply::ruleset::{RuleSet, UpdateReport};
 
 mod schedule;
 
-use schedule::{dir_identity, watch_loop, LookAgain, LoopState};
+use schedule::{dir_identities, watch_loop, LookAgain, LoopState};
 
 /// Long enough to fold the kubelet's four swap steps into one event, short enough to keep
 /// edit-to-answer latency well under a second.
@@ -138,6 +138,14 @@ impl Reloader {
                 _ => return Ok(report),
             }
         }
+    }
+
+    /// The directories watched: the rule directory, then the library search path's.
+    fn watched_dirs(&self) -> Vec<PathBuf> {
+        std::iter::once(&self.dir)
+            .chain(&self.libraries)
+            .cloned()
+            .collect()
     }
 
     /// Reads the directory again and swaps the new set in if anything changed, then logs the
@@ -274,16 +282,16 @@ pub fn spawn(
         return Ok(WatchHandle { _debouncer: None });
     }
     let (tx, rx) = mpsc::channel::<()>();
-    let identity = dir_identity(&reloader.dir);
+    let identity = dir_identities(&reloader.watched_dirs());
     let lost = Arc::new(AtomicBool::new(false));
     let (debouncer, rewatch) = if mode == WatchMode::Auto {
-        let (watched_dir, lost_watch) = (reloader.dir.clone(), lost.clone());
+        let (watched_dirs, lost_watch) = (reloader.watched_dirs(), lost.clone());
         let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-            // The directory itself went away: its watch is gone, whatever inode comes next.
+            // A directory itself went away: its watch is gone, whatever inode comes next.
             if let Ok(events) = &result {
                 let gone = events.iter().any(|e| {
                     matches!(e.event.kind, EventKind::Remove(_))
-                        && e.event.paths.iter().any(|p| p == &watched_dir)
+                        && e.event.paths.iter().any(|p| watched_dirs.contains(p))
                 });
                 if gone {
                     lost_watch.store(true, Ordering::Release);
