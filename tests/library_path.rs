@@ -255,3 +255,25 @@ fn a_library_directory_replaced_by_another_is_watched_again() {
         status(s, "first").as_deref() == Some(r#"{"first":"z-a"}"#)
     });
 }
+
+#[test]
+fn serve_does_not_start_without_its_library_directory() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(temp.path().join("first.yaml"), FIRST).unwrap();
+    let args = [
+        "serve",
+        "--rules",
+        ".",
+        "--libraries",
+        "missing",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let out = rulehook(&args, temp.path());
+    assert!(!out.status.success());
+    let text = stderr(&out);
+    assert!(
+        text.contains("cannot read the library directory missing: "),
+        "{text}"
+    );
+}

@@ -334,9 +334,14 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         })),
         quiet_period: watch::QUIET_PERIOD,
     };
-    let report = reloader
-        .load_first()
-        .map_err(|e| anyhow::anyhow!("cannot read the rule directory {e}"))?;
+    let report = reloader.load_first().map_err(|e| {
+        let which = if e.dir == args.rules {
+            "rule"
+        } else {
+            "library"
+        };
+        anyhow::anyhow!("cannot read the {which} directory {e}")
+    })?;
     for error in &report.errors {
         tracing::warn!("{error}");
     }

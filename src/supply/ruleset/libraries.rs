@@ -1,5 +1,6 @@
-//! The libraries of a rule directory (`*.lib.yaml`), compiled before its rules at every
-//! reading, each after those it imports. A rule's version is its text and the texts of
+//! The libraries of a rule directory (`*.lib.yaml`) and of the library search path,
+//! compiled before its rules at every reading, each after those it imports. Two files that
+//! define one library name load neither. A rule's version is its text and the texts of
 //! every library it reaches, so a changed library recompiles exactly the rules that use
 //! it, directly or not, and a rule whose library fails keeps its last good version.
 
