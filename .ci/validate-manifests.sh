@@ -17,9 +17,10 @@
 #      HelloWorld example against the CRD, the NetworkPolicy, the ServiceMonitor (a custom
 #      resource: its shape, and that it scrapes the Service's port), and an image digest
 #      pinned by an overlay;
-#   4. validate examples/*/ the same way: crd.yaml and example.yaml against the
-#      schemas, CRDs structural, and every controller.yaml hook URL pointing at
-#      http://rulehook.rulehook/<rule>/<hook> for a rule of the same folder.
+#   4. validate examples/*/ the same way (but lib/, the libraries they share): crd.yaml
+#      and example.yaml against the schemas, CRDs structural, and every controller.yaml
+#      hook URL pointing at http://rulehook.rulehook/<rule>/<hook> for a rule of the same
+#      folder.
 #
 # Usage: .ci/validate-manifests.sh
 # Env:   KUBERNETES_VERSION  schema version to validate against (default 1.30.0)
@@ -719,7 +720,9 @@ def plain(node):
 
 
 rule_owner = {}
-folders = [f for f in sorted(pathlib.Path("examples").iterdir()) if f.is_dir()]
+# examples/lib holds the libraries the examples share: no rule, manifest or controller.
+folders = [f for f in sorted(pathlib.Path("examples").iterdir())
+           if f.is_dir() and f.name != "lib"]
 for folder in folders:
     where = str(folder)
     # ---- rules: every *.yaml but test suites and Kubernetes objects

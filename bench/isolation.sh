@@ -60,7 +60,7 @@ PROBES=${PROBES:-1}
 # The rules under attack, beside hello.
 RULES=$TMP/rules
 mkdir -p "$RULES"
-cp rules/hello.yaml examples/globalconfigmap/globalconfigmap.yaml "$RULES/"
+cp rules/hello.yaml examples/globalconfigmap/globalconfigmap.yaml examples/lib/copies.lib.yaml "$RULES/"
 cat >"$RULES/heavy.yaml" <<'EOF'
 values:
   n: {path: $.parent.spec.n, default: 0}

@@ -35,7 +35,8 @@ fn examples_answer_as_their_python_reference_does() {
             continue;
         }
         let rule = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let server = Server::start(&dir, &[]);
+        let libraries = repo().join("examples/lib");
+        let server = Server::start(&dir, &["--libraries", libraries.to_str().unwrap()]);
         for fixture in std::fs::read_dir(dir.join("fixtures")).unwrap().flatten() {
             let request = std::fs::read(fixture.path()).unwrap();
             let expected = reference_answer(&script, &request);
@@ -66,8 +67,11 @@ fn examples_answer_as_their_python_reference_does() {
 /// request, and built as a value and encoded (the path failures are reported by).
 #[test]
 fn every_fixture_gets_the_same_answer_from_what_its_rule_reads_and_from_the_whole_request() {
-    use rulehook_engine::{Hook, Limits, Rule};
+    use rulehook::supply::load::CompiledRules;
+    use rulehook_engine::{Hook, Limits};
     let limits = Limits::default();
+    // Each folder as `serve` loads it, with the libraries the examples share.
+    let libraries = [repo().join("examples/lib")];
     let mut compared = 0;
     let examples = crate::support::repo().join("examples");
     let mut dirs: Vec<_> = std::fs::read_dir(&examples)
@@ -87,19 +91,14 @@ fn every_fixture_gets_the_same_answer_from_what_its_rule_reads_and_from_the_whol
             f.sort();
             f
         };
-        for rule_path in files(&dir) {
-            let name = rule_path
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            let not_a_rule =
-                ["controller.yaml", "crd.yaml", "example.yaml"].contains(&name.as_str());
-            if !name.ends_with(".yaml") || name.ends_with(".test.yaml") || not_a_rule {
-                continue;
-            }
-            let text = std::fs::read_to_string(&rule_path).unwrap();
-            let rule = Rule::compile(&name, &text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let compiled = CompiledRules::from_dir(&dir, &libraries).unwrap();
+        assert!(
+            compiled.report.errors.is_empty(),
+            "{:?}",
+            compiled.report.errors
+        );
+        for loaded in compiled.rules.rules() {
+            let (rule, name) = (&loaded.rule, &loaded.rule.name);
             for fixture in files(&dir.join("fixtures")) {
                 let file = fixture.file_name().unwrap().to_string_lossy().into_owned();
                 let hook = match file.split('-').next().unwrap_or("") {

@@ -10,12 +10,13 @@ fn library(prefix: &str) -> String {
     format!("functions:\n  label:\n    params: [n]\n    expr: \"{{{{ concat '{prefix}' n }}}}\"\ntemplates:\n  counted:\n    params: [n]\n    template: {{label: \"{{{{ label n }}}}\"}}\n")
 }
 
-const BROKEN: &str = "functions:\n  label:\n    params: [n]\n    expr: \"{{ nope n }}\"\n";
+pub(crate) const BROKEN: &str =
+    "functions:\n  label:\n    params: [n]\n    expr: \"{{ nope n }}\"\n";
 
 const A: &str = "imports: [shared]\nsync:\n  status: {a: \"{{ label 'a' }}\"}\n";
 const B: &str = "imports: [shared]\nsync:\n  status:\n    b: {$use: counted, $with: {n: b}}\n";
 
-fn answer(server: &Server, rule: &str) -> Option<String> {
+pub(crate) fn answer(server: &Server, rule: &str) -> Option<String> {
     let answer = crate::reload::sync_answer(server, rule).ok()?;
     Some(answer["status"].to_string())
 }

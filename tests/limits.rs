@@ -43,7 +43,11 @@ fn amplification(namespaces: usize, blob: usize) -> Value {
 
 #[test]
 fn an_answer_that_would_be_gigabytes_fails_fast_naming_the_limit() {
-    let server = Server::start(&repo().join("examples/globalconfigmap"), &[]);
+    let libraries = repo().join("examples/lib");
+    let server = Server::start(
+        &repo().join("examples/globalconfigmap"),
+        &["--libraries", libraries.to_str().unwrap()],
+    );
     let request = amplification(1500, 1 << 20);
     let body = serde_json::to_vec(&request).unwrap();
     assert!(body.len() > 1_000_000);

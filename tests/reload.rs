@@ -319,7 +319,7 @@ fn rule_info(server: &Server) -> Vec<(String, String)> {
     series
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(text.as_bytes())
         .iter()

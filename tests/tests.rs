@@ -17,6 +17,7 @@ mod isolation;
 mod isolation_ops;
 mod isolation_work;
 mod libraries;
+mod library_path;
 mod limits;
 mod playground;
 mod record;

@@ -52,9 +52,24 @@ fn check_exit_codes() {
 
 #[test]
 fn the_bundled_rules_and_examples_check_and_pass_their_tests() {
-    let check = rulehook(&["check", "rules", "examples"], repo());
+    // What several examples share is in examples/lib, on the library search path.
+    let libraries = ["--libraries", "examples/lib"];
+    let check = rulehook(
+        &[
+            "check",
+            "--strict",
+            "rules",
+            "examples",
+            libraries[0],
+            libraries[1],
+        ],
+        repo(),
+    );
     assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
-    let test = rulehook(&["test", "rules", "examples"], repo());
+    let test = rulehook(
+        &["test", "rules", "examples", libraries[0], libraries[1]],
+        repo(),
+    );
     let out = stdout(&test);
     assert_eq!(test.status.code(), Some(0), "{out}");
     let last = out.lines().last().unwrap();

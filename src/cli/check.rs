@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use super::exit;
 use rulehook::supply::load::CompiledRules;
+use rulehook_engine::Diagnostic;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -14,16 +15,19 @@ pub struct Args {
     /// Fail on warnings too, as CI should: a warned rule loads, but rarely does what was meant.
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub libraries: super::LibraryPath,
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    let compiled = match CompiledRules::from_trees(&args.paths) {
+    let compiled = match CompiledRules::from_trees(&args.paths, &args.libraries.libraries) {
         Ok(compiled) => compiled,
         Err(e) => {
             eprintln!("error: {e}");
             return exit::usage();
         }
     };
+    let groups = compiled.len();
     let (mut files, mut rules) = (0, 0);
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
@@ -49,6 +53,8 @@ pub fn run(args: &Args) -> ExitCode {
                 .map(|t| rulehook_engine::Diagnostic::new(t, 1, 1, "cannot be read")),
         );
     }
+    let mut warnings = shared_once(warnings, groups, &args.libraries.libraries);
+    let problems = shared_once(problems, 1, &[]);
     // Warnings fail the check only when it is strict: the rule loads and serves as it is.
     warnings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     for warning in &warnings {
@@ -94,4 +100,26 @@ pub fn run(args: &Args) -> ExitCode {
         );
         exit::problems()
     }
+}
+
+/// Each diagnostic once. The libraries of the search path join every directory's set, so
+/// their problems come once per directory; and a definition is unused only when no directory
+/// uses it, so a warning about a library in one of `search` counts only when every one of the
+/// `groups` sets gave it.
+fn shared_once(diagnostics: Vec<Diagnostic>, groups: usize, search: &[PathBuf]) -> Vec<Diagnostic> {
+    let on_search_path = |d: &Diagnostic| {
+        let dir = std::path::Path::new(&d.file).parent();
+        search.iter().any(|s| dir == Some(s.as_path()))
+    };
+    let mut out: Vec<(Diagnostic, usize)> = Vec::new();
+    for d in diagnostics {
+        match out.iter_mut().find(|(seen, _)| *seen == d) {
+            Some((_, count)) => *count += 1,
+            None => out.push((d, 1)),
+        }
+    }
+    out.into_iter()
+        .filter(|(d, count)| *count >= groups || !on_search_path(d))
+        .map(|(d, _)| d)
+        .collect()
 }

@@ -15,16 +15,19 @@ pub struct Args {
     /// Where Metacontroller reaches rulehook, e.g. `http://rulehook.rulehook`.
     #[arg(long)]
     pub base_url: String,
+    #[command(flatten)]
+    pub libraries: super::LibraryPath,
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    let CompiledRules { rules, report, .. } = match CompiledRules::from_dir(&args.rules) {
-        Ok(compiled) => compiled,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::usage();
-        }
-    };
+    let CompiledRules { rules, report, .. } =
+        match CompiledRules::from_dir(&args.rules, &args.libraries.libraries) {
+            Ok(compiled) => compiled,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::usage();
+            }
+        };
     let mut failed = !report.errors.is_empty();
     for error in &report.errors {
         eprintln!("{error}");

@@ -47,6 +47,10 @@ pub struct Args {
     /// `text` for people, `json` for one machine-readable document.
     #[arg(short, long, value_enum, default_value = "text")]
     pub output: Output,
+    /// The library search path of both sides: `--old-git` takes these directories as they
+    /// are now.
+    #[command(flatten)]
+    pub libraries: super::LibraryPath,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -132,8 +136,10 @@ fn diff(args: &Args) -> Result<Report, String> {
         }
         (None, None) => return Err("give --old DIR or --old-git REV".to_owned()),
     };
-    let old = CompiledRules::from_dir(&old_dir).map_err(|e| e.to_string())?;
-    let new = CompiledRules::from_dir(&args.new).map_err(|e| e.to_string())?;
+    let old =
+        CompiledRules::from_dir(&old_dir, &args.libraries.libraries).map_err(|e| e.to_string())?;
+    let new =
+        CompiledRules::from_dir(&args.new, &args.libraries.libraries).map_err(|e| e.to_string())?;
     let problems = |c: &CompiledRules| -> Vec<String> {
         let errors = c.report.errors.iter().map(ToString::to_string);
         let transient = c

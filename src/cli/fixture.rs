@@ -28,6 +28,8 @@ pub struct Args {
     /// Which hook the request is for.
     #[arg(long, default_value = "sync", value_parser = clap::builder::PossibleValuesParser::new(Hook::ALL.map(Hook::as_str)))]
     pub hook: String,
+    #[command(flatten)]
+    pub libraries: super::LibraryPath,
     /// Set `finalizing: true` (the finalize hook always does).
     #[arg(long)]
     pub finalizing: bool,
@@ -72,7 +74,8 @@ fn build(args: &Args) -> Result<String, String> {
         "v2" => HookVersion::V2,
         _ => HookVersion::V1,
     });
-    let loaded = find_rule(&args.rule, &args.rules).map_err(|e| e.to_string())?;
+    let loaded =
+        find_rule(&args.rule, &args.rules, &args.libraries.libraries).map_err(|e| e.to_string())?;
     let options = Options {
         hook,
         finalizing: args.finalizing,

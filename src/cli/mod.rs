@@ -11,6 +11,7 @@ pub mod completion;
 pub mod controllers;
 pub mod diff;
 pub mod fixture;
+mod library_path;
 mod output;
 pub mod playground;
 pub mod render;
@@ -19,6 +20,8 @@ mod rule_lookup;
 pub mod schema;
 pub mod serve;
 pub mod test;
+
+pub use library_path::LibraryPath;
 
 /// Metacontroller hooks from YAML rules: one generic server for many controllers.
 #[derive(Debug, Parser)]

@@ -24,6 +24,8 @@ pub struct Args {
     /// against it. Read once, at start.
     #[arg(long, env = "RULEHOOK_RULES", default_value = "rules")]
     pub rules: PathBuf,
+    #[command(flatten)]
+    pub libraries: super::LibraryPath,
     /// Address to listen on; a loopback address only, as the playground has no
     /// authentication.
     #[arg(long, default_value = "127.0.0.1:8090")]
@@ -59,7 +61,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         .or_else(memory::cgroup_memory_limit)
         .unwrap_or(memory::DEFAULT_MEMORY_LIMIT);
     let limits = ServerLimits::for_memory(memory_limit);
-    let (rules, saved) = load_saved(&args.rules, &limits)?;
+    let (rules, saved) = load_saved(&args.rules, &args.libraries.libraries, &limits)?;
     let state = AppState::new(Arc::new(ArcSwap::from_pointee(rules)), limits)
         .map_err(|e| anyhow::anyhow!("cannot start the render threads: {e}"))?;
     let state = web::Data::new(state);
@@ -90,7 +92,11 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
 
 /// The rules in `dir` as `serve` would load them, and each one's text for the page. A
 /// directory that is not there gives none: the page starts from the bundled hello rule.
-fn load_saved(dir: &Path, limits: &ServerLimits) -> anyhow::Result<(RuleSet, Vec<SavedRule>)> {
+fn load_saved(
+    dir: &Path,
+    libraries: &[PathBuf],
+    limits: &ServerLimits,
+) -> anyhow::Result<(RuleSet, Vec<SavedRule>)> {
     if !dir.exists() {
         eprintln!(
             "note: no rule directory {}; the page starts from the hello rule",
@@ -98,7 +104,7 @@ fn load_saved(dir: &Path, limits: &ServerLimits) -> anyhow::Result<(RuleSet, Vec
         );
         return Ok((RuleSet::with_limits(limits.rules), Vec::new()));
     }
-    let compiled = CompiledRules::from_dir(dir)?;
+    let compiled = CompiledRules::from_dir(dir, libraries)?;
     for error in &compiled.report.errors {
         eprintln!("{error}");
     }

@@ -24,6 +24,8 @@ pub struct Args {
     /// Where to look a rule name up.
     #[arg(long, env = "RULEHOOK_RULES", default_value = "rules")]
     pub rules: PathBuf,
+    #[command(flatten)]
+    pub libraries: super::LibraryPath,
     /// How to print the answer.
     #[arg(short = 'o', long = "output", value_enum, default_value = "json")]
     pub output: Format,
@@ -87,7 +89,7 @@ pub fn run(args: &Args) -> ExitCode {
 
 fn render(args: &Args) -> Result<Value, RenderError> {
     let hook = Hook::parse(&args.hook).ok_or(RenderError::UnknownHook)?;
-    let loaded = find_rule(&args.rule, &args.rules)?;
+    let loaded = find_rule(&args.rule, &args.rules, &args.libraries.libraries)?;
     let request = request_file::read(&args.request)?;
     let object = |k: &str| request.get(k).is_some();
     if object("apiVersion") && object("kind") && !object("parent") && !object("object") {

@@ -41,19 +41,25 @@ fn lines(diagnostics: &[Diagnostic]) -> String {
         .join("\n")
 }
 
-/// The rule file `rule` if there is one, else the rule named `rule` in `dir`.
+/// The rule file `rule` if there is one, else the rule named `rule` in `dir`, either with
+/// the libraries of the library search path `libraries`.
 ///
 /// # Errors
 ///
 /// When the file does not compile, or `dir` serves no rule of that name.
-pub fn find_rule(rule: &str, dir: &Path) -> Result<Arc<LoadedRule>, FindRuleError> {
+pub fn find_rule(
+    rule: &str,
+    dir: &Path,
+    libraries: &[PathBuf],
+) -> Result<Arc<LoadedRule>, FindRuleError> {
     let path = Path::new(rule);
     if path.is_file() {
-        let compiled =
-            CompiledRules::from_file(path).map_err(|error| FindRuleError::UnreadableFile {
+        let compiled = CompiledRules::from_file(path, libraries).map_err(|error| {
+            FindRuleError::UnreadableFile {
                 file: rule.to_owned(),
                 error,
-            })?;
+            }
+        })?;
         return compiled
             .rules
             .rules()
@@ -67,7 +73,7 @@ pub fn find_rule(rule: &str, dir: &Path) -> Result<Arc<LoadedRule>, FindRuleErro
             here: std::env::current_dir().unwrap_or_default(),
         });
     }
-    let compiled = CompiledRules::from_dir(dir)?;
+    let compiled = CompiledRules::from_dir(dir, libraries)?;
     compiled
         .rules
         .get(rule)

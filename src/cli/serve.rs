@@ -34,6 +34,18 @@ pub struct Args {
         default_value = "rules"
     )]
     pub rules: PathBuf,
+    /// A directory of libraries (`NAME.lib.yaml`) that the rules may import as if the
+    /// libraries lay beside them, e.g. a second ConfigMap volume; repeat it, or separate
+    /// directories with `:`, for several. Watched and reloaded as the rule directory is. A
+    /// library beside the rules may not have the name of one found here: both are reported.
+    #[arg(
+        long = "libraries",
+        value_name = "DIR",
+        help_heading = "Rules",
+        env = "RULEHOOK_LIBRARIES",
+        value_delimiter = ':'
+    )]
+    pub libraries: Vec<PathBuf>,
     /// Address to listen on.
     #[arg(
         long,
@@ -314,6 +326,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let observed = state.clone();
     let reloader = Reloader {
         dir: args.rules.clone(),
+        libraries: args.libraries.clone(),
         rules,
         observe: Some(Arc::new(move |outcome, rules| {
             observed.reload_checks.fetch_add(1, Ordering::Relaxed);
@@ -321,9 +334,14 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         })),
         quiet_period: watch::QUIET_PERIOD,
     };
-    let report = reloader
-        .load_first()
-        .map_err(|e| anyhow::anyhow!("cannot read the rule directory {e}"))?;
+    let report = reloader.load_first().map_err(|e| {
+        let which = if e.dir == args.rules {
+            "rule"
+        } else {
+            "library"
+        };
+        anyhow::anyhow!("cannot read the {which} directory {e}")
+    })?;
     for error in &report.errors {
         tracing::warn!("{error}");
     }

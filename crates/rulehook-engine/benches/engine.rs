@@ -106,6 +106,26 @@ fn hello_by_size(c: &mut Criterion) {
     group.finish();
 }
 
+/// The libraries the examples share (`examples/lib/`, their library search path).
+fn shared_libraries(dir: &std::path::Path) -> rulehook_engine::LibrarySet {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .expect("examples/lib/")
+        .flatten()
+        .map(|e| e.path().display().to_string())
+        .filter(|p| p.ends_with(rulehook_engine::LIBRARY_SUFFIX))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("a library file");
+            (p, text)
+        })
+        .collect();
+    files.sort();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(f, t)| (f.as_str(), t.as_str()))
+        .collect();
+    rulehook_engine::compile_directory(&files).0
+}
+
 /// Every example rule on every request of its fixtures, parsed and rendered as the server
 /// does: what each controller pays per call.
 fn examples(c: &mut Criterion) {
@@ -117,6 +137,7 @@ fn examples(c: &mut Criterion) {
         .filter(|p| p.join("fixtures").is_dir())
         .collect();
     dirs.sort();
+    let libraries = shared_libraries(&root.join("lib"));
     let limits = Limits::default();
     let mut group = c.benchmark_group("examples");
     group.sample_size(20);
@@ -144,7 +165,7 @@ fn examples(c: &mut Criterion) {
                 continue;
             }
             let text = std::fs::read_to_string(rule_path).expect("a rule file");
-            let Ok(rule) = Rule::compile(name, &text) else {
+            let Ok(rule) = Rule::compile_with(name, &text, &libraries) else {
                 continue;
             };
             for fixture in &fixtures {

@@ -42,6 +42,8 @@ pub struct Args {
     /// `dumb`.
     #[arg(long, value_enum, default_value = "auto")]
     pub color: Color,
+    #[command(flatten)]
+    pub libraries: super::LibraryPath,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -95,7 +97,10 @@ pub fn run(args: &Args) -> ExitCode {
         "watching {} for changes (Ctrl-C to stop)",
         crate::cli::shown(&args.paths)
     );
-    let watched = rulehook::supply::watch::on_change(&args.paths, || {
+    // A library on the search path is a change of every rule importing it.
+    let mut watched_paths = args.paths.clone();
+    watched_paths.extend(args.libraries.libraries.iter().cloned());
+    let watched = rulehook::supply::watch::on_change(&watched_paths, || {
         println!("\n--- change seen, testing again");
         run_once(args);
         true
@@ -131,7 +136,12 @@ fn run_once(args: &Args) -> ExitCode {
     let colour = args.color.wanted();
     let mut results = Vec::new();
     for suite in &suites {
-        results.extend(suite::run_suite(suite, args.update, colour));
+        results.extend(suite::run_suite(
+            suite,
+            &args.libraries.libraries,
+            args.update,
+            colour,
+        ));
     }
     let failed = results
         .iter()

@@ -12,6 +12,8 @@ use rulehook::supply::ruleset::LoadedRule;
 /// The rules one suite's cases name, each read once for the whole suite.
 pub struct SuiteRules {
     dir: PathBuf,
+    /// The library search path, for every rule.
+    libraries: Vec<PathBuf>,
     /// The suite's directory, read at the first case that names a rule in it.
     dir_rules: Option<Result<CompiledRules, String>>,
     /// Rule files named by path, each read at the first case that names it.
@@ -19,10 +21,11 @@ pub struct SuiteRules {
 }
 
 impl SuiteRules {
-    /// The rules for a suite in `dir`.
-    pub fn new(dir: &Path) -> Self {
+    /// The rules for a suite in `dir`, with the library search path `libraries`.
+    pub fn new(dir: &Path, libraries: &[PathBuf]) -> Self {
         SuiteRules {
             dir: dir.to_path_buf(),
+            libraries: libraries.to_vec(),
             dir_rules: None,
             files: HashMap::new(),
         }
@@ -36,15 +39,15 @@ impl SuiteRules {
                 .files
                 .entry(rule.to_owned())
                 .or_insert_with(|| {
-                    find_rule(&path.display().to_string(), Path::new("."))
+                    find_rule(&path.display().to_string(), Path::new("."), &self.libraries)
                         .map_err(|e| e.to_string())
                 })
                 .clone();
         }
-        let dir = self.dir.clone();
-        let compiled = self
-            .dir_rules
-            .get_or_insert_with(|| CompiledRules::from_dir(&dir).map_err(|e| e.to_string()));
+        let (dir, libraries) = (&self.dir, &self.libraries);
+        let compiled = self.dir_rules.get_or_insert_with(|| {
+            CompiledRules::from_dir(dir, libraries).map_err(|e| e.to_string())
+        });
         let compiled = compiled.as_ref().map_err(Clone::clone)?;
         if let Some(loaded) = compiled.rules.get(rule) {
             return Ok(loaded.clone());

@@ -1,7 +1,7 @@
 //! One suite file: read it, run its cases in order, print each result as it ends, and write
 //! `--update`'s edits back.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rulehook_engine::suite::SuiteSpec;
@@ -13,7 +13,12 @@ use super::update::{apply_edits, Edit};
 use super::{CaseResult, Outcome};
 
 /// Runs every case of one suite, printing each result; rewrites the file under `--update`.
-pub fn run_suite(path: &Path, update: bool, colour: bool) -> Vec<CaseResult> {
+pub fn run_suite(
+    path: &Path,
+    libraries: &[PathBuf],
+    update: bool,
+    colour: bool,
+) -> Vec<CaseResult> {
     let label = path.display().to_string();
     // A suite that cannot be read fails as a whole: `place` leads the printed line, and
     // `outcome` is what the report keeps.
@@ -48,7 +53,7 @@ pub fn run_suite(path: &Path, update: bool, colour: bool) -> Vec<CaseResult> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut rules = SuiteRules::new(dir);
+    let mut rules = SuiteRules::new(dir, libraries);
     let mut results = Vec::new();
     let mut edits: Vec<Edit> = Vec::new();
     for (i, case) in suite.cases.iter().enumerate() {

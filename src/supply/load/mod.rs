@@ -21,6 +21,10 @@
 //! Each file is read as of one moment, never half of one write and half of the next; the
 //! watching server also leaves a plain file (not a `..data/` link) unread until it has not
 //! been modified for a quiet period ([`file`]).
+//!
+//! Every way of reading also takes the library search path (`--libraries DIR`, [`search`]):
+//! the libraries (`*.lib.yaml`) directly in each of those directories, read with the same
+//! link rules as a rule directory, join the libraries beside the rules.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -28,8 +32,10 @@ use std::time::{Duration, SystemTime};
 use crate::supply::ruleset::{FileRead, ReadResult, RuleLimits, RuleSet, UpdateReport};
 
 mod file;
+mod search;
 
 use file::read_file;
+use search::{is_search_dir, library_path_reads};
 
 /// Rules compiled from files, as `serve` would answer with them, and every problem found on
 /// the way. Every command gets its rules as one of these, read and merged the same way.
@@ -68,11 +74,12 @@ impl CompiledRules {
     ///
     /// # Errors
     ///
-    /// Only when the directory itself cannot be listed. A file that cannot be used is an
-    /// error in the report.
-    pub fn from_dir(dir: &Path) -> Result<Self, ReadDirError> {
+    /// Only when the directory itself, or one on the library search path `libraries`,
+    /// cannot be listed. A file that cannot be used is an error in the report.
+    pub fn from_dir(dir: &Path, libraries: &[PathBuf]) -> Result<Self, ReadDirError> {
         Self::merge_dir(
             dir,
+            libraries,
             &RuleSet::default(),
             TransientFiles::KeepPrevious,
             Duration::ZERO,
@@ -88,6 +95,7 @@ impl CompiledRules {
     /// As [`CompiledRules::from_dir`].
     pub(crate) fn merge_dir(
         dir: &Path,
+        libraries: &[PathBuf],
         current: &RuleSet,
         transient: TransientFiles,
         quiet_period: Duration,
@@ -97,6 +105,7 @@ impl CompiledRules {
             dir: dir.to_path_buf(),
             error,
         })?;
+        reads.extend(library_path_reads(libraries, quiet_period, max_bytes)?);
         if transient == TransientFiles::CountAsDeleted {
             reads.retain(|read| !matches!(read.content, ReadResult::Transient(_)));
         }
@@ -104,12 +113,14 @@ impl CompiledRules {
     }
 
     /// One rule file named on the command line (`render FILE`, a suite's `rule: x.yaml`),
-    /// compiled alone. It is read wherever it leads: a person asked for it.
+    /// compiled alone with the libraries of its directory and of `libraries`. It is read
+    /// wherever it leads: a person asked for it.
     ///
     /// # Errors
     ///
-    /// When the file cannot be read as UTF-8 text.
-    pub fn from_file(path: &Path) -> std::io::Result<Self> {
+    /// When the file cannot be read as UTF-8 text, or a directory of `libraries` cannot be
+    /// listed.
+    pub fn from_file(path: &Path, libraries: &[PathBuf]) -> std::io::Result<Self> {
         let max_bytes = RuleLimits::default().max_file_bytes;
         let len = std::fs::metadata(path)?.len();
         if usize::try_from(len).map_or(true, |len| len > max_bytes) {
@@ -123,6 +134,7 @@ impl CompiledRules {
             content: ReadResult::Text(text),
         };
         let mut reads = library_reads(&parent_of(path), max_bytes);
+        reads.extend(library_path_reads(libraries, Duration::ZERO, max_bytes)?);
         reads.push(read);
         Ok(Self::merge(&RuleSet::default(), reads))
     }
@@ -132,16 +144,28 @@ impl CompiledRules {
     /// as a server given that directory would read it, so a name defined twice is an error
     /// only within one directory. A file given by name is read alone, even when it is a
     /// manifest (it was asked for), with its directory's link rules, and joins its
-    /// directory's set.
+    /// directory's set. The libraries of `libraries` join every set; a directory of the
+    /// search path found in the tree is not read as a rule directory of its own.
     ///
     /// # Errors
     ///
     /// A path that does not exist or cannot be listed.
-    pub fn from_trees(paths: &[PathBuf]) -> std::io::Result<Vec<Self>> {
-        let groups = read_trees(paths)?;
+    pub fn from_trees(paths: &[PathBuf], libraries: &[PathBuf]) -> std::io::Result<Vec<Self>> {
+        let groups = read_trees(paths, libraries)?;
+        let max_bytes = RuleLimits::default().max_file_bytes;
+        let shared = library_path_reads(libraries, Duration::ZERO, max_bytes)?;
         Ok(groups
             .into_iter()
-            .map(|reads| Self::merge(&RuleSet::default(), reads))
+            .enumerate()
+            .map(|(i, mut reads)| {
+                reads.extend(shared.iter().cloned());
+                let mut compiled = Self::merge(&RuleSet::default(), reads);
+                // Read once, whatever the number of sets they join.
+                if i > 0 {
+                    compiled.files_read -= shared.len();
+                }
+                compiled
+            })
             .collect())
     }
 
@@ -214,7 +238,7 @@ fn library_reads(dir: &Path, max_bytes: usize) -> Vec<FileRead> {
 }
 
 /// The rule files under `paths`, grouped by directory, for [`CompiledRules::from_trees`].
-fn read_trees(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
+fn read_trees(paths: &[PathBuf], libraries: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
     let with_path = |path: &Path, e: std::io::Error| {
         std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
     };
@@ -226,6 +250,9 @@ fn read_trees(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<FileRead>>> {
             let mut dirs = vec![path.clone()];
             walk_dirs(path, &mut dirs)?;
             for dir in dirs {
+                if is_search_dir(&dir, libraries) {
+                    continue;
+                }
                 let reads =
                     read_dir(&dir, Duration::ZERO, max_bytes).map_err(|e| with_path(&dir, e))?;
                 if !reads.is_empty() {

@@ -1,5 +1,6 @@
-//! The libraries of a rule directory (`*.lib.yaml`), compiled before its rules at every
-//! reading, each after those it imports. A rule's version is its text and the texts of
+//! The libraries of a rule directory (`*.lib.yaml`) and of the library search path,
+//! compiled before its rules at every reading, each after those it imports. Two files that
+//! define one library name load neither. A rule's version is its text and the texts of
 //! every library it reaches, so a changed library recompiles exactly the rules that use
 //! it, directly or not, and a rule whose library fails keeps its last good version.
 
@@ -26,6 +27,8 @@ pub(crate) struct Libraries {
     /// The libraries that do not load, by name, and every problem of each.
     pub(crate) errors: Vec<Diagnostic>,
     failed: BTreeSet<String>,
+    /// The names that several files define, none of which loads, with those files.
+    clashing: BTreeMap<String, Vec<String>>,
 }
 
 impl Libraries {
@@ -41,6 +44,8 @@ impl Libraries {
             .partition(|r| is_library_file(&r.file));
         *reads = rules;
         let mut out = Libraries::default();
+        // The files as read, the rule directory's first: the order a clash names them in.
+        let order: Vec<String> = library_reads.iter().map(|r| r.file.clone()).collect();
         for read in library_reads {
             let text = match read.content {
                 ReadResult::Text(text) => Some(text),
@@ -62,16 +67,35 @@ impl Libraries {
                 out.texts.insert(read.file, text);
             }
         }
+        let clashes = clashes(&order, &out.texts);
         let files: Vec<(&str, &str)> = out
             .texts
             .iter()
+            .filter(|(file, _)| !clashes.contains_key(name_of(file)))
             .map(|(file, text)| (file.as_str(), text.as_str()))
             .collect();
         let (set, failures) = compile_directory(&files);
         for (file, text) in &out.texts {
-            let name = library_name(file).unwrap_or(file).to_owned();
+            let name = name_of(file);
+            if clashes.contains_key(name) {
+                continue;
+            }
             let entry = (file.clone(), content_hash(text), imports_of(text));
-            out.found.insert(name, entry);
+            out.found.insert(name.to_owned(), entry);
+        }
+        for (name, files) in clashes {
+            out.errors.push(clash_error(&name, &files));
+            // A version of its own, so that every rule importing the name is compiled again
+            // and told why it cannot load.
+            let hashes: Vec<String> = files.iter().map(|f| content_hash(&out.texts[f])).collect();
+            let entry = (
+                files[0].clone(),
+                content_hash(&hashes.join("\0")),
+                Vec::new(),
+            );
+            out.found.insert(name.clone(), entry);
+            out.failed.insert(name.clone());
+            out.clashing.insert(name, files);
         }
         for (file, diagnostics) in failures {
             out.failed
@@ -99,13 +123,28 @@ impl Libraries {
         for library in &reached {
             keyed.push_str(&format!("\0{}:{}", library.name, library.sha256));
             if broken.is_none() && self.failed.contains(&library.name) {
-                broken = Some((library.name.clone(), library.file.clone()));
+                broken = Some(self.why_broken(library));
             }
         }
         Version {
             hash: content_hash(&keyed),
             libraries: reached,
             broken,
+        }
+    }
+
+    /// Why `library`, which does not load, stops a rule that reaches it.
+    fn why_broken(&self, library: &LibraryVersion) -> String {
+        let name = &library.name;
+        match self.clashing.get(name) {
+            Some(files) => format!(
+                "cannot load: the library `{name}` it imports is defined by {}; rename one",
+                files.join(" and by ")
+            ),
+            None => format!(
+                "cannot load: the library `{name}` it imports ({}) does not load; fix the errors reported there",
+                library.file
+            ),
         }
     }
 
@@ -147,11 +186,45 @@ impl Libraries {
     }
 }
 
+/// A library's name: its file name without `.lib.yaml`.
+fn name_of(file: &str) -> &str {
+    library_name(file).unwrap_or(file)
+}
+
+/// The library names that more than one file of `texts` has, each with its files in the
+/// order of `order` (as read: the rule directory's, then the search path's in order).
+fn clashes(order: &[String], texts: &BTreeMap<String, String>) -> BTreeMap<String, Vec<String>> {
+    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for file in order.iter().filter(|f| texts.contains_key(*f)) {
+        let files = by_name.entry(name_of(file).to_owned()).or_default();
+        if !files.contains(file) {
+            files.push(file.clone());
+        }
+    }
+    by_name.retain(|_, files| files.len() > 1);
+    by_name
+}
+
+/// Two files or more define the library `name`: none of them loads, since a rule names a
+/// library only by its name and would silently get one of them.
+fn clash_error(name: &str, files: &[String]) -> Diagnostic {
+    let others = files[1..].join(", ");
+    Diagnostic::new(
+        &files[0],
+        1,
+        1,
+        format!(
+            "the library `{name}` is also defined by {others}; a rule imports a library by its name, so no two files beside the rules or on the library search path (--libraries) may share one: rename one"
+        ),
+    )
+}
+
 /// A rule's version: see [`Libraries::version`].
 pub(crate) struct Version {
     pub(crate) hash: String,
     pub(crate) libraries: Vec<LibraryVersion>,
-    pub(crate) broken: Option<(String, String)>,
+    /// Why a library it reaches does not load, to be told at the rule.
+    pub(crate) broken: Option<String>,
 }
 
 /// One library as a rule was compiled with it.

@@ -266,10 +266,7 @@ impl RuleSet {
                 files.insert(read.file, prev.clone());
                 continue;
             }
-            if let Some((library, library_file)) = broken {
-                let why = format!(
-                    "cannot load: the library `{library}` it imports ({library_file}) does not load; fix the errors reported there"
-                );
+            if let Some(why) = broken {
                 let mut state = unusable(&read.file, why, previous.and_then(|p| p.serving.clone()));
                 state.hash = hash;
                 report.changed |= previous.is_none_or(|p| !same_state(p, &state));

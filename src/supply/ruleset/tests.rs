@@ -211,3 +211,38 @@ fn rules_are_held_to_their_share_and_one_that_does_not_fit_keeps_its_last_versio
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(set.get("b").map(|r| r.memory > a), Some(true));
 }
+
+#[test]
+fn two_libraries_of_one_name_load_neither_and_the_rule_keeps_its_last_good_version() {
+    let now = SystemTime::now();
+    let lib =
+        |n: u64| format!("functions:\n  n:\n    params: []\n    expr: \"{{{{ add 0 {n} }}}}\"\n");
+    let rule = "imports: [shared]\nsync:\n  status:\n    n: \"{{ n }}\"\n";
+    let (set, report) = RuleSet::default().update(
+        vec![read("r/a.yaml", rule), read("lib/shared.lib.yaml", &lib(1))],
+        now,
+    );
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(served_n(&set, "a"), Some(1));
+
+    let (set, report) = set.update(
+        vec![
+            read("r/a.yaml", rule),
+            read("r/shared.lib.yaml", &lib(2)),
+            read("lib/shared.lib.yaml", &lib(1)),
+        ],
+        now,
+    );
+    assert_eq!(served_n(&set, "a"), Some(1));
+    let messages: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+    assert!(
+        messages.iter().any(|m| m.starts_with(
+            "r/shared.lib.yaml:1:1: the library `shared` is also defined by lib/shared.lib.yaml"
+        )),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("r/a.yaml:1:1: cannot load: the library `shared` it imports is defined by r/shared.lib.yaml and by lib/shared.lib.yaml")),
+        "{messages:?}"
+    );
+}

@@ -16,6 +16,10 @@
 //! looked at every half second and reported once, then every 5 seconds (`MISSING_POLL`,
 //! `MISSING_LOG_EVERY`). A directory deleted and created again is a new inode that inotify
 //! does not follow, so the watch is set up again whenever the directory's identity changes.
+//!
+//! The directories of the library search path are watched and read the same way, at every
+//! look: a change in one is a change of the rule set, and recompiles the rules that reach the
+//! changed library.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,7 +36,7 @@ use crate::supply::ruleset::{RuleSet, UpdateReport};
 
 mod schedule;
 
-use schedule::{dir_identity, watch_loop, LookAgain, LoopState};
+use schedule::{dir_identities, watch_loop, LookAgain, LoopState};
 
 /// Long enough to fold the kubelet's four swap steps into one event, short enough to keep
 /// edit-to-answer latency well under a second.
@@ -97,6 +101,9 @@ pub type Observer = Arc<dyn Fn(&Reload, &RuleSet) + Send + Sync>;
 #[derive(Clone)]
 pub struct Reloader {
     pub dir: PathBuf,
+    /// The library search path (`--libraries`): directories whose libraries the rules of
+    /// `dir` may import as if they lay beside them.
+    pub libraries: Vec<PathBuf>,
     pub rules: Arc<ArcSwap<RuleSet>>,
     /// Called after every reload attempt, e.g. to count it in metrics; not after the first
     /// load, which is no reload.
@@ -131,6 +138,14 @@ impl Reloader {
                 _ => return Ok(report),
             }
         }
+    }
+
+    /// The directories watched: the rule directory, then the library search path's.
+    fn watched_dirs(&self) -> Vec<PathBuf> {
+        std::iter::once(&self.dir)
+            .chain(&self.libraries)
+            .cloned()
+            .collect()
     }
 
     /// Reads the directory again and swaps the new set in if anything changed, then logs the
@@ -170,7 +185,13 @@ impl Reloader {
         transient: TransientFiles,
     ) -> Result<(UpdateReport, u64), ReadDirError> {
         let current = self.rules.load_full();
-        let compiled = CompiledRules::merge_dir(&self.dir, &current, transient, self.quiet_period)?;
+        let compiled = CompiledRules::merge_dir(
+            &self.dir,
+            &self.libraries,
+            &current,
+            transient,
+            self.quiet_period,
+        )?;
         let generation = compiled.rules.generation;
         if compiled.report.changed {
             self.rules.store(Arc::new(compiled.rules));
@@ -261,16 +282,16 @@ pub fn spawn(
         return Ok(WatchHandle { _debouncer: None });
     }
     let (tx, rx) = mpsc::channel::<()>();
-    let identity = dir_identity(&reloader.dir);
+    let identity = dir_identities(&reloader.watched_dirs());
     let lost = Arc::new(AtomicBool::new(false));
     let (debouncer, rewatch) = if mode == WatchMode::Auto {
-        let (watched_dir, lost_watch) = (reloader.dir.clone(), lost.clone());
+        let (watched_dirs, lost_watch) = (reloader.watched_dirs(), lost.clone());
         let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-            // The directory itself went away: its watch is gone, whatever inode comes next.
+            // A directory itself went away: its watch is gone, whatever inode comes next.
             if let Ok(events) = &result {
                 let gone = events.iter().any(|e| {
                     matches!(e.event.kind, EventKind::Remove(_))
-                        && e.event.paths.iter().any(|p| p == &watched_dir)
+                        && e.event.paths.iter().any(|p| watched_dirs.contains(p))
                 });
                 if gone {
                     lost_watch.store(true, Ordering::Release);
@@ -281,13 +302,24 @@ pub fn spawn(
             }
         })?;
         debouncer.watch(&reloader.dir, RecursiveMode::NonRecursive)?;
+        for dir in &reloader.libraries {
+            debouncer.watch(dir, RecursiveMode::NonRecursive)?;
+        }
         let shared = Arc::new(Mutex::new(debouncer));
         let (inner, dir) = (shared.clone(), reloader.dir.clone());
+        let libraries = reloader.libraries.clone();
         let rewatch: Rewatch = Box::new(move || {
             let mut debouncer = inner.lock().unwrap_or_else(|e| e.into_inner());
             // The old watch died with the old directory; forgetting it may fail, harmlessly.
             let _ = debouncer.unwatch(&dir);
-            debouncer.watch(&dir, RecursiveMode::NonRecursive)
+            debouncer.watch(&dir, RecursiveMode::NonRecursive)?;
+            // A library directory replaced meanwhile is watched again too; one that is not
+            // there now is found by the re-check.
+            for library_dir in &libraries {
+                let _ = debouncer.unwatch(library_dir);
+                let _ = debouncer.watch(library_dir, RecursiveMode::NonRecursive);
+            }
+            Ok(())
         });
         (
             Some(Box::new(shared) as Box<dyn std::any::Any + Send>),
@@ -317,6 +349,7 @@ mod tests {
     fn reloader(dir: &Path) -> Reloader {
         Reloader {
             dir: dir.to_path_buf(),
+            libraries: Vec::new(),
             rules: Arc::new(ArcSwap::from_pointee(RuleSet::default())),
             observe: None,
             quiet_period: Duration::ZERO,

@@ -2,7 +2,7 @@
 //! not read, when a plain file's quiet period is over, every half second while the directory
 //! is missing, and at the re-check.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
@@ -48,8 +48,9 @@ impl LookAgain {
 /// What the watch loop remembers from one reload to the next.
 pub(super) struct LoopState {
     recheck: Duration,
-    /// The identity of the directory being watched, to notice a new one under its name.
-    identity: Option<(u64, u64)>,
+    /// The identity of each directory being watched (the rule directory, then the library
+    /// search path's), to notice a new one under its name.
+    identity: Vec<Option<(u64, u64)>>,
     /// Set when the watcher saw the directory itself removed.
     lost: Arc<AtomicBool>,
     /// `None` in poll mode.
@@ -76,7 +77,7 @@ pub(super) fn watch_loop(
             // Poll mode has no sender: the timer alone drives it.
             Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
         }
-        state.follow_directory(&reloader.dir);
+        state.follow_directory(&reloader.watched_dirs());
         let transient = if state.transient_rounds >= TRANSIENT_RETRIES {
             TransientFiles::CountAsDeleted
         } else {
@@ -90,7 +91,7 @@ pub(super) fn watch_loop(
 impl LoopState {
     pub(super) fn new(
         recheck: Duration,
-        identity: Option<(u64, u64)>,
+        identity: Vec<Option<(u64, u64)>>,
         lost: Arc<AtomicBool>,
         rewatch: Option<Rewatch>,
     ) -> LoopState {
@@ -105,15 +106,20 @@ impl LoopState {
         }
     }
 
-    /// Watches the directory again when a new one stands under its name.
-    fn follow_directory(&mut self, dir: &Path) {
-        let identity = dir_identity(dir);
+    /// Watches the directories again when a new one stands under the name of one of them.
+    fn follow_directory(&mut self, dirs: &[PathBuf]) {
+        let identity = dir_identities(dirs);
         if self.lost.swap(false, Ordering::AcqRel) {
-            self.identity = None;
+            self.identity.clear();
         }
-        if identity.is_none() || identity == self.identity {
+        let renewed = identity
+            .iter()
+            .zip(dirs)
+            .enumerate()
+            .find(|(i, (now, _))| now.is_some() && self.identity.get(*i) != Some(now));
+        let Some((_, (_, dir))) = renewed else {
             return;
-        }
+        };
         let Some(rewatch) = self.rewatch.as_mut() else {
             self.identity = identity;
             return;
@@ -121,12 +127,12 @@ impl LoopState {
         match rewatch() {
             Ok(()) => {
                 self.identity = identity;
-                tracing::info!(dir = %dir.display(), "watching the rule directory again");
+                tracing::info!(dir = %dir.display(), "watching the directory again");
             }
             Err(e) => tracing::warn!(
                 dir = %dir.display(),
                 error = %e,
-                "cannot watch the rule directory; changes are seen at the re-check interval"
+                "cannot watch the rule directory or the library search path again; changes are seen at the re-check interval"
             ),
         }
     }
@@ -155,7 +161,7 @@ impl LoopState {
             }
             self.transient_rounds = 0;
             // A file system may give the next directory the same inode: watch whatever comes.
-            self.identity = None;
+            self.identity.clear();
             return MISSING_POLL.min(self.recheck);
         }
         if self.failing_since.take().is_some() {
@@ -179,15 +185,20 @@ impl LoopState {
     }
 }
 
+/// The identities of `dirs`, in order.
+pub(super) fn dir_identities(dirs: &[PathBuf]) -> Vec<Option<(u64, u64)>> {
+    dirs.iter().map(|dir| dir_identity(dir)).collect()
+}
+
 /// Device and inode of the directory, to tell a recreated directory from the one watched.
 #[cfg(unix)]
-pub(super) fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
+fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
 }
 
 #[cfg(not(unix))]
-pub(super) fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
+fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(dir).ok().map(|_| (0, 0))
 }
 
@@ -198,7 +209,7 @@ mod tests {
     #[test]
     fn a_file_in_its_quiet_period_shortens_the_wait_and_is_no_failed_round() {
         let recheck = Duration::from_secs(30);
-        let mut state = LoopState::new(recheck, None, Arc::new(AtomicBool::new(false)), None);
+        let mut state = LoopState::new(recheck, Vec::new(), Arc::new(AtomicBool::new(false)), None);
         let dir = Path::new("rules");
         let ms = Duration::from_millis;
         let settling = LookAgain {

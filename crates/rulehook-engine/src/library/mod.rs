@@ -263,7 +263,7 @@ pub(crate) fn resolve_imports(
                 let hint = match suggest(name, available.names()) {
                     Some(close) => format!("did you mean `{close}`?"),
                     None => format!(
-                        "put `{name}{LIBRARY_SUFFIX}` in the rule directory, or fix it there if it does not load"
+                        "put `{name}{LIBRARY_SUFFIX}` in the rule directory or in a directory of the library search path (`--libraries`), or fix it there if it does not load"
                     ),
                 };
                 diagnostics.push(Diagnostic::at(
