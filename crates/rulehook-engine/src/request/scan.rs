@@ -13,11 +13,6 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Invalid;
 
-/// `0x0101…01`: one in every byte of a word.
-const ONES: u64 = u64::MAX / 255;
-/// `0x8080…80`: the high bit of every byte.
-const HIGHS: u64 = ONES << 7;
-
 /// The index of the first byte from `at` that is not JSON whitespace (or the end).
 #[inline]
 pub(super) fn whitespace(bytes: &[u8], mut at: usize) -> usize {
@@ -27,53 +22,135 @@ pub(super) fn whitespace(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// A word with the high bit set in each byte that is `"`, `\` or below 0x20, and perhaps in
-/// bytes after the first such one (the subtraction borrows), never before it.
-#[inline]
-fn specials(word: u64) -> u64 {
-    let control = word.wrapping_sub(ONES * 0x20) & !word;
-    let quote = word ^ (ONES * u64::from(b'"'));
-    let quote = quote.wrapping_sub(ONES) & !quote;
-    let backslash = word ^ (ONES * u64::from(b'\\'));
-    let backslash = backslash.wrapping_sub(ONES) & !backslash;
-    (control | quote | backslash) & HIGHS
+/// A scan of one body. Inside strings it looks for the bytes that end a plain run (`"`,
+/// `\\` and control bytes) 64 at a time, and keeps that window's bitmask: most strings in
+/// a request are short, so the next few are found in the same window with a shift.
+pub(super) struct Scanner<'b> {
+    bytes: &'b [u8],
+    /// Where the window starts, how many bytes it covers (64 but at the end), and which of
+    /// them end a plain run (bit `i` for `bytes[base + i]`).
+    base: usize,
+    width: usize,
+    mask: u64,
 }
 
-/// The index of the first `"`, `\` or control byte from `at`, eight bytes at a time.
-#[inline]
-fn to_special(bytes: &[u8], mut at: usize) -> usize {
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let found = specials(word);
-        if found != 0 {
-            return at + found.trailing_zeros() as usize / 8;
+impl<'b> Scanner<'b> {
+    pub(super) fn new(bytes: &'b [u8]) -> Self {
+        Scanner {
+            bytes,
+            base: 0,
+            width: 0,
+            mask: 0,
         }
-        at += 8;
     }
-    while let Some(&byte) = bytes.get(at) {
-        if byte == b'"' || byte == b'\\' || byte < 0x20 {
-            return at;
-        }
-        at += 1;
-    }
-    at
-}
 
-/// The end of a string whose opening quote is just before `at`: the index after its
-/// closing quote. `escaped` is set when it holds an escape.
-#[inline]
-pub(super) fn string(bytes: &[u8], mut at: usize, escaped: &mut bool) -> Result<usize, Invalid> {
-    loop {
-        at = to_special(bytes, at);
-        match bytes.get(at) {
-            Some(b'"') => return Ok(at + 1),
-            Some(b'\\') => {
-                *escaped = true;
-                at = escape(bytes, at + 1)?;
+    /// The index of the first `"`, `\` or control byte from `at` (or the end).
+    #[inline(always)]
+    fn next_special(&mut self, mut at: usize) -> usize {
+        loop {
+            let offset = at.wrapping_sub(self.base);
+            if offset < self.width {
+                let rest = self.mask >> offset;
+                if rest != 0 {
+                    return at + rest.trailing_zeros() as usize;
+                }
+                at = self.base + self.width;
             }
-            _ => return Err(Invalid),
+            if at >= self.bytes.len() {
+                return self.bytes.len();
+            }
+            self.fill(at);
         }
     }
+
+    /// Moves the window to start at `at`, which is inside the body.
+    fn fill(&mut self, at: usize) {
+        self.base = at;
+        match self.bytes.get(at..at + 64) {
+            Some(block) => {
+                self.width = 64;
+                self.mask = block_mask(block);
+            }
+            None => {
+                let tail = &self.bytes[at..];
+                self.width = tail.len();
+                self.mask = tail
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &b)| is_special(b))
+                    .fold(0, |mask, (i, _)| mask | 1 << i);
+            }
+        }
+    }
+
+    /// The end of a string whose opening quote is just before `at`: the index after its
+    /// closing quote. `escaped` is set when it holds an escape.
+    #[inline(always)]
+    pub(super) fn string(&mut self, mut at: usize, escaped: &mut bool) -> Result<usize, Invalid> {
+        loop {
+            at = self.next_special(at);
+            match self.bytes.get(at) {
+                Some(b'"') => return Ok(at + 1),
+                Some(b'\\') => {
+                    *escaped = true;
+                    at = escape(self.bytes, at + 1)?;
+                }
+                _ => return Err(Invalid),
+            }
+        }
+    }
+}
+
+fn is_special(byte: u8) -> bool {
+    byte == b'"' || byte == b'\\' || byte < 0x20
+}
+
+/// Bit `i` set where `block[i]` (of 64 bytes) is `"`, `\\` or a control byte: SSE2, which
+/// every x86-64 processor has, 16 bytes to a comparison.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+fn block_mask(block: &[u8]) -> u64 {
+    #[allow(unsafe_code)]
+    // SAFETY: this is compiled only where SSE2 is enabled for the whole build.
+    unsafe {
+        block_mask_sse2(block)
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[target_feature(enable = "sse2")]
+fn block_mask_sse2(block: &[u8]) -> u64 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let quote = _mm_set1_epi8(b'"' as i8);
+    let backslash = _mm_set1_epi8(b'\\' as i8);
+    let control = _mm_set1_epi8(0x1f);
+    let mut mask = 0;
+    for (i, chunk) in block.chunks_exact(16).take(4).enumerate() {
+        #[allow(unsafe_code)]
+        // SAFETY: `chunk` is 16 readable bytes, and an unaligned load needs no alignment.
+        let v = unsafe { _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>()) };
+        // A byte is at most 0x1f exactly when the larger of it and 0x1f is 0x1f.
+        let below_space = _mm_cmpeq_epi8(_mm_max_epu8(v, control), control);
+        let found = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+            below_space,
+        );
+        mask |= u64::from(_mm_movemask_epi8(found) as u16) << (16 * i);
+    }
+    mask
+}
+
+/// As above, a byte at a time, where SSE2 is not to be had.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+fn block_mask(block: &[u8]) -> u64 {
+    block
+        .iter()
+        .take(64)
+        .enumerate()
+        .filter(|(_, &b)| is_special(b))
+        .fold(0, |mask, (i, _)| mask | 1 << i)
 }
 
 /// The end of an escape whose backslash is just before `at`.
@@ -181,89 +258,93 @@ impl Nesting {
     }
 }
 
-/// After `{` or `,` in an object: a key and its colon, leaving `at` on the value.
-#[inline]
-fn key(bytes: &[u8], at: usize) -> Result<usize, Invalid> {
-    let at = whitespace(bytes, at);
-    if bytes.get(at) != Some(&b'"') {
-        return Err(Invalid);
-    }
-    let mut at = string(bytes, at + 1, &mut false)?;
-    // Bodies are mostly compact: `":` then the value, with no whitespace to skip.
-    if bytes.get(at) != Some(&b':') {
-        at = whitespace(bytes, at);
-        if bytes.get(at) != Some(&b':') {
+impl Scanner<'_> {
+    /// After `{` or `,` in an object: a key and its colon, leaving `at` on the value.
+    #[inline(always)]
+    fn key(&mut self, at: usize) -> Result<usize, Invalid> {
+        let bytes = self.bytes;
+        let at = whitespace(bytes, at);
+        if bytes.get(at) != Some(&b'"') {
             return Err(Invalid);
         }
-    }
-    Ok(whitespace(bytes, at + 1))
-}
-
-/// Checks the one JSON value that starts at `at` (after any whitespace) and returns the
-/// index just after it.
-pub(super) fn value(bytes: &[u8], at: usize) -> Result<usize, Invalid> {
-    let mut nesting = Nesting::new();
-    // Whether the innermost open container is an object; kept beside `nesting` because
-    // it is asked after every value.
-    let mut in_object = false;
-    let mut at = whitespace(bytes, at);
-    loop {
-        // One value at `at`.
-        match bytes.get(at) {
-            Some(b'"') => at = string(bytes, at + 1, &mut false)?,
-            Some(b'{') => {
-                let inside = whitespace(bytes, at + 1);
-                if bytes.get(inside) == Some(&b'}') {
-                    at = inside + 1;
-                } else {
-                    nesting.push(true);
-                    in_object = true;
-                    at = key(bytes, inside)?;
-                    continue;
-                }
+        let mut at = self.string(at + 1, &mut false)?;
+        // Bodies are mostly compact: `":` then the value, with no whitespace to skip.
+        if bytes.get(at) != Some(&b':') {
+            at = whitespace(bytes, at);
+            if bytes.get(at) != Some(&b':') {
+                return Err(Invalid);
             }
-            Some(b'[') => {
-                let inside = whitespace(bytes, at + 1);
-                if bytes.get(inside) == Some(&b']') {
-                    at = inside + 1;
-                } else {
-                    nesting.push(false);
-                    in_object = false;
-                    at = inside;
-                    continue;
-                }
-            }
-            Some(b'-' | b'0'..=b'9') => at = number(bytes, at)?,
-            Some(b't') => at = literal(bytes, at, b"true")?,
-            Some(b'f') => at = literal(bytes, at, b"false")?,
-            Some(b'n') => at = literal(bytes, at, b"null")?,
-            _ => return Err(Invalid),
         }
-        // After a value: the next one in its container, or the containers it closes.
+        Ok(whitespace(bytes, at + 1))
+    }
+
+    /// Checks the one JSON value that starts at `at` (after any whitespace) and returns the
+    /// index just after it.
+    pub(super) fn value(&mut self, at: usize) -> Result<usize, Invalid> {
+        let bytes = self.bytes;
+        let mut nesting = Nesting::new();
+        // Whether the innermost open container is an object; kept beside `nesting` because
+        // it is asked after every value.
+        let mut in_object = false;
+        let mut at = whitespace(bytes, at);
         loop {
-            if nesting.depth == 0 {
-                return Ok(at);
-            }
-            let mut next = bytes.get(at);
-            if let Some(b' ' | b'\n' | b'\t' | b'\r') = next {
-                at = whitespace(bytes, at);
-                next = bytes.get(at);
-            }
-            match (next, in_object) {
-                (Some(b','), true) => {
-                    at = key(bytes, at + 1)?;
-                    break;
+            // One value at `at`.
+            match bytes.get(at) {
+                Some(b'"') => at = self.string(at + 1, &mut false)?,
+                Some(b'{') => {
+                    let inside = whitespace(bytes, at + 1);
+                    if bytes.get(inside) == Some(&b'}') {
+                        at = inside + 1;
+                    } else {
+                        nesting.push(true);
+                        in_object = true;
+                        at = self.key(inside)?;
+                        continue;
+                    }
                 }
-                (Some(b','), false) => {
-                    at = whitespace(bytes, at + 1);
-                    break;
+                Some(b'[') => {
+                    let inside = whitespace(bytes, at + 1);
+                    if bytes.get(inside) == Some(&b']') {
+                        at = inside + 1;
+                    } else {
+                        nesting.push(false);
+                        in_object = false;
+                        at = inside;
+                        continue;
+                    }
                 }
-                (Some(b'}'), true) | (Some(b']'), false) => {
-                    nesting.pop();
-                    in_object = nesting.innermost() == Some(true);
-                    at += 1;
-                }
+                Some(b'-' | b'0'..=b'9') => at = number(bytes, at)?,
+                Some(b't') => at = literal(bytes, at, b"true")?,
+                Some(b'f') => at = literal(bytes, at, b"false")?,
+                Some(b'n') => at = literal(bytes, at, b"null")?,
                 _ => return Err(Invalid),
+            }
+            // After a value: the next one in its container, or the containers it closes.
+            loop {
+                if nesting.depth == 0 {
+                    return Ok(at);
+                }
+                let mut next = bytes.get(at);
+                if let Some(b' ' | b'\n' | b'\t' | b'\r') = next {
+                    at = whitespace(bytes, at);
+                    next = bytes.get(at);
+                }
+                match (next, in_object) {
+                    (Some(b','), true) => {
+                        at = self.key(at + 1)?;
+                        break;
+                    }
+                    (Some(b','), false) => {
+                        at = whitespace(bytes, at + 1);
+                        break;
+                    }
+                    (Some(b'}'), true) | (Some(b']'), false) => {
+                        nesting.pop();
+                        in_object = nesting.innermost() == Some(true);
+                        at += 1;
+                    }
+                    _ => return Err(Invalid),
+                }
             }
         }
     }
@@ -272,5 +353,7 @@ pub(super) fn value(bytes: &[u8], at: usize) -> Result<usize, Invalid> {
 /// Whether `bytes` are one JSON value with nothing but whitespace around it.
 #[cfg(test)]
 pub(super) fn document(bytes: &[u8]) -> bool {
-    value(bytes, 0).is_ok_and(|end| whitespace(bytes, end) == bytes.len())
+    Scanner::new(bytes)
+        .value(0)
+        .is_ok_and(|end| whitespace(bytes, end) == bytes.len())
 }

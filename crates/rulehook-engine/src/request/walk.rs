@@ -10,7 +10,7 @@ use serde::de::DeserializeSeed;
 use serde_json::{Map, Value};
 
 use super::parse::{Build, Keep, Level};
-use super::scan::{self, whitespace};
+use super::scan::{self, whitespace, Scanner};
 
 /// Why the walk stopped.
 pub(super) enum Stop {
@@ -28,7 +28,8 @@ impl From<scan::Invalid> for Stop {
 
 /// Walks the body: the value `build` describes, and nothing but whitespace after it.
 pub(super) fn walk(body: &[u8], build: Build<'_>) -> Result<Value, Stop> {
-    let (value, end) = part(body, whitespace(body, 0), build)?;
+    let scanner = &mut Scanner::new(body);
+    let (value, end) = part(scanner, body, whitespace(body, 0), build)?;
     if whitespace(body, end) == body.len() {
         Ok(value)
     } else {
@@ -37,18 +38,28 @@ pub(super) fn walk(body: &[u8], build: Build<'_>) -> Result<Value, Stop> {
 }
 
 /// The part at `at` (no whitespace before it), built as `build` says, and where it ends.
-fn part(body: &[u8], at: usize, build: Build<'_>) -> Result<(Value, usize), Stop> {
+fn part(
+    scanner: &mut Scanner<'_>,
+    body: &[u8],
+    at: usize,
+    build: Build<'_>,
+) -> Result<(Value, usize), Stop> {
     match (build.fields, body.get(at)) {
-        (Some(_), Some(b'{')) => object(body, at + 1, build),
+        (Some(_), Some(b'{')) => object(scanner, body, at + 1, build),
         _ => {
-            let end = scan::value(body, at)?;
+            let end = scanner.value(at)?;
             Ok((whole(&body[at..end], build.keep)?, end))
         }
     }
 }
 
 /// An object whose fields are read by name; its `{` is just before `at`.
-fn object(body: &[u8], at: usize, build: Build<'_>) -> Result<(Value, usize), Stop> {
+fn object(
+    scanner: &mut Scanner<'_>,
+    body: &[u8],
+    at: usize,
+    build: Build<'_>,
+) -> Result<(Value, usize), Stop> {
     build
         .keep
         .charge::<serde_json::Error>(super::parse::VALUE)
@@ -63,7 +74,7 @@ fn object(body: &[u8], at: usize, build: Build<'_>) -> Result<(Value, usize), St
             return Err(Stop::Unusual);
         }
         let mut escaped = false;
-        let end = scan::string(body, at + 1, &mut escaped)?;
+        let end = scanner.string(at + 1, &mut escaped)?;
         if escaped {
             // Keys are compared unescaped: the full parse does that, and it is rare.
             return Err(Stop::Unusual);
@@ -75,13 +86,13 @@ fn object(body: &[u8], at: usize, build: Build<'_>) -> Result<(Value, usize), St
         }
         at = whitespace(body, at + 1);
         match build.below(key) {
-            None => at = scan::value(body, at)?,
+            None => at = scanner.value(at)?,
             // An object of a type no rule reads is only checked.
             Some(_) if build.at == Level::UnreadType && body.get(at) == Some(&b'{') => {
-                at = scan::value(body, at)?;
+                at = scanner.value(at)?;
             }
             Some(below) => {
-                let (value, end) = part(body, at, below)?;
+                let (value, end) = part(scanner, body, at, below)?;
                 at = end;
                 let key = build
                     .keep

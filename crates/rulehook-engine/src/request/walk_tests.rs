@@ -224,3 +224,29 @@ fn an_escaped_key_on_a_read_path_is_left_to_the_full_parse() {
         serde_json::json!({"parent": {"spec": {"who": "x"}}})
     );
 }
+
+#[test]
+fn strings_are_scanned_alike_across_and_inside_the_64_byte_windows() {
+    for lead in 0..70 {
+        for len in (0..140).step_by(7) {
+            for (mark, insert) in [
+                (None, ""),
+                (Some(len / 2), "\\\""),
+                (Some(len / 3), "\u{1}"),
+            ] {
+                let mut text = "a".repeat(len);
+                if let Some(at) = mark {
+                    text.insert_str(at, insert);
+                }
+                let body = format!("{}[\"{text}\",\"é{text}\"]", " ".repeat(lead));
+                assert_eq!(
+                    scan::document(body.as_bytes()),
+                    serde_accepts(body.as_bytes()),
+                    "{body:?}"
+                );
+                let cut = &body.as_bytes()[..body.len() - 2];
+                assert!(!scan::document(cut), "{body:?}");
+            }
+        }
+    }
+}
