@@ -73,7 +73,7 @@ pub use library::{
 pub use locate::{Locator, Pos};
 pub use metacontroller::{ControllerKind, Hook, HookVersion};
 pub use now::Now;
-pub use request::{BadRequest, ReadError};
+pub use request::{is_json, BadRequest, ReadError};
 pub use rule::{HookError, Rule};
 pub use rule_name::is_rule_name;
 

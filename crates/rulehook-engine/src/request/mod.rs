@@ -21,6 +21,12 @@ mod walk;
 mod walk_tests;
 
 pub use parse::{parse, parse_within, ReadError};
+
+/// Whether `body` is JSON, as every request is checked before anything of it is built, with
+/// nothing built: the least a request costs the engine, and what `serde_json` accepts.
+pub fn is_json(body: &[u8]) -> bool {
+    scan::document(body)
+}
 pub(crate) use reads::plain_query;
 pub use reads::Reads;
 

@@ -32,6 +32,8 @@ pub(super) struct Scanner<'b> {
     base: usize,
     width: usize,
     mask: u64,
+    /// How deep the last value [`Scanner::value`] checked nests: 0 for a scalar.
+    pub(super) nested: usize,
 }
 
 impl<'b> Scanner<'b> {
@@ -41,6 +43,7 @@ impl<'b> Scanner<'b> {
             base: 0,
             width: 0,
             mask: 0,
+            nested: 0,
         }
     }
 
@@ -218,6 +221,8 @@ struct Nesting {
     shallow: u64,
     deep: Vec<bool>,
     depth: usize,
+    /// The most levels open at once.
+    deepest: usize,
 }
 
 impl Nesting {
@@ -226,6 +231,7 @@ impl Nesting {
             shallow: 0,
             deep: Vec::new(),
             depth: 0,
+            deepest: 0,
         }
     }
 
@@ -237,6 +243,7 @@ impl Nesting {
             self.deep.push(object);
         }
         self.depth += 1;
+        self.deepest = self.deepest.max(self.depth);
     }
 
     /// Whether the innermost container is an object; `None` when there is none.
@@ -322,6 +329,7 @@ impl Scanner<'_> {
             // After a value: the next one in its container, or the containers it closes.
             loop {
                 if nesting.depth == 0 {
+                    self.nested = nesting.deepest;
                     return Ok(at);
                 }
                 let mut next = bytes.get(at);
@@ -351,8 +359,7 @@ impl Scanner<'_> {
 }
 
 /// Whether `bytes` are one JSON value with nothing but whitespace around it.
-#[cfg(test)]
-pub(super) fn document(bytes: &[u8]) -> bool {
+pub(crate) fn document(bytes: &[u8]) -> bool {
     Scanner::new(bytes)
         .value(0)
         .is_ok_and(|end| whitespace(bytes, end) == bytes.len())

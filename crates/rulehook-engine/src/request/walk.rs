@@ -29,7 +29,7 @@ impl From<scan::Invalid> for Stop {
 /// Walks the body: the value `build` describes, and nothing but whitespace after it.
 pub(super) fn walk(body: &[u8], build: Build<'_>) -> Result<Value, Stop> {
     let scanner = &mut Scanner::new(body);
-    let (value, end) = part(scanner, body, whitespace(body, 0), build)?;
+    let (value, end) = part(scanner, body, whitespace(body, 0), 0, build)?;
     if whitespace(body, end) == body.len() {
         Ok(value)
     } else {
@@ -37,17 +37,26 @@ pub(super) fn walk(body: &[u8], build: Build<'_>) -> Result<Value, Stop> {
     }
 }
 
-/// The part at `at` (no whitespace before it), built as `build` says, and where it ends.
+/// The levels a built value may nest, counted from the request itself: what serde_json
+/// allows, so that the walk refuses what the full parse refuses.
+const MAX_BUILT_DEPTH: usize = 127;
+
+/// The part at `at` (no whitespace before it), `depth` levels inside the request, built as
+/// `build` says, and where it ends.
 fn part(
     scanner: &mut Scanner<'_>,
     body: &[u8],
     at: usize,
+    depth: usize,
     build: Build<'_>,
 ) -> Result<(Value, usize), Stop> {
     match (build.fields, body.get(at)) {
-        (Some(_), Some(b'{')) => object(scanner, body, at + 1, build),
+        (Some(_), Some(b'{')) => object(scanner, body, at + 1, depth + 1, build),
         _ => {
             let end = scanner.value(at)?;
+            if depth + scanner.nested > MAX_BUILT_DEPTH {
+                return Err(Stop::Unusual);
+            }
             Ok((whole(&body[at..end], build.keep)?, end))
         }
     }
@@ -58,6 +67,7 @@ fn object(
     scanner: &mut Scanner<'_>,
     body: &[u8],
     at: usize,
+    depth: usize,
     build: Build<'_>,
 ) -> Result<(Value, usize), Stop> {
     build
@@ -92,7 +102,7 @@ fn object(
                 at = scanner.value(at)?;
             }
             Some(below) => {
-                let (value, end) = part(scanner, body, at, below)?;
+                let (value, end) = part(scanner, body, at, depth, below)?;
                 at = end;
                 let key = build
                     .keep

@@ -1,43 +1,113 @@
 //! The fast walk against the full parse, and the scanner against serde_json: on every
 //! request the repository holds, on hand-picked edge cases, and on many mutations of each.
 
-use std::path::{Path, PathBuf};
-
 use serde::de::IgnoredAny;
 
 use super::parse::{parse, parse_full, walk_only};
 use super::reads::Reads;
 use super::scan;
 
-/// Every JSON request in the repository's fixtures and the request fuzz corpus.
+/// Requests of the repository's fixtures, pretty-printed as they are kept.
+const FIXTURES: &[&[u8]] = &[
+    include_bytes!("../../../../tests/fixtures/hello-sync-first.json"),
+    include_bytes!("../../../../tests/fixtures/hello-sync-v1.json"),
+    include_bytes!("../../../../tests/fixtures/hello-sync-v2.json"),
+    include_bytes!("../../../../tests/fixtures/hello-finalize.json"),
+    include_bytes!("../../../../tests/fixtures/customize.json"),
+    include_bytes!("../../../../tests/fixtures/decorator-sync.json"),
+    include_bytes!("../../../../examples/canary/fixtures/sync-running.json"),
+    include_bytes!("../../../../examples/catset/fixtures/sync-scale-down.json"),
+    include_bytes!("../../../../examples/clusteredparent/fixtures/sync-attached.json"),
+    include_bytes!("../../../../examples/configmap-list-v2/fixtures/sync-all.json"),
+    include_bytes!("../../../../examples/configmappropagation/fixtures/sync-copied.json"),
+    include_bytes!("../../../../examples/daemonjob/fixtures/sync-ready.json"),
+    include_bytes!("../../../../examples/globalconfigmap/fixtures/sync.json"),
+    include_bytes!("../../../../examples/indexed-job/fixtures/sync-running.json"),
+    include_bytes!("../../../../examples/service-per-pod/fixtures/sync-attached.json"),
+    include_bytes!("../../../../examples/update-strategy/fixtures/recreate-sync-updated.json"),
+];
+
+/// The fixtures, each also compacted, and generated requests of every kind of value.
 fn samples() -> Vec<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut dirs: Vec<PathBuf> = vec![
-        root.join("tests/fixtures"),
-        root.join("fuzz/corpus/sync_request"),
-    ];
-    if let Ok(examples) = std::fs::read_dir(root.join("examples")) {
-        dirs.extend(examples.flatten().map(|e| e.path().join("fixtures")));
+    let mut found: Vec<Vec<u8>> = FIXTURES.iter().map(|f| f.to_vec()).collect();
+    for fixture in FIXTURES {
+        let value: serde_json::Value = serde_json::from_slice(fixture).expect("a fixture is JSON");
+        found.push(serde_json::to_vec(&value).expect("a value serializes"));
     }
-    let mut found = Vec::new();
-    for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-        paths.sort();
-        for path in paths.into_iter().filter(|p| p.is_file()).take(400) {
-            if let Ok(bytes) = std::fs::read(&path) {
-                found.push(bytes);
+    let mut random = Xorshift(0x2545_f491_4f6c_dd1d);
+    for _ in 0..200 {
+        let mut text = String::new();
+        generated(&mut random, 0, &mut text);
+        found.push(format!(r#"{{"parent": {{"metadata": {{"name": "p"}}, "spec": {text}}}, "children": {{"Pod.v1": {{"a": {text}}}}}, "x": {text}}}"#).into_bytes());
+    }
+    found
+}
+
+/// Writes a random JSON value: every kind of value, escapes, non-ASCII text, whitespace.
+fn generated(random: &mut Xorshift, depth: usize, out: &mut String) {
+    const STRINGS: &[&str] = &[
+        "",
+        "a",
+        "who",
+        r#"caf\u00e9 \"q\" \\ \/ \n\t"#,
+        "名前",
+        r"x\ud83d\ude00y",
+        "  spaced  ",
+    ];
+    const NUMBERS: &[&str] = &[
+        "0",
+        "-0",
+        "12",
+        "-3.5",
+        "1e3",
+        "2.5E-7",
+        "18446744073709551615",
+        "-9223372036854775808",
+        "0.1",
+    ];
+    let space = [" ", "", "\n  ", "\t"][random.below(4)];
+    match if depth > 4 {
+        random.below(4)
+    } else {
+        random.below(7)
+    } {
+        0 => out.push_str(&format!("\"{}\"", STRINGS[random.below(STRINGS.len())])),
+        1 => out.push_str(NUMBERS[random.below(NUMBERS.len())]),
+        2 => out.push_str(["true", "false"][random.below(2)]),
+        3 => out.push_str("null"),
+        4 | 5 => {
+            out.push('{');
+            for i in 0..random.below(5) {
+                if i > 0 {
+                    out.push(',');
+                }
+                let key = [
+                    "who",
+                    "name",
+                    "spec",
+                    "metadata",
+                    "Pod.v1",
+                    "a",
+                    r"k\u0065y",
+                ][random.below(7)];
+                out.push_str(&format!("{space}\"{key}\"{space}:{space}"));
+                generated(random, depth + 1, out);
             }
+            out.push_str(space);
+            out.push('}');
+        }
+        _ => {
+            out.push('[');
+            for i in 0..random.below(5) {
+                if i > 0 {
+                    out.push(',');
+                    out.push_str(space);
+                }
+                generated(random, depth + 1, out);
+            }
+            out.push(']');
         }
     }
-    assert!(
-        found.len() > 50,
-        "only {} sample requests found",
-        found.len()
-    );
-    found
 }
 
 fn serde_accepts(bytes: &[u8]) -> bool {
@@ -210,7 +280,7 @@ fn the_walk_builds_what_the_full_parse_builds() {
         }
     }
     // The walk must be what answers ordinary requests, not the fallback.
-    assert!(walked > 1000, "the walk answered only {walked} parses");
+    assert!(walked > 3000, "the walk answered only {walked} parses");
 }
 
 #[test]
@@ -248,5 +318,23 @@ fn strings_are_scanned_alike_across_and_inside_the_64_byte_windows() {
                 assert!(!scan::document(cut), "{body:?}");
             }
         }
+    }
+}
+
+#[test]
+fn a_built_part_nests_as_deep_as_the_full_parse_allows_and_no_deeper() {
+    let mut reads = Reads::minimal();
+    reads.path(&["parent", "spec"]);
+    for levels in [100, 125, 126, 127] {
+        // The request and `parent` are two levels, and `spec` holds the rest.
+        let body = format!(
+            r#"{{"parent": {{"spec": {}1{}}}}}"#,
+            "[".repeat(levels),
+            "]".repeat(levels)
+        );
+        let full = parse_full(body.as_bytes(), &reads).map_err(|e| e.to_string());
+        assert_eq!(full.is_ok(), levels <= 125, "{levels}");
+        let used = parse(body.as_bytes(), &reads).map_err(|e| e.to_string());
+        assert_eq!(used, full, "{levels}");
     }
 }
