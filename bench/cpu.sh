@@ -32,7 +32,10 @@
 # Columns (each server started afresh for each run, 2 workers, on a free port):
 #   JSON floor      `benchtool validate`: serde_json reading the body into IgnoredAny (every
 #                   byte checked, nothing built), µs per body, median of 9 batches; what any
-#                   server that checks its input is JSON spends at the least
+#                   server that checks its input is JSON with serde_json spends at the least
+#   rulehook scan   the same from `benchtool validate`: the engine's own check
+#                   (`rulehook_engine::is_json`), the scanner every request's unread bytes go
+#                   through; the floor of rulehook's render path
 #   bare            bench/limit: actix-web reading the whole body and answering rulehook's
 #                   bytes for that request, fixed: the physical limit
 #   render          rulehook, every request distinct (a wrk Lua script writes a counter into
@@ -343,8 +346,11 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
   for size in $SIZES; do
     "$BT" validate --body "$TMP/$size.json" >"$TMP/validate.txt"
     us=$(sed -n 's/^validate_us=//p' "$TMP/validate.txt")
+    scan=$(sed -n 's/^scan_us=//p' "$TMP/validate.txt")
     printf '%s\tfloor\t%s\t-\t-\t-\t%s\t-\t-\n' "$ROUND" "$size" "$us" >>"$TMP/raw.tsv"
+    printf '%s\tscan\t%s\t-\t-\t-\t%s\t-\t-\n' "$ROUND" "$size" "$scan" >>"$TMP/raw.tsv"
     printf 'round %s %-8s %-14s %10s µs/body\n' "$ROUND" "$size" "JSON floor" "$us" >&2
+    printf 'round %s %-8s %-14s %10s µs/body\n' "$ROUND" "$size" "rulehook scan" "$scan" >&2
     for server in "${order[@]}"; do
       measure "$server" "$size"
     done
@@ -382,7 +388,7 @@ def cell(server, size):
         flagged = True
         text += f" (≤{share:.0%} high)"
     return text
-head = ["request", "bytes", "JSON floor µs", "bare µs", "rulehook render µs", "rulehook cached µs", "jsonnet µs"]
+head = ["request", "bytes", "JSON floor µs", "rulehook scan µs", "bare µs", "rulehook render µs", "rulehook cached µs", "jsonnet µs"]
 if baseline:
     head += ["before render µs", "before cached µs"]
 head += ["render/bare", "jsonnet/render"]
@@ -392,7 +398,7 @@ print("| " + " | ".join(head) + " |")
 print("|" + "---|" * len(head))
 for size, nbytes, label in csv.reader(open(sizes), delimiter="\t"):
     render = med("render", size)
-    row = [label, f"{int(nbytes):,}"] + [cell(s, size) for s in ("floor", "bare", "render", "cached", "jsonnet")]
+    row = [label, f"{int(nbytes):,}"] + [cell(s, size) for s in ("floor", "scan", "bare", "render", "cached", "jsonnet")]
     if baseline:
         row += [cell("before_render", size), cell("before_cached", size)]
     row += [f"{render / med('bare', size):.2f}", f"{med('jsonnet', size) / render:.2f}"]

@@ -35,7 +35,8 @@
 //!   checks its request is JSON: `serde_json` deserializing FILE into
 //!   `serde::de::IgnoredAny` (every byte read and validated, nothing built), timed in B
 //!   batches (default 9) of as many runs as fill about MS ms (default 50); prints the
-//!   median, minimum and maximum of the batches' µs per body (`bench/cpu.sh`). No tool
+//!   median, minimum and maximum of the batches' µs per body (`bench/cpu.sh`), then the
+//!   median for rulehook's own check (`rulehook_engine::is_json`, `scan_us`). No tool
 //!   times a library call, and like `parse` it has to run with rulehook's allocator and
 //!   release profile.
 //! - `libraries --body FILE [--batches B] [--batch-ms MS]`: the JSON libraries the engine
@@ -250,12 +251,20 @@ fn validate(o: &Opts) -> Result<()> {
             .map_err(|e| e.to_string())
     };
     let per_body_us = timing.per_body_us(&body, once)?;
+    // The same check as rulehook's engine makes it: its scanner, which builds nothing.
+    let scan = |body: &[u8]| {
+        rulehook_engine::is_json(body)
+            .then_some(())
+            .ok_or_else(|| "not JSON".to_owned())
+    };
+    let scan_us = timing.per_body_us(&body, scan)?;
     println!("bytes={}", body.len());
     println!("validate_batches={}", timing.batches);
     println!("validate_runs_per_batch={}", per_body_us.runs);
     println!("validate_us={:.3}", per_body_us.median());
     println!("validate_min_us={:.3}", per_body_us.min());
     println!("validate_max_us={:.3}", per_body_us.max());
+    println!("scan_us={:.3}", scan_us.median());
     Ok(())
 }
 
