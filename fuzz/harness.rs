@@ -70,6 +70,14 @@ fn same_answer_from_what_the_rule_reads(rule: &Rule, hook: Hook, request: &Value
 
 /// Arbitrary bytes as a hook request body, as the server would parse them.
 pub fn sync_request(data: &[u8]) {
+    // The scanner that checks what no rule reads accepts exactly what serde_json accepts.
+    let accepted = serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok();
+    assert_eq!(
+        rulehook_engine::is_json(data),
+        accepted,
+        "the scanner and serde_json disagree on {:?}",
+        String::from_utf8_lossy(data)
+    );
     if let Ok(request) = serde_json::from_slice::<Value>(data) {
         render_all(&request);
     }
