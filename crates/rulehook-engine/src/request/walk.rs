@@ -51,7 +51,10 @@ fn part(
     build: Build<'_>,
 ) -> Result<(Value, usize), Stop> {
     match (build.fields, body.get(at)) {
-        (Some(_), Some(b'{')) => object(scanner, body, at + 1, depth + 1, build),
+        // Past the limit an object is left to the check below, which refuses it.
+        (Some(_), Some(b'{')) if depth < MAX_BUILT_DEPTH => {
+            object(scanner, body, at + 1, depth + 1, build)
+        }
         _ => {
             let end = scanner.value(at)?;
             if depth + scanner.nested > MAX_BUILT_DEPTH {

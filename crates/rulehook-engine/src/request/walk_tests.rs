@@ -338,3 +338,32 @@ fn a_built_part_nests_as_deep_as_the_full_parse_allows_and_no_deeper() {
         assert_eq!(used, full, "{levels}");
     }
 }
+
+#[test]
+fn a_read_path_deeper_than_the_full_parse_allows_is_refused_alike() {
+    for levels in [126, 127, 128, 130] {
+        // `parent` and then names below it, `levels` objects with the request; the last
+        // name the rule reads is missing, so the deepest object is walked, not built whole.
+        let names: Vec<String> = (0..levels)
+            .map(|i| {
+                if i == 0 {
+                    "parent".to_owned()
+                } else {
+                    format!("k{i}")
+                }
+            })
+            .collect();
+        let mut reads = Reads::minimal();
+        reads.path(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        let body = names[..levels - 1]
+            .iter()
+            .rev()
+            .fold(r#"{"unrelated": 1}"#.to_owned(), |inner, name| {
+                format!("{{\"{name}\": {inner}}}")
+            });
+        let full = parse_full(body.as_bytes(), &reads).map_err(|e| e.to_string());
+        let used = parse(body.as_bytes(), &reads).map_err(|e| e.to_string());
+        assert_eq!(used, full, "{levels}");
+        assert_eq!(full.is_ok(), levels <= 127, "{levels}");
+    }
+}
