@@ -77,11 +77,7 @@ impl<'b> Scanner<'b> {
             None => {
                 let tail = &self.bytes[at..];
                 self.width = tail.len();
-                self.mask = tail
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &b)| is_special(b))
-                    .fold(0, |mask, (i, _)| mask | 1 << i);
+                self.mask = bytewise_mask(tail);
             }
         }
     }
@@ -104,8 +100,15 @@ impl<'b> Scanner<'b> {
     }
 }
 
-fn is_special(byte: u8) -> bool {
-    byte == b'"' || byte == b'\\' || byte < 0x20
+/// Bit `i` set where `bytes[i]` (at most 64) is `"`, `\\` or a control byte, a byte at a
+/// time: the end of a body, and the whole window where SSE2 is not to be had.
+fn bytewise_mask(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .take(64)
+        .enumerate()
+        .filter(|(_, &b)| b == b'"' || b == b'\\' || b < 0x20)
+        .fold(0, |mask, (i, _)| mask | 1 << i)
 }
 
 /// Bit `i` set where `block[i]` (of 64 bytes) is `"`, `\\` or a control byte: SSE2, which
@@ -145,15 +148,9 @@ fn block_mask_sse2(block: &[u8]) -> u64 {
     mask
 }
 
-/// As above, a byte at a time, where SSE2 is not to be had.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 fn block_mask(block: &[u8]) -> u64 {
-    block
-        .iter()
-        .take(64)
-        .enumerate()
-        .filter(|(_, &b)| is_special(b))
-        .fold(0, |mask, (i, _)| mask | 1 << i)
+    bytewise_mask(block)
 }
 
 /// The end of an escape whose backslash is just before `at`.
