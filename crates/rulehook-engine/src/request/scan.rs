@@ -47,6 +47,11 @@ impl<'b> Scanner<'b> {
         }
     }
 
+    /// The body being scanned.
+    pub(super) fn bytes(&self) -> &'b [u8] {
+        self.bytes
+    }
+
     /// The index of the first `"`, `\` or control byte from `at` (or the end).
     #[inline(always)]
     fn next_special(&mut self, mut at: usize) -> usize {

@@ -29,7 +29,7 @@ impl From<scan::Invalid> for Stop {
 /// Walks the body: the value `build` describes, and nothing but whitespace after it.
 pub(super) fn walk(body: &[u8], build: Build<'_>) -> Result<Value, Stop> {
     let scanner = &mut Scanner::new(body);
-    let (value, end) = part(scanner, body, whitespace(body, 0), 0, build)?;
+    let (value, end) = part(scanner, whitespace(body, 0), 0, build)?;
     if whitespace(body, end) == body.len() {
         Ok(value)
     } else {
@@ -45,15 +45,15 @@ const MAX_BUILT_DEPTH: usize = 127;
 /// `build` says, and where it ends.
 fn part(
     scanner: &mut Scanner<'_>,
-    body: &[u8],
     at: usize,
     depth: usize,
     build: Build<'_>,
 ) -> Result<(Value, usize), Stop> {
+    let body = scanner.bytes();
     match (build.fields, body.get(at)) {
         // Past the limit an object is left to the check below, which refuses it.
         (Some(_), Some(b'{')) if depth < MAX_BUILT_DEPTH => {
-            object(scanner, body, at + 1, depth + 1, build)
+            object(scanner, at + 1, depth + 1, build)
         }
         _ => {
             let end = scanner.value(at)?;
@@ -68,11 +68,11 @@ fn part(
 /// An object whose fields are read by name; its `{` is just before `at`.
 fn object(
     scanner: &mut Scanner<'_>,
-    body: &[u8],
     at: usize,
     depth: usize,
     build: Build<'_>,
 ) -> Result<(Value, usize), Stop> {
+    let body = scanner.bytes();
     build
         .keep
         .charge::<serde_json::Error>(super::parse::VALUE)
@@ -105,7 +105,7 @@ fn object(
                 at = scanner.value(at)?;
             }
             Some(below) => {
-                let (value, end) = part(scanner, body, at, depth, below)?;
+                let (value, end) = part(scanner, at, depth, below)?;
                 at = end;
                 let key = build
                     .keep
