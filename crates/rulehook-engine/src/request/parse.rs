@@ -144,12 +144,12 @@ impl<'g> Keep<'g> {
         Ok(())
     }
 
-    fn string<E: serde::de::Error>(&self, text: &str) -> Result<Value, E> {
+    pub(super) fn string<E: serde::de::Error>(&self, text: &str) -> Result<Value, E> {
         self.charge(VALUE + text.len())?;
         Ok(Value::String(text.to_owned()))
     }
 
-    fn scalar<E: serde::de::Error>(&self, value: Value) -> Result<Value, E> {
+    pub(super) fn scalar<E: serde::de::Error>(&self, value: Value) -> Result<Value, E> {
         self.charge(VALUE)?;
         Ok(value)
     }

@@ -187,7 +187,7 @@ fn digits(bytes: &[u8], at: usize) -> Result<usize, Invalid> {
 
 /// The end of a number starting at `at`: `-`, then `0` or digits not led by zero, then an
 /// optional fraction and exponent.
-fn number(bytes: &[u8], mut at: usize) -> Result<usize, Invalid> {
+pub(super) fn number(bytes: &[u8], mut at: usize) -> Result<usize, Invalid> {
     if bytes.get(at) == Some(&b'-') {
         at += 1;
     }
@@ -210,7 +210,7 @@ fn number(bytes: &[u8], mut at: usize) -> Result<usize, Invalid> {
 
 /// The end of `word` if the bytes at `at` spell it.
 #[inline]
-fn literal(bytes: &[u8], at: usize, word: &[u8]) -> Result<usize, Invalid> {
+pub(super) fn literal(bytes: &[u8], at: usize, word: &[u8]) -> Result<usize, Invalid> {
     match bytes.get(at..at + word.len()) {
         Some(found) if found == word => Ok(at + word.len()),
         _ => Err(Invalid),

@@ -6,10 +6,11 @@
 //! UTF-8, a built part nested too deep) gives up with [`Stop::Unusual`], and the caller
 //! parses the body again the full way, which gives serde_json's own error or the same value.
 
-use serde::de::DeserializeSeed;
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
-use super::parse::{Build, Keep, Level};
+use super::parse::{Build, Keep, Level, VALUE};
 use super::scan::{self, whitespace, Scanner};
 
 /// Why the walk stopped.
@@ -55,13 +56,7 @@ fn part(
         (Some(_), Some(b'{')) if depth < MAX_BUILT_DEPTH => {
             object(scanner, at + 1, depth + 1, build)
         }
-        _ => {
-            let end = scanner.value(at)?;
-            if depth + scanner.nested > MAX_BUILT_DEPTH {
-                return Err(Stop::Unusual);
-            }
-            Ok((whole(&body[at..end], build.keep)?, end))
-        }
+        _ => whole(scanner, at, depth, build.keep),
     }
 }
 
@@ -83,21 +78,9 @@ fn object(
         return Ok((Value::Object(out), at + 1));
     }
     loop {
-        if body.get(at) != Some(&b'"') {
-            return Err(Stop::Unusual);
-        }
-        let mut escaped = false;
-        let end = scanner.string(at + 1, &mut escaped)?;
-        if escaped {
-            // Keys are compared unescaped: the full parse does that, and it is rare.
-            return Err(Stop::Unusual);
-        }
-        let key = &body[at + 1..end - 1];
+        // Keys are compared unescaped: an escaped one goes to the full parse (it is rare).
+        let (key, end) = key(scanner, at)?;
         at = whitespace(body, end);
-        if body.get(at) != Some(&b':') {
-            return Err(Stop::Unusual);
-        }
-        at = whitespace(body, at + 1);
         match build.below(key) {
             None => at = scanner.value(at)?,
             // An object of a type no rule reads is only checked.
@@ -109,7 +92,7 @@ fn object(
                 at = end;
                 let key = build
                     .keep
-                    .key::<serde_json::Error>(std::borrow::Cow::Borrowed(key))
+                    .key::<serde_json::Error>(Cow::Borrowed(key))
                     .map_err(|_| stop(build.keep))?;
                 out.insert(key, value);
             }
@@ -123,12 +106,107 @@ fn object(
     }
 }
 
-/// A part the rule reads whole, built by serde_json as the full parse builds it.
-fn whole(bytes: &[u8], keep: &Keep<'_>) -> Result<Value, Stop> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    Build::whole(keep)
-        .deserialize(&mut de)
-        .map_err(|_| stop(keep))
+/// A part the rule reads whole (at `at`, `depth` levels inside the request), built from the
+/// bytes as they are checked, into the value serde_json would build, charged as the full
+/// parse charges it; and where it ends. Only what is rare goes to serde_json: an escaped
+/// string or a number, from its own few bytes.
+fn whole(
+    scanner: &mut Scanner<'_>,
+    at: usize,
+    depth: usize,
+    keep: &Keep<'_>,
+) -> Result<(Value, usize), Stop> {
+    let body = scanner.bytes();
+    let refused = |_: serde_json::Error| stop(keep);
+    match body.get(at) {
+        Some(b'"') => {
+            let mut escaped = false;
+            let end = scanner.string(at + 1, &mut escaped)?;
+            let value = if escaped {
+                let text: String = serde_json::from_slice(&body[at..end]).map_err(refused)?;
+                keep.string(&text)
+            } else {
+                let text =
+                    std::str::from_utf8(&body[at + 1..end - 1]).map_err(|_| Stop::Unusual)?;
+                keep.string(text)
+            };
+            Ok((value.map_err(refused)?, end))
+        }
+        Some(b'{') if depth < MAX_BUILT_DEPTH => {
+            keep.charge(VALUE).map_err(refused)?;
+            let mut out = Map::new();
+            let mut at = whitespace(body, at + 1);
+            if body.get(at) == Some(&b'}') {
+                return Ok((Value::Object(out), at + 1));
+            }
+            loop {
+                let (key, end) = key(scanner, at)?;
+                let (value, end) = whole(scanner, whitespace(body, end), depth + 1, keep)?;
+                out.insert(keep.key(Cow::Borrowed(key)).map_err(refused)?, value);
+                at = whitespace(body, end);
+                match body.get(at) {
+                    Some(b',') => at = whitespace(body, at + 1),
+                    Some(b'}') => return Ok((Value::Object(out), at + 1)),
+                    _ => return Err(Stop::Unusual),
+                }
+            }
+        }
+        Some(b'[') if depth < MAX_BUILT_DEPTH => {
+            keep.charge(VALUE).map_err(refused)?;
+            let mut out = Vec::new();
+            let mut at = whitespace(body, at + 1);
+            if body.get(at) == Some(&b']') {
+                return Ok((Value::Array(out), at + 1));
+            }
+            loop {
+                let (value, end) = whole(scanner, at, depth + 1, keep)?;
+                out.push(value);
+                at = whitespace(body, end);
+                match body.get(at) {
+                    Some(b',') => at = whitespace(body, at + 1),
+                    Some(b']') => return Ok((Value::Array(out), at + 1)),
+                    _ => return Err(Stop::Unusual),
+                }
+            }
+        }
+        Some(b't') => scalar(scan::literal(body, at, b"true")?, Value::Bool(true), keep),
+        Some(b'f') => scalar(scan::literal(body, at, b"false")?, Value::Bool(false), keep),
+        Some(b'n') => scalar(scan::literal(body, at, b"null")?, Value::Null, keep),
+        Some(b'-' | b'0'..=b'9') => {
+            let end = scan::number(body, at)?;
+            let number: Value = serde_json::from_slice(&body[at..end]).map_err(refused)?;
+            scalar(end, number, keep)
+        }
+        // Past the depth limit, or not JSON: the full parse says which.
+        _ => Err(Stop::Unusual),
+    }
+}
+
+/// A scalar that ends at `end`, charged.
+fn scalar(end: usize, value: Value, keep: &Keep<'_>) -> Result<(Value, usize), Stop> {
+    let value = keep
+        .scalar(value)
+        .map_err(|_: serde_json::Error| stop(keep))?;
+    Ok((value, end))
+}
+
+/// An object's key at `at` and the index after its `:`. An escaped key is left to the full
+/// parse, which unescapes it.
+fn key<'b>(scanner: &mut Scanner<'b>, at: usize) -> Result<(&'b [u8], usize), Stop> {
+    let body = scanner.bytes();
+    if body.get(at) != Some(&b'"') {
+        return Err(Stop::Unusual);
+    }
+    let mut escaped = false;
+    let end = scanner.string(at + 1, &mut escaped)?;
+    if escaped {
+        return Err(Stop::Unusual);
+    }
+    let colon = whitespace(body, end);
+    if body.get(colon) != Some(&b':') {
+        return Err(Stop::Unusual);
+    }
+    Ok((&body[at + 1..end - 1], colon + 1))
 }
 
 /// Why building failed: the guard refused, or serde_json did (too deep, a number out of
