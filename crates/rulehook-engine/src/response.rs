@@ -207,7 +207,8 @@ fn write_status(
 }
 
 /// Writes children or attachments, each checked as Metacontroller needs it to apply it,
-/// unless the template was found at load to write only items that pass (`identified`).
+/// unless the template was found at load to write only items that pass (`identified`), or
+/// each item was seen to pass as it was written.
 fn write_objects(
     node: Option<&Node>,
     what: &'static str,
@@ -235,7 +236,7 @@ struct ItemCheck {
 }
 
 /// Writes a list whose items Metacontroller reads one by one, then checks each from what
-/// was written; a template that gives nothing writes `[]`.
+/// was written, unless the writer saw each pass; a template that gives nothing writes `[]`.
 fn write_checked_list(
     node: Option<&Node>,
     what: &'static str,
@@ -245,13 +246,17 @@ fn write_checked_list(
     out: &mut Vec<u8>,
 ) -> Result<bool, Failure> {
     let start = out.len();
-    let wrote = match node {
-        None => Wrote::Nothing,
-        Some(node) => render.write(node, out)?,
+    let (wrote, seen) = match (node, items.items) {
+        (None, _) => (Wrote::Nothing, false),
+        (Some(node), Items::Objects) => render.write_objects(node, out)?,
+        (Some(node), Items::Rules) => (render.write(node, out)?, false),
     };
     if wrote == Wrote::Nothing {
         out.truncate(start);
         out.extend_from_slice(b"[]");
+        return Ok(true);
+    }
+    if seen {
         return Ok(true);
     }
     let pos = node.map_or(hook_pos, |n| node_pos(n, hook_pos));

@@ -126,8 +126,11 @@ impl Node {
     /// Whether this node always writes an identified object (see
     /// [`writes_identified_objects`](Node::writes_identified_objects)).
     fn writes_identified_object(&self) -> bool {
-        let Node::Object(object) = self else {
-            return false;
+        let object = match self {
+            Node::Object(object) => object,
+            // A library template writes what its body writes, whatever its params.
+            Node::Use(used) => return used.body.writes_identified_object(),
+            _ => return false,
         };
         let metadata = object.literal_entry("metadata");
         object

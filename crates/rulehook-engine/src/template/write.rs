@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::render::Emitted;
-use super::{Expr, Failure, Key, Node, NullPolicy, ObjectNode, Render};
+use super::{Expr, Failure, Item, Key, Node, NullPolicy, ObjectNode, Render};
 use crate::budget;
 
 /// What writing a node did.
@@ -36,34 +36,16 @@ impl Render<'_> {
                 write_str(&text, out);
                 Ok(Wrote::Value)
             }
-            Node::Object(object) if object.literal_keys && object.nulls == NullPolicy::Drop => {
+            Node::Object(object) if written_in_place(node).is_some() => {
                 self.write_object(object, out)
             }
             Node::Object(_) => Ok(match self.node(node)? {
                 None => Wrote::Nothing,
                 Some(v) => write_value(&v, out),
             }),
-            Node::List(items) => {
-                self.charge(budget::HEADER)?;
-                out.push(b'[');
-                let mut first = true;
-                let mut write_item = |render: &mut Self, emitted: Emitted<'_>| {
-                    let mark = out.len();
-                    if !first {
-                        out.push(b',');
-                    }
-                    match render.write_emitted(emitted, out)? {
-                        Wrote::Value => first = false,
-                        Wrote::Nothing => out.truncate(mark),
-                    }
-                    Ok(())
-                };
-                for item in items {
-                    self.item(item, &mut write_item)?;
-                }
-                out.push(b']');
-                Ok(Wrote::Value)
-            }
+            Node::List(items) => self.write_list(items, out, |render, emitted, out| {
+                render.write_emitted(emitted, out)
+            }),
             Node::Use(used) => self.with_params(used, |render| render.write(&used.body, out)),
             Node::Conditional(item) => {
                 let mut wrote = Wrote::Nothing;
@@ -97,9 +79,48 @@ impl Render<'_> {
         })
     }
 
+    /// A list, each item written by `write_one`; an item that gives nothing or `null` is
+    /// left out.
+    fn write_list(
+        &mut self,
+        items: &[Item],
+        out: &mut Vec<u8>,
+        mut write_one: impl FnMut(&mut Self, Emitted<'_>, &mut Vec<u8>) -> Result<Wrote, Failure>,
+    ) -> Result<Wrote, Failure> {
+        self.charge(budget::HEADER)?;
+        out.push(b'[');
+        let mut first = true;
+        let mut write_item = |render: &mut Self, emitted: Emitted<'_>| {
+            let mark = out.len();
+            if !first {
+                out.push(b',');
+            }
+            match write_one(render, emitted, out)? {
+                Wrote::Value => first = false,
+                Wrote::Nothing => out.truncate(mark),
+            }
+            Ok(())
+        };
+        for item in items {
+            self.item(item, &mut write_item)?;
+        }
+        out.push(b']');
+        Ok(Wrote::Value)
+    }
+
     /// An object whose keys are all literal, in the order a built map holds them; an entry
     /// that gives nothing or `null` is left out.
     fn write_object(&mut self, object: &ObjectNode, out: &mut Vec<u8>) -> Result<Wrote, Failure> {
+        self.write_entries(object, out, |render, _, node, out| render.write(node, out))
+    }
+
+    /// [`write_object`](Self::write_object), each entry's value written by `write_entry`.
+    fn write_entries(
+        &mut self,
+        object: &ObjectNode,
+        out: &mut Vec<u8>,
+        mut write_entry: impl FnMut(&mut Self, &str, &Node, &mut Vec<u8>) -> Result<Wrote, Failure>,
+    ) -> Result<Wrote, Failure> {
         self.charge(budget::HEADER)?;
         out.push(b'{');
         let mut first = true;
@@ -113,7 +134,7 @@ impl Render<'_> {
             }
             write_str(key, out);
             out.push(b':');
-            match self.write(node, out)? {
+            match write_entry(self, key, node, out)? {
                 Wrote::Value => {
                     self.charge(budget::key_size(key.len()))?;
                     first = false;
@@ -124,6 +145,95 @@ impl Render<'_> {
         out.push(b'}');
         Ok(Wrote::Value)
     }
+
+    /// Writes a list template of children or attachments, and whether every item was seen,
+    /// as it was written, to be a map with an `apiVersion`, a `kind` and a `metadata.name`
+    /// that are strings with text. An item spliced from a value, or written by anything but
+    /// literal objects, is not seen: `false` then leaves the check to the written bytes.
+    pub fn write_objects(
+        &mut self,
+        node: &Node,
+        out: &mut Vec<u8>,
+    ) -> Result<(Wrote, bool), Failure> {
+        let Node::List(items) = node else {
+            return Ok((self.write(node, out)?, false));
+        };
+        let mut all_seen = true;
+        let wrote = self.write_list(items, out, |render, emitted, out| {
+            let (wrote, seen) = render.write_object_seen(emitted, out)?;
+            all_seen &= seen || wrote == Wrote::Nothing;
+            Ok(wrote)
+        })?;
+        Ok((wrote, all_seen))
+    }
+
+    /// Writes one item of a list of objects; see [`write_objects`](Self::write_objects).
+    fn write_object_seen(
+        &mut self,
+        emitted: Emitted<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(Wrote, bool), Failure> {
+        match emitted {
+            Emitted::Node(node) => self.write_node_seen(node, out),
+            Emitted::Value(value) => Ok((write_value(&value, out), false)),
+        }
+    }
+
+    /// Writes one object template; see [`write_objects`](Self::write_objects).
+    fn write_node_seen(
+        &mut self,
+        node: &Node,
+        out: &mut Vec<u8>,
+    ) -> Result<(Wrote, bool), Failure> {
+        if let Node::Use(used) = node {
+            return self.with_params(used, |render| render.write_node_seen(&used.body, out));
+        }
+        let Some(object) = written_in_place(node) else {
+            return Ok((self.write(node, out)?, false));
+        };
+        let (mut api_version, mut kind, mut name) = (false, false, false);
+        let wrote = self.write_entries(object, out, |render, key, node, out| {
+            let seen = match key {
+                "apiVersion" => &mut api_version,
+                "kind" => &mut kind,
+                "metadata" => match written_in_place(node) {
+                    Some(metadata) => {
+                        return render.write_entries(metadata, out, |render, key, node, out| {
+                            if key != "name" {
+                                return render.write(node, out);
+                            }
+                            let start = out.len();
+                            let wrote = render.write(node, out)?;
+                            name = wrote == Wrote::Value && is_text(&out[start..]);
+                            Ok(wrote)
+                        })
+                    }
+                    None => return render.write(node, out),
+                },
+                _ => return render.write(node, out),
+            };
+            let start = out.len();
+            let wrote = render.write(node, out)?;
+            *seen = wrote == Wrote::Value && is_text(&out[start..]);
+            Ok(wrote)
+        })?;
+        Ok((wrote, api_version && kind && name))
+    }
+}
+
+/// The object `node` is, when it is written entry by entry where it stands.
+fn written_in_place(node: &Node) -> Option<&ObjectNode> {
+    match node {
+        Node::Object(object) if object.literal_keys && object.nulls == NullPolicy::Drop => {
+            Some(object)
+        }
+        _ => None,
+    }
+}
+
+/// Whether the written JSON `value` is a string with text: `""` is the only empty one.
+fn is_text(value: &[u8]) -> bool {
+    value.first() == Some(&b'"') && value.len() > 2
 }
 
 /// Writes `value` as compact JSON, as serde_json writes it, leaving out every `null` map

@@ -301,3 +301,51 @@ fn children_whose_identity_the_template_guarantees_are_answered_as_written() {
         ])
     );
 }
+
+#[test]
+fn children_seen_identified_as_written_answer_and_the_others_are_still_checked() {
+    // No identity guaranteed at load: each child is seen as it is written instead.
+    let rule = "values:\n  v: $.parent.spec.v\nsync:\n  children:\n    - {apiVersion: v1, kind: Pod, metadata: {name: a}}\n    - {apiVersion: \"{{ v.api }}\", kind: \"{{ v.kind }}\", metadata: {labels: {x: y}, name: \"{{ v.name }}\"}}\n";
+    let children = |v: Value| {
+        render_with(rule, Hook::Sync, json!({"parent": {"spec": {"v": v}}}))
+            .map(|answer| answer["children"].clone())
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        children(json!({"api": "v1", "kind": "Pod", "name": "b"})).unwrap()[1],
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"labels": {"x": "y"}, "name": "b"}})
+    );
+    let at = "rule `r` failed at r.yaml:4:3: children[1]";
+    for (v, message) in [
+        (
+            json!({"api": "", "kind": "Pod", "name": "b"}),
+            "has no `apiVersion` string",
+        ),
+        (
+            json!({"api": 1, "kind": "Pod", "name": "b"}),
+            "has no `apiVersion` string",
+        ),
+        (
+            json!({"api": "v1", "kind": ["Pod"], "name": "b"}),
+            "has no `kind` string",
+        ),
+        (
+            json!({"api": "v1", "kind": "Pod"}),
+            "has no `metadata.name` string",
+        ),
+        (
+            json!({"api": "v1", "kind": "Pod", "name": ""}),
+            "has no `metadata.name` string",
+        ),
+        (
+            json!({"api": "v1", "kind": "Pod", "name": {"a": "b"}}),
+            "has no `metadata.name` string",
+        ),
+        (
+            json!({"api": "v1", "kind": "Pod", "name": null}),
+            "has no `metadata.name` string",
+        ),
+    ] {
+        assert_eq!(children(v), Err(format!("{at} {message}")));
+    }
+}
