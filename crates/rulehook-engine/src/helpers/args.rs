@@ -31,6 +31,12 @@ pub(super) fn room_for_all<'v>(
     Ok(total)
 }
 
+/// What [`chosen`] checks and charges of the argument a helper answers with, for a caller
+/// that hands that argument on as it is instead of copying it.
+pub(crate) fn passed_on(value: &Value) -> Result<(), HelperError> {
+    room_for_all([value]).map(drop)
+}
+
 /// Charges reading `bytes` without building anything.
 pub(super) fn scan(bytes: usize) -> Result<(), HelperError> {
     Ok(budget::work(bytes as u64)?)

@@ -38,7 +38,7 @@ use std::cmp::Ordering;
 
 use serde_json::Value;
 
-pub(crate) use args::Args;
+pub(crate) use args::{passed_on, Args};
 #[cfg(test)]
 pub(crate) use compare::compare_numbers;
 use error::HelperError;

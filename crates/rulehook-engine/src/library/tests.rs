@@ -400,3 +400,53 @@ fn definitions_nest_only_so_deep() {
         "{errors:?}"
     );
 }
+
+/// A request observing 200 Pods of about 1 KB each.
+fn large_request() -> Value {
+    let pods: serde_json::Map<String, Value> = (0..200)
+        .map(|i| {
+            let name = format!("pod-{i:03}");
+            let pod = json!({"metadata": {"name": name}, "data": "x".repeat(1000)});
+            (name, pod)
+        })
+        .collect();
+    json!({"parent": {"metadata": {"name": "p"}}, "children": {"Pod.v1": pods}})
+}
+
+#[test]
+fn arguments_are_read_where_they_are_not_copied() {
+    let libraries = set(&[(
+        "pick.lib.yaml",
+        "functions:\n  firstName:\n    params: [objects]\n    expr: \"{{ get (first objects) 'metadata.name' }}\"\n",
+    )])
+    .unwrap();
+    let limits = Limits {
+        max_output_bytes: 64 * 1024,
+        ..Limits::default()
+    };
+    // 200 KB of Pods handed to a function under a 64 KiB build limit: they are not copied.
+    for status in ["{a: \"{{ firstName children.[Pod.v1] }}\"}"] {
+        let rule = Rule::compile_with(
+            "r.yaml",
+            &format!("imports: [pick]\nsync:\n  status: {status}\n"),
+            &libraries,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let answer = rule
+            .render(Hook::Sync, large_request(), &limits)
+            .unwrap_or_else(|e| panic!("{status}: {e}"));
+        assert_eq!(answer["status"], json!({"a": "pod-000"}), "{status}");
+    }
+    // A copy of them made for the call is still charged, and refused.
+    let rule = Rule::compile_with(
+        "r.yaml",
+        "imports: [pick]\nsync:\n  status: {a: \"{{ firstName (reverse children.[Pod.v1]) }}\"}\n",
+        &libraries,
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let error = rule
+        .render(Hook::Sync, large_request(), &limits)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("limit"), "{error}");
+}

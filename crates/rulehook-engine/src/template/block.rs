@@ -106,6 +106,7 @@ impl Block {
                 locals,
                 params: self.params(item, &key),
                 parent: Some(frame),
+                bound: Vec::new(),
             };
             render_elements(body, &child, out)?;
         }
@@ -300,6 +301,7 @@ fn render_call(
                     locals: frame.locals,
                     params,
                     parent: Some(frame),
+                    bound: Vec::new(),
                 };
                 render_elements(body, &child, out)
             } else {

@@ -3,6 +3,9 @@
 
 use serde_json::Value;
 
+/// What a function body's frame stands on: a name it reads is bound or missing.
+static NOTHING: Value = Value::Null;
+
 /// Where an expression is evaluated: the value the innermost block stands on, the variables
 /// and parameters it set, and the blocks around it. The outermost frame stands on the
 /// whole scope.
@@ -11,6 +14,8 @@ pub(super) struct Frame<'s> {
     pub(super) locals: Locals<'s>,
     pub(super) params: BlockParams<'s>,
     pub(super) parent: Option<&'s Frame<'s>>,
+    /// A function's arguments, by parameter name, read where the caller has them.
+    pub(super) bound: Vec<(&'s str, &'s Value)>,
 }
 
 /// `@first`, `@last`, `@index` and `@key`, as `{{#each}}` sets them.
@@ -48,6 +53,16 @@ impl<'s> Frame<'s> {
             locals: Locals::default(),
             params: BlockParams::default(),
             parent: None,
+            bound: Vec::new(),
+        }
+    }
+
+    /// The frame a function body is evaluated in when its arguments are read in place:
+    /// nothing but `bound` is in reach.
+    pub(super) fn bound(bound: Vec<(&'s str, &'s Value)>) -> Frame<'s> {
+        Frame {
+            bound,
+            ..Frame::root(&NOTHING)
         }
     }
 
@@ -83,6 +98,9 @@ impl<'s> Frame<'s> {
             }
             if let Some((_, item)) = f.params.item.filter(|(n, _)| *n == name) {
                 return Some(item);
+            }
+            if let Some((_, value)) = f.bound.iter().find(|(n, _)| *n == name) {
+                return Some(value);
             }
             frame = f.parent;
         }

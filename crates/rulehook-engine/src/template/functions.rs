@@ -40,6 +40,9 @@ pub(crate) struct Function {
     /// How many calls deep a call of it may go, itself included.
     pub(crate) depth: usize,
     pub(super) body: Program,
+    /// Whether its body reads nothing but names (`objects.items`), never the scope as a
+    /// whole (`this`, `@root`, `../`): its arguments can then be read where they are.
+    reads_names_only: bool,
 }
 
 /// The functions a template may call, by name.
@@ -96,27 +99,74 @@ impl Function {
     /// the definitions, which loading refuses to let call themselves (directly or not), so
     /// no input makes it recurse further.
     pub(super) fn call<'s>(
-        &self,
-        args: &[Arg<'_>],
-        frame: &Frame<'_>,
+        &'s self,
+        args: &[Arg<'s>],
+        frame: &Frame<'s>,
     ) -> Result<Found<'s>, Message> {
         budget::work(STEP_WORK).map_err(|e| e.message())?;
+        let now = frame.outermost().this.get(NOW);
+        let found = match self.bound_in_place(args, now) {
+            // Arguments that live in the caller's scope (or its program) are read where they
+            // are, as block parameters are: nothing is copied, and what the body finds of them
+            // is handed back as it is.
+            Some(bound) => self.body.eval(&Frame::bound(bound)),
+            None => return self.call_with_copies(args, now),
+        };
+        found.map_err(|message| self.failed(&message))
+    }
+
+    /// The arguments bound by name, with `now`, when every one is read in place.
+    fn bound_in_place<'s>(
+        &'s self,
+        args: &[Arg<'s>],
+        now: Option<&'s Value>,
+    ) -> Option<Vec<(&'s str, &'s Value)>> {
+        if !self.reads_names_only {
+            return None;
+        }
+        let mut bound = Vec::with_capacity(self.params.len() + 1);
+        for (name, arg) in self.params.iter().zip(args) {
+            match &arg.value {
+                // A missing argument leaves its parameter missing, as `$let` does.
+                None => {}
+                Some(Cow::Borrowed(value)) => bound.push((name.as_str(), *value)),
+                Some(Cow::Owned(_)) => return None,
+            }
+        }
+        if let Some(now) = now {
+            bound.push((NOW, now));
+        }
+        Some(bound)
+    }
+
+    /// A call whose arguments are bound in a scope of their own: each is copied (and
+    /// charged), and so is what the body finds.
+    fn call_with_copies<'s>(
+        &self,
+        args: &[Arg<'_>],
+        now: Option<&Value>,
+    ) -> Result<Found<'s>, Message> {
         let mut scope = Map::with_capacity(self.params.len() + 1);
         for (name, arg) in self.params.iter().zip(args) {
-            // A missing argument leaves its parameter missing, as `$let` does.
             if let Some(value) = arg.value.as_deref() {
                 budget::charge_copy(value).map_err(|e| e.message())?;
                 scope.insert(name.clone(), value.clone());
             }
         }
-        if let Some(now) = frame.outermost().this.get(NOW) {
+        if let Some(now) = now {
             scope.insert(NOW.to_owned(), now.clone());
         }
         let scope = Value::Object(scope);
-        let found = self.body.eval(&Frame::root(&scope)).map_err(|message| {
-            format!("in function `{}` at {}: {message}", self.name, self.expr_at)
-        })?;
+        let found = self
+            .body
+            .eval(&Frame::root(&scope))
+            .map_err(|message| self.failed(&message))?;
         Ok(found.map(|value| Cow::Owned(value.into_owned())))
+    }
+
+    /// A failure inside the body, named as the call's.
+    fn failed(&self, message: &str) -> Message {
+        format!("in function `{}` at {}: {message}", self.name, self.expr_at)
     }
 }
 
@@ -154,6 +204,7 @@ impl super::Compiler<'_> {
             params: def.params.clone(),
             origin: format!("{}:{}", self.file, def.pos),
             expr_at: format!("{}:{}", self.file, self.locator.value(&def.path)),
+            reads_names_only: expr.expression.program.reads_names_only(),
             body: expr.expression.program,
         })
     }

@@ -196,6 +196,19 @@ impl Program {
         }
     }
 
+    /// Whether every path it reads starts with a name (`a.b`), never from the scope as a
+    /// whole (`this`, `@root`, `../a`).
+    pub(super) fn reads_names_only(&self) -> bool {
+        match self {
+            Program::Path(path) => path.plain,
+            Program::Local { .. } | Program::Literal(_) | Program::Name(_) => true,
+            Program::Call(call) => {
+                call.params.iter().all(Program::reads_names_only)
+                    && call.hash.iter().all(|(_, p)| p.reads_names_only())
+            }
+        }
+    }
+
     fn arg<'s>(&'s self, frame: &Frame<'s>) -> Result<Arg<'s>, Message> {
         Ok(Arg {
             value: self.eval(frame)?,
@@ -351,7 +364,22 @@ impl Call {
         let args = self.args(frame)?.params;
         let text = || Some(Cow::Owned(Value::String(String::new())));
         match &self.callee {
-            Callee::Catalogue { info, body } => call_catalogue(info, *body, &args),
+            Callee::Catalogue { info, body } => match passed_through(info.name, &args) {
+                // Nothing is made: the argument is handed on as it was found.
+                Some(chosen) => {
+                    check_present(info, &args)?;
+                    let mut args = args;
+                    let found = chosen
+                        .filter(|i| *i < args.len())
+                        .and_then(|i| args.swap_remove(i).value);
+                    // Checked and charged as the copy the helper would make.
+                    if let Some(value) = found.as_deref() {
+                        helpers::passed_on(value).map_err(|e| format!("{}: {e}", info.name))?;
+                    }
+                    Ok(found)
+                }
+                None => call_catalogue(info, *body, &args),
+            },
             Callee::And | Callee::Or => Ok(Some(Cow::Owned(Value::Bool(self.callee.truth(&args))))),
             // Block helpers write nothing when called for a value: handlebars gives the
             // text they wrote, which is empty.
@@ -437,13 +465,35 @@ pub(super) fn call_catalogue<'s>(
     body: HelperFn,
     args: &[Arg<'_>],
 ) -> Result<Found<'s>, Message> {
-    if let Some(message) = info.absent_argument(args.iter().map(|a| (a.value.as_deref(), a.path))) {
-        return Err(message);
-    }
+    check_present(info, args)?;
     let args = helpers::Args::new(args.iter().map(|a| a.value.as_deref()).collect());
     match body(&args) {
         Ok(value) => Ok(value.map(Cow::Owned)),
         Err(error) => Err(format!("{}: {error}", info.name)),
+    }
+}
+
+/// Fails when an argument the helper needs present is missing or `null`.
+fn check_present(info: &HelperInfo, args: &[Arg<'_>]) -> Result<(), Message> {
+    match info.absent_argument(args.iter().map(|a| (a.value.as_deref(), a.path))) {
+        Some(message) => Err(message),
+        None => Ok(()),
+    }
+}
+
+/// For the helpers that answer with one of their arguments (`default`, `ternary`, `when`),
+/// which one, or `Some(None)` for none; `None` for every other helper. The caller hands that
+/// argument on as it is, where the helper's body would copy it.
+fn passed_through(helper: &str, args: &[Arg<'_>]) -> Option<Option<usize>> {
+    let value = |i: usize| args.get(i).and_then(|a| a.value.as_deref());
+    match helper {
+        "default" => Some(
+            args.iter()
+                .position(|a| a.value.as_deref().is_some_and(|v| !v.is_null())),
+        ),
+        "ternary" => Some(Some(if crate::json::truthy(value(0)) { 1 } else { 2 })),
+        "when" => Some(crate::json::truthy(value(0)).then_some(1)),
+        _ => None,
     }
 }
 
