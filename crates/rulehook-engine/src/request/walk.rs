@@ -97,11 +97,9 @@ fn object(
                 out.insert(key, value);
             }
         }
-        at = whitespace(body, at);
-        match body.get(at) {
-            Some(b',') => at = whitespace(body, at + 1),
-            Some(b'}') => return Ok((Value::Object(out), at + 1)),
-            _ => return Err(Stop::Unusual),
+        match after_item(body, at, b'}')? {
+            Next::Item(next) => at = next,
+            Next::Closed(end) => return Ok((Value::Object(out), end)),
         }
     }
 }
@@ -143,11 +141,9 @@ fn whole(
                 let (key, end) = key(scanner, at)?;
                 let (value, end) = whole(scanner, whitespace(body, end), depth + 1, keep)?;
                 out.insert(keep.key(Cow::Borrowed(key)).map_err(refused)?, value);
-                at = whitespace(body, end);
-                match body.get(at) {
-                    Some(b',') => at = whitespace(body, at + 1),
-                    Some(b'}') => return Ok((Value::Object(out), at + 1)),
-                    _ => return Err(Stop::Unusual),
+                match after_item(body, end, b'}')? {
+                    Next::Item(next) => at = next,
+                    Next::Closed(end) => return Ok((Value::Object(out), end)),
                 }
             }
         }
@@ -161,11 +157,9 @@ fn whole(
             loop {
                 let (value, end) = whole(scanner, at, depth + 1, keep)?;
                 out.push(value);
-                at = whitespace(body, end);
-                match body.get(at) {
-                    Some(b',') => at = whitespace(body, at + 1),
-                    Some(b']') => return Ok((Value::Array(out), at + 1)),
-                    _ => return Err(Stop::Unusual),
+                match after_item(body, end, b']')? {
+                    Next::Item(next) => at = next,
+                    Next::Closed(end) => return Ok((Value::Array(out), end)),
                 }
             }
         }
@@ -178,6 +172,24 @@ fn whole(
             scalar(end, number, keep)
         }
         // Past the depth limit, or not JSON: the full parse says which.
+        _ => Err(Stop::Unusual),
+    }
+}
+
+/// What follows an item of an object or a list.
+enum Next {
+    /// Another item, at this index.
+    Item(usize),
+    /// The container's end: the index after it.
+    Closed(usize),
+}
+
+/// What follows the item that ends at `end`, in a container that ends with `close`.
+fn after_item(body: &[u8], end: usize, close: u8) -> Result<Next, Stop> {
+    let at = whitespace(body, end);
+    match body.get(at) {
+        Some(b',') => Ok(Next::Item(whitespace(body, at + 1))),
+        Some(&byte) if byte == close => Ok(Next::Closed(at + 1)),
         _ => Err(Stop::Unusual),
     }
 }
