@@ -403,7 +403,7 @@ impl<'l> Render<'l> {
     }
 
     pub fn set(&mut self, name: &str, value: Value) {
-        self.scope().insert(name.to_owned(), value);
+        super::uses::swap_in(self.scope(), name, Some(value));
     }
 
     fn bind(&mut self, names: &[(&String, Value)]) -> Vec<(String, Option<Value>)> {

@@ -201,19 +201,20 @@ impl Render<'_> {
     ) -> Result<T, Failure> {
         let mut values = Vec::with_capacity(used.params.len());
         for param in &used.params {
-            values.push((param.name.clone(), self.expr(&param.value)?));
+            values.push(self.expr(&param.value)?);
         }
-        let mut saved = Vec::with_capacity(values.len());
-        for (name, value) in values {
-            let scope = self.scope();
-            let outer = match value {
-                Some(value) => scope.insert(name.clone(), value),
-                None => scope.remove(&name),
-            };
-            saved.push((name, outer));
-        }
+        let scope = self.scope();
+        let saved: Vec<Option<Value>> = used
+            .params
+            .iter()
+            .zip(values)
+            .map(|(param, value)| swap_in(scope, &param.name, value))
+            .collect();
         let result = run(self);
-        self.restore(saved);
+        let scope = self.scope();
+        for (param, outer) in used.params.iter().zip(saved) {
+            swap_in(scope, &param.name, outer);
+        }
         result.map_err(|failure| {
             Failure::new(
                 used.pos,
@@ -224,4 +225,24 @@ impl Render<'_> {
             )
         })
     }
+}
+
+/// Puts `value` under `name` in `scope` (or takes the name out, for `None`), and gives
+/// what was there. A name already in the scope keeps its key, so binding a name in a loop
+/// allocates nothing.
+pub(super) fn swap_in(
+    scope: &mut Map<String, Value>,
+    name: &str,
+    value: Option<Value>,
+) -> Option<Value> {
+    if let Some(slot) = scope.get_mut(name) {
+        return match value {
+            Some(value) => Some(std::mem::replace(slot, value)),
+            None => scope.remove(name),
+        };
+    }
+    if let Some(value) = value {
+        scope.insert(name.to_owned(), value);
+    }
+    None
 }
