@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::program::Message;
+use super::program::{Arg, Message};
 use crate::helpers;
 
 #[cfg(test)]
@@ -68,4 +68,20 @@ pub(super) fn helper_not_found(name: &str) -> Message {
 /// A name read from a list, inside a block: a list's items are read by position.
 pub(super) fn text_index(name: &str) -> Message {
     format!("cannot read `{name}` from a list; read an item by its position, such as `.0`")
+}
+
+/// For the helpers that answer with one of their arguments (`default`, `ternary`, `when`),
+/// which one, or `Some(None)` for none; `None` for every other helper. The caller hands that
+/// argument on as it is, where the helper's body would copy it.
+pub(super) fn passed_through(helper: &str, args: &[Arg<'_>]) -> Option<Option<usize>> {
+    let value = |i: usize| args.get(i).and_then(|a| a.value.as_deref());
+    match helper {
+        "default" => Some(
+            args.iter()
+                .position(|a| a.value.as_deref().is_some_and(|v| !v.is_null())),
+        ),
+        "ternary" => Some(Some(if crate::json::truthy(value(0)) { 1 } else { 2 })),
+        "when" => Some(crate::json::truthy(value(0)).then_some(1)),
+        _ => None,
+    }
 }

@@ -14,7 +14,7 @@ use handlebars::PathSeg;
 use serde_json::Value;
 
 use super::builtins::{
-    helper_not_found, missing, param_not_found, render_json, text_index, truthy,
+    helper_not_found, missing, param_not_found, passed_through, render_json, text_index, truthy,
 };
 use super::frame::Frame;
 use crate::budget;
@@ -478,22 +478,6 @@ fn check_present(info: &HelperInfo, args: &[Arg<'_>]) -> Result<(), Message> {
     match info.absent_argument(args.iter().map(|a| (a.value.as_deref(), a.path))) {
         Some(message) => Err(message),
         None => Ok(()),
-    }
-}
-
-/// For the helpers that answer with one of their arguments (`default`, `ternary`, `when`),
-/// which one, or `Some(None)` for none; `None` for every other helper. The caller hands that
-/// argument on as it is, where the helper's body would copy it.
-fn passed_through(helper: &str, args: &[Arg<'_>]) -> Option<Option<usize>> {
-    let value = |i: usize| args.get(i).and_then(|a| a.value.as_deref());
-    match helper {
-        "default" => Some(
-            args.iter()
-                .position(|a| a.value.as_deref().is_some_and(|v| !v.is_null())),
-        ),
-        "ternary" => Some(Some(if crate::json::truthy(value(0)) { 1 } else { 2 })),
-        "when" => Some(crate::json::truthy(value(0)).then_some(1)),
-        _ => None,
     }
 }
 
