@@ -22,7 +22,7 @@ use crate::telemetry::log_writer::{self, AccessRecord};
 use crate::telemetry::metrics;
 use rulehook_engine::clip;
 use rulehook_engine::metacontroller::Subject;
-use rulehook_engine::{Hook, HookError, Limits, Now, ReadError, RenderGuard};
+use rulehook_engine::{Hook, HookError, Limits, Now, ReadError};
 
 /// One line per hook call, queued for the log writer, which formats and writes it.
 fn access_log(rule: &str, hook: &str, status: u16, elapsed: Duration, subject: Arc<Subject>) {
@@ -333,69 +333,52 @@ async fn render_on_pool(
     };
     let inject_panic = state.limits.panic_rule.as_ref() == Some(name);
     let request_guard = guard.clone();
-    let render = async {
-        let share = state.shares.acquire(name).await;
-        let job = state
-            .renders
-            .spawn(move |reply| {
-                let _share = share;
-                if request_guard.cancelled() {
-                    return; // its caller gave up while it queued
+    let rendered = state
+        .on_render_thread(name, guard, move |reply| {
+            let mut value = match rule
+                .rule
+                .parse_request_within(&body, request_guard.as_ref())
+            {
+                Ok(value) => value,
+                Err(ReadError::Malformed(e)) => {
+                    let _ = reply.send((Err(ApiError::MalformedJson(e.to_string())), None));
+                    return;
                 }
-                let mut value = match rule
-                    .rule
-                    .parse_request_within(&body, request_guard.as_ref())
-                {
-                    Ok(value) => value,
-                    Err(ReadError::Malformed(e)) => {
-                        let _ = reply.send((Err(ApiError::MalformedJson(e.to_string())), None));
-                        return;
-                    }
-                    // Its caller answers from the guard: out of memory, or cancelled.
-                    Err(ReadError::Refused { .. }) => {
-                        let _ = reply.send((Err(ApiError::OutOfMemory), None));
-                        return;
-                    }
-                };
-                drop(body);
-                assert!(!inject_panic, "a panic injected for tests");
-                let subject = Arc::new(Subject::of(&value));
-                let rendered = rule
-                    .rule
-                    .render_body_at(hook, &mut value, now.as_ref(), &limits);
-                let _ = reply.send((rendered.map_err(ApiError::from), Some(subject)));
-                // Freeing a large request takes as long as rendering it; the answer is
-                // already on its way.
-                drop(value);
-            })
-            .map_err(|_| ApiError::Overloaded)?;
-        Ok::<_, ApiError>(job.await)
-    };
-    match actix_web::rt::time::timeout(state.limits.render_timeout, render).await {
-        Err(_) => {
-            guard.cancel();
-            Err(ApiError::RenderTimeout {
-                rule: name.clone(),
-                after: state.limits.render_timeout,
-            })
-        }
-        Ok(Err(busy)) => Err(busy),
-        Ok(Ok(Err(_closed))) => {
+                // Its caller answers from the guard: out of memory, or cancelled.
+                Err(ReadError::Refused { .. }) => {
+                    let _ = reply.send((Err(ApiError::OutOfMemory), None));
+                    return;
+                }
+            };
+            drop(body);
+            assert!(!inject_panic, "a panic injected for tests");
+            let subject = Arc::new(Subject::of(&value));
+            let rendered = rule
+                .rule
+                .render_body_at(hook, &mut value, now.as_ref(), &limits);
+            let _ = reply.send((rendered.map_err(ApiError::from), Some(subject)));
+            // Freeing a large request takes as long as rendering it; the answer is
+            // already on its way.
+            drop(value);
+        })
+        .await;
+    let (result, known) = match rendered {
+        Ok(done) => done,
+        Err(panicked @ ApiError::Panicked { .. }) => {
             state.metrics.observe_panic(name);
-            Err(ApiError::Panicked { rule: name.clone() })
+            return Err(panicked);
         }
-        Ok(Ok(Ok((result, known)))) => {
-            if known.is_some() {
-                *subject = known;
-            }
-            match result {
-                Err(
-                    ApiError::OutOfMemory
-                    | ApiError::Hook(HookError::Render { .. } | HookError::Interrupted { .. }),
-                ) if guard.starved() => Err(guard.out_of_memory()),
-                result => result,
-            }
-        }
+        Err(other) => return Err(other),
+    };
+    if known.is_some() {
+        *subject = known;
+    }
+    match result {
+        Err(
+            ApiError::OutOfMemory
+            | ApiError::Hook(HookError::Render { .. } | HookError::Interrupted { .. }),
+        ) if guard.starved() => Err(guard.out_of_memory()),
+        result => result,
     }
 }
 

@@ -29,6 +29,7 @@ mod error;
 mod hook;
 mod observe;
 pub mod playground;
+mod render_thread;
 pub mod shutdown;
 mod status;
 pub mod tls;

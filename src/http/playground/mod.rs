@@ -17,7 +17,7 @@ use super::{ApiError, AppState};
 use crate::http::admission::{self, RequestGuard};
 use crate::http::connection::{Connection, HeldBody};
 use crate::offline::trial;
-use rulehook_engine::{Hook, Limits, RenderGuard};
+use rulehook_engine::{Hook, Limits};
 
 pub mod ui;
 
@@ -235,48 +235,29 @@ async fn on_pool<T: Send + 'static>(
     };
     let max_rule_bytes = state.limits.rules.max_file_bytes;
     let saved = state.rules.load_full();
-    let job_guard = guard.clone();
-    let attempt_on_pool = async {
-        let share = state.shares.acquire(label).await;
-        let job = state
-            .renders
-            .spawn(move |reply| {
-                let _share = share;
-                if job_guard.cancelled() {
-                    return; // its caller gave up while it queued
-                }
-                // Read whether or not the rule reads it: a rule being written may start to.
-                let now = crate::clock::now();
-                let lookup = |name: &str| saved.get(name).map(|loaded| &loaded.rule);
-                let input = trial::Input {
-                    rule: &attempt.rule,
-                    request: &attempt.request,
-                    hook,
-                    now: now.as_ref(),
-                    limits: &limits,
-                    max_rule_bytes,
-                    saved: &lookup,
-                };
-                let _ = reply.send(work(&input));
-            })
-            .map_err(|_| ApiError::Overloaded)?;
-        Ok::<_, ApiError>(job.await)
-    };
-    let timed_out = || ApiError::RenderTimeout {
-        rule: label.to_owned(),
-        after: state.limits.render_timeout,
-    };
-    match actix_web::rt::time::timeout(state.limits.render_timeout, attempt_on_pool).await {
-        Err(_) => {
-            guard.cancel();
-            Err(timed_out())
-        }
-        Ok(Err(busy)) => Err(busy),
-        Ok(Ok(Err(_closed))) => Err(ApiError::Panicked {
+    let outcome = state
+        .on_render_thread(label, guard, move |reply| {
+            // Read whether or not the rule reads it: a rule being written may start to.
+            let now = crate::clock::now();
+            let lookup = |name: &str| saved.get(name).map(|loaded| &loaded.rule);
+            let input = trial::Input {
+                rule: &attempt.rule,
+                request: &attempt.request,
+                hook,
+                now: now.as_ref(),
+                limits: &limits,
+                max_rule_bytes,
+                saved: &lookup,
+            };
+            let _ = reply.send(work(&input));
+        })
+        .await?;
+    match outcome {
+        Ok(outcome) => Ok(outcome),
+        Err(trial::Stopped) if guard.starved() => Err(guard.out_of_memory()),
+        Err(trial::Stopped) => Err(ApiError::RenderTimeout {
             rule: label.to_owned(),
+            after: state.limits.render_timeout,
         }),
-        Ok(Ok(Ok(Ok(outcome)))) => Ok(outcome),
-        Ok(Ok(Ok(Err(trial::Stopped)))) if guard.starved() => Err(guard.out_of_memory()),
-        Ok(Ok(Ok(Err(trial::Stopped)))) => Err(timed_out()),
     }
 }
