@@ -91,9 +91,10 @@ pub(crate) fn names() -> Vec<String> {
 
 impl Function {
     /// Calls the function with arguments evaluated where it is called: each parameter is
-    /// bound in a scope of its own, beside `now`, so the caller's names are out of reach.
-    /// A step's work is charged per call, and every bound value's bytes before it is
-    /// copied.
+    /// bound beside `now` and nothing else, so the caller's names are out of reach. A
+    /// step's work is charged per call. Arguments are read where the caller has them when
+    /// the body allows it; otherwise each is copied into a scope of its own, its bytes
+    /// charged first.
     ///
     /// A body may call other functions, and those others: the depth of that is bounded by
     /// the definitions, which loading refuses to let call themselves (directly or not), so
