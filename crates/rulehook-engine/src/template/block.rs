@@ -241,7 +241,7 @@ fn render_call(
         None => Ok(()),
     };
     match &call.callee {
-        Callee::Catalogue { info, body } => {
+        Callee::Catalogue { info, body, .. } => {
             let value = call_catalogue(info, *body, &args)?;
             match (value, block) {
                 (value, Some(_)) if info.is_condition() => {

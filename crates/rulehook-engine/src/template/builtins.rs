@@ -70,18 +70,35 @@ pub(super) fn text_index(name: &str) -> Message {
     format!("cannot read `{name}` from a list; read an item by its position, such as `.0`")
 }
 
-/// For the helpers that answer with one of their arguments (`default`, `ternary`, `when`),
-/// which one, or `Some(None)` for none; `None` for every other helper. The caller hands that
-/// argument on as it is, where the helper's body would copy it.
-pub(super) fn passed_through(helper: &str, args: &[Arg<'_>]) -> Option<Option<usize>> {
-    let value = |i: usize| args.get(i).and_then(|a| a.value.as_deref());
-    match helper {
-        "default" => Some(
-            args.iter()
+/// A helper that answers with one of its arguments (`default`, `ternary`, `when`), known
+/// when the rule loads: the caller hands that argument on as it is, where the helper's body
+/// would copy it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum PassThrough {
+    Default,
+    Ternary,
+    When,
+}
+
+impl PassThrough {
+    pub(super) fn of(helper: &str) -> Option<PassThrough> {
+        match helper {
+            "default" => Some(PassThrough::Default),
+            "ternary" => Some(PassThrough::Ternary),
+            "when" => Some(PassThrough::When),
+            _ => None,
+        }
+    }
+
+    /// Which argument the helper answers with, or `None` for none.
+    pub(super) fn chosen(self, args: &[Arg<'_>]) -> Option<usize> {
+        let value = |i: usize| args.get(i).and_then(|a| a.value.as_deref());
+        match self {
+            PassThrough::Default => args
+                .iter()
                 .position(|a| a.value.as_deref().is_some_and(|v| !v.is_null())),
-        ),
-        "ternary" => Some(Some(if crate::json::truthy(value(0)) { 1 } else { 2 })),
-        "when" => Some(crate::json::truthy(value(0)).then_some(1)),
-        _ => None,
+            PassThrough::Ternary => Some(if crate::json::truthy(value(0)) { 1 } else { 2 }),
+            PassThrough::When => crate::json::truthy(value(0)).then_some(1),
+        }
     }
 }

@@ -14,7 +14,7 @@ use handlebars::PathSeg;
 use serde_json::Value;
 
 use super::builtins::{
-    helper_not_found, missing, param_not_found, passed_through, render_json, text_index, truthy,
+    helper_not_found, missing, param_not_found, render_json, text_index, truthy, PassThrough,
 };
 use super::frame::Frame;
 use crate::budget;
@@ -75,6 +75,7 @@ pub(super) enum Callee {
     Catalogue {
         info: &'static HelperInfo,
         body: HelperFn,
+        passes: Option<PassThrough>,
     },
     And,
     Or,
@@ -364,9 +365,10 @@ impl Call {
         let args = self.args(frame)?.params;
         let text = || Some(Cow::Owned(Value::String(String::new())));
         match &self.callee {
-            Callee::Catalogue { info, body } => match passed_through(info.name, &args) {
+            Callee::Catalogue { info, body, passes } => match passes {
                 // Nothing is made: the argument is handed on as it was found.
-                Some(chosen) => {
+                Some(passes) => {
+                    let chosen = passes.chosen(&args);
                     check_present(info, &args)?;
                     let mut args = args;
                     let found = chosen
@@ -417,7 +419,11 @@ impl Callee {
             "or" => Callee::Or,
             helpers::EACH_ITEM => Callee::EachItem,
             _ => match helpers::lookup(name).and_then(|h| h.body().map(|body| (h, body))) {
-                Some((info, body)) => Callee::Catalogue { info, body },
+                Some((info, body)) => Callee::Catalogue {
+                    info,
+                    body,
+                    passes: PassThrough::of(info.name),
+                },
                 None => match super::functions::lookup(name) {
                     Some(function) => Callee::Function(function),
                     None => Callee::Unknown(name.to_owned()),
