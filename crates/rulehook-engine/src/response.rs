@@ -248,7 +248,7 @@ fn write_checked_list(
     let start = out.len();
     let (wrote, seen) = match (node, items.items) {
         (None, _) => (Wrote::Nothing, false),
-        (Some(node), Items::Objects) => render.write_objects(node, out)?,
+        (Some(node), Items::Objects) => render.write_object_list(node, out)?,
         (Some(node), Items::Rules) => (render.write(node, out)?, false),
     };
     if wrote == Wrote::Nothing {

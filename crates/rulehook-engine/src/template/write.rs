@@ -150,7 +150,7 @@ impl Render<'_> {
     /// as it was written, to be a map with an `apiVersion`, a `kind` and a `metadata.name`
     /// that are strings with text. An item spliced from a value, or written by anything but
     /// literal objects, is not seen: `false` then leaves the check to the written bytes.
-    pub fn write_objects(
+    pub fn write_object_list(
         &mut self,
         node: &Node,
         out: &mut Vec<u8>,
@@ -167,7 +167,7 @@ impl Render<'_> {
         Ok((wrote, all_seen))
     }
 
-    /// Writes one item of a list of objects; see [`write_objects`](Self::write_objects).
+    /// Writes one item of a list of objects; see [`write_object_list`](Self::write_object_list).
     fn write_object_seen(
         &mut self,
         emitted: Emitted<'_>,
@@ -179,7 +179,7 @@ impl Render<'_> {
         }
     }
 
-    /// Writes one object template; see [`write_objects`](Self::write_objects).
+    /// Writes one object template; see [`write_object_list`](Self::write_object_list).
     fn write_node_seen(
         &mut self,
         node: &Node,
