@@ -424,27 +424,20 @@ fn arguments_are_read_where_they_are_not_copied() {
         max_output_bytes: 64 * 1024,
         ..Limits::default()
     };
+    let status_of = |status: &str| {
+        let text = format!("imports: [pick]\nsync:\n  status: {{a: \"{status}\"}}\n");
+        Rule::compile_with("r.yaml", &text, &libraries)
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .render(Hook::Sync, large_request(), &limits)
+            .map(|answer| answer["status"].clone())
+            .map_err(|e| e.to_string())
+    };
     // 200 KB of Pods handed to a function under a 64 KiB build limit: they are not copied.
-    let rule = Rule::compile_with(
-        "r.yaml",
-        "imports: [pick]\nsync:\n  status: {a: \"{{ firstName children.[Pod.v1] }}\"}\n",
-        &libraries,
-    )
-    .unwrap_or_else(|e| panic!("{e:?}"));
-    let answer = rule
-        .render(Hook::Sync, large_request(), &limits)
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(answer["status"], json!({"a": "pod-000"}));
+    assert_eq!(
+        status_of("{{ firstName children.[Pod.v1] }}"),
+        Ok(json!({"a": "pod-000"}))
+    );
     // A copy of them made for the call is still charged, and refused.
-    let rule = Rule::compile_with(
-        "r.yaml",
-        "imports: [pick]\nsync:\n  status: {a: \"{{ firstName (reverse children.[Pod.v1]) }}\"}\n",
-        &libraries,
-    )
-    .unwrap_or_else(|e| panic!("{e:?}"));
-    let error = rule
-        .render(Hook::Sync, large_request(), &limits)
-        .unwrap_err()
-        .to_string();
+    let error = status_of("{{ firstName (reverse children.[Pod.v1]) }}").unwrap_err();
     assert!(error.contains("limit"), "{error}");
 }
