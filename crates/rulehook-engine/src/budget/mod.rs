@@ -320,6 +320,7 @@ impl Meter {
     fn hold(&mut self, bytes: usize) -> Result<(), Exceeded> {
         let after = self.held.saturating_add(bytes);
         self.check(0)?;
+        self.poll_guard()?;
         if after > self.limit {
             return Err(Exceeded::Held { limit: self.limit });
         }
@@ -329,10 +330,7 @@ impl Meter {
     }
 
     fn work(&mut self, units: u64) -> Result<(), Exceeded> {
-        if self.interrupted || self.guard.as_ref().is_some_and(|g| g.cancelled()) {
-            self.interrupted = true;
-            return Err(Exceeded::Interrupted);
-        }
+        self.poll_guard()?;
         let after = self.work.saturating_add(units);
         if after > self.work_limit {
             return Err(Exceeded::Work {
@@ -353,15 +351,21 @@ impl Meter {
         Ok(())
     }
 
-    /// Makes sure the guard has granted `total` bytes, asking in grants.
+    /// Stops the render once its guard says so.
+    fn poll_guard(&mut self) -> Result<(), Exceeded> {
+        if self.interrupted || self.guard.as_ref().is_some_and(|g| g.cancelled()) {
+            self.interrupted = true;
+            return Err(Exceeded::Interrupted);
+        }
+        Ok(())
+    }
+
+    /// Makes sure the guard has granted `total` bytes, asking in grants. The caller has
+    /// polled the guard.
     fn reserve(&mut self, total: usize) -> Result<(), Exceeded> {
         let Some(guard) = &self.guard else {
             return Ok(());
         };
-        if guard.cancelled() {
-            self.interrupted = true;
-            return Err(Exceeded::Interrupted);
-        }
         if total > self.granted {
             let ask = (total - self.granted).max(GRANT);
             if !guard.reserve(ask) {
