@@ -8,6 +8,7 @@ use handlebars::template::{Parameter, Subexpression, TemplateElement};
 use handlebars::Template;
 use serde_json::{Map, Value};
 
+use super::constant;
 use super::directives::list_only;
 use super::{
     path_first, Block, Expr, Expression, FailAt, Key, Names, Node, NullPolicy, ObjectNode, Piece,
@@ -128,15 +129,15 @@ impl Compiler<'_> {
                         "null is not allowed here: Metacontroller would update the object forever; remove the key instead",
                     );
                 }
-                Node::Literal(Value::Null)
+                Node::nothing()
             }
-            Value::Bool(_) | Value::Number(_) => Node::Literal(value.clone()),
-            Value::Array(items) => Node::List(self.items(items, path)),
+            Value::Bool(_) | Value::Number(_) => Node::literal(value.clone()),
+            Value::Array(items) => constant::fold(Node::List(self.items(items, path))),
             Value::Object(map) if map.contains_key(WHEN_KEY) => self.conditional(map, path, nulls),
             Value::Object(map) if map.contains_key(super::USE_KEY) => {
                 self.use_template(map, path, nulls)
             }
-            Value::Object(map) => self.object(map, path, nulls),
+            Value::Object(map) => constant::fold(self.object(map, path, nulls)),
         }
     }
 
@@ -189,7 +190,7 @@ impl Compiler<'_> {
                 // Only the entries of a map that keeps nulls may be null, and in a
                 // map with `$merge`, where null removes a merged entry.
                 let node = if v.is_null() && merge_given {
-                    Node::Literal(Value::Null)
+                    Node::nothing()
                 } else {
                     self.node(v, &child, nulls)
                 };
@@ -198,12 +199,25 @@ impl Compiler<'_> {
             .collect::<Vec<(Key, Node)>>();
         let literal_keys =
             !merge_given && entries.iter().all(|(k, _)| matches!(k, Key::Literal(_)));
-        Node::Object(ObjectNode {
+        let written_keys = entries
+            .iter()
+            .map(|(key, _)| match key {
+                Key::Literal(key) => {
+                    let mut written = Vec::with_capacity(key.len() + 3);
+                    super::write_str(key, &mut written);
+                    written.push(b':');
+                    written.into_boxed_slice()
+                }
+                Key::Text(_) => Box::default(),
+            })
+            .collect();
+        Node::Object(Box::new(ObjectNode {
             entries,
             nulls,
             merge,
             literal_keys,
-        })
+            written_keys,
+        }))
     }
 
     /// A directive value, which must be one whole expression.
@@ -233,15 +247,15 @@ impl Compiler<'_> {
     pub fn leaf(&mut self, s: &str, pos: Pos) -> Node {
         // The one place every template passes: what the rule keeps grows leaf by leaf.
         if self.stop() {
-            return Node::Literal(Value::Null);
+            return Node::nothing();
         }
         if !s.contains("{{") {
-            return Node::Literal(Value::String(s.to_owned()));
+            return Node::literal(Value::String(s.to_owned()));
         }
         match whole_expression(s) {
             Some(inner) => match self.expr(inner, pos) {
                 Some(expr) => Node::Expr(expr),
-                None => Node::Literal(Value::Null),
+                None => Node::nothing(),
             },
             None => Node::Text(self.text(s, pos)),
         }

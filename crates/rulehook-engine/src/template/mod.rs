@@ -22,6 +22,7 @@ mod block;
 mod builtins;
 mod check;
 mod compile;
+mod constant;
 #[cfg(any(test, feature = "cross-check"))]
 mod cross_check;
 pub(crate) mod definitions;
@@ -41,6 +42,7 @@ use handlebars::PathSeg;
 use serde_json::Value;
 
 use block::Block;
+pub(crate) use constant::Constant;
 use program::Program;
 
 use crate::locate::Pos;
@@ -96,14 +98,16 @@ pub(crate) const WITH_KEY: &str = "$with";
 /// One compiled node of a template tree.
 #[derive(Debug)]
 pub enum Node {
-    /// A value with no template in it, emitted as written.
-    Literal(Value),
+    /// A value with no template in it, written as its JSON was written when the rule
+    /// loaded: a literal leaf, or an object or list template with only literals in it.
+    Literal(Constant),
     /// A leaf that is one whole expression; it keeps its JSON type. `Missing` and `null`
     /// results drop the key or list item, so no null ever reaches a child object.
     Expr(Expr),
     /// A leaf that interpolates into a string.
     Text(Text),
-    Object(ObjectNode),
+    /// Boxed: the largest variant, which would make every node as large.
+    Object(Box<ObjectNode>),
     List(Vec<Item>),
     /// An object's entry under `$includeWhen` (and `$let`): an item that stands at most
     /// once, whose body is always one template. Nothing when its condition is falsy.
@@ -113,14 +117,25 @@ pub enum Node {
 }
 
 impl Node {
+    /// A literal value.
+    pub(crate) fn literal(value: Value) -> Node {
+        Node::Literal(Constant::new(value))
+    }
+
+    /// A node that gives nothing: `null`, where a template could not be compiled.
+    pub(crate) fn nothing() -> Node {
+        Node::literal(Value::Null)
+    }
+
     /// Whether every item this list template writes is a map with an `apiVersion`, a `kind`
     /// and a `metadata.name` string that has text, whatever the request: decided when the
     /// rule loads, so that the answer's check of each child need not read them back.
     pub(crate) fn writes_identified_objects(&self) -> bool {
-        let Node::List(items) = self else {
-            return false;
-        };
-        all_identified(items)
+        match self {
+            Node::List(items) => all_identified(items),
+            Node::Literal(constant) => constant.writes_identified_objects(),
+            _ => false,
+        }
     }
 
     /// Whether this node always writes an identified object (see
@@ -128,6 +143,7 @@ impl Node {
     fn writes_identified_object(&self) -> bool {
         let object = match self {
             Node::Object(object) => object,
+            Node::Literal(constant) => return constant.is_identified_object(),
             // A library template writes what its body writes, whatever its params.
             Node::Use(used) => return used.body.writes_identified_object(),
             _ => return false,
@@ -145,7 +161,7 @@ impl Node {
     /// interpolation with literal text of its own.
     fn writes_text(&self) -> bool {
         match self {
-            Node::Literal(Value::String(text)) => !text.is_empty(),
+            Node::Literal(constant) => constant.value.as_str().is_some_and(|t| !t.is_empty()),
             Node::Text(text) => text
                 .pieces
                 .iter()
@@ -201,6 +217,9 @@ pub struct ObjectNode {
     /// be written straight into the answer's bytes. Its entries are then in the order of
     /// the rule file's parsed map, which is the order a built map holds them in.
     pub literal_keys: bool,
+    /// Each literal key as the writer writes it, `"key":`, escaped when the rule loaded; empty
+    /// for a computed key.
+    pub written_keys: Vec<Box<[u8]>>,
 }
 
 #[derive(Debug)]

@@ -76,9 +76,9 @@ impl<'l> Render<'l> {
     /// Renders a node; `None` means the node produced nothing (a missing value).
     pub fn node(&mut self, node: &Node) -> Result<Option<Value>, Failure> {
         match node {
-            Node::Literal(v) => {
-                self.charge(budget::size_within(v, usize::MAX).unwrap_or(0))?;
-                Ok(Some(v.clone()))
+            Node::Literal(constant) => {
+                self.charge(constant.charge())?;
+                Ok(Some(constant.value.clone()))
             }
             Node::Expr(e) => self.expr(e),
             Node::Text(t) => self.text(t).map(|s| Some(Value::String(s))),

@@ -30,7 +30,7 @@ impl Compiler<'_> {
         path: &str,
         nulls: NullPolicy,
     ) -> Node {
-        let nothing = Node::Literal(Value::Null);
+        let nothing = Node::nothing();
         let use_path = join_key(path, USE_KEY);
         let at = self.locator.value(&use_path);
         let Some(name) = map.get(USE_KEY).and_then(Value::as_str) else {

@@ -26,9 +26,15 @@ impl Render<'_> {
     /// Writes `node` as JSON into `out`, leaving out every `null`, however deep.
     pub fn write(&mut self, node: &Node, out: &mut Vec<u8>) -> Result<Wrote, Failure> {
         match node {
-            Node::Literal(v) => {
-                self.charge(budget::size_within(v, usize::MAX).unwrap_or(0))?;
-                Ok(write_value(v, out))
+            Node::Literal(constant) => {
+                self.charge(constant.charge())?;
+                Ok(match constant.json() {
+                    Some(json) => {
+                        out.extend_from_slice(json);
+                        Wrote::Value
+                    }
+                    None => Wrote::Nothing,
+                })
             }
             Node::Expr(e) => self.write_expr(e, out),
             Node::Text(t) => {
@@ -124,7 +130,7 @@ impl Render<'_> {
         self.charge(budget::HEADER)?;
         out.push(b'{');
         let mut first = true;
-        for (key, node) in &object.entries {
+        for ((key, node), written_key) in object.entries.iter().zip(&object.written_keys) {
             let Key::Literal(key) = key else {
                 continue;
             };
@@ -132,8 +138,7 @@ impl Render<'_> {
             if !first {
                 out.push(b',');
             }
-            write_str(key, out);
-            out.push(b':');
+            out.extend_from_slice(written_key);
             match write_entry(self, key, node, out)? {
                 Wrote::Value => {
                     self.charge(budget::key_size(key.len()))?;
@@ -155,8 +160,13 @@ impl Render<'_> {
         node: &Node,
         out: &mut Vec<u8>,
     ) -> Result<(Wrote, bool), Failure> {
-        let Node::List(items) = node else {
-            return Ok((self.write(node, out)?, false));
+        let items = match node {
+            Node::List(items) => items,
+            Node::Literal(constant) => {
+                let seen = constant.writes_identified_objects();
+                return Ok((self.write(node, out)?, seen));
+            }
+            _ => return Ok((self.write(node, out)?, false)),
         };
         let mut all_seen = true;
         let wrote = self.write_list(items, out, |render, emitted, out| {
@@ -188,8 +198,15 @@ impl Render<'_> {
         if let Node::Use(used) = node {
             return self.with_params(used, |render| render.write_node_seen(&used.body, out));
         }
-        let Some(object) = written_in_place(node) else {
-            return Ok((self.write(node, out)?, false));
+        let object = match node {
+            Node::Literal(constant) => {
+                let seen = constant.is_identified_object();
+                return Ok((self.write(node, out)?, seen));
+            }
+            _ => match written_in_place(node) {
+                Some(object) => object,
+                None => return Ok((self.write(node, out)?, false)),
+            },
         };
         let (mut api_version, mut kind, mut name) = (false, false, false);
         let wrote = self.write_entries(object, out, |render, key, node, out| {
@@ -277,8 +294,89 @@ pub fn write_value(value: &Value, out: &mut Vec<u8>) -> Wrote {
     Wrote::Value
 }
 
-/// Writes `text` as a JSON string, escaped as serde_json escapes it.
+/// Writes `text` as a JSON string, escaped as serde_json escapes it: `"`, `\\` and the
+/// control characters, the common ones by their short escapes, the others as `\u00XX`.
 pub fn write_str(text: &str, out: &mut Vec<u8>) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, text);
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut plain_from = 0;
+    for (at, &byte) in bytes.iter().enumerate() {
+        let escape = ESCAPES[usize::from(byte)];
+        if escape == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[plain_from..at]);
+        plain_from = at + 1;
+        if escape == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
+        } else {
+            out.extend_from_slice(&[b'\\', escape]);
+        }
+    }
+    out.extend_from_slice(&bytes[plain_from..]);
+    out.push(b'"');
+}
+
+/// For each byte, what follows the backslash that escapes it (`u` for `\u00XX`), or 0 when
+/// it is written as it is.
+const ESCAPES: [u8; 256] = {
+    let mut escapes = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        escapes[byte] = b'u';
+        byte += 1;
+    }
+    escapes[0x08] = b'b';
+    escapes[0x09] = b't';
+    escapes[0x0a] = b'n';
+    escapes[0x0c] = b'f';
+    escapes[0x0d] = b'r';
+    escapes[b'"' as usize] = b'"';
+    escapes[b'\\' as usize] = b'\\';
+    escapes
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// serde_json's own string writer, which answers were written with before.
+    fn serde_json_str(text: &str) -> Vec<u8> {
+        serde_json::to_vec(text).expect("a string serializes")
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut texts: Vec<String> = (0..=0x7f_u8).map(|b| char::from(b).to_string()).collect();
+        texts.extend(
+            [
+                "",
+                "plain",
+                "say \"hi\"\n\tto\\them\u{7f}",
+                "\u{0}\u{1f}é😀\u{2028}\u{fffd}",
+                "ends with a quote\"",
+                "\\",
+            ]
+            .map(str::to_owned),
+        );
+        // Every control character between text, and at both ends.
+        texts.push(
+            (0..0x20_u8)
+                .map(|b| format!("a{}b", char::from(b)))
+                .collect(),
+        );
+        for text in &texts {
+            let mut written = b"prefix".to_vec();
+            write_str(text, &mut written);
+            assert_eq!(
+                &written[6..],
+                serde_json_str(text).as_slice(),
+                "{text:?} is written differently"
+            );
+        }
+    }
 }
