@@ -303,7 +303,8 @@ impl<'l> Render<'l> {
     fn included(&mut self, item: &Item, emit: &mut Emit<'_, 'l>) -> Result<(), Failure> {
         if let Some(when) = &item.when {
             self.step(when.pos)?;
-            if !truthy(self.expr(when)?.as_ref()) {
+            // Read where it stands: the condition is not kept, so it is not charged.
+            if !self.with_value(&when.expression, when.pos, |value| Ok(truthy(value)))? {
                 return Ok(());
             }
         }
