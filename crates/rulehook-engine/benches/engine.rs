@@ -12,12 +12,15 @@
 //! - `fanout/*`: one parent fanned out to 1,000 Services with `$forEach`.
 //! - `compile/*`: compiling 100 variants of a realistic rule.
 //!
-//! Run with `cargo bench --bench engine` (add a filter such as `-- pods1000` to pick some).
+//! Run with `cargo bench -p rulehook-engine --bench engine` (add a filter such as
+//! `-- pods1000` to pick some). Without `-p`, cargo builds the engine with the features the
+//! server's tests ask for, `cross-check` among them, which evaluates every template with
+//! handlebars too; the benchmarks refuse to run so.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use rulehook_engine::{Hook, Limits, Rule};
 use serde_json::Value;
 
@@ -318,4 +321,13 @@ criterion_group! {
         .measurement_time(Duration::from_secs(3));
     targets = hello, hello_by_size, examples, pods1000, fanout, compile_rules
 }
-criterion_main!(benches);
+fn main() {
+    if cfg!(feature = "cross-check") {
+        eprintln!(
+            "error: the engine was built with `cross-check`, which evaluates every template twice; run `cargo bench -p rulehook-engine --bench engine`"
+        );
+        std::process::exit(2);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
