@@ -154,28 +154,32 @@ pub fn into_scope(
         .keys
         .iter()
         .filter(|k| !maps.contains(k) && **k != mc::FINALIZING);
+    // Keys move with their values: the request's own key strings are reused.
     for key in keep {
-        if let Some(v) = top.remove(*key) {
-            scope.insert((*key).to_owned(), v);
+        if let Some((key, v)) = top.remove_entry(*key) {
+            scope.insert(key, v);
         }
     }
     for map in maps {
         let mut lists = Map::new();
-        if let Some(Value::Object(kinds)) = top.remove(*map) {
-            for (kind, objects) in kinds {
-                let list = match objects {
-                    Value::Object(objects) => objects.into_iter().map(|(_, o)| o).collect(),
-                    _ => Vec::new(),
-                };
-                lists.insert(kind, Value::Array(list));
-            }
+        let (key, kinds) = match top.remove_entry(*map) {
+            Some((key, Value::Object(kinds))) => (key, kinds),
+            Some((key, _)) => (key, Map::new()),
+            None => ((*map).to_owned(), Map::new()),
+        };
+        for (kind, objects) in kinds {
+            let list = match objects {
+                Value::Object(objects) => objects.into_iter().map(|(_, o)| o).collect(),
+                _ => Vec::new(),
+            };
+            lists.insert(kind, Value::Array(list));
         }
         for (collection, kind) in types {
             if collection == map && !lists.contains_key(kind) {
                 lists.insert(kind.clone(), Value::Array(Vec::new()));
             }
         }
-        scope.insert((*map).to_owned(), Value::Object(lists));
+        scope.insert(key, Value::Object(lists));
     }
     let finalizing = matches!(top.get(mc::FINALIZING), Some(Value::Bool(true)));
     scope.insert(mc::FINALIZING.to_owned(), Value::Bool(finalizing));
