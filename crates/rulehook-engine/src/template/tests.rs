@@ -309,15 +309,3 @@ fn calls_the_checker_cannot_see_fail_in_plain_words() {
         "{message}"
     );
 }
-#[test]
-fn zz_sizes() {
-    eprintln!(
-        "SIZES node {} object {} constant {} item {} expr {} text {}",
-        std::mem::size_of::<super::Node>(),
-        std::mem::size_of::<super::ObjectNode>(),
-        std::mem::size_of::<super::Constant>(),
-        std::mem::size_of::<super::Item>(),
-        std::mem::size_of::<super::Expr>(),
-        std::mem::size_of::<super::Text>()
-    );
-}
