@@ -309,3 +309,21 @@ fn calls_the_checker_cannot_see_fail_in_plain_words() {
         "{message}"
     );
 }
+
+#[test]
+fn conditions_are_not_charged_as_if_their_values_were_kept() {
+    // 20 loops of 200 conditions that include nothing, under a 4 KiB build limit (each loop
+    // must find room for its 3,200 bytes of bookkeeping): a condition's value is read, not
+    // kept, so the loops build empty lists and fit.
+    let text = "values:\n  n: {path: $.parent.spec.n}\nsync:\n  status:\n    xs:\n      - $forEach: \"{{ 20 }}\"\n        $as: i\n        $template:\n          ys:\n            - $forEach: \"{{ n }}\"\n              $includeWhen: \"{{ eq item -1 }}\"\n              $template: 1\n";
+    let rule = Rule::compile("r.yaml", text).unwrap_or_else(|e| panic!("{e:?}"));
+    let limits = Limits {
+        max_output_bytes: 4096,
+        ..Limits::default()
+    };
+    let request = json!({"parent": {"metadata": {"name": "p"}, "spec": {"n": 200}}});
+    let answer = rule
+        .render(Hook::Sync, request, &limits)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(answer["status"]["xs"], json!(vec![json!({"ys": []}); 20]));
+}
