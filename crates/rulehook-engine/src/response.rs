@@ -274,6 +274,13 @@ fn write_checked_list(
     }
 }
 
+/// Whether the written list `list` holds only children Metacontroller can apply: the check
+/// an answer makes of what it writes, made once when a constant list is loaded.
+pub(crate) fn identified_objects(list: &[u8]) -> bool {
+    list.first() == Some(&b'[')
+        && matches!(first_failure(list, Items::Objects, check_object), Ok(None))
+}
+
 /// What Metacontroller needs of a child to apply it: a map with an `apiVersion`, a `kind`
 /// and a `metadata.name`, each a string with text.
 fn check_object(head: Head) -> Result<(), Unanswerable> {

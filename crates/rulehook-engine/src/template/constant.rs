@@ -9,7 +9,7 @@
 use serde_json::{Map, Value};
 
 use super::{Body, Item, Key, Node, NullPolicy, ObjectNode};
-use crate::budget;
+use crate::{budget, response};
 
 /// A value with no template in it.
 #[derive(Debug)]
@@ -21,6 +21,10 @@ pub struct Constant {
     /// What a render is charged for it: what rendering the template it was folded from,
     /// node by node, was charged.
     charge: usize,
+    /// Whether it is a child Metacontroller can apply, and whether it is a list of them:
+    /// decided at load by the answer's own check, so the answer need not check it again.
+    identified_object: bool,
+    identified_objects: bool,
 }
 
 impl Constant {
@@ -33,10 +37,15 @@ impl Constant {
                 .into_boxed_slice(),
         };
         let charge = charge_of(&value);
+        let identified_object =
+            value.is_object() && response::identified_objects(&[b"[", &*json, b"]"].concat());
+        let identified_objects = value.is_array() && response::identified_objects(&json);
         Constant {
             value,
             json,
             charge,
+            identified_object,
+            identified_objects,
         }
     }
 
@@ -50,26 +59,16 @@ impl Constant {
         self.charge
     }
 
-    /// Whether it is a map with an `apiVersion`, a `kind` and a `metadata.name` that are
-    /// strings with text: a child or attachment that needs no identity check.
+    /// Whether it is a child or attachment Metacontroller can apply: a map with an
+    /// `apiVersion`, a `kind` and a `metadata.name` that are strings with text.
     pub fn is_identified_object(&self) -> bool {
-        is_identified(&self.value)
+        self.identified_object
     }
 
-    /// Whether it is a list of nothing but identified objects (see
-    /// [`is_identified_object`](Self::is_identified_object)).
+    /// Whether it is a list of nothing but such objects.
     pub fn writes_identified_objects(&self) -> bool {
-        matches!(&self.value, Value::Array(items) if items.iter().all(is_identified))
+        self.identified_objects
     }
-}
-
-fn is_identified(value: &Value) -> bool {
-    let has_text =
-        |value: Option<&Value>| value.and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-    value.is_object()
-        && has_text(value.get("apiVersion"))
-        && has_text(value.get("kind"))
-        && has_text(value.get("metadata").and_then(|m| m.get("name")))
 }
 
 /// What rendering `value` as a template charges: a scalar what building it costs; a map or
@@ -224,6 +223,22 @@ mod tests {
         let parsed: Value = serde_json::from_slice(&answer).unwrap();
         assert_eq!(parsed["children"], json!([child()]));
         assert_eq!(charged(&folded), charged(&unfolded));
+    }
+
+    #[test]
+    fn a_constant_child_that_cannot_be_applied_is_still_refused() {
+        let nameless = rule(json!([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": ""}}]));
+        assert!(!nameless.sync.as_ref().unwrap().children_identified);
+        let limits = Limits::default();
+        let mut request = json!({"parent": {"metadata": {"name": "p"}}});
+        let error = nameless
+            .render_body(Hook::Sync, &mut request, &limits)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("children[0]") && error.contains("metadata.name"),
+            "{error}"
+        );
     }
 
     #[test]
