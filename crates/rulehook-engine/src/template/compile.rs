@@ -185,7 +185,7 @@ impl Compiler<'_> {
                 let key = if k.contains("{{") {
                     Key::Text(self.text(k, self.locator.key(&child)))
                 } else {
-                    Key::Literal(k.clone())
+                    Key::literal(k.clone())
                 };
                 // Only the entries of a map that keeps nulls may be null, and in a
                 // map with `$merge`, where null removes a merged entry.
@@ -197,26 +197,15 @@ impl Compiler<'_> {
                 (key, node)
             })
             .collect::<Vec<(Key, Node)>>();
-        let literal_keys =
-            !merge_given && entries.iter().all(|(k, _)| matches!(k, Key::Literal(_)));
-        let written_keys = entries
-            .iter()
-            .map(|(key, _)| match key {
-                Key::Literal(key) => {
-                    let mut written = Vec::with_capacity(key.len() + 3);
-                    super::write_str(key, &mut written);
-                    written.push(b':');
-                    written.into_boxed_slice()
-                }
-                Key::Text(_) => Box::default(),
-            })
-            .collect();
+        let literal_keys = !merge_given
+            && entries
+                .iter()
+                .all(|(k, _)| matches!(k, Key::Literal { .. }));
         Node::Object(Box::new(ObjectNode {
             entries,
             nulls,
             merge,
             literal_keys,
-            written_keys,
         }))
     }
 

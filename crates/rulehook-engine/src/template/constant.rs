@@ -108,7 +108,7 @@ fn folded_object(object: &ObjectNode) -> Option<Value> {
     }
     let mut map = Map::with_capacity(object.entries.len());
     for (key, node) in &object.entries {
-        let (Key::Literal(key), Some(value)) = (key, non_null_constant(node)) else {
+        let (Key::Literal { name: key, .. }, Some(value)) = (key, non_null_constant(node)) else {
             return None;
         };
         map.insert(key.clone(), value.clone());

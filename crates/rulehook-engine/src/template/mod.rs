@@ -189,7 +189,7 @@ impl ObjectNode {
             return None;
         }
         self.entries.iter().find_map(|(k, node)| match k {
-            Key::Literal(k) if k == key => Some(node),
+            Key::Literal { name, .. } if name == key => Some(node),
             _ => None,
         })
     }
@@ -217,15 +217,29 @@ pub struct ObjectNode {
     /// be written straight into the answer's bytes. Its entries are then in the order of
     /// the rule file's parsed map, which is the order a built map holds them in.
     pub literal_keys: bool,
-    /// Each literal key as the writer writes it, `"key":`, escaped when the rule loaded; empty
-    /// for a computed key.
-    pub written_keys: Vec<Box<[u8]>>,
 }
 
 #[derive(Debug)]
 pub enum Key {
-    Literal(String),
+    /// A key written as it stands, and as the answer writer writes it, `"name":`, escaped
+    /// when the rule loaded.
+    Literal {
+        name: String,
+        written: Box<[u8]>,
+    },
     Text(Text),
+}
+
+impl Key {
+    pub(crate) fn literal(name: String) -> Key {
+        let mut written = Vec::with_capacity(name.len() + 3);
+        write_str(&name, &mut written);
+        written.push(b':');
+        Key::Literal {
+            name,
+            written: written.into_boxed_slice(),
+        }
+    }
 }
 
 /// A list item, possibly repeated by `$forEach`, with names bound by `$let` and filtered by

@@ -152,7 +152,7 @@ impl<'l> Render<'l> {
         let mut own: BTreeSet<String> = BTreeSet::new();
         for (index, (key, node)) in entries.iter().enumerate() {
             let name = match key {
-                Key::Literal(k) => k.clone(),
+                Key::Literal { name, .. } => name.clone(),
                 Key::Text(t) => self.text(t)?,
             };
             let value = match self.node(node)? {
@@ -181,7 +181,7 @@ impl<'l> Render<'l> {
     ) -> Result<&'k Key, Failure> {
         for (key, _) in entries {
             let same = match key {
-                Key::Literal(k) => k == name,
+                Key::Literal { name: k, .. } => k == name,
                 Key::Text(t) => self.text(t)? == name,
             };
             if same {
@@ -446,15 +446,15 @@ impl Expression {
 /// Two keys of one object that render to the same name.
 fn key_collision(name: &str, first: &Key, second: &Key, pos: Pos) -> Failure {
     let describe = |key: &Key| match key {
-        Key::Literal(k) => format!("the key `{k}`"),
+        Key::Literal { name, .. } => format!("the key `{name}`"),
         Key::Text(t) => format!("the computed key `{}` (line {})", t.source, t.pos.line),
     };
     Failure::new(
         match second {
             Key::Text(t) => t.pos,
-            Key::Literal(_) => match first {
+            Key::Literal { .. } => match first {
                 Key::Text(t) => t.pos,
-                Key::Literal(_) => pos,
+                Key::Literal { .. } => pos,
             },
         },
         format!(

@@ -130,15 +130,15 @@ impl Render<'_> {
         self.charge(budget::HEADER)?;
         out.push(b'{');
         let mut first = true;
-        for ((key, node), written_key) in object.entries.iter().zip(&object.written_keys) {
-            let Key::Literal(key) = key else {
+        for (key, node) in &object.entries {
+            let Key::Literal { name: key, written } = key else {
                 continue;
             };
             let mark = out.len();
             if !first {
                 out.push(b',');
             }
-            out.extend_from_slice(written_key);
+            out.extend_from_slice(written);
             match write_entry(self, key, node, out)? {
                 Wrote::Value => {
                     self.charge(budget::key_size(key.len()))?;
