@@ -402,12 +402,17 @@ pub(super) fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> 
 /// Made once: from a `&str`, actix would check the header value's bytes on every answer.
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-/// A strong ETag: the hash of the exact body bytes.
+/// A strong ETag: a 128-bit hash of the exact body bytes, the same in every replica and
+/// across restarts.
+///
+/// XXH3 rather than SHA-256: the tag only has to tell one answer from the next for the same
+/// parent, and at 10–20 times the speed it is no longer a visible part of a render. A client
+/// that forged a collision would only be told its own unchanged answer is current.
 pub fn etag(body: &[u8]) -> String {
-    // Half the digest is plenty to tell two answers apart, and keeps the header short.
     let mut tag = String::with_capacity(34);
     tag.push('"');
-    crate::telemetry::digest::push_sha256_hex(&mut tag, body, 16);
+    let hash = xxhash_rust::xxh3::xxh3_128(body).to_be_bytes();
+    crate::telemetry::digest::push_hex(&mut tag, &hash);
     tag.push('"');
     tag
 }
@@ -466,4 +471,16 @@ fn respond_kept(request: &HttpRequest, kept: &Answer) -> HttpResponse {
         .insert_header((header::CONTENT_TYPE, JSON))
         .insert_header((header::ETAG, kept.etag.clone()))
         .body(Chunked::new(kept.body.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_are_the_published_xxh3_128_of_the_body() {
+        // Any replica, any version, any restart tags the same answer the same way.
+        assert_eq!(etag(b""), "\"99aa06d3014798d86001c324468d497f\"");
+        assert_ne!(etag(b"{\"a\":1}"), etag(b"{\"a\":2}"));
+    }
 }

@@ -1,20 +1,21 @@
-//! SHA-256 as lowercase hex: rule content hashes (shown in `/rules`, compared across reloads)
-//! and response ETags.
+//! Digests as lowercase hex: SHA-256 for rule content hashes (shown in `/rules`, compared
+//! across reloads) and the names of recorded requests; the hex of any hash, for ETags.
 
 use sha2::{Digest, Sha256};
 
 /// The first `bytes` bytes (at most 32) of the SHA-256 of `data`, as lowercase hex.
 pub(crate) fn sha256_hex(data: &[u8], bytes: usize) -> String {
-    let mut out = String::with_capacity(bytes * 2);
-    push_sha256_hex(&mut out, data, bytes);
+    let digest = Sha256::digest(data);
+    let digest = &digest[..bytes.min(digest.len())];
+    let mut out = String::with_capacity(digest.len() * 2);
+    push_hex(&mut out, digest);
     out
 }
 
-/// As [`sha256_hex`], appended to `out`: an ETag is built in one allocation on every answer.
-pub(crate) fn push_sha256_hex(out: &mut String, data: &[u8], bytes: usize) {
+/// Appends `bytes` to `out` as lowercase hex.
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(data);
-    for b in digest.iter().take(bytes) {
+    for b in bytes {
         out.push(char::from(HEX[usize::from(b >> 4)]));
         out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
