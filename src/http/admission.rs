@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -108,20 +108,13 @@ impl RenderGuard for RequestGuard {
 pub struct SliceGuard {
     request: Arc<RequestGuard>,
     until: Instant,
-    /// Polls since the clock was last read: reading it at every step would cost more than
-    /// a light step.
-    polls: AtomicU32,
 }
-
-/// The clock is read on every this many polls: a few microseconds of light steps.
-const CLOCK_EVERY: u32 = 16;
 
 impl SliceGuard {
     pub fn new(request: Arc<RequestGuard>, time: Duration) -> SliceGuard {
         SliceGuard {
             request,
             until: Instant::now() + time,
-            polls: AtomicU32::new(0),
         }
     }
 }
@@ -131,15 +124,10 @@ impl RenderGuard for SliceGuard {
         self.request.reserve(bytes)
     }
 
+    /// The render polls every few microseconds of work (see the engine's budget), so the
+    /// clock is read at each poll.
     fn cancelled(&self) -> bool {
-        if self.request.cancelled() {
-            return true;
-        }
-        // One render polls from one thread: a plain load and store count as well as a
-        // locked add, at a fraction of its cost on every step.
-        let polls = self.polls.load(Ordering::Relaxed).wrapping_add(1);
-        self.polls.store(polls, Ordering::Relaxed);
-        polls % CLOCK_EVERY == 0 && Instant::now() >= self.until
+        self.request.cancelled() || Instant::now() >= self.until
     }
 }
 

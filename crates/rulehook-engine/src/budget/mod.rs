@@ -78,7 +78,17 @@ struct Meter {
     guard: Option<Arc<dyn RenderGuard>>,
     /// Set once the guard stopped the render; a stopped render stays stopped.
     interrupted: bool,
+    /// Charges since the guard was last polled, and the work count at which it is polled
+    /// again whatever that count says.
+    unpolled: u32,
+    next_poll: u64,
 }
+
+/// The guard is polled once every this many charges, or before work that would take the
+/// count past `next_poll`, whichever comes first: a poll costs more than a light charge,
+/// and a stop needs to be seen within microseconds, not at every byte.
+const POLL_EVERY_CHARGES: u32 = 16;
+const POLL_EVERY_UNITS: u64 = 4096;
 
 thread_local! {
     static METER: RefCell<Option<Meter>> = const { RefCell::new(None) };
@@ -107,6 +117,8 @@ pub fn install(limits: &Limits) -> Installed {
         work_limit: limits.max_work,
         guard: limits.guard.clone(),
         interrupted: false,
+        unpolled: 0,
+        next_poll: 0,
     };
     let previous = METER.with(|m| m.borrow_mut().replace(meter));
     Installed { previous }
@@ -330,8 +342,13 @@ impl Meter {
     }
 
     fn work(&mut self, units: u64) -> Result<(), Exceeded> {
-        self.poll_guard()?;
         let after = self.work.saturating_add(units);
+        self.unpolled += 1;
+        if self.unpolled >= POLL_EVERY_CHARGES || after >= self.next_poll {
+            self.poll_guard()?;
+        } else if self.interrupted {
+            return Err(Exceeded::Interrupted);
+        }
         if after > self.work_limit {
             return Err(Exceeded::Work {
                 limit: self.work_limit,
@@ -353,6 +370,8 @@ impl Meter {
 
     /// Stops the render once its guard says so.
     fn poll_guard(&mut self) -> Result<(), Exceeded> {
+        self.unpolled = 0;
+        self.next_poll = self.work.saturating_add(POLL_EVERY_UNITS);
         if self.interrupted || self.guard.as_ref().is_some_and(|g| g.cancelled()) {
             self.interrupted = true;
             return Err(Exceeded::Interrupted);

@@ -81,3 +81,32 @@ fn cancelling_is_seen_at_the_next_step() {
     guard.cancelled.store(true, Ordering::Relaxed);
     assert!(interrupted());
 }
+
+#[test]
+fn a_stop_is_seen_within_a_few_charges_and_before_any_large_work() {
+    let guard = Arc::new(Stingy::default());
+    let _meter = install(&Limits {
+        guard: Some(guard.clone()),
+        ..limits(usize::MAX)
+    });
+    assert_eq!(charge(1), Ok(()));
+    guard.cancelled.store(true, Ordering::Relaxed);
+    let light = (0..POLL_EVERY_CHARGES)
+        .map(|_| charge(1))
+        .collect::<Vec<_>>();
+    assert_eq!(light.last(), Some(&Err(Exceeded::Interrupted)));
+    assert!(light.iter().filter(|r| r.is_ok()).count() < POLL_EVERY_CHARGES as usize);
+
+    let guard = Arc::new(Stingy::default());
+    let _meter = install(&Limits {
+        guard: Some(guard.clone()),
+        ..limits(usize::MAX)
+    });
+    assert_eq!(work(1), Ok(()));
+    guard.cancelled.store(true, Ordering::Relaxed);
+    assert_eq!(
+        work(POLL_EVERY_UNITS),
+        Err(Exceeded::Interrupted),
+        "polled first"
+    );
+}
