@@ -143,10 +143,17 @@ struct AnswerObject {
 impl AnswerObject {
     fn new() -> Self {
         AnswerObject {
-            out: vec![b'{'],
+            // Most answers fit: growing from one byte would copy them five times over.
+            out: Vec::with_capacity(512),
             #[cfg(debug_assertions)]
             last_key: "",
         }
+        .opened()
+    }
+
+    fn opened(mut self) -> Self {
+        self.out.push(b'{');
+        self
     }
 
     /// Writes `key` and what `write` writes after it; both are taken back when `write`
