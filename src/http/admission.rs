@@ -224,6 +224,14 @@ pub async fn read_body(
     if let std::task::Poll::Ready(body) = first {
         return body;
     }
+    // The dispatcher hands the body over after the handler's first poll. When its bytes
+    // all came with the head, they are in memory and no deadline is needed either.
+    if request
+        .conn_data::<crate::http::connection::Connection>()
+        .is_some_and(|c| c.body_read())
+    {
+        return read.await;
+    }
     actix_web::rt::time::timeout(deadline, read)
         .await
         .map_err(|_| ApiError::BodyTimeout(deadline))?

@@ -49,6 +49,12 @@ impl Connection {
         self.0.close(why);
     }
 
+    /// Whether the current request's body has all been read from the socket (it came
+    /// with its head): reading it no longer waits on the client.
+    pub fn body_read(&self) -> bool {
+        self.0.body_read()
+    }
+
     fn downgrade(&self) -> Weak<ConnState> {
         Rc::downgrade(&self.0)
     }

@@ -155,6 +155,11 @@ impl ConnState {
         self.wake_for_more();
     }
 
+    /// Whether the request that reached the application has its whole body read.
+    pub(super) fn body_read(&self) -> bool {
+        self.phase.get() == Phase::Answering
+    }
+
     /// The answer's body is written (or dropped): the next bytes begin the next head, unless
     /// the request's body has not all arrived (actix then reads and drops it, and closes).
     pub(super) fn response_done(&self) {
