@@ -45,6 +45,16 @@ struct Stingy {
     cancelled: AtomicBool,
 }
 
+/// A meter with no limits of its own, installed with a [`Stingy`] guard.
+fn stingy_meter() -> (Arc<Stingy>, Installed) {
+    let guard = Arc::new(Stingy::default());
+    let meter = install(&Limits {
+        guard: Some(guard.clone()),
+        ..limits(usize::MAX)
+    });
+    (guard, meter)
+}
+
 impl RenderGuard for Stingy {
     fn reserve(&self, bytes: usize) -> bool {
         self.granted.fetch_add(bytes, Ordering::Relaxed) + bytes <= 2 * GRANT
@@ -56,12 +66,7 @@ impl RenderGuard for Stingy {
 
 #[test]
 fn the_guard_is_asked_in_grants_and_can_stop_the_render() {
-    let guard = Arc::new(Stingy::default());
-    let limits = Limits {
-        guard: Some(guard.clone()),
-        ..limits(usize::MAX)
-    };
-    let _meter = install(&limits);
+    let (guard, _meter) = stingy_meter();
     assert_eq!(charge(10), Ok(()));
     assert_eq!(guard.granted.load(Ordering::Relaxed), GRANT, "one grant");
     assert_eq!(charge(GRANT), Ok(()));
@@ -72,11 +77,7 @@ fn the_guard_is_asked_in_grants_and_can_stop_the_render() {
 
 #[test]
 fn cancelling_is_seen_at_the_next_step() {
-    let guard = Arc::new(Stingy::default());
-    let _meter = install(&Limits {
-        guard: Some(guard.clone()),
-        ..limits(usize::MAX)
-    });
+    let (guard, _meter) = stingy_meter();
     assert!(!interrupted());
     guard.cancelled.store(true, Ordering::Relaxed);
     assert!(interrupted());
@@ -84,11 +85,7 @@ fn cancelling_is_seen_at_the_next_step() {
 
 #[test]
 fn a_stop_is_seen_within_a_few_charges_and_before_any_large_work() {
-    let guard = Arc::new(Stingy::default());
-    let _meter = install(&Limits {
-        guard: Some(guard.clone()),
-        ..limits(usize::MAX)
-    });
+    let (guard, _meter) = stingy_meter();
     assert_eq!(charge(1), Ok(()));
     guard.cancelled.store(true, Ordering::Relaxed);
     let light = (0..POLL_EVERY_CHARGES)
@@ -97,11 +94,7 @@ fn a_stop_is_seen_within_a_few_charges_and_before_any_large_work() {
     assert_eq!(light.last(), Some(&Err(Exceeded::Interrupted)));
     assert!(light.iter().filter(|r| r.is_ok()).count() < POLL_EVERY_CHARGES as usize);
 
-    let guard = Arc::new(Stingy::default());
-    let _meter = install(&Limits {
-        guard: Some(guard.clone()),
-        ..limits(usize::MAX)
-    });
+    let (guard, _meter) = stingy_meter();
     assert_eq!(work(1), Ok(()));
     guard.cancelled.store(true, Ordering::Relaxed);
     assert_eq!(
