@@ -385,30 +385,7 @@ fn every_access_log_line_is_written_off_the_request_path_and_drops_would_be_coun
 
 #[test]
 fn a_failed_call_names_its_object_in_the_access_log_and_the_warning() {
-    let dir = tempfile::tempdir().unwrap();
-    // Fails on a render: a number that is not one.
-    std::fs::write(
-        dir.path().join("strict.yaml"),
-        "sync:\n  status:\n    n: \"{{ toInt parent.spec.why }}\"\n",
-    )
-    .unwrap();
-    let (server, log) =
-        Server::start_logged(dir.path(), &["--log-format", "json", "--log", "info"]);
-    let request = serde_json::json!({
-        "parent": {
-            "apiVersion": "example.com/v1",
-            "kind": "Strict",
-            "metadata": {"name": "s1", "namespace": "team-a", "uid": "0f3c-77"},
-            "spec": {"why": "no way"}
-        }
-    });
-    assert_eq!(server.post_json("/strict/sync", &request).status, 500);
-    log.wait_for("\"hook request\"", 1, Duration::from_secs(5));
-    let lines: Vec<serde_json::Value> = log
-        .text()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let lines = log_of_a_failed_call("info", "hook request");
     let find = |message: &str| {
         lines
             .iter()
@@ -427,4 +404,45 @@ fn a_failed_call_names_its_object_in_the_access_log_and_the_warning() {
         warning["error"].as_str().unwrap().contains("strict.yaml:3"),
         "{warning}"
     );
+}
+
+/// With no access log the server does not keep who a call is about, yet a failure still
+/// names it.
+#[test]
+fn a_failed_call_names_its_object_in_the_warning_with_no_access_log() {
+    let lines = log_of_a_failed_call("warn", "rule failed");
+    assert!(lines.iter().all(|l| l["message"] != "hook request"));
+    let warning = lines
+        .iter()
+        .find(|l| l["message"] == "rule failed")
+        .expect("a `rule failed` line");
+    assert_eq!(warning["parent"], "team-a/s1", "{warning}");
+    assert_eq!(warning["uid"], "0f3c-77", "{warning}");
+}
+
+/// The JSON log lines of a server at `level` once it has answered 500 to a call whose
+/// rule fails, and written its `wait_for` line.
+fn log_of_a_failed_call(level: &str, wait_for: &str) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    // Fails on a render: a number that is not one.
+    std::fs::write(
+        dir.path().join("strict.yaml"),
+        "sync:\n  status:\n    n: \"{{ toInt parent.spec.why }}\"\n",
+    )
+    .unwrap();
+    let (server, log) = Server::start_logged(dir.path(), &["--log-format", "json", "--log", level]);
+    let request = serde_json::json!({
+        "parent": {
+            "apiVersion": "example.com/v1",
+            "kind": "Strict",
+            "metadata": {"name": "s1", "namespace": "team-a", "uid": "0f3c-77"},
+            "spec": {"why": "no way"}
+        }
+    });
+    assert_eq!(server.post_json("/strict/sync", &request).status, 500);
+    log.wait_for(&format!("\"{wait_for}\""), 1, Duration::from_secs(5));
+    log.text()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }

@@ -26,6 +26,7 @@ pub mod assemble;
 pub mod auth;
 pub mod connection;
 mod error;
+mod etag;
 mod hook;
 mod observe;
 pub mod playground;
