@@ -59,7 +59,7 @@ pub(super) async fn dispatch(
 }
 
 /// The two segments of `/{rule}/{hook}`, both non-empty.
-fn rule_and_hook(path: &str) -> Option<(&str, &str)> {
+pub(super) fn rule_and_hook(path: &str) -> Option<(&str, &str)> {
     let (rule, hook) = path.strip_prefix('/')?.split_once('/')?;
     (!rule.is_empty() && !hook.is_empty() && !hook.contains('/')).then_some((rule, hook))
 }
