@@ -320,7 +320,34 @@ pub fn interrupted() -> bool {
 
 impl Meter {
     /// Building a byte is about a unit of work, so charged bytes are work too.
+    ///
+    /// Nearly every charge passes every limit with no poll due and no grant to ask for:
+    /// that case is decided here, and everything else in [`Meter::charge_fully`], out of
+    /// line, so the charges a render makes by the dozen stay a few instructions each.
+    #[inline]
     fn charge(&mut self, bytes: usize) -> Result<(), Exceeded> {
+        let after = self.charged.saturating_add(bytes);
+        let work = self.work.saturating_add(bytes as u64);
+        let granted = self.guard.is_none() || after.saturating_add(self.held) <= self.granted;
+        if !self.interrupted
+            && after <= self.limit
+            && work <= self.work_limit
+            && work < self.next_poll
+            && self.unpolled + 1 < POLL_EVERY_CHARGES
+            && granted
+        {
+            self.charged = after;
+            self.work = work;
+            self.unpolled += 1;
+            return Ok(());
+        }
+        self.charge_fully(bytes)
+    }
+
+    /// [`Meter::charge`], each limit in turn: the first it would pass is the error.
+    #[cold]
+    #[inline(never)]
+    fn charge_fully(&mut self, bytes: usize) -> Result<(), Exceeded> {
         let after = self.charged.saturating_add(bytes);
         self.check(after)?;
         self.work(bytes as u64)?;
