@@ -35,26 +35,33 @@ impl Rule {
                 budget::work(size.saturating_mul(QUERY_WORK))
                     .map_err(|e| self.fail(value.pos, e.message()))?;
             }
-            let nodes = match members {
-                Some(members) => members
-                    .iter()
-                    .try_fold(request, |at, member| at.as_object()?.get(member.as_str()))
-                    .into_iter()
-                    .collect(),
-                None => query.query(request).all(),
+            // A plain path finds at most one node, without a list to hold it.
+            let walked;
+            let queried;
+            let nodes: &[&Value] = match members {
+                Some(members) => {
+                    walked = members
+                        .iter()
+                        .try_fold(request, |at, member| at.as_object()?.get(member.as_str()));
+                    walked.as_slice()
+                }
+                None => {
+                    queried = query.query(request).all();
+                    &queried
+                }
             };
-            for node in &nodes {
+            for node in nodes {
                 budget::charge_copy(node).map_err(|e| self.fail(value.pos, e.message()))?;
             }
             let found = if value.all {
                 let list: Vec<Value> = nodes
-                    .into_iter()
+                    .iter()
                     .filter(|v| !v.is_null())
-                    .cloned()
+                    .map(|v| (*v).clone())
                     .collect();
                 (!list.is_empty()).then_some(Value::Array(list))
             } else {
-                match nodes.as_slice() {
+                match nodes {
                     [] => None,
                     [one] => Some((*one).clone()).filter(|v| !v.is_null()),
                     many => {
