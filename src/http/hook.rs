@@ -237,6 +237,39 @@ fn unknown_rule(state: &AppState, rule: &str) -> ApiError {
     }
 }
 
+/// What one parse and render of a request gave.
+enum Attempt {
+    /// The body is not JSON: 400, whatever the limits.
+    Malformed(String),
+    /// The guard refused the parse its memory, or stopped it.
+    Refused,
+    /// The render's outcome, and who the call is about when that was asked for.
+    Rendered(Result<Vec<u8>, HookError>, Option<Arc<Subject>>),
+}
+
+/// Parses `body` within `guard` and renders it, the one engine call sequence of both the
+/// slice and the render threads. The body is freed once parsed; what the parse built comes
+/// back with the outcome, for the caller to free when it suits.
+fn parse_and_render(
+    rule: &rulehook_engine::Rule,
+    hook: Hook,
+    body: web::Bytes,
+    guard: &dyn rulehook_engine::RenderGuard,
+    now: Option<&Now>,
+    limits: &Limits,
+    subject_wanted: bool,
+) -> (Attempt, Option<serde_json::Value>) {
+    let mut request = match rule.parse_request_within(&body, guard) {
+        Ok(request) => request,
+        Err(ReadError::Malformed(e)) => return (Attempt::Malformed(e.to_string()), None),
+        Err(ReadError::Refused { .. }) => return (Attempt::Refused, None),
+    };
+    drop(body);
+    let subject = subject_wanted.then(|| Arc::new(Subject::of(&request)));
+    let rendered = rule.render_body_at(hook, &mut request, now, limits);
+    (Attempt::Rendered(rendered, subject), Some(request))
+}
+
 /// An answer, and who it is about when that was asked for.
 type Rendered = (Vec<u8>, Option<Arc<Subject>>);
 
@@ -291,22 +324,25 @@ fn render_in_slice(
     let rule = &loaded.rule;
     let held_before = guard.reservation().held();
     let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut value = match rule.parse_request_within(body, slice_guard.as_ref()) {
-            Ok(value) => value,
-            Err(ReadError::Malformed(e)) => return Err(ApiError::MalformedJson(e.to_string())),
-            // Out of time or memory: as for a render stopped by its guard, below.
-            Err(ReadError::Refused { .. }) => return Ok(Err(None)),
-        };
-        let subject = subject_wanted.then(|| Arc::new(Subject::of(&value)));
-        Ok::<_, ApiError>(
-            rule.render_body_at(hook, &mut value, now, &limits)
-                .map(|answer| (answer, subject))
-                .map_err(Some),
+        let guard = &*slice_guard;
+        parse_and_render(
+            rule,
+            hook,
+            body.clone(),
+            guard,
+            now,
+            &limits,
+            subject_wanted,
         )
+        .0
     }));
     match attempt {
-        Ok(Ok(Ok(done))) => Ok(Some(done)),
-        Ok(Ok(Err(None | Some(HookError::Render { .. } | HookError::Interrupted { .. })))) => {
+        Ok(Attempt::Rendered(Ok(answer), subject)) => Ok(Some((answer, subject))),
+        // Out of time or memory, in the parse or the render.
+        Ok(
+            Attempt::Refused
+            | Attempt::Rendered(Err(HookError::Render { .. } | HookError::Interrupted { .. }), _),
+        ) => {
             if guard.starved() {
                 return Err(guard.out_of_memory());
             }
@@ -315,8 +351,8 @@ fn render_in_slice(
             guard.reservation().shrink_to(held_before);
             Ok(None)
         }
-        Ok(Ok(Err(Some(other)))) => Err(other.into()),
-        Ok(Err(malformed)) => Err(malformed),
+        Ok(Attempt::Rendered(Err(other), _)) => Err(other.into()),
+        Ok(Attempt::Malformed(e)) => Err(ApiError::MalformedJson(e)),
         Err(_) => {
             tracing::error!(rule = %rule.name, "a render panicked on an I/O thread");
             state.metrics.observe_panic(&rule.name);
@@ -348,31 +384,25 @@ async fn render_on_pool(
     let request_guard = guard.clone();
     let rendered = state
         .on_render_thread(name, guard, move |reply| {
-            let mut value = match rule
-                .rule
-                .parse_request_within(&body, request_guard.as_ref())
-            {
-                Ok(value) => value,
-                Err(ReadError::Malformed(e)) => {
-                    let _ = reply.send((Err(ApiError::MalformedJson(e.to_string())), None));
-                    return;
-                }
-                // Its caller answers from the guard: out of memory, or cancelled.
-                Err(ReadError::Refused { .. }) => {
-                    let _ = reply.send((Err(ApiError::OutOfMemory), None));
-                    return;
-                }
-            };
-            drop(body);
             assert!(!inject_panic, "a panic injected for tests");
-            let subject = Arc::new(Subject::of(&value));
-            let rendered = rule
-                .rule
-                .render_body_at(hook, &mut value, now.as_ref(), &limits);
-            let _ = reply.send((rendered.map_err(ApiError::from), Some(subject)));
+            let (attempt, request) = parse_and_render(
+                &rule.rule,
+                hook,
+                body,
+                request_guard.as_ref(),
+                now.as_ref(),
+                &limits,
+                true,
+            );
+            let _ = reply.send(match attempt {
+                Attempt::Rendered(rendered, subject) => (rendered.map_err(ApiError::from), subject),
+                Attempt::Malformed(e) => (Err(ApiError::MalformedJson(e)), None),
+                // Its caller answers from the guard: out of memory, or cancelled.
+                Attempt::Refused => (Err(ApiError::OutOfMemory), None),
+            });
             // Freeing a large request takes as long as rendering it; the answer is
             // already on its way.
-            drop(value);
+            drop(request);
         })
         .await;
     let (result, known) = match rendered {
