@@ -248,18 +248,18 @@ enum Attempt {
 }
 
 /// Parses `body` within `guard` and renders it, the one engine call sequence of both the
-/// slice and the render threads. The body is freed once parsed; what the parse built comes
-/// back with the outcome, for the caller to free when it suits.
+/// slice and the render threads. A body given, not lent, is freed once parsed; what the
+/// parse built comes back with the outcome, for the caller to free when it suits.
 fn parse_and_render(
     rule: &rulehook_engine::Rule,
     hook: Hook,
-    body: web::Bytes,
+    body: impl AsRef<[u8]>,
     guard: &dyn rulehook_engine::RenderGuard,
     now: Option<&Now>,
     limits: &Limits,
     subject_wanted: bool,
 ) -> (Attempt, Option<serde_json::Value>) {
-    let mut request = match rule.parse_request_within(&body, guard) {
+    let mut request = match rule.parse_request_within(body.as_ref(), guard) {
         Ok(request) => request,
         Err(ReadError::Malformed(e)) => return (Attempt::Malformed(e.to_string()), None),
         Err(ReadError::Refused { .. }) => return (Attempt::Refused, None),
@@ -325,16 +325,7 @@ fn render_in_slice(
     let held_before = guard.reservation().held();
     let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let guard = &*slice_guard;
-        parse_and_render(
-            rule,
-            hook,
-            body.clone(),
-            guard,
-            now,
-            &limits,
-            subject_wanted,
-        )
-        .0
+        parse_and_render(rule, hook, body, guard, now, &limits, subject_wanted).0
     }));
     match attempt {
         Ok(Attempt::Rendered(Ok(answer), subject)) => Ok(Some((answer, subject))),
