@@ -1,5 +1,5 @@
-//! Digests as lowercase hex: SHA-256 for rule content hashes (shown in `/rules`, compared
-//! across reloads) and the names of recorded requests; the hex of any hash, for ETags.
+//! SHA-256 as lowercase hex: rule content hashes (shown in `/rules`, compared across reloads)
+//! and the names of recorded requests.
 
 use sha2::{Digest, Sha256};
 
@@ -13,7 +13,7 @@ pub(crate) fn sha256_hex(data: &[u8], bytes: usize) -> String {
 }
 
 /// Appends `bytes` to `out` as lowercase hex.
-pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
+fn push_hex(out: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
         out.push(char::from(HEX[usize::from(b >> 4)]));
