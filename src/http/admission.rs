@@ -5,7 +5,6 @@
 //! or 408 before it costs the other controllers anything.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -217,15 +216,10 @@ pub async fn read_body(
         }
         Ok(body.freeze())
     };
-    // A small body has usually arrived with the headers: reading it then needs no deadline,
-    // and arming one (a timer entry made and cleared) was a tenth of a cached answer's cost.
-    let mut read = std::pin::pin!(read);
-    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx))).await;
-    if let std::task::Poll::Ready(body) = first {
-        return body;
-    }
-    // The dispatcher hands the body over after the handler's first poll. When its bytes
-    // all came with the head, they are in memory and no deadline is needed either.
+    // A body whose bytes all came with the head is in memory already (the dispatcher hands
+    // it over after the handler's first poll): reading it cannot wait on the client, so it
+    // needs no deadline, whose timer entry, made and cleared, was a tenth of a cached
+    // answer's cost.
     if request
         .conn_data::<crate::http::connection::Connection>()
         .is_some_and(|c| c.body_read())
