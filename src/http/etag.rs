@@ -14,12 +14,10 @@ use actix_web::{HttpRequest, HttpResponse};
 /// Written into a buffer on the stack, the exact bytes of the header: an ETag is made for
 /// every answer.
 pub fn etag(body: &[u8]) -> [u8; 34] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut tag = [b'"'; 34];
     let hash = xxhash_rust::xxh3::xxh3_128(body).to_be_bytes();
-    for (i, b) in hash.iter().enumerate() {
-        tag[1 + 2 * i] = HEX[usize::from(b >> 4)];
-        tag[2 + 2 * i] = HEX[usize::from(b & 0xf)];
+    for (digits, b) in tag[1..33].chunks_exact_mut(2).zip(hash) {
+        digits.copy_from_slice(&crate::telemetry::digest::hex_pair(b));
     }
     tag
 }

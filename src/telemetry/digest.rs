@@ -1,5 +1,5 @@
-//! SHA-256 as lowercase hex: rule content hashes (shown in `/rules`, compared across reloads)
-//! and the names of recorded requests.
+//! Hashes as lowercase hex: SHA-256 for rule content hashes (shown in `/rules`, compared
+//! across reloads) and the names of recorded requests; the digits of any hash, for ETags.
 
 use sha2::{Digest, Sha256};
 
@@ -14,11 +14,15 @@ pub(crate) fn sha256_hex(data: &[u8], bytes: usize) -> String {
 
 /// Appends `bytes` to `out` as lowercase hex.
 fn push_hex(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    for &b in bytes {
+        out.extend(hex_pair(b).map(char::from));
     }
+}
+
+/// The two lowercase hex digits of `byte`.
+pub(crate) fn hex_pair(byte: u8) -> [u8; 2] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]]
 }
 
 #[cfg(test)]
