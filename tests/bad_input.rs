@@ -215,3 +215,34 @@ fn a_rule_whose_file_failed_to_load_is_a_404_that_names_the_file() {
     assert_eq!(status, 404);
     assert_eq!(text.trim(), "no rule named `absent` is loaded");
 }
+
+/// The routes other than hooks are passed over in one test by every hook path: each still
+/// answers as its own route, and every path that is not one of them reaches the hook
+/// dispatcher, with its 404 or 405.
+#[test]
+fn every_route_answers_as_its_own_beside_the_hook_paths() {
+    let server = Server::bundled();
+    let hello = serde_json::to_vec(&hello_request(Some("x"), 0)).unwrap();
+    let cases: &[(&str, &str, u16)] = &[
+        ("GET", "/healthz", 200),
+        ("HEAD", "/healthz", 200),
+        ("POST", "/healthz", 405),
+        ("GET", "/readyz", 200),
+        ("GET", "/rules", 200),
+        ("GET", "/metrics", 200),
+        // A route made with `route` alone has no 405 of its own, as before.
+        ("POST", "/metrics", 404),
+        // The page is off unless `--ui`.
+        ("GET", "/ui", 404),
+        ("POST", "/hello/sync", 200),
+        ("GET", "/hello/sync", 405),
+        ("POST", "/hello/sync/", 404),
+        ("POST", "/rules/sync", 404),
+        ("GET", "/a/b/c", 404),
+        ("GET", "/nope", 404),
+    ];
+    for &(method, path, status) in cases {
+        let r = server.request(method, path, &[JSON], &hello).unwrap();
+        assert_eq!(r.status, status, "{method} {path}: {}", r.text());
+    }
+}
