@@ -321,33 +321,11 @@ pub fn interrupted() -> bool {
 impl Meter {
     /// Building a byte is about a unit of work, so charged bytes are work too.
     ///
-    /// Nearly every charge passes every limit with no poll due and no grant to ask for:
-    /// that case is decided here, and everything else in [`Meter::charge_fully`], out of
-    /// line, so the charges a render makes by the dozen stay a few instructions each.
+    /// Charges come by the dozen in every render and nearly all pass: the checks are
+    /// inlined, and what is rare (a poll, a grant) is out of line, so a charge that passes
+    /// stays a few instructions.
     #[inline]
     fn charge(&mut self, bytes: usize) -> Result<(), Exceeded> {
-        let after = self.charged.saturating_add(bytes);
-        let work = self.work.saturating_add(bytes as u64);
-        let granted = self.guard.is_none() || after.saturating_add(self.held) <= self.granted;
-        if !self.interrupted
-            && after <= self.limit
-            && work <= self.work_limit
-            && work < self.next_poll
-            && self.unpolled + 1 < POLL_EVERY_CHARGES
-            && granted
-        {
-            self.charged = after;
-            self.work = work;
-            self.unpolled += 1;
-            return Ok(());
-        }
-        self.charge_fully(bytes)
-    }
-
-    /// [`Meter::charge`], each limit in turn: the first it would pass is the error.
-    #[cold]
-    #[inline(never)]
-    fn charge_fully(&mut self, bytes: usize) -> Result<(), Exceeded> {
         let after = self.charged.saturating_add(bytes);
         self.check(after)?;
         self.work(bytes as u64)?;
@@ -368,6 +346,7 @@ impl Meter {
         Ok(())
     }
 
+    #[inline]
     fn work(&mut self, units: u64) -> Result<(), Exceeded> {
         let after = self.work.saturating_add(units);
         self.unpolled += 1;
@@ -385,6 +364,7 @@ impl Meter {
         Ok(())
     }
 
+    #[inline]
     fn check(&self, after: usize) -> Result<(), Exceeded> {
         if self.interrupted {
             return Err(Exceeded::Interrupted);
@@ -396,6 +376,7 @@ impl Meter {
     }
 
     /// Stops the render once its guard says so.
+    #[inline(never)]
     fn poll_guard(&mut self) -> Result<(), Exceeded> {
         self.unpolled = 0;
         self.next_poll = self.work.saturating_add(POLL_EVERY_UNITS);
@@ -408,18 +389,23 @@ impl Meter {
 
     /// Makes sure the guard has granted `total` bytes, asking in grants. The caller has
     /// polled the guard.
+    #[inline]
     fn reserve(&mut self, total: usize) -> Result<(), Exceeded> {
-        let Some(guard) = &self.guard else {
-            return Ok(());
-        };
-        if total > self.granted {
-            let ask = (total - self.granted).max(GRANT);
-            if !guard.reserve(ask) {
-                self.interrupted = true;
-                return Err(Exceeded::Interrupted);
-            }
-            self.granted += ask;
+        if self.guard.is_some() && total > self.granted {
+            return self.ask_guard(total);
         }
+        Ok(())
+    }
+
+    /// Asks the guard for what `total` needs beyond its grants, a grant at least.
+    #[inline(never)]
+    fn ask_guard(&mut self, total: usize) -> Result<(), Exceeded> {
+        let ask = (total - self.granted).max(GRANT);
+        if !self.guard.as_ref().is_some_and(|g| g.reserve(ask)) {
+            self.interrupted = true;
+            return Err(Exceeded::Interrupted);
+        }
+        self.granted += ask;
         Ok(())
     }
 }
