@@ -259,7 +259,13 @@ fn parse_and_render(
     limits: &Limits,
     subject_wanted: bool,
 ) -> (Attempt, Option<serde_json::Value>) {
-    let mut request = match rule.parse_request_within(body.as_ref(), guard) {
+    // Who the call is about is built only when something will name it.
+    let parsed = if subject_wanted {
+        rule.parse_request_within(body.as_ref(), guard)
+    } else {
+        rule.parse_answer_reads_within(body.as_ref(), guard)
+    };
+    let mut request = match parsed {
         Ok(request) => request,
         Err(ReadError::Malformed(e)) => return (Attempt::Malformed(e.to_string()), None),
         Err(ReadError::Refused { .. }) => return (Attempt::Refused, None),

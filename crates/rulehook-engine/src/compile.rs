@@ -117,7 +117,7 @@ fn compile_spec(
     let base = base.as_slice();
     // A customize hook sees `parent` even when the rule is a decorator's.
     let value_scope: Vec<&str> = base.iter().chain([mc::PARENT].iter()).copied().collect();
-    let mut gathered = Gathered::new(Reads::minimal());
+    let mut gathered = Gathered::new(Reads::for_answer());
     let mut target = crate::template::definitions::Target {
         diagnostics,
         gathered: &mut gathered,
@@ -255,7 +255,8 @@ fn compile_spec(
         customize,
         library_uses: linked.map(|l| l.used.take()).unwrap_or_default(),
         types: types.into_keys().collect(),
-        reads,
+        reads: reads.with_subject(),
+        answer_reads: reads,
         patterns: (!patterns.is_empty()).then(|| std::sync::Arc::new(patterns)),
     })
 }

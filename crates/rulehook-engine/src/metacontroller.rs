@@ -251,8 +251,8 @@ pub struct Subject {
 }
 
 impl Subject {
-    /// The subject of `request`, from what every parse keeps of it (see
-    /// `Reads::minimal`).
+    /// The subject of `request`, from what `Rule::parse_request` keeps of it (and
+    /// `Rule::parse_answer_reads_within` does not).
     pub fn of(request: &Value) -> Subject {
         let object = request.get(PARENT).or_else(|| request.get(OBJECT));
         let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_owned();

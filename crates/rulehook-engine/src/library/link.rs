@@ -143,7 +143,7 @@ pub(crate) fn check_library(library: &Arc<Library>, diagnostics: &mut Vec<Diagno
             ),
         ));
     }
-    let mut gathered = Gathered::new(crate::request::Reads::minimal());
+    let mut gathered = Gathered::new(crate::request::Reads::for_answer());
     let mut target = Target {
         diagnostics,
         gathered: &mut gathered,

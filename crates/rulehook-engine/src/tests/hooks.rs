@@ -211,3 +211,79 @@ fn a_decorator_without_attachments_answers_only_what_it_sets() {
     .unwrap();
     assert_eq!(r, json!({"labels": {"pod-name": "p"}}));
 }
+
+/// A guard that grants every request and never stops one.
+#[derive(Debug)]
+struct Open;
+
+impl crate::RenderGuard for Open {
+    fn reserve(&self, _bytes: usize) -> bool {
+        true
+    }
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn a_parse_for_the_answer_alone_leaves_out_who_the_call_is_about_and_answers_the_same() {
+    use crate::metacontroller::Subject;
+    let request = json!({"parent": {"kind": "HelloWorld",
+                                    "metadata": {"name": "a", "namespace": "ns", "uid": "u"},
+                                    "spec": {"who": "x"}},
+                         "children": {"Pod.v1": {"p": {"metadata": {"name": "p"}}}}});
+    let body = serde_json::to_vec(&request).unwrap();
+    let rule = hello();
+    let mut whole = rule.parse_request_within(&body, &Open).unwrap();
+    let mut lean = rule.parse_answer_reads_within(&body, &Open).unwrap();
+    let subject = Subject {
+        kind: "HelloWorld".into(),
+        namespace: "ns".into(),
+        name: "a".into(),
+        uid: "u".into(),
+    };
+    assert_eq!(Subject::of(&whole), subject);
+    assert_eq!(
+        lean["parent"],
+        json!({"metadata": {"name": "a"}, "spec": {"who": "x"}})
+    );
+    let limits = Limits::default();
+    let answer = rule.render_body(Hook::Sync, &mut whole, &limits).unwrap();
+    assert_eq!(
+        rule.render_body(Hook::Sync, &mut lean, &limits).unwrap(),
+        answer
+    );
+
+    // What the rule reads itself is built either way.
+    let reads_namespace = Rule::compile(
+        "r.yaml",
+        "sync:\n  status:\n    at: \"{{ parent.metadata.namespace }}\"\n",
+    )
+    .unwrap();
+    let lean = reads_namespace
+        .parse_answer_reads_within(&body, &Open)
+        .unwrap();
+    assert_eq!(lean["parent"], json!({"metadata": {"namespace": "ns"}}));
+}
+
+#[test]
+fn a_parse_for_the_answer_alone_still_checks_the_shape() {
+    let rule = hello();
+    for (request, error) in [
+        (
+            json!({"parent": 5}),
+            "`parent` must be an object, not a number",
+        ),
+        (
+            json!({"children": {}}),
+            "the request has no `parent` object",
+        ),
+    ] {
+        let body = serde_json::to_vec(&request).unwrap();
+        let mut lean = rule.parse_answer_reads_within(&body, &Open).unwrap();
+        let err = rule
+            .render_body(Hook::Sync, &mut lean, &Limits::default())
+            .unwrap_err();
+        assert!(err.to_string().contains(error), "{err}");
+    }
+}
