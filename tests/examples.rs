@@ -62,9 +62,23 @@ fn examples_answer_as_their_python_reference_does() {
     assert!(compared >= 2, "only {compared} fixtures were compared");
 }
 
-/// Every example rule on every request of its fixtures answers the same bytes three ways:
-/// written from what the rule reads of the body (the server's path), written from the whole
+/// Every example rule on every request of its fixtures answers the same bytes four ways:
+/// written from what the rule reads of the body (the server's path), the same without who
+/// the call is about (the server's path when nothing logs it), written from the whole
 /// request, and built as a value and encoded (the path failures are reported by).
+/// A guard that grants every request and never stops one.
+#[derive(Debug)]
+struct Open;
+
+impl rulehook_engine::RenderGuard for Open {
+    fn reserve(&self, _bytes: usize) -> bool {
+        true
+    }
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
 #[test]
 fn every_fixture_gets_the_same_answer_from_what_its_rule_reads_and_from_the_whole_request() {
     use rulehook::supply::load::CompiledRules;
@@ -113,6 +127,8 @@ fn every_fixture_gets_the_same_answer_from_what_its_rule_reads_and_from_the_whol
                 let body = serde_json::to_vec(&request).unwrap();
                 let mut read = rule.parse_request(&body).unwrap();
                 let from_read = rule.render_body(hook, &mut read, &limits).unwrap();
+                let mut lean = rule.parse_answer_reads_within(&body, &Open).unwrap();
+                let from_lean = rule.render_body(hook, &mut lean, &limits).unwrap();
                 let built =
                     serde_json::to_vec(&rule.render(hook, request, &limits).unwrap()).unwrap();
                 let what = format!("{name} on {file}");
@@ -120,6 +136,11 @@ fn every_fixture_gets_the_same_answer_from_what_its_rule_reads_and_from_the_whol
                     String::from_utf8_lossy(&from_read),
                     String::from_utf8_lossy(&whole),
                     "{what}"
+                );
+                assert_eq!(
+                    String::from_utf8_lossy(&from_lean),
+                    String::from_utf8_lossy(&whole),
+                    "{what}, without who the call is about"
                 );
                 assert_eq!(
                     String::from_utf8_lossy(&built),
