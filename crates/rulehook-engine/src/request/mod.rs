@@ -161,28 +161,31 @@ pub fn into_scope(
         }
     }
     for map in maps {
-        let mut lists = Map::new();
-        let (key, kinds) = match top.remove_entry(*map) {
+        let (key, mut kinds) = match top.remove_entry(*map) {
             Some((key, Value::Object(kinds))) => (key, kinds),
             Some((key, _)) => (key, Map::new()),
             None => ((*map).to_owned(), Map::new()),
         };
-        for (kind, objects) in kinds {
-            let list = match objects {
+        // Each type becomes its list where it stands: no second map is built.
+        for objects in kinds.values_mut() {
+            let list = match std::mem::take(objects) {
                 Value::Object(objects) => objects.into_iter().map(|(_, o)| o).collect(),
                 _ => Vec::new(),
             };
-            lists.insert(kind, Value::Array(list));
+            *objects = Value::Array(list);
         }
         for (collection, kind) in types {
-            if collection == map && !lists.contains_key(kind) {
-                lists.insert(kind.clone(), Value::Array(Vec::new()));
+            if collection == map && !kinds.contains_key(kind) {
+                kinds.insert(kind.clone(), Value::Array(Vec::new()));
             }
         }
-        scope.insert(key, Value::Object(lists));
+        scope.insert(key, Value::Object(kinds));
     }
     let finalizing = matches!(top.get(mc::FINALIZING), Some(Value::Bool(true)));
-    scope.insert(mc::FINALIZING.to_owned(), Value::Bool(finalizing));
+    let key = top
+        .remove_entry(mc::FINALIZING)
+        .map_or_else(|| mc::FINALIZING.to_owned(), |(key, _)| key);
+    scope.insert(key, Value::Bool(finalizing));
 }
 
 #[cfg(test)]
