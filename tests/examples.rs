@@ -66,19 +66,6 @@ fn examples_answer_as_their_python_reference_does() {
 /// written from what the rule reads of the body (the server's path), the same without who
 /// the call is about (the server's path when nothing logs it), written from the whole
 /// request, and built as a value and encoded (the path failures are reported by).
-/// A guard that grants every request and never stops one.
-#[derive(Debug)]
-struct Open;
-
-impl rulehook_engine::RenderGuard for Open {
-    fn reserve(&self, _bytes: usize) -> bool {
-        true
-    }
-    fn cancelled(&self) -> bool {
-        false
-    }
-}
-
 #[test]
 fn every_fixture_gets_the_same_answer_from_what_its_rule_reads_and_from_the_whole_request() {
     use rulehook::supply::load::CompiledRules;
@@ -127,7 +114,7 @@ fn every_fixture_gets_the_same_answer_from_what_its_rule_reads_and_from_the_whol
                 let body = serde_json::to_vec(&request).unwrap();
                 let mut read = rule.parse_request(&body).unwrap();
                 let from_read = rule.render_body(hook, &mut read, &limits).unwrap();
-                let mut lean = rule.parse_answer_reads_within(&body, &Open).unwrap();
+                let mut lean = rule.parse_answer_reads(&body).unwrap();
                 let from_lean = rule.render_body(hook, &mut lean, &limits).unwrap();
                 let built =
                     serde_json::to_vec(&rule.render(hook, request, &limits).unwrap()).unwrap();
