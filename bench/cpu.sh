@@ -156,44 +156,6 @@ PY
   printf '    %-8s %9d bytes\n' "$size" "$(wc -c <"$TMP/$size.json")" >&2
 done
 
-# `post.lua`: POSTs BENCH_BODY; with BENCH_AT set, writes an 8-digit counter, from
-# BENCH_FIRST on, at that offset of the body in every request, so no two requests of a run
-# are the same bytes. Prints `sent N` at the end: the requests written, answered or not.
-cat >"$TMP/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
-local body = f:read("*a")
-f:close()
-local at = tonumber(os.getenv("BENCH_AT") or "")
-local head, tail, same
-if at then
-  head, tail = body:sub(1, at - 1), body:sub(at + 8)
-end
-local n = tonumber(os.getenv("BENCH_FIRST"))
-sent = 0
-function request()
-  sent = sent + 1
-  if not at then
-    same = same or wrk.format(nil, nil, nil, body)
-    return same
-  end
-  n = n + 1
-  return wrk.format(nil, nil, nil, head .. string.format("%08d", n) .. tail)
-end
-
-local threads = {}
-function setup(thread)
-  table.insert(threads, thread)
-end
-function done()
-  local total = 0
-  for _, t in ipairs(threads) do
-    total = total + t:get("sent")
-  end
-  io.write(string.format("sent %d\n", total))
-end
-LUA
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -274,7 +236,7 @@ wrk_run() {
   local at=
   [[ $2 == 1 ]] && at=$(cat "$TMP/$1.at")
   if ! BENCH_BODY=$TMP/$1.json BENCH_AT=$at BENCH_FIRST=$3 \
-    wrk -t 1 -c "$CONNECTIONS" -d "${4}s" --timeout 30s -s "$TMP/post.lua" "http://$ADDR/hello/sync" >"$5" 2>&1 ||
+    wrk -t 1 -c "$CONNECTIONS" -d "${4}s" --timeout 30s -s "$ROOT/bench/post.lua" "http://$ADDR/hello/sync" >"$5" 2>&1 ||
     grep -qE 'Non-2xx|Socket errors' "$5"; then
     echo "error: wrk failed, or $SERVER answered non-2xx or dropped connections, on the $1 request:" >&2
     cat "$5" >&2

@@ -22,27 +22,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
 NOT_RULES = ("controller.yaml", "crd.yaml", "example.yaml")
 
-# POSTs BENCH_BODY with an 8-digit counter, from BENCH_FIRST, at BENCH_AT (1-based).
-POST_LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
-local body = f:read("*a")
-f:close()
-local at = tonumber(os.getenv("BENCH_AT"))
-local head, tail = body:sub(1, at - 1), body:sub(at + 8)
-local n = tonumber(os.getenv("BENCH_FIRST"))
-function request()
-  n = n + 1
-  return wrk.format(nil, nil, nil, head .. string.format("%08d", n) .. tail)
-end
-"""
+# POSTs a body with a counter in it (BENCH_BODY, BENCH_AT, BENCH_FIRST).
+POST_LUA = os.path.join(ROOT, "bench", "post.lua")
 
 
 def cpu_ticks(pid):
@@ -107,8 +95,6 @@ def main():
     rounds = int(os.environ.get("ROUNDS", "2"))
     duration = os.environ.get("DURATION", "2")
     work = tempfile.mkdtemp(prefix="rulehook-examples-")
-    post = os.path.join(work, "post.lua")
-    open(post, "w").write(POST_LUA)
     port = 18300
     print(f"{'rule/fixture':60} {'base µs':>9} {'new µs':>9} {'new/base':>8}")
     for _, directory, names, hook, fixture, path, at in cases(work, os.environ.get("ONLY")):
@@ -128,10 +114,10 @@ def main():
                         # Counters never repeat across runs, so no body is seen twice.
                         first = (round_ * 2 + (which == "new")) * 10_000_000
                         env = dict(os.environ, BENCH_BODY=path, BENCH_AT=str(at), BENCH_FIRST=str(first))
-                        subprocess.run(["wrk", "-t1", "-c4", "-d1", "-s", post, url], env=env, capture_output=True)
+                        subprocess.run(["wrk", "-t1", "-c4", "-d1", "-s", POST_LUA, url], env=env, capture_output=True)
                         env["BENCH_FIRST"] = str(first + 5_000_000)
                         before = cpu_ticks(server.pid)
-                        out = subprocess.run(["wrk", "-t1", "-c4", f"-d{duration}", "-s", post, url],
+                        out = subprocess.run(["wrk", "-t1", "-c4", f"-d{duration}", "-s", POST_LUA, url],
                                              env=env, capture_output=True, text=True).stdout
                         time.sleep(0.2)
                         after = cpu_ticks(server.pid)
