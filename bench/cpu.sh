@@ -214,6 +214,8 @@ stop
 CLK_TCK=$(getconf CLK_TCK)
 # `cpu_ticks PID`: utime + stime of the process, all threads, in clock ticks.
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# `cpu_split PID`: utime and stime of the process, in clock ticks.
+cpu_split() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
 # `settle PID`: waits (2 s at most) until the process has used no CPU for 100 ms; prints
 # its CPU ticks then.
 settle() {
@@ -272,12 +274,14 @@ measure() {
     fi
   fi
   wrk_run "$size" "$distinct" 10000000 "$WARMUP" "$TMP/warmup.wrk"
-  local hits0 misses0 t0 t1 hits1 misses1 n sent
+  local hits0 misses0 t0 t1 hits1 misses1 n sent user0 sys0 user1 sys1
   hits0=$(metric rulehook_answer_cache_hits_total)
   misses0=$(metric rulehook_answer_cache_misses_total)
   t0=$(settle "$PID")
+  read -r user0 sys0 < <(cpu_split "$PID")
   wrk_run "$size" "$distinct" 50000000 "$DURATION" "$TMP/run.wrk"
   t1=$(settle "$PID")
+  read -r user1 sys1 < <(cpu_split "$PID")
   hits1=$(metric rulehook_answer_cache_hits_total)
   misses1=$(metric rulehook_answer_cache_misses_total)
   stop
@@ -293,14 +297,15 @@ measure() {
   fi
   local us
   us=$(awk -v t=$((t1 - t0)) -v n="$n" -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$ROUND" "$SERVER" "$size" "$n" "$sent" $((t1 - t0)) "$us" "$hits" "$misses" >>"$TMP/raw.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$ROUND" "$SERVER" "$size" "$n" "$sent" $((t1 - t0)) "$us" "$hits" "$misses" \
+    $((user1 - user0)) $((sys1 - sys0)) >>"$TMP/raw.tsv"
   printf 'round %s %-8s %-14s %8s answered %8s sent %6s ticks %10s µs/request  cache hits %s misses %s\n' \
     "$ROUND" "$size" "$SERVER" "$n" "$sent" $((t1 - t0)) "$us" "$hits" "$misses" >&2
 }
 
 SERVERS=(bare render cached jsonnet)
 [[ -z $BASELINE ]] || SERVERS+=(before_render before_cached)
-printf 'round\tserver\tsize\trequests\tsent\tticks\tus\tcache_hits\tcache_misses\n' >"$TMP/raw.tsv"
+printf 'round\tserver\tsize\trequests\tsent\tticks\tus\tcache_hits\tcache_misses\tuser_ticks\tsys_ticks\n' >"$TMP/raw.tsv"
 for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
   step "round $ROUND of $ROUNDS: wrk -t1 -c$CONNECTIONS, ${DURATION}s per run after ${WARMUP}s"
   shift_by=$(((ROUND - 1) % ${#SERVERS[@]}))
@@ -309,8 +314,8 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
     "$BT" validate --body "$TMP/$size.json" >"$TMP/validate.txt"
     us=$(sed -n 's/^validate_us=//p' "$TMP/validate.txt")
     scan=$(sed -n 's/^scan_us=//p' "$TMP/validate.txt")
-    printf '%s\tfloor\t%s\t-\t-\t-\t%s\t-\t-\n' "$ROUND" "$size" "$us" >>"$TMP/raw.tsv"
-    printf '%s\tscan\t%s\t-\t-\t-\t%s\t-\t-\n' "$ROUND" "$size" "$scan" >>"$TMP/raw.tsv"
+    printf '%s\tfloor\t%s\t-\t-\t-\t%s\t-\t-\t-\t-\n' "$ROUND" "$size" "$us" >>"$TMP/raw.tsv"
+    printf '%s\tscan\t%s\t-\t-\t-\t%s\t-\t-\t-\t-\n' "$ROUND" "$size" "$scan" >>"$TMP/raw.tsv"
     printf 'round %s %-8s %-14s %10s µs/body\n' "$ROUND" "$size" "JSON floor" "$us" >&2
     printf 'round %s %-8s %-14s %10s µs/body\n' "$ROUND" "$size" "rulehook scan" "$scan" >&2
     for server in "${order[@]}"; do
@@ -328,13 +333,17 @@ echo
 echo "Server CPU per request (utime + stime / requests answered), hello rule, medians of $ROUNDS rounds;"
 echo "wrk -t1 -c$CONNECTIONS, ${DURATION} s per run, $WORKERS workers, $(nproc) CPUs, rulehook --log $LOG --memory-limit $MEMORY_LIMIT${FLAGS:+ $FLAGS}"
 echo
-python3 - "$TMP/raw.tsv" "$TMP/sizes.tsv" "${BASELINE:+1}" <<'PY'
+python3 - "$TMP/raw.tsv" "$TMP/sizes.tsv" "${BASELINE:+1}" "$CLK_TCK" <<'PY'
 import csv, statistics, sys
-raw, sizes, baseline = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
-runs, tail = {}, {}
+raw, sizes, baseline, hz = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4])
+runs, tail, split = {}, {}, {}
 for r in csv.DictReader(open(raw), delimiter="\t"):
     key = (r["server"], r["size"])
     runs.setdefault(key, []).append(float(r["us"]))
+    if r["user_ticks"] != "-":
+        n = int(r["requests"])
+        split.setdefault(key, []).append(
+            (int(r["user_ticks"]) * 1e6 / hz / n, int(r["sys_ticks"]) * 1e6 / hz / n))
     if r["sent"] != "-":
         # Requests written but not answered when wrk stopped, as a share of those answered.
         share = (int(r["sent"]) - int(r["requests"])) / int(r["requests"])
@@ -366,6 +375,22 @@ for size, nbytes, label in csv.reader(open(sizes), delimiter="\t"):
     row += [f"{render / med('bare', size):.2f}", f"{med('jsonnet', size) / render:.2f}"]
     if baseline:
         row += [f"{render / med('before_render', size):.2f}"]
+    print("| " + " | ".join(row) + " |")
+# Where each server's CPU goes: its own code (user) and the kernel's network stack and
+# wake-ups (system). At small sizes a server that does less per request sleeps and wakes
+# more often per request, so part of what it saves in user time comes back as system time.
+print()
+print("User and system CPU per request, µs (medians of the rounds, each taken alone):")
+print()
+shown = [s for s in ("bare", "render", "cached", "jsonnet") if any(k[0] == s for k in split)]
+print("| request | " + " | ".join(f"{s} user | {s} system" for s in shown) + " |")
+print("|---|" + "---|---|" * len(shown))
+for size, nbytes, label in csv.reader(open(sizes), delimiter="\t"):
+    row = [label]
+    for s in shown:
+        pairs = split.get((s, size), [])
+        for i in (0, 1):
+            row.append(f"{statistics.median(p[i] for p in pairs):.1f}" if pairs else "-")
     print("| " + " | ".join(row) + " |")
 if flagged:
     print()
