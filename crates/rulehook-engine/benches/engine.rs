@@ -76,8 +76,8 @@ fn hello(c: &mut Criterion) {
 }
 
 /// The hello rule as the server runs it, parse and render, on the sync requests of a parent
-/// observing 0, 1, 10, 100 and 1,000 Pods (0.9 KB to 3 MB), beside the floor: checking the
-/// same bytes are JSON and nothing more.
+/// observing 0, 1, 10, 100 and 1,000 Pods (0.9 KB to 3 MB), beside the floors: checking the
+/// same bytes are JSON and nothing more, with serde_json and with the engine's scanner.
 fn hello_by_size(c: &mut Criterion) {
     let rule = compile("rules/hello.yaml", HELLO_RULE);
     let limits = Limits::default();
@@ -99,6 +99,18 @@ fn hello_by_size(c: &mut Criterion) {
                 rule.render_body(Hook::Sync, &mut request, &limits)
                     .expect("hello renders")
             })
+        });
+        // The server's own path when nothing will name the parent (no access log, no
+        // failures page, no answer kept): only what the answer needs is parsed.
+        group.bench_function(format!("pods{pods}/answer-parse+render_body"), |b| {
+            b.iter(|| {
+                let mut request = rule.parse_answer_reads(black_box(&body)).expect("JSON");
+                rule.render_body(Hook::Sync, &mut request, &limits)
+                    .expect("hello renders")
+            })
+        });
+        group.bench_function(format!("pods{pods}/scan"), |b| {
+            b.iter(|| rulehook_engine::is_json(black_box(&body)))
         });
         group.bench_function(format!("pods{pods}/validate"), |b| {
             b.iter(|| {
