@@ -121,7 +121,11 @@ impl Pattern {
             .dfa_size_limit(Some(limit))
             .hybrid_cache_capacity(LAZY_DFA_CACHE)
             // Its visited set grew caches past 600 KiB; the PikeVM is bounded by the NFA.
-            .backtrack(false);
+            .backtrack(false)
+            // A full DFA is built ahead of any search, state by state: worth it for a rule's
+            // pattern, which serves every render, not for a request's, which serves one render
+            // and a few short subjects. The lazy DFA builds only the states a search visits.
+            .dfa(origin == Origin::Rule);
         let regex = meta::Builder::new()
             .configure(config)
             .build_from_hir(&hir)
