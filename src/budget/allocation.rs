@@ -129,6 +129,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_block_has_its_alignment_and_keeps_its_bytes() {
+        let sizes = [1, 3, 8, 24, 40, 100, 1_000, 1_500, 5_000, 70_000, 300_000];
+        for align in [1, 2, 4, 8, 16, 64, 4096] {
+            for size in sizes {
+                let layout = Layout::from_size_align(size, align).unwrap();
+                // SAFETY: the layouts are non-zero in size; each block is freed once, with
+                // the layout it has then.
+                unsafe {
+                    let zeroed = CountingAlloc.alloc_zeroed(layout);
+                    assert_eq!(zeroed as usize % align, 0, "zeroed {size} at {align}");
+                    assert!(std::slice::from_raw_parts(zeroed, size)
+                        .iter()
+                        .all(|&b| b == 0));
+                    CountingAlloc.dealloc(zeroed, layout);
+
+                    let block = CountingAlloc.alloc(layout);
+                    assert_eq!(block as usize % align, 0, "{size} at {align}");
+                    block.write_bytes(0xa5, size);
+                    let grown = CountingAlloc.realloc(block, layout, size * 3);
+                    assert_eq!(grown as usize % align, 0, "grown {size} at {align}");
+                    assert!(std::slice::from_raw_parts(grown, size)
+                        .iter()
+                        .all(|&b| b == 0xa5));
+                    CountingAlloc.dealloc(grown, Layout::from_size_align(size * 3, align).unwrap());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn what_is_kept_and_the_peak_on_the_way() {
         let (kept, measured) = measure(|| {
             let scratch = vec![0u8; 100_000];
