@@ -162,3 +162,18 @@ fn a_light_render_with_two_rule_patterns_fits_an_io_thread_slice() {
         }
     }
 }
+
+#[test]
+fn a_request_pattern_builds_no_automaton_ahead_of_its_searches() {
+    // catset's pattern, built from a parent's name in every render: the rule's copy of it
+    // holds a full DFA besides what both hold.
+    let text = "^(.+)-web-(0|[1-9][0-9]*)$";
+    let request = Pattern::compile(text, Origin::Request).unwrap();
+    let rule = Pattern::compile(text, Origin::Rule).unwrap();
+    assert!(
+        request.memory() < rule.memory(),
+        "request {} rule {}",
+        request.memory(),
+        rule.memory()
+    );
+}
