@@ -212,12 +212,10 @@ done
 stop
 
 CLK_TCK=$(getconf CLK_TCK)
-# `cpu_ticks PID`: utime + stime of the process, all threads, in clock ticks.
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-# `cpu_split PID`: utime and stime of the process, in clock ticks.
-cpu_split() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
+# `cpu_ticks PID`: utime and stime of the process, all threads, in clock ticks.
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
 # `settle PID`: waits (2 s at most) until the process has used no CPU for 100 ms; prints
-# its CPU ticks then.
+# its utime and stime then.
 settle() {
   local a b i
   a=$(cpu_ticks "$1")
@@ -277,11 +275,10 @@ measure() {
   local hits0 misses0 t0 t1 hits1 misses1 n sent user0 sys0 user1 sys1
   hits0=$(metric rulehook_answer_cache_hits_total)
   misses0=$(metric rulehook_answer_cache_misses_total)
-  t0=$(settle "$PID")
-  read -r user0 sys0 < <(cpu_split "$PID")
+  read -r user0 sys0 < <(settle "$PID")
   wrk_run "$size" "$distinct" 50000000 "$DURATION" "$TMP/run.wrk"
-  t1=$(settle "$PID")
-  read -r user1 sys1 < <(cpu_split "$PID")
+  read -r user1 sys1 < <(settle "$PID")
+  t0=$((user0 + sys0)) t1=$((user1 + sys1))
   hits1=$(metric rulehook_answer_cache_hits_total)
   misses1=$(metric rulehook_answer_cache_misses_total)
   stop
@@ -382,7 +379,8 @@ for size, nbytes, label in csv.reader(open(sizes), delimiter="\t"):
 print()
 print("User and system CPU per request, µs (medians of the rounds, each taken alone):")
 print()
-shown = [s for s in ("bare", "render", "cached", "jsonnet") if any(k[0] == s for k in split)]
+servers = ("bare", "render", "cached", "jsonnet", "before_render", "before_cached")
+shown = [s for s in servers if any(k[0] == s for k in split)]
 print("| request | " + " | ".join(f"{s} user | {s} system" for s in shown) + " |")
 print("|---|" + "---|---|" * len(shown))
 for size, nbytes, label in csv.reader(open(sizes), delimiter="\t"):
