@@ -33,6 +33,15 @@ NOT_RULES = ("controller.yaml", "crd.yaml", "example.yaml")
 POST_LUA = os.path.join(ROOT, "bench", "post.lua")
 
 
+def cache_hits(port):
+    """The answer cache's hits so far, from the server's metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    found = re.search(r"^rulehook_answer_cache_hits_total (\S+)$", text, re.M)
+    if not found:
+        sys.exit(f"no rulehook_answer_cache_hits_total in the metrics on port {port}")
+    return float(found.group(1))
+
+
 def cpu_ticks(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
@@ -88,6 +97,10 @@ def cases(work, only):
             yield example, directory, names, hook, fixture, path, at
 
 
+def key_of(name, fixture):
+    return f"{name}/{fixture}"
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -121,6 +134,9 @@ def main():
                                              env=env, capture_output=True, text=True).stdout
                         time.sleep(0.2)
                         after = cpu_ticks(server.pid)
+                        # The figure is the render path's: a run the cache answered is void.
+                        if cache_hits(port):
+                            sys.exit(f"{binary} answered {key_of(name, fixture)} from its cache")
                     finally:
                         server.kill()
                         server.wait()
@@ -132,7 +148,7 @@ def main():
                     cpu[which].append((after - before) * 10_000 / requests)
                 if not answered:
                     break
-            key = f"{name}/{fixture}"
+            key = key_of(name, fixture)
             if answered:
                 base, new = statistics.median(cpu["base"]), statistics.median(cpu["new"])
                 print(f"{key:60} {base:9.1f} {new:9.1f} {new / base:8.3f}", flush=True)
