@@ -164,7 +164,7 @@ fn a_light_render_with_two_rule_patterns_fits_an_io_thread_slice() {
 }
 
 #[test]
-fn a_request_pattern_builds_no_automaton_ahead_of_its_searches() {
+fn a_request_pattern_holds_no_full_dfa_and_the_rules_own_does() {
     // catset's pattern, built from a parent's name in every render: the rule's copy of it
     // holds a full DFA besides what both hold.
     let text = "^(.+)-web-(0|[1-9][0-9]*)$";
