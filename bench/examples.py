@@ -4,6 +4,7 @@ builds side by side, in alternating rounds.
 
     python3 bench/examples.py BASE_BIN NEW_BIN            # every fixture (~12 min)
     ONLY=hello ROUNDS=1 DURATION=1 python3 bench/examples.py BASE_BIN NEW_BIN
+    NEW_FLAGS="--slice-work 100000000" python3 bench/examples.py BIN BIN   # one build, two settings
 
 Each example directory is served on its own (`serve --rules examples/NAME --libraries
 examples/lib --workers 2 --log warn`), and each fixture is sent to each rule of the
@@ -11,6 +12,7 @@ directory that answers it 200 with both builds. Every body is distinct: an 8-dig
 is written into the subject's `metadata.resourceVersion`, so the answer cache never
 answers. The figure is the server's utime + stime over a wrk run (-t1 -c4), divided by the
 requests answered; medians of ROUNDS rounds (default 2) of DURATION seconds (default 2).
+NEW_FLAGS are added to the second build's `serve` flags.
 Only talks to 127.0.0.1. Needs wrk.
 """
 
@@ -47,11 +49,11 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
-def start(binary, rules, port):
+def start(binary, rules, port, flags):
     server = subprocess.Popen(
         [binary, "serve", "--rules", rules, "--libraries", os.path.join(EXAMPLES, "lib"),
          "--listen", f"127.0.0.1:{port}", "--workers", "2", "--log", "warn",
-         "--memory-limit", "512MiB"],
+         "--memory-limit", "512MiB"] + flags,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:
@@ -105,6 +107,7 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     builds = {"base": os.path.abspath(sys.argv[1]), "new": os.path.abspath(sys.argv[2])}
+    flags = {"base": [], "new": os.environ.get("NEW_FLAGS", "").split()}
     rounds = int(os.environ.get("ROUNDS", "2"))
     duration = os.environ.get("DURATION", "2")
     work = tempfile.mkdtemp(prefix="rulehook-examples-")
@@ -118,7 +121,7 @@ def main():
             for round_ in range(rounds):
                 for which, binary in builds.items():
                     port += 1
-                    server = start(binary, directory, port)
+                    server = start(binary, directory, port, flags[which])
                     url = f"http://127.0.0.1:{port}/{name}/{hook}"
                     try:
                         if status_of(url, body) != 200:
